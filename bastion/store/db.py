@@ -1,0 +1,71 @@
+"""Store: opens the SQLite audit database (WAL, synchronous=NORMAL), applies migrations, and closes it.
+
+Queries live next to the noun they serve (`sessions.py`, `commands.py`, `audit_events.py`) and take a
+`Store`. One process, one writer: the gateway calls these from its event loop, so every call is small.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import sqlite_utils
+
+from bastion.clock import Clock
+from bastion.errors import StoreError
+from bastion.store.migrations import migrate
+
+
+class Store:
+    """An open audit database."""
+
+    def __init__(self, db: sqlite_utils.Database, path: Path, clock: Clock) -> None:
+        self.db = db
+        self.path = path
+        self.clock = clock
+
+    @classmethod
+    def open(cls, path: Path, *, clock: Clock) -> "Store":
+        """Open (creating the parent directory and the file if needed), switch to WAL and migrate."""
+        path = Path(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # The gateway may hand small calls to a worker thread; it remains the only writer.
+            conn = sqlite3.connect(str(path), check_same_thread=False, timeout=5.0)
+            db = sqlite_utils.Database(conn)
+            db.execute("PRAGMA busy_timeout = 5000")
+            db.enable_wal()
+            # NORMAL in WAL mode: a power loss may lose the last transactions, never corrupt the file.
+            db.execute("PRAGMA synchronous = NORMAL")
+            migrate(db)
+        except (sqlite3.Error, OSError, ValueError) as exc:
+            raise StoreError(f"cannot open audit store {path}: {exc}") from exc
+        return cls(db, path, clock)
+
+    def write(self, sql: str, params: list | tuple = ()) -> sqlite3.Cursor:
+        """Run one write statement (committed at once unless inside `db.atomic()`)."""
+        try:
+            return self.db.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise StoreError(f"audit store write failed: {exc}") from exc
+
+    def query(self, sql: str, params: list | tuple = ()) -> list[dict]:
+        """Run one read statement; rows as dicts keyed by column name."""
+        try:
+            cursor = self.db.execute(sql, params)
+            columns = [c[0] for c in cursor.description]
+            return [dict(zip(columns, row)) for row in cursor.fetchall()]
+        except sqlite3.Error as exc:
+            raise StoreError(f"audit store read failed: {exc}") from exc
+
+    def close(self) -> None:
+        try:
+            self.db.conn.close()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot close audit store {self.path}: {exc}") from exc
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
