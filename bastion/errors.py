@@ -69,7 +69,12 @@ class UpstreamError(BastionError):
 
 
 class HostKeyMismatch(UpstreamError):
-    """The target presented a host key that is not the pinned one."""
+    """The target presented a host key that is not the pinned one (fingerprints kept for the audit)."""
+
+    def __init__(self, message: str, *, expected: str = "", presented: str = "") -> None:
+        super().__init__(message)
+        self.expected = expected
+        self.presented = presented
 
 
 # --- approvals and identity ------------------------------------------------------------------------

@@ -1,0 +1,108 @@
+"""Where the gateway asks the policy: before an exec runs, before a shell opens.
+
+Every decision is recorded three ways — a `commands` row, a hash-chained audit event and a marker in
+the recording — and anything that goes wrong on the way means the command does not run.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from bastion import audit
+from bastion.policy.holder import PolicyHolder
+from bastion.store import commands as store_commands
+
+if TYPE_CHECKING:
+    from bastion.gateway import GatewayContext
+    from bastion.session import Session
+
+log = logging.getLogger(__name__)
+
+
+def denial_line(decision: Any) -> str:
+    """The one line a caller reads on stderr when a command is refused (documented in the README)."""
+    rule = ",".join(decision.rules) or "default"
+    if decision.action == "review":
+        return f"denied by policy (rule {rule}): requires approval: {decision.reason}"
+    return f"denied by policy (rule {rule}): {decision.reason}"
+
+
+class PolicyEnforcer:
+    """Holds the live policy set and decides for sessions."""
+
+    def __init__(self, ctx: "GatewayContext") -> None:
+        self.ctx = ctx
+        self.holder = PolicyHolder(ctx.settings.policy_dir, on_event=self._on_policy_event)
+        ctx.decide = self.decide
+        ctx.policy_version = lambda: self.holder.current.version
+
+    def reload(self) -> bool:
+        return self.holder.reload()
+
+    async def watch(self) -> None:
+        await self.holder.watch()
+
+    def _on_policy_event(self, name: str, data: dict) -> None:
+        event: audit.AuditEvent
+        if name == "policy.reload_failed":
+            for line in data.get("errors", []):
+                log.error("policy not reloaded: %s", line)
+            event = audit.PolicyReloadFailed(errors=tuple(data.get("errors", [])),
+                                             path=str(self.ctx.settings.policy_dir),
+                                             kept_version=data.get("kept_version"))
+        else:
+            log.info("policy version %s loaded", str(data.get("version"))[:12])
+            event = audit.PolicyLoaded(policy_version=str(data.get("version")),
+                                       path=str(self.ctx.settings.policy_dir))
+        try:
+            self.ctx.audit.emit(event)
+        except Exception:
+            log.exception("audit write failed for policy event")
+
+    def decide(self, session: "Session") -> bool:
+        """True when the session may go on to the target; otherwise the client has been told why."""
+        principal = session.principal
+        try:
+            policy = self.holder.current
+            if session.kind == "shell":
+                decision = policy.session_decision("shell", user=principal.name, groups=principal.groups,
+                                                   target=session.target.name)
+                text = "(interactive shell)"
+            else:
+                decision = policy.evaluate(session.command or "", user=principal.name,
+                                           groups=principal.groups, target=session.target.name)
+                text = session.command or ""
+        except Exception as exc:  # fail closed: a policy that cannot answer allows nothing
+            log.exception("policy evaluation failed")
+            session._audit(audit.PolicyDecision(session_id=session.id, user=principal.name,
+                                                target=session.target.name, command=session.command or "",
+                                                action="deny", reason=f"policy error: {exc}", opaque=True))
+            session.notice("policy error; command not run")
+            return False
+        self.record(session, text, decision)
+        if decision.action == "allow":
+            return True
+        if session.kind == "shell":
+            rule = ",".join(decision.rules) or "default"
+            session.notice(f"interactive shell denied by policy (rule {rule}): {decision.reason}")
+        else:
+            session.notice(denial_line(decision))
+        return False
+
+    def record(self, session: "Session", text: str, decision: Any) -> None:
+        principal = session.principal
+        session._command_id = store_commands.record_command(
+            self.ctx.store, session_id=session.id, text=text, at=self.ctx.clock.now(),
+            user=principal.name, groups=list(principal.groups), target=session.target.name,
+            action=decision.action, rules=list(decision.rules), reason=decision.reason,
+            policy_version=decision.policy_version, opaque=decision.opaque)
+        session._audit(audit.PolicyDecision(
+            session_id=session.id, user=principal.name, target=session.target.name, command=text,
+            action=decision.action, rules=tuple(decision.rules), reason=decision.reason,
+            policy_version=decision.policy_version, opaque=decision.opaque, command_id=session._command_id))
+        session._safe_marker(f"{decision.action} {','.join(decision.rules) or 'default'}: {text[:200]}")
+
+
+def install_policy(ctx: "GatewayContext") -> PolicyEnforcer:
+    return PolicyEnforcer(ctx)

@@ -1,0 +1,27 @@
+"""Who a caller is once authenticated, and which target they asked for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller: the configured user name, its groups and how it proved itself."""
+
+    name: str
+    groups: tuple[str, ...]
+    source: str  # "publickey" | "certificate" | later "oidc" | "totp"
+
+
+@dataclass(frozen=True)
+class LoginName:
+    """The SSH username split into identity and target: `alice:web-1` (or plain `alice`)."""
+
+    user: str
+    target: str | None
+
+    @classmethod
+    def parse(cls, username: str) -> "LoginName":
+        user, sep, target = username.partition(":")
+        return cls(user=user, target=target if sep and target else None)

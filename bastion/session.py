@@ -1,0 +1,494 @@
+"""One client session channel: decide, open the upstream channel, relay both ways, record, close.
+
+The `Session` owns the channel's state; `gateway.ClientChannel` and `UpstreamChannel` only translate
+asyncssh callbacks into calls on it. The data path is callback-driven (no task hop per chunk):
+
+    client ──data──► Session.client_data ──────────────────────────────► upstream channel
+    client ◄─write── Session._emit ◄─ recorder ◄─ masker ◄─ Session.upstream_data ◄── upstream
+
+Flow control is end to end: when the client's send buffer passes its high-water mark the upstream
+channel stops reading (so the target's window closes and the target slows), and vice versa.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fnmatch
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import asyncssh
+
+from bastion import audit
+from bastion.errors import HostKeyMismatch, RecordingError, UpstreamError
+from bastion.identity.principal import Principal
+from bastion.recording.recorder import Recorder, recording_path
+from bastion.store import commands as store_commands
+from bastion.store import sessions as store_sessions
+
+if TYPE_CHECKING:
+    from bastion.config import TargetSettings
+    from bastion.gateway import GatewayContext
+
+log = logging.getLogger(__name__)
+
+EXIT_DENIED = 126        # like a shell's "found but cannot execute": the command never ran
+EXIT_GATEWAY_ERROR = 255  # like ssh: the gateway or the target could not be reached
+
+_SEND_HIGH_WATER = 256 * 1024
+_SEND_LOW_WATER = 64 * 1024
+
+
+class ClientPort(Protocol):
+    """What a session needs of the client channel (the asyncssh server channel fits)."""
+
+    def write(self, data: bytes) -> None: ...
+    def write_stderr(self, data: bytes) -> None: ...
+    def write_eof(self) -> None: ...
+    def exit(self, status: int) -> None: ...
+    def exit_with_signal(self, signal: str, core_dumped: bool = False, msg: str = "", lang: str = "") -> None: ...
+    def close(self) -> None: ...
+    def pause_reading(self) -> None: ...
+    def resume_reading(self) -> None: ...
+    def get_write_buffer_size(self) -> int: ...
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None: ...
+    def get_environment(self) -> Any: ...
+
+
+@dataclass
+class PtyRequest:
+    term_type: str
+    width: int
+    height: int
+    pixwidth: int
+    pixheight: int
+    modes: dict[int, int]
+
+
+class UpstreamChannel(asyncssh.SSHClientSession):
+    """Translates the upstream channel's callbacks into calls on its `Session`."""
+
+    def __init__(self, session: "Session") -> None:
+        self._session = session
+
+    def data_received(self, data: bytes, datatype: Any) -> None:
+        self._session.upstream_data(data, "stderr" if datatype == asyncssh.EXTENDED_DATA_STDERR else "stdout")
+
+    def eof_received(self) -> bool:
+        self._session.upstream_eof()
+        return False
+
+    def pause_writing(self) -> None:
+        self._session.upstream_paused(True)
+
+    def resume_writing(self) -> None:
+        self._session.upstream_paused(False)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._session.upstream_closed(exc)
+
+
+class Session:
+    """A client session channel from request to close; every transition is recorded and audited."""
+
+    def __init__(self, ctx: "GatewayContext", principal: Principal, target: "TargetSettings",
+                 client_addr: str, client: ClientPort) -> None:
+        self.ctx = ctx
+        self.principal = principal
+        self.target = target
+        self.client_addr = client_addr
+        self.client = client
+        self.id = ctx.new_id()
+        self.kind = "shell"
+        self.command: str | None = None
+        self.pty: PtyRequest | None = None
+        self.started_at = ctx.clock.now()
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.recorder: Recorder | None = None
+        self._flusher: asyncio.Task[None] | None = None
+        self._upstream: asyncssh.SSHClientChannel | None = None
+        self._lease = None
+        self._pending_input: list[tuple[str, Any]] = []
+        self._client_eof = False
+        self._client_gone = False
+        self._client_drained = asyncio.Event()
+        self._client_drained.set()
+        self._upstream_done = asyncio.Event()
+        self._upstream_exc: Exception | None = None
+        self._finished = False
+        self._task: asyncio.Task[None] | None = None
+        self._end_status = "closed"
+        self._end_error: str | None = None
+        self._command_id: int | None = None
+
+    # --- requests before start (from ClientChannel) --------------------------------------------------
+    def request_pty(self, pty: PtyRequest) -> bool:
+        self.pty = pty
+        return True
+
+    def request_exec(self, command: str) -> bool:
+        self.kind = "exec"
+        self.command = command
+        return True
+
+    def request_shell(self) -> bool:
+        self.kind = "shell"
+        return True
+
+    def start(self) -> None:
+        """The client's channel is ready: hold its input until the upstream channel exists, then run."""
+        self.client.pause_reading()
+        self.client.set_write_buffer_limits(_SEND_HIGH_WATER, _SEND_LOW_WATER)
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=f"session-{self.id}")
+        self.ctx.sessions[self.id] = self
+
+    # --- client → upstream --------------------------------------------------------------------------
+    def client_data(self, data: bytes) -> None:
+        self.bytes_in += len(data)
+        if self.recorder is not None:
+            self.recorder.input(data)
+        if self._upstream is None:
+            self._pending_input.append(("data", data))
+        else:
+            self._upstream.write(data)
+
+    def client_eof(self) -> None:
+        self._client_eof = True
+        if self._upstream is None:
+            self._pending_input.append(("eof", None))
+        else:
+            self._upstream.write_eof()
+
+    def client_signal(self, signal: str) -> None:
+        if self._upstream is not None:
+            with contextlib.suppress(OSError):
+                self._upstream.send_signal(signal)
+        if self.recorder is not None:
+            self.recorder.marker(f"signal {signal}")
+
+    def client_break(self, msec: int) -> bool:
+        if self._upstream is None:
+            return False
+        with contextlib.suppress(OSError):
+            self._upstream.send_break(msec)
+        return True
+
+    def client_resized(self, width: int, height: int, pixwidth: int, pixheight: int) -> None:
+        if self.pty is not None:
+            self.pty.width, self.pty.height = width, height
+        if self.recorder is not None:
+            self.recorder.resize(width, height)
+        if self._upstream is not None:
+            with contextlib.suppress(OSError):
+                self._upstream.change_terminal_size(width, height, pixwidth, pixheight)
+
+    def client_paused(self, paused: bool) -> None:
+        """The client's send buffer is full (or drained): stop (or resume) reading the target."""
+        if paused:
+            self._client_drained.clear()
+            if self._upstream is not None:
+                self._upstream.pause_reading()
+        else:
+            self._client_drained.set()
+            if self._upstream is not None:
+                self._upstream.resume_reading()
+
+    def client_closed(self) -> None:
+        """The client hung up: end the upstream process too."""
+        self._client_gone = True
+        self._client_drained.set()
+        if not self._finished:
+            self._end_status = "closed"
+            if self.recorder is not None:
+                self._safe_marker("client disconnected")
+            if self._upstream is not None:
+                self._upstream.close()
+            else:
+                self._upstream_done.set()
+
+    # --- upstream → client --------------------------------------------------------------------------
+    def upstream_data(self, data: bytes, stream: str) -> None:
+        self.bytes_out += len(data)
+        self._emit(data, stream)
+
+    def upstream_eof(self) -> None:
+        if not self._client_gone:
+            with contextlib.suppress(OSError):
+                self.client.write_eof()
+
+    def upstream_paused(self, paused: bool) -> None:
+        if paused:
+            self.client.pause_reading()
+        else:
+            self.client.resume_reading()
+
+    def upstream_closed(self, exc: Exception | None) -> None:
+        self._upstream_exc = exc
+        self._upstream_done.set()
+
+    def _emit(self, data: bytes, stream: str) -> None:
+        # INVARIANT: output is recorded before it reaches the client; a strict recorder that fails
+        # stops the output (the session is then ended).
+        if self.recorder is not None:
+            try:
+                self.recorder.output(data, stream)
+            except RecordingError as exc:
+                self._recording_failed(exc)
+                return
+        if self._client_gone:
+            return
+        try:
+            if stream == "stderr":
+                self.client.write_stderr(data)
+            else:
+                self.client.write(data)
+        except OSError:
+            return
+
+    def notice(self, line: str) -> None:
+        """A one-line message from the gateway to the client's stderr (and the recording)."""
+        self._emit(f"bastion: {line}\r\n".encode() if self.pty else f"bastion: {line}\n".encode(), "stderr")
+
+    # --- lifecycle ----------------------------------------------------------------------------------
+    async def _run(self) -> None:
+        exit_status: int | None = None
+        exit_signal: tuple[str, bool, str] | None = None
+        try:
+            if not self._open_recording():
+                exit_status = EXIT_GATEWAY_ERROR
+                return
+            self._audit(audit.SessionStart(
+                session_id=self.id, user=self.principal.name, target=self.target.name,
+                account=self.target.account, kind=self.kind, command=self.command,
+                client_addr=self.client_addr, auth_method=self.principal.source,
+                recording_path=str(self.recorder.path) if self.recorder else None))
+            if not await self._decide():
+                exit_status = self._denied_status
+                return
+            if not await self._open_upstream():
+                exit_status = EXIT_GATEWAY_ERROR
+                return
+            await self._upstream_done.wait()
+            if self._upstream is not None:
+                exit_status = self._upstream.get_exit_status()
+                sig = self._upstream.get_exit_signal()
+                if sig is not None:
+                    exit_signal = (sig[0], bool(sig[1]), sig[2] or "")
+                    exit_status = None
+                if exit_status is None and exit_signal is None and not self._client_gone:
+                    self._end_status = "failed"
+                    self._end_error = "target closed the channel without an exit status"
+                    exit_status = EXIT_GATEWAY_ERROR
+        except asyncio.CancelledError:
+            self._end_status = "failed"
+            self._end_error = self._end_error or "gateway shutting down"
+            exit_status = EXIT_GATEWAY_ERROR
+            raise
+        except Exception as exc:  # contain: one session's bug must not take down the pool or gateway
+            log.exception("session %s failed", self.id)
+            self._end_status = "failed"
+            self._end_error = f"internal error: {type(exc).__name__}"
+            with contextlib.suppress(Exception):
+                self.notice("internal error; session closed")
+            exit_status = EXIT_GATEWAY_ERROR
+        finally:
+            await self._finish(exit_status, exit_signal)
+
+    _denied_status = 126
+
+    async def _decide(self) -> bool:
+        """Session- and command-level policy. True when the session may proceed to the target."""
+        decide = self.ctx.decide
+        if decide is None:
+            return True
+        verdict = decide(self)
+        if asyncio.iscoroutine(verdict):
+            verdict = await verdict
+        return bool(verdict)
+
+    def _open_recording(self) -> bool:
+        settings = self.ctx.settings.recording
+        width, height = (self.pty.width, self.pty.height) if self.pty else (80, 24)
+        path = recording_path(settings.directory, self.id, self.started_at)
+        term = self.pty.term_type if self.pty else ""
+        try:
+            self.recorder = Recorder.open(
+                path, width=width or 80, height=height or 24, started_at=self.started_at,
+                command=self.command, title=f"{self.principal.name}@{self.target.name}",
+                env={"TERM": term, "SHELL": "/bin/sh"}, clock=self.ctx.clock,
+                record_input=settings.record_input, coalesce=settings.coalesce,
+                flush_interval=settings.flush_interval)
+        except RecordingError as exc:
+            self._audit(audit.RecordingFailed(session_id=self.id, user=self.principal.name, path=str(path),
+                                              reason=str(exc)))
+            if settings.strict:
+                self._end_status = "failed"
+                self._end_error = f"recording failed: {exc}"
+                self.notice("recording unavailable; session refused")
+                self.recorder = None
+                return False
+            self.recorder = None
+        store_sessions.start_session(
+            self.ctx.store, id=self.id, user=self.principal.name, auth_method=self.principal.source,
+            client_addr=self.client_addr, target=self.target.name, account=self.target.account,
+            kind=self.kind, command=self.command, started_at=self.started_at,
+            recording_path=str(self.recorder.path) if self.recorder else None,
+            policy_version=self.ctx.policy_version())
+        if self.recorder is not None:
+            self._flusher = asyncio.get_running_loop().create_task(self.recorder.run_flusher())
+            self.recorder.marker(f"session {self.id} {self.principal.name}@{self.target.name}")
+        return True
+
+    async def _open_upstream(self) -> bool:
+        try:
+            self._lease = await self.ctx.pool.acquire(self.target)
+            env = self._allowed_env()
+            kwargs: dict[str, Any] = {"env": env, "encoding": None}
+            if self.pty is not None:
+                kwargs.update(request_pty="force", term_type=self.pty.term_type,
+                              term_size=(self.pty.width, self.pty.height, self.pty.pixwidth, self.pty.pixheight),
+                              term_modes=self.pty.modes)
+            else:
+                kwargs["request_pty"] = False
+            try:
+                chan, _ = await self._lease.conn.create_session(
+                    lambda: UpstreamChannel(self), self.command, **kwargs)
+            except (asyncssh.ChannelOpenError, asyncssh.ConnectionLost, OSError) as exc:
+                self.ctx.pool.discard_broken(self._lease)
+                raise UpstreamError(f"cannot open a channel: {exc}") from exc
+        except HostKeyMismatch as exc:
+            self._audit(audit.UpstreamHostKeyMismatch(session_id=self.id, user=self.principal.name,
+                                                      target=self.target.name, expected=exc.expected,
+                                                      presented=exc.presented))
+            self._upstream_failed(f"{exc}; refusing to connect")
+            return False
+        except UpstreamError as exc:
+            self._audit(audit.UpstreamFailed(session_id=self.id, user=self.principal.name,
+                                             target=self.target.name, reason=str(exc)))
+            self._upstream_failed(str(exc))
+            return False
+        chan.set_write_buffer_limits(_SEND_HIGH_WATER, _SEND_LOW_WATER)
+        self._upstream = chan
+        if self._client_gone:
+            chan.close()
+            return True
+        for kind, payload in self._pending_input:
+            if kind == "data":
+                chan.write(payload)
+            else:
+                chan.write_eof()
+        self._pending_input.clear()
+        self.client.resume_reading()
+        return True
+
+    def _upstream_failed(self, reason: str) -> None:
+        self._end_status = "failed"
+        self._end_error = reason
+        self.notice(f"target {self.target.name} unreachable: {reason}")
+
+    def _allowed_env(self) -> dict[str, str]:
+        allowed: dict[str, str] = {}
+        refused: list[str] = []
+        for key, value in dict(self.client.get_environment()).items():
+            if any(fnmatch.fnmatchcase(key, pattern) for pattern in self.ctx.settings.env_allowlist):
+                allowed[key] = value
+            else:
+                refused.append(key)
+        if refused:
+            self._audit(audit.ChannelRefused(session_id=self.id, user=self.principal.name, kind="env",
+                                             detail=",".join(sorted(refused))[:512]))
+        return allowed
+
+    def _recording_failed(self, exc: Exception) -> None:
+        self._audit(audit.RecordingFailed(session_id=self.id, user=self.principal.name,
+                                          path=str(self.recorder.path) if self.recorder else None,
+                                          reason=str(exc)))
+        if not self.ctx.settings.recording.strict:
+            self.recorder = None
+            return
+        self.recorder = None
+        self._end_status = "failed"
+        self._end_error = f"recording failed: {exc}"
+        with contextlib.suppress(Exception):
+            self.notice("recording failed; session closed")
+        self.terminate()
+
+    def terminate(self, message: str | None = None) -> None:
+        """End the session from the gateway side (shutdown, recording failure, reviewer)."""
+        if self._finished:
+            return
+        if message:
+            with contextlib.suppress(Exception):
+                self.notice(message)
+        if self._upstream is not None:
+            self._upstream.close()
+        else:
+            self._upstream_done.set()
+            if self._task is not None and not self._task.done():
+                self._task.cancel()
+
+    async def _finish(self, exit_status: int | None, exit_signal: tuple[str, bool, str] | None) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        self.ctx.sessions.pop(self.id, None)
+        if self._lease is not None:
+            self._lease.release()
+        # INVARIANT: everything the target wrote reaches the client before the exit status does;
+        # sending exit-status with data still buffered truncates the client's output.
+        if not self._client_gone:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wait_client_drained(), timeout=30)
+        digest = None
+        if self.recorder is not None:
+            final = (f"exit {exit_status}" if exit_signal is None else f"exit signal {exit_signal[0]}")
+            try:
+                if self._flusher is not None:
+                    self._flusher.cancel()
+                digest = self.recorder.close(final_marker=final)
+            except RecordingError as exc:
+                self._audit(audit.RecordingFailed(session_id=self.id, user=self.principal.name,
+                                                  path=str(self.recorder.path), reason=str(exc)))
+        ended_at = self.ctx.clock.now()
+        status = self._end_status
+        try:
+            store_sessions.end_session(
+                self.ctx.store, self.id, ended_at=ended_at, status=status, exit_status=exit_status,
+                exit_signal=exit_signal[0] if exit_signal else None, bytes_in=self.bytes_in,
+                bytes_out=self.bytes_out, recording_sha256=digest, error=self._end_error)
+            if self._command_id is not None and exit_status is not None:
+                store_commands.set_command_exit(self.ctx.store, self._command_id, exit_status)
+        except Exception:
+            log.exception("session %s: cannot close its store row", self.id)
+        self._audit(audit.SessionEnd(session_id=self.id, user=self.principal.name, status=status,
+                                      error=self._end_error, exit_status=exit_status,
+                                      exit_signal=exit_signal[0] if exit_signal else None,
+                                      bytes_in=self.bytes_in, bytes_out=self.bytes_out,
+                                      recording_sha256=digest))
+        if self._client_gone:
+            return
+        with contextlib.suppress(OSError):
+            if exit_signal is not None:
+                self.client.exit_with_signal(exit_signal[0], exit_signal[1], exit_signal[2])
+            else:
+                self.client.exit(exit_status if exit_status is not None else EXIT_GATEWAY_ERROR)
+
+    async def _wait_client_drained(self) -> None:
+        # asyncssh only signals a drain below the low-water mark, not an empty buffer: poll briefly.
+        while not self._client_gone and self.client.get_write_buffer_size() > 0:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._client_drained.wait(), 0.01)
+
+    def _safe_marker(self, label: str) -> None:
+        if self.recorder is not None:
+            with contextlib.suppress(RecordingError):
+                self.recorder.marker(label)
+
+    def _audit(self, event: audit.AuditEvent) -> None:
+        try:
+            self.ctx.audit.emit(event)
+        except Exception:
+            log.exception("audit write failed for %s", type(event).__name__)
