@@ -81,7 +81,7 @@ def init(path: str, force: bool) -> None:
 @main.group(invoke_without_command=True)
 @click.option("--user", help="Only this user's sessions.")
 @click.option("--target", help="Only sessions to this target.")
-@click.option("--status", type=click.Choice(["open", "closed", "interrupted", "failed"]), help="Only this status.")
+@click.option("--status", type=click.Choice(["open", "closed", "terminated", "interrupted", "failed"]), help="Only this status.")
 @click.option("--limit", default=50, show_default=True, help="How many, newest first.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.pass_context

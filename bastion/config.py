@@ -399,26 +399,26 @@ upstream:
 env_allowlist: [TERM, LANG, "LC_*"]  # client environment variables passed to the target
 
 # Callers. Connect as `ssh -p 2222 USER:TARGET@gateway`, or plain USER for the default target.
-users:
-  alice:                                  # example
-    groups: [agents]
-    keys:
-      - "ssh-ed25519 AAAA...replace-with-alice's-public-key alice@laptop"
-      # - file:keys/alice.pub
-    default_target: web-1
-    targets: ["web-*"]                    # glob patterns this user may reach (default: all)
+# Uncomment and fill in (the gateway refuses everyone until a user and a target exist):
+users: {}
+#  alice:
+#    groups: [agents]                      # policy rules and session rules match on groups
+#    keys:
+#      - "ssh-ed25519 AAAA... alice@laptop" # or: - file:keys/alice.pub
+#    default_target: web-1                 # used when alice connects without ':TARGET'
+#    targets: ["web-*"]                    # glob patterns alice may reach (default: all)
 
 # OpenSSH user certificates signed by these CAs are accepted for the user named in a principal.
 # user_ca_keys:
 #   - file:keys/user_ca.pub
 
-targets:
-  web-1:                                  # example
-    host: 127.0.0.1
-    port: 22
-    account: deploy                       # the least-privileged account bastion logs in as
-    key: keys/web-1_deploy                # private key bastion uses for that account (agents never see it)
-    host_keys:                            # pinned: a different host key is refused
-      - "ssh-ed25519 AAAA...replace-with-the-target's-host-key"
-    connect_timeout: 10
+targets: {}
+#  web-1:
+#    host: 10.0.0.5
+#    port: 22
+#    account: deploy                       # the least-privileged account bastion logs in as
+#    key: keys/web-1_deploy                # private key bastion uses for it (callers never see it)
+#    host_keys:                            # pinned: any other host key is refused
+#      - "ssh-ed25519 AAAA..."             # from `ssh-keyscan -t ed25519 HOST`, fingerprint checked
+#    connect_timeout: 10
 """

@@ -123,6 +123,7 @@ class Session:
         self._end_status = "closed"
         self._end_error: str | None = None
         self._command_id: int | None = None
+        self._terminated: str | None = None
 
     # --- requests before start (from ClientChannel) --------------------------------------------------
     def request_pty(self, pty: PtyRequest) -> bool:
@@ -278,13 +279,15 @@ class Session:
                 if sig is not None:
                     exit_signal = (sig[0], bool(sig[1]), sig[2] or "")
                     exit_status = None
-                if exit_status is None and exit_signal is None and not self._client_gone:
+                if self._terminated is not None:
+                    self._end_status, self._end_error = "terminated", self._terminated
+                elif exit_status is None and exit_signal is None and not self._client_gone:
                     self._end_status = "failed"
                     self._end_error = "target closed the channel without an exit status"
                     exit_status = EXIT_GATEWAY_ERROR
         except asyncio.CancelledError:
-            self._end_status = "failed"
-            self._end_error = self._end_error or "gateway shutting down"
+            self._end_status = "terminated" if self._terminated else "failed"
+            self._end_error = self._terminated or self._end_error or "gateway shutting down"
             exit_status = EXIT_GATEWAY_ERROR
             raise
         except Exception as exc:  # contain: one session's bug must not take down the pool or gateway
@@ -420,6 +423,7 @@ class Session:
         """End the session from the gateway side (shutdown, recording failure, reviewer)."""
         if self._finished:
             return
+        self._terminated = message or "terminated by the gateway"
         if message:
             with contextlib.suppress(Exception):
                 self.notice(message)
