@@ -33,17 +33,22 @@ def _dumps_json(value: Any) -> bytes:
         return json.dumps(value, separators=(",", ":")).encode("ascii")
 
 
+def _dumps_json_line(value: Any) -> bytes:
+    return _dumps_json(value) + b"\n"
+
+
 if _orjson is not None:
     _OrjsonError = _orjson.JSONEncodeError
+    _NEWLINE = _orjson.OPT_APPEND_NEWLINE  # saves copying a large event once more to add "\n"
 
-    def _dumps(value: Any) -> bytes:
+    def _dumps_line(value: Any) -> bytes:
         try:
-            return _orjson.dumps(value)
+            return _orjson.dumps(value, option=_NEWLINE)
         except _OrjsonError:  # lone surrogates: orjson refuses them, json escapes them
-            return _dumps_json(value)
+            return _dumps_json_line(value)
 
 else:  # pragma: no cover
-    _dumps = _dumps_json
+    _dumps_line = _dumps_json_line
 
 
 def header_line(
@@ -69,7 +74,7 @@ def header_line(
         header["command"] = command
     header["title"] = title
     header["env"] = {str(k): str(v) for k, v in env.items()}
-    return _dumps(header) + b"\n"
+    return _dumps_line(header)
 
 
 def event_line(t: float, code: str, data: str) -> bytes:
@@ -78,7 +83,7 @@ def event_line(t: float, code: str, data: str) -> bytes:
     if code not in EVENT_CODES:
         raise RecordingError(f"unknown asciicast event code {code!r}")
     # Microsecond resolution is what players use; rounding keeps lines short and stable.
-    return _dumps([round(t, 6), code, data]) + b"\n"
+    return _dumps_line([round(t, 6), code, data])
 
 
 def resize_data(width: int, height: int) -> str:

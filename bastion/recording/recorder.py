@@ -13,6 +13,7 @@ import datetime as _dt
 import hashlib
 import os
 import re
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from bastion.clock import Clock
@@ -23,6 +24,23 @@ _SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _INPUT_KEY = "\x00input"  # the coalescing key of typed input; cannot collide with a stream name
 # One event never holds more than this many raw bytes, so memory stays bounded whatever the clock does.
 _MAX_EVENT_BYTES = 1 << 20
+# A flush batch at least this big is written and hashed on a worker thread.
+_BACKGROUND_WRITE_BYTES = 64 * 1024
+# Encoded lines allowed to queue behind a batch still in flight before output() waits for the disk.
+_MAX_QUEUED_BYTES = 16 << 20
+
+_IOV_MAX = min(os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 1024, 1024)
+
+_pool: ThreadPoolExecutor | None = None
+
+
+def _writer_pool() -> ThreadPoolExecutor:
+    """One small pool for every recorder: writes are short and per-recorder order is kept by the
+    recorder itself (one batch in flight)."""
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="recording-writer")
+    return _pool
 
 
 def recording_path(root: Path, session_id: str, started_at: float) -> Path:
@@ -61,6 +79,8 @@ class Recorder:
         self._flush_due = self._mono0 + flush_interval
         self._hash = hashlib.sha256()
         self._lines: list[bytes] = []  # encoded lines not yet written
+        self._lines_size = 0
+        self._inflight: Future[None] | None = None  # a batch being written on a worker thread
         self._decoders: dict[str, OutputDecoder] = {}
         # The open (not yet encoded) event: its stream key, code, start time and raw chunks.
         self._cur_key: str | None = None
@@ -141,7 +161,7 @@ class Recorder:
         else:
             self._start_event(stream, "o", data, now)
         if now >= self._flush_due:
-            self.flush()
+            self._flush_soon()
 
     def input(self, data: bytes) -> None:
         """Record typed input; ignored unless the recorder was opened with record_input."""
@@ -162,7 +182,7 @@ class Recorder:
         else:
             self._start_event(_INPUT_KEY, "i", data, now)
         if now >= self._flush_due:
-            self.flush()
+            self._flush_soon()
 
     def resize(self, width: int, height: int) -> None:
         """Record a terminal size change (ends the open output event)."""
@@ -174,27 +194,82 @@ class Recorder:
 
     # --- writing -------------------------------------------------------------------------------
     def flush(self) -> None:
-        """Encode the open event and write every pending line to the OS. RecordingError on failure
-        (kept in `failed` and raised again by the next call)."""
+        """Encode the open event and write every pending line to the OS before returning. RecordingError
+        on failure (kept in `failed` and raised again by the next call)."""
         if self.failed is not None:
             raise self.failed
         self._end_event()
         self._flush_due = self._monotonic() + self._flush_interval
+        self._wait_inflight()
+        if self._lines:
+            self._write(self._take_lines())
+        if self.failed is not None:
+            raise self.failed
+
+    def _flush_soon(self) -> None:
+        """The periodic flush (from output() and run_flusher): like flush(), but a large batch is written
+        and hashed on a worker thread. Both release the GIL, so on a busy relay they run beside the event
+        loop instead of on it. One batch per recorder is in flight at a time, which keeps the file in order."""
+        self._end_event()
+        self._flush_due = self._monotonic() + self._flush_interval
         if not self._lines:
             return
-        chunk = b"".join(self._lines) if len(self._lines) > 1 else self._lines[0]
-        self._lines.clear()
+        inflight = self._inflight
+        if inflight is not None and not inflight.done():
+            if self._lines_size < _MAX_QUEUED_BYTES:
+                return  # the next tick takes these lines
+            inflight.result()  # back-pressure: the disk is slower than the output
+        self._inflight = None
+        if self.failed is not None:
+            raise self.failed
+        small = self._lines_size < _BACKGROUND_WRITE_BYTES
+        batch = self._take_lines()
+        if small:
+            self._write(batch)  # small (interactive) batches: one cheap syscall, no thread hop
+        else:
+            self._inflight = _writer_pool().submit(self._write, batch)
+        if self.failed is not None:
+            raise self.failed
+
+    def _take_lines(self) -> list[bytes]:
+        batch = self._lines
+        self._lines = []
+        self._lines_size = 0
+        return batch
+
+    def _write(self, batch: list[bytes]) -> None:
+        """Write and hash one batch of lines (on the caller's thread or a worker) with writev, so large
+        events are never copied into one buffer. Errors land in `failed`."""
         try:
-            view = memoryview(chunk)
-            while view:
-                written = os.write(self._fd, view)
-                view = view[written:]
+            for i in range(0, len(batch), _IOV_MAX):
+                self._writev(batch[i:i + _IOV_MAX])
         except OSError as exc:
-            self.failed = RecordingError(f"cannot write recording {self.path}: {exc.strerror or exc}")
-            self.failed.__cause__ = exc
-            raise self.failed from exc
-        self._hash.update(chunk)
-        self.bytes_written += len(chunk)
+            failure = RecordingError(f"cannot write recording {self.path}: {exc.strerror or exc}")
+            failure.__cause__ = exc
+            self.failed = failure
+
+    def _writev(self, lines: list[bytes]) -> None:
+        total = sum(map(len, lines))
+        written = os.writev(self._fd, lines)
+        if written < total:  # a short write: finish the rest line by line
+            skip = written
+            for line in lines:
+                if skip >= len(line):
+                    skip -= len(line)
+                    continue
+                view = memoryview(line)[skip:]
+                skip = 0
+                while view:
+                    view = view[os.write(self._fd, view):]
+        update = self._hash.update
+        for line in lines:
+            update(line)
+        self.bytes_written += total
+
+    def _wait_inflight(self) -> None:
+        if self._inflight is not None:
+            self._inflight.result()
+            self._inflight = None
 
     async def run_flusher(self) -> None:
         """Flush every flush_interval until closed. A write error ends the loop; it is kept in `failed`
@@ -205,7 +280,7 @@ class Recorder:
                 return
             if self._cur_parts or self._lines:
                 try:
-                    self.flush()
+                    self._flush_soon()
                 except RecordingError:
                     return
 
@@ -236,6 +311,7 @@ class Recorder:
                     self.failed.__cause__ = exc
         finally:
             self._closed = True
+            self._wait_inflight()
             try:
                 os.close(self._fd)
             except OSError:
@@ -275,7 +351,9 @@ class Recorder:
             decoder = self._decoders[key] = OutputDecoder()
         text = decoder.decode(raw)
         if text:  # a chunk holding only the start of a character yields nothing yet
-            self._lines.append(event_line(self._t(self._cur_t0), self._cur_code, text))
+            line = event_line(self._t(self._cur_t0), self._cur_code, text)
+            self._lines.append(line)
+            self._lines_size += len(line)
         self._cur_parts = []
         self._cur_size = 0
         self._cur_key = None
@@ -287,4 +365,4 @@ class Recorder:
         now = self._monotonic()
         self._lines.append(event_line(self._t(now), code, data))
         if now >= self._flush_due:
-            self.flush()
+            self._flush_soon()

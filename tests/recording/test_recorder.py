@@ -169,3 +169,22 @@ async def test_write_error_is_kept_and_raised_by_the_next_call(tmp_path: Path) -
 def test_close_is_idempotent(tmp_path: Path) -> None:
     rec = _open(tmp_path / "s.cast", FakeClock())
     assert rec.close() == rec.close()
+
+
+def test_large_batches_written_by_the_worker_keep_order_and_hash(tmp_path: Path) -> None:
+    clock = FakeClock()
+    path = tmp_path / "s.cast"
+    rec = _open(path, clock)
+    sent = []
+    for i in range(40):  # ~200 KiB per flush interval: every batch goes through the writer thread
+        chunk = (f"{i:04d}" + "x" * 8187 + "\n").encode()
+        for _ in range(25):
+            rec.output(chunk)
+            sent.append(chunk)
+        clock.advance(0.05)
+    digest = rec.close("exit 0")
+    assert digest == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert rec.bytes_written == path.stat().st_size
+    events = _events(path)
+    assert "".join(d for _, c, d in events if c == "o") == b"".join(sent).decode()
+    assert events[-1][1:] == ("m", "exit 0")
