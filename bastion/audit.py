@@ -289,15 +289,19 @@ _HASH_EVENTS = (SessionEnd.name, SessionInterrupted.name)
 
 def verify(store: Store, recordings_root: Path) -> VerifyReport:
     """Check the audit chain (reporting its first broken link) and every ended session's recording: the
-    file must exist and hash to the sessions row, and the row must agree with the hash the chained
-    session.end / session.interrupted event carries."""
+    file must exist and hash to the sessions row, the row must agree with the hash the chained
+    session.end / session.interrupted event carries, and a closed or terminated session without a hash
+    needs a recording.failed event to explain it."""
     problems: list[str] = []
     chained_hash: dict[str, str] = {}
+    recording_failed: set[str] = set()
     count = 0
 
     def on_row(row: dict) -> None:
         nonlocal count
         count += 1
+        if row["name"] == RecordingFailed.name and row["session_id"]:
+            recording_failed.add(row["session_id"])
         if row["name"] in _HASH_EVENTS and row["session_id"]:
             sha = json.loads(row["data"]).get("recording_sha256")
             if sha:
@@ -320,8 +324,9 @@ def verify(store: Store, recordings_root: Path) -> VerifyReport:
             continue
         expected = row["recording_sha256"]
         if expected is None:
-            if row["status"] == "closed":
-                problems.append(f"session {sid}: closed without a recording hash")
+            # A recording that failed is already on the record; any other hashless end is suspect.
+            if row["status"] in ("closed", "terminated") and sid not in recording_failed:
+                problems.append(f"session {sid}: {row['status']} without a recording hash")
             continue
         checked += 1
         try:

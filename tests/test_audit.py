@@ -184,3 +184,18 @@ def test_verify_detects_a_rewritten_recording_hash(store: Store, clock: FakeCloc
     store.write("UPDATE sessions SET recording_sha256 = ? WHERE id = 's1'", [new_sha])
     report = verify(store, tmp_path)
     assert not report.ok and any("audit trail" in p for p in report.problems)
+
+
+def test_verify_flags_a_hashless_session_unless_its_recording_failed(store: Store, clock: FakeClock,
+                                                                     tmp_path: Path) -> None:
+    for sid in ("s-explained", "s-suspect"):
+        path = recording_path(tmp_path, sid, clock.now())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"")
+        start_session(store, id=sid, user="alice", auth_method="publickey", client_addr=None, target="web-1",
+                      account=None, kind="exec", command="true", started_at=clock.now(),
+                      recording_path=str(path))
+        end_session(store, sid, ended_at=clock.now(), status="terminated", bytes_in=0, bytes_out=0)
+    SqliteAuditLog(store, clock).emit(audit.RecordingFailed(session_id="s-explained", reason="disk full"))
+    report = verify(store, tmp_path)
+    assert report.problems == ["session s-suspect: terminated without a recording hash"]

@@ -36,7 +36,7 @@ def m001_sessions(db: sqlite_utils.Database) -> None:
             started_at REAL NOT NULL,
             ended_at REAL,
             status TEXT NOT NULL DEFAULT 'open'
-                CHECK (status IN ('open', 'closed', 'interrupted', 'failed')),
+                CHECK (status IN ('open', 'closed', 'terminated', 'interrupted', 'failed')),
             exit_status INTEGER,
             exit_signal TEXT,
             bytes_in INTEGER NOT NULL DEFAULT 0,

@@ -11,7 +11,9 @@ from bastion.recording.repair import repair_recording
 from bastion.store.db import Store
 
 SESSION_KINDS = ("exec", "shell", "subsystem")
-END_STATUSES = ("closed", "interrupted", "failed")
+# closed: ended normally; terminated: ended by the gateway (shutdown, reviewer, recording failure);
+# interrupted: found open at the next start after a crash; failed: never got going (upstream, recorder).
+END_STATUSES = ("closed", "terminated", "interrupted", "failed")
 INTERRUPTED_ERROR = "gateway stopped while the session was open"
 
 
