@@ -86,3 +86,12 @@ def test_decoder_never_splits_a_character_and_replaces_invalid_bytes() -> None:
     assert decoder.decode(b"\xff ok") == "\ufffd ok"
     assert decoder.decode(b"\xe6\x97") == "" and decoder.pending
     assert decoder.flush() == "\ufffd" and not decoder.pending
+
+
+def test_json_fallback_writes_the_same_values_as_orjson() -> None:
+    from bastion.recording import asciicast
+
+    value = [0.5, "o", "naïve \x00\x1b[0m \u2028 🎉 \"q\" \\"]
+    line = asciicast._dumps_json_line(value)
+    assert line.endswith(b"\n") and line.count(b"\n") == 1
+    assert json.loads(line) == json.loads(event_line(0.5, "o", value[2])) == value
