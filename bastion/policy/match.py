@@ -1,0 +1,202 @@
+"""Does a `Condition` hold for a `SimpleCommand`? Flags, paths, regexes and globs, computed once per command.
+
+Flag semantics (`flags_all` / `flags_any`): options are found in any order and form — clusters (`-rf`,
+`-fr`), separate (`-r -f`), long (`--recursive`, `--recursive=x`) and unambiguous GNU abbreviations
+(`--recur`); scanning stops at `--`. Path semantics (`paths`): path-like arguments (containing `/` or
+starting with `~`, also `--opt=/path` values) and every redirection target, cleaned lexically
+(`//etc/./` → `/etc`); a glob argument (`/etc/*`) also counts as the directory it expands in. Path globs:
+`*` stays within one path component, `**` crosses them, and `dir/**` also matches `dir` itself.
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from functools import cached_property, lru_cache
+
+from bastion.policy.model import Condition, FlagGroup
+from bastion.policy.shell import SimpleCommand, normalise_path
+
+_GLOB_CHARS = frozenset("*?[")
+
+
+@lru_cache(maxsize=4096)
+def compile_path_glob(pattern: str) -> re.Pattern[str]:
+    """Compile a path glob (`*` one component, `**` any depth, `dir/**` includes `dir`)."""
+    pattern = pattern if pattern in ("/", "~") else pattern.rstrip("/") or "/"
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if pattern.startswith("/**", i) and i + 3 == n:
+            out.append("(?:/.*)?")
+            i += 3
+            continue
+        if pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+            continue
+        if c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[":
+            j = pattern.find("]", i + 1)
+            if j == -1:
+                out.append(re.escape(c))
+            else:
+                body = pattern[i + 1:j].replace("\\", "\\\\")
+                if body.startswith("!"):
+                    body = "^" + body[1:]
+                out.append(f"[{body}]")
+                i = j
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return re.compile("".join(out) + r"\Z", re.S)
+
+
+def glob_match(value: str, pattern: str) -> bool:
+    """Plain name glob (users, targets, program names)."""
+    return fnmatch.fnmatchcase(value, pattern)
+
+
+class CommandView:
+    """Facts derived from one SimpleCommand, each computed at most once per evaluation."""
+
+    __slots__ = ("cmd", "__dict__")
+
+    def __init__(self, cmd: SimpleCommand) -> None:
+        self.cmd = cmd
+
+    @cached_property
+    def flags(self) -> tuple[frozenset[str], tuple[str, ...]]:
+        """(exact flag tokens present, long options present) up to `--`."""
+        present: set[str] = set()
+        longs: list[str] = []
+        for arg in self.cmd.args:
+            if arg == "--":
+                break
+            if arg.startswith("--") and len(arg) > 2:
+                name = arg.split("=", 1)[0]
+                present.add(name)
+                longs.append(name)
+            elif arg.startswith("-") and len(arg) > 1:
+                present.add(arg)  # `-delete`, `-exec` as a whole
+                present.update("-" + ch for ch in arg[1:])
+        return frozenset(present), tuple(longs)
+
+    def has_flag(self, group: FlagGroup) -> bool:
+        present, longs = self.flags
+        for spelling in group.spellings:
+            if spelling in present:
+                return True
+            if spelling.startswith("--"):
+                # GNU getopt accepts unambiguous abbreviations: `--rec` for `--recursive`.
+                if any(len(x) >= 4 and spelling.startswith(x) for x in longs):
+                    return True
+        return False
+
+    @cached_property
+    def path_args(self) -> tuple[str, ...]:
+        out: list[str] = []
+        for arg in self.cmd.args:
+            value = arg
+            if arg.startswith("-"):
+                if "=" not in arg:
+                    continue
+                value = arg.split("=", 1)[1]  # `--target-directory=/etc`, `of=/dev/sda` below
+            elif "=" in arg and "/" in arg.split("=", 1)[1] and not arg.startswith(("/", "~", ".")):
+                value = arg.split("=", 1)[1]  # dd's `of=/dev/sda`
+            if not value or not ("/" in value or value.startswith("~") or value in (".", "..")):
+                continue
+            cleaned = normalise_path(value)
+            out.append(cleaned)
+            if _GLOB_CHARS.intersection(cleaned):
+                out.append(_glob_base(cleaned))
+        for r in self.cmd.redirects:
+            if r.op not in ("<<", "<<<") and r.target:
+                out.append(r.target)
+        return tuple(out)
+
+    @cached_property
+    def destination(self) -> str | None:
+        """The destination operand: `-t DIR`/`--target-directory=DIR`, else the last non-option argument."""
+        args = self.cmd.args
+        for i, arg in enumerate(args):
+            if arg in ("-t", "--target-directory") and i + 1 < len(args):
+                return normalise_path(args[i + 1])
+            if arg.startswith("--target-directory="):
+                return normalise_path(arg.split("=", 1)[1])
+        operands = [a for a in args if not a.startswith("-")]
+        if len(operands) < 2:
+            return None
+        last = operands[-1]
+        if ":" in last and not last.startswith(("/", "~", ".")):
+            last = last.split(":", 1)[1]  # scp/rsync `host:path`: the remote path
+        return normalise_path(last)
+
+    @cached_property
+    def write_targets(self) -> tuple[str, ...]:
+        return tuple(r.target for r in self.cmd.redirects if r.writes)
+
+    @cached_property
+    def display(self) -> str:
+        return self.cmd.display()
+
+
+def _glob_base(path: str) -> str:
+    """`/etc/*.conf` → `/etc`; `/*` → `/`: the directory a glob argument expands inside."""
+    parts = path.split("/")
+    keep: list[str] = []
+    for part in parts:
+        if _GLOB_CHARS.intersection(part):
+            break
+        keep.append(part)
+    base = "/".join(keep)
+    return base or ("/" if path.startswith("/") else ".")
+
+
+def condition_holds(cond: Condition, view: CommandView) -> bool:  # noqa: C901 - one check per field
+    cmd = view.cmd
+    if cond.programs or cond.program_globs:
+        if cmd.program not in cond.programs and not any(glob_match(cmd.program, g) for g in cond.program_globs):
+            return False
+    if cond.program_paths and not any(p.match(normalise_path(cmd.path)) for p in cond.program_paths):
+        return False
+    if cond.opaque is not None and cmd.opaque != cond.opaque:
+        return False
+    if cond.starts_shell is not None and cmd.starts_shell != cond.starts_shell:
+        return False
+    if cond.dynamic_args is not None and cmd.dynamic_args != cond.dynamic_args:
+        return False
+    if cond.dynamic_paths is not None and bool(cmd.dynamic_paths) != cond.dynamic_paths:
+        return False
+    if cond.no_args is not None and (not cmd.args) != cond.no_args:
+        return False
+    if cond.via and not cond.via.intersection(cmd.wrappers):
+        return False
+    if cond.fed_by and not cond.fed_by.intersection(cmd.fed_by):
+        return False
+    if cond.pipes_to and not cond.pipes_to.intersection(cmd.pipes_to):
+        return False
+    if cond.destination and not (view.destination and any(p.match(view.destination) for p in cond.destination)):
+        return False
+    if cond.recursive is not None and cmd.recursive != cond.recursive:
+        return False
+    if cond.stdin_regex is not None and (cmd.stdin_data is None or not cond.stdin_regex.search(cmd.stdin_data)):
+        return False
+    if cond.flags_all and not all(view.has_flag(g) for g in cond.flags_all):
+        return False
+    if cond.flags_any and not any(view.has_flag(g) for g in cond.flags_any):
+        return False
+    if cond.args_regex is not None and not any(cond.args_regex.search(a) for a in cmd.args):
+        return False
+    if cond.paths and not any(p.match(a) for a in view.path_args for p in cond.paths):
+        return False
+    if cond.writes and not any(p.match(t) for t in view.write_targets for p in cond.writes):
+        return False
+    if cond.command_regex is not None and not cond.command_regex.search(view.display):
+        return False
+    return True

@@ -1,0 +1,432 @@
+"""Wrappers: programs that run another program (`sudo`, `env`, `xargs`, `find -exec`, `bash -c` ...).
+
+`unwrap(program, args)` says what a wrapper runs: zero or more inner argv lists, and/or shell script text
+to parse again (`bash -c`, `eval`, `su -c`, `watch`, `ssh host cmd`). `reads_program_text(...)` says when
+a shell or interpreter takes its program from stdin or a file descriptor (then the content is opaque).
+
+Option tables are per wrapper: which options take a value, how many operands precede the command. They
+follow the GNU/BSD/sudo manuals; unknown options are skipped as flags, which errs towards finding *a*
+command rather than none. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+
+from bastion.policy.words import Word
+
+SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "yash", "fish", "csh", "tcsh",
+                    "rbash", "busybox-sh"})
+INTERPRETERS = frozenset({"python", "python2", "python3", "perl", "ruby", "node", "nodejs", "php", "lua",
+                          "irb", "deno", "bun", "Rscript", "tclsh", "wish", "awk", "gawk", "mawk", "nawk",
+                          "pwsh", "powershell", "osascript", "jshell", "groovy", "scala", "julia", "expect"})
+
+
+@dataclass(frozen=True)
+class WrapperSpec:
+    """How to find the wrapped command in one wrapper's arguments."""
+
+    short_with_value: str = ""                   # option letters that take a value (`-u root`, `-uroot`)
+    long_with_value: frozenset[str] = frozenset()  # `--user root` (also accepted: `--user=root`)
+    operands: int = 0                            # operands before the command (`timeout 5 cmd`)
+    assignments: bool = False                    # `VAR=value` may precede the command (env, sudo)
+    no_command_flags: str = ""                   # short flags after which nothing is run (`command -v`)
+    plus_options: bool = False                   # `+o` style options exist
+
+
+SPECS: dict[str, WrapperSpec] = {
+    "sudo": WrapperSpec("ughpCDrtTUc", frozenset({"--user", "--group", "--host", "--prompt", "--close-from",
+                        "--chdir", "--role", "--type", "--command-timeout", "--other-user", "--login-class"}),
+                        assignments=True, no_command_flags="lvkVK"),
+    "doas": WrapperSpec("uC", no_command_flags="L"),
+    "pkexec": WrapperSpec("", frozenset({"--user"})),
+    "env": WrapperSpec("uCSP", frozenset({"--unset", "--chdir", "--split-string", "--block-signal",
+                       "--default-signal", "--ignore-signal"}), assignments=True),
+    "nice": WrapperSpec("n", frozenset({"--adjustment"})),
+    "nohup": WrapperSpec(),
+    "setsid": WrapperSpec(),
+    "timeout": WrapperSpec("sk", frozenset({"--signal", "--kill-after"}), operands=1),
+    "stdbuf": WrapperSpec("ioe", frozenset({"--input", "--output", "--error"})),
+    "ionice": WrapperSpec("cnpPu", frozenset({"--class", "--classdata", "--pid", "--pgid", "--uid"})),
+    "time": WrapperSpec("fo", frozenset({"--format", "--output"})),
+    "command": WrapperSpec(no_command_flags="vV"),
+    "builtin": WrapperSpec(),
+    "exec": WrapperSpec("a"),
+    "chroot": WrapperSpec("", frozenset({"--userspec", "--groups"}), operands=1),
+    "runuser": WrapperSpec("ugGcsw", frozenset({"--user", "--group", "--supp-group", "--command",
+                           "--shell", "--whitelist-environment", "--session-command"})),
+    "taskset": WrapperSpec("", operands=1),
+    "chrt": WrapperSpec("T", frozenset({"--sched-runtime", "--sched-period", "--sched-deadline"}), operands=1),
+    "numactl": WrapperSpec("CNmpiP", frozenset({"--cpunodebind", "--physcpubind", "--membind",
+                           "--preferred", "--interleave"})),
+    "unbuffer": WrapperSpec(),
+    "fakeroot": WrapperSpec("sil", frozenset({"--lib", "--faked"})),
+    "strace": WrapperSpec("abeEIoOpPsSuUX", frozenset({"--output", "--trace", "--signal", "--user",
+                          "--attach", "--string-limit"})),
+    "ltrace": WrapperSpec("aeEnoplsuxXAD", frozenset({"--output", "--library"})),
+    "unshare": WrapperSpec("", frozenset({"--setuid", "--setgid", "--root", "--wd", "--map-user",
+                           "--map-group"})),
+    "nsenter": WrapperSpec("tSGrwWeF", frozenset({"--target", "--setuid", "--setgid", "--root", "--wd"})),
+    "firejail": WrapperSpec(),
+    "torsocks": WrapperSpec("uapPi"),
+    "proxychains": WrapperSpec("f"),
+    "proxychains4": WrapperSpec("f"),
+    "systemd-run": WrapperSpec("pEMHu", frozenset({"--unit", "--property", "--description", "--slice",
+                               "--uid", "--gid", "--working-directory", "--setenv", "--machine", "--host"})),
+    "flock": WrapperSpec("wEc", frozenset({"--timeout", "--conflict-exit-code", "--command"}), operands=1),
+    "caffeinate": WrapperSpec("tw"),
+    "catchsegv": WrapperSpec(),
+    "valgrind": WrapperSpec(),
+    "dbus-launch": WrapperSpec(),
+    "xvfb-run": WrapperSpec("nlsfep", frozenset({"--server-num", "--server-args", "--auth-file",
+                            "--error-file", "--xauth-protocol"})),
+    "then": WrapperSpec(), "do": WrapperSpec(), "else": WrapperSpec(),
+}
+
+# Wrappers whose command operand is shell text, not argv.
+_XARGS_VALUE = "aEdIiLlnPs"
+_XARGS_LONG = frozenset({"--arg-file", "--eof", "--delimiter", "--replace", "--max-lines", "--max-args",
+                         "--max-procs", "--max-chars", "--process-slot-var"})
+_WATCH_VALUE = "nqc"  # -n SECS, -q, (watch's -c is colour but harmless to treat as a flag)
+_SSH_VALUE = "bcDEeFIiJLlmOopQRSWwB"
+_FIND_EXEC = frozenset({"-exec", "-execdir", "-ok", "-okdir"})
+_SU_VALUE = "csgGw"
+
+
+@dataclass
+class Unwrapped:
+    """What one wrapper runs."""
+
+    inners: list[list[Word]] = field(default_factory=list)   # argv lists of wrapped commands
+    scripts: list[Word] = field(default_factory=list)         # shell text to parse again
+    stdin_args: bool = False                                  # inner gets more args from stdin (xargs)
+    root_shell: bool = False                                  # `sudo -i`, `su`, `doas -s`: an interactive shell
+
+
+def _skip_options(args: list[Word], spec: WrapperSpec) -> tuple[int, bool]:
+    """Index of the first operand after the options, and whether a no-command flag was seen."""
+    i, no_command = 0, False
+    while i < len(args):
+        a = args[i].value
+        if a == "--":
+            return i + 1, no_command
+        if spec.assignments and "=" in a and not a.startswith("-") and a.split("=", 1)[0].isidentifier():
+            i += 1
+            continue
+        if a.startswith("--"):
+            name = a.split("=", 1)[0]
+            i += 1
+            if "=" not in a and name in spec.long_with_value:
+                i += 1
+            continue
+        if (a.startswith("-") or (spec.plus_options and a.startswith("+"))) and len(a) > 1:
+            i += 1
+            for k, ch in enumerate(a[1:]):
+                if ch in spec.no_command_flags:
+                    no_command = True
+                if ch in spec.short_with_value:
+                    if k == len(a) - 2:
+                        i += 1  # the value is the next argument
+                    break
+            continue
+        return i, no_command
+    return i, no_command
+
+
+def unwrap(program: str, args: list[Word]) -> Unwrapped | None:
+    """What `program args...` runs, or None when `program` is not a wrapper."""
+    if program in SPECS:
+        return _unwrap_generic(program, args)
+    handler = _SPECIAL.get(program)
+    return handler(args) if handler else None
+
+
+def _unwrap_generic(program: str, args: list[Word]) -> Unwrapped:
+    spec = SPECS[program]
+    out = Unwrapped()
+    if program == "env":
+        # `env -S 'rm -rf /'` splits its string into words (no shell).
+        expanded: list[Word] = []
+        i = 0
+        while i < len(args):
+            a = args[i].value
+            if a in ("-S", "--split-string") and i + 1 < len(args):
+                expanded.extend(_split_words(args[i + 1]))
+                i += 2
+                continue
+            if a.startswith("--split-string=") or (a.startswith("-S") and len(a) > 2):
+                val = a.split("=", 1)[1] if a.startswith("--") else a[2:]
+                expanded.extend(_split_words(Word(val, args[i].dynamic)))
+                i += 1
+                continue
+            expanded.append(args[i])
+            i += 1
+        args = expanded
+    if program == "nice" and args and args[0].value[:1] == "-" and args[0].value[1:].lstrip("-").isdigit():
+        args = args[1:]  # `nice -10 cmd`
+    start, no_command = _skip_options(args, spec)
+    if program == "taskset" and any(a.value in ("-p", "--pid") or (a.value.startswith("-") and "p" in a.value
+                                                                    and not a.value.startswith("--"))
+                                    for a in args[:start]):
+        return out  # `taskset -p mask pid`: no command
+    start += spec.operands
+    if program in ("sudo", "doas") and any(
+            a.value.startswith("-") and not a.value.startswith("--") and ("i" in a.value or "s" in a.value)
+            for a in args[:start]) or program in ("sudo", "doas") and any(
+            a.value in ("--login", "--shell") for a in args[:start]):
+        if start >= len(args):
+            out.root_shell = True
+            return out
+    if program == "sudo" and any(a.value == "-e" or a.value == "--edit" for a in args[:start]):
+        out.inners.append([Word("sudoedit")] + args[start:])
+        return out
+    if no_command:
+        return out
+    if program in ("runuser",):
+        for i, a in enumerate(args):
+            if a.value in ("-c", "--command", "--session-command") and i + 1 < len(args):
+                out.scripts.append(args[i + 1])
+                return out
+    if program == "flock":
+        for i, a in enumerate(args):
+            if a.value in ("-c", "--command") and i + 1 < len(args):
+                out.scripts.append(args[i + 1])
+                return out
+    if start < len(args):
+        out.inners.append(args[start:])
+    elif program == "runuser":
+        out.root_shell = True
+    return out
+
+
+def _split_words(word: Word) -> list[Word]:
+    try:
+        parts = shlex.split(word.value)
+    except ValueError:
+        parts = word.value.split()
+    return [Word(p, word.dynamic, word.dynamic_prefix) for p in parts]
+
+
+def _join_script(args: list[Word]) -> Word:
+    return Word(" ".join(a.value for a in args), any(a.dynamic for a in args),
+                bool(args) and args[0].dynamic_prefix)
+
+
+def _shell(args: list[Word]) -> Unwrapped | None:
+    """`bash [opts] -c 'script' [name args]`: the script is parsed again."""
+    i, has_c = 0, False
+    while i < len(args):
+        a = args[i].value
+        if a in ("--", "-"):
+            i += 1
+            break
+        if a in ("-o", "+o", "-O", "+O", "--rcfile", "--init-file"):
+            i += 2
+            continue
+        if a.startswith("--"):
+            i += 1
+            continue
+        if a[:1] in "-+" and len(a) > 1:
+            has_c = has_c or "c" in a[1:]
+            i += 1
+            continue
+        break
+    if has_c:
+        out = Unwrapped()
+        if i < len(args):
+            out.scripts.append(args[i])
+        return out
+    return None
+
+
+def _eval(args: list[Word]) -> Unwrapped:
+    return Unwrapped(scripts=[_join_script(args)]) if args else Unwrapped()
+
+
+def _su(args: list[Word]) -> Unwrapped:
+    out = Unwrapped()
+    i = 0
+    while i < len(args):
+        a = args[i].value
+        if a in ("-c", "--command", "--session-command") and i + 1 < len(args):
+            out.scripts.append(args[i + 1])
+            return out
+        if a.startswith("--command=") or a.startswith("--session-command="):
+            out.scripts.append(Word(a.split("=", 1)[1], args[i].dynamic))
+            return out
+        if a.startswith("-") and not a.startswith("--") and len(a) > 1:
+            cluster = a[1:]
+            for k, ch in enumerate(cluster):
+                if ch == "c":
+                    rest = cluster[k + 1:]
+                    if rest:
+                        out.scripts.append(Word(rest, args[i].dynamic))
+                    elif i + 1 < len(args):
+                        out.scripts.append(args[i + 1])
+                    return out
+                if ch in _SU_VALUE:
+                    if k == len(cluster) - 1:
+                        i += 1
+                    break
+        i += 1
+    out.root_shell = True  # no -c: an interactive shell as another user (root by default)
+    return out
+
+
+def _xargs(args: list[Word]) -> Unwrapped:
+    spec = WrapperSpec(_XARGS_VALUE, _XARGS_LONG)
+    start, _ = _skip_options(args, spec)
+    inner = args[start:] or [Word("echo")]
+    return Unwrapped(inners=[inner], stdin_args=True)
+
+
+def _watch(args: list[Word]) -> Unwrapped:
+    spec = WrapperSpec(_WATCH_VALUE, frozenset({"--interval", "--differences"}))
+    start, _ = _skip_options(args, spec)
+    rest = args[start:]
+    if not rest:
+        return Unwrapped()
+    if any(a.value in ("-x", "--exec") for a in args[:start]):
+        return Unwrapped(inners=[rest])
+    return Unwrapped(scripts=[_join_script(rest)])  # watch runs `sh -c "<args joined>"`
+
+
+def _ssh(args: list[Word]) -> Unwrapped:
+    spec = WrapperSpec(_SSH_VALUE)
+    start, _ = _skip_options(args, spec)
+    rest = args[start + 1:]  # skip the host
+    return Unwrapped(scripts=[_join_script(rest)]) if rest else Unwrapped()
+
+
+def _busybox(args: list[Word]) -> Unwrapped:
+    if not args or args[0].value.startswith("-"):
+        return Unwrapped()
+    return Unwrapped(inners=[args])
+
+
+def _script(args: list[Word]) -> Unwrapped:
+    for i, a in enumerate(args):
+        if a.value in ("-c", "--command") and i + 1 < len(args):
+            return Unwrapped(scripts=[args[i + 1]])
+        if a.value.startswith("--command="):
+            return Unwrapped(scripts=[Word(a.value.split("=", 1)[1], a.dynamic)])
+    return Unwrapped()
+
+
+def _find(args: list[Word]) -> Unwrapped:
+    """`find ROOTS... -exec cmd {} ;|+`: each -exec is a command; `{}` stands for files under ROOTS."""
+    roots: list[Word] = []
+    for a in args:
+        if a.value.startswith("-") or a.value in ("(", "!", ")"):
+            break
+        roots.append(a)
+    roots = roots or [Word(".")]
+    out = Unwrapped()
+    i = 0
+    while i < len(args):
+        if args[i].value in _FIND_EXEC:
+            j = i + 1
+            while j < len(args) and args[j].value not in (";", "+"):
+                j += 1
+            inner = args[i + 1:j]
+            if inner:
+                expanded: list[Word] = []
+                for w in inner:
+                    if "{}" in w.value:
+                        expanded.extend(Word(w.value.replace("{}", r.value), r.dynamic, r.dynamic_prefix)
+                                        for r in roots)
+                    else:
+                        expanded.append(w)
+                out.inners.append(expanded)
+            i = j + 1
+            continue
+        i += 1
+    return out
+
+
+def _alias_or_trap(args: list[Word]) -> Unwrapped:
+    """`alias x='rm -rf /'` and `trap 'cmd' EXIT` carry shell text that may run later on this line."""
+    out = Unwrapped()
+    for a in args:
+        if a.value.startswith("-"):
+            continue
+        if "=" in a.value:
+            out.scripts.append(Word(a.value.split("=", 1)[1], a.dynamic))
+        break
+    return out
+
+
+def _trap(args: list[Word]) -> Unwrapped:
+    for a in args:
+        if not a.value.startswith("-"):
+            return Unwrapped(scripts=[a])
+    return Unwrapped()
+
+
+_SPECIAL = {
+    **{name: _shell for name in SHELLS},
+    "eval": _eval, "su": _su, "xargs": _xargs, "watch": _watch, "ssh": _ssh, "busybox": _busybox,
+    "script": _script, "find": _find, "alias": _alias_or_trap, "trap": _trap, "sg": _su,
+    "parallel": _xargs,
+}
+
+
+def reads_program_text(program: str, args: list[Word]) -> str | None:
+    """Where a shell/interpreter reads its program from, when that is not a literal on the line.
+
+    Returns "stdin" (no script operand, `-s`, `-`, `/dev/stdin`), "fd" (a /dev/fd path or a process
+    substitution), or None (a script file, or inline code we can see).
+    """
+    if program in ("source", "."):
+        return _script_operand_kind(args[0]) if args else None
+    if program not in SHELLS and program not in INTERPRETERS:
+        return None
+    inline_flags = {"python": "cm", "python2": "cm", "python3": "cm", "perl": "eE", "ruby": "e", "node": "ep",
+                    "nodejs": "ep", "php": "r", "lua": "e", "irb": "", "deno": "", "bun": "e"}
+    if program in SHELLS:
+        value_opts = ("-o", "+o", "-O", "+O", "--rcfile", "--init-file")
+        flags_with_code = "c"
+    else:
+        value_opts = ("-W", "-X", "-Q", "-I", "-M", "-r", "--require", "-f", "-v", "-F")
+        flags_with_code = inline_flags.get(program.rstrip("0123456789."), "e")
+        if program.startswith("python"):
+            flags_with_code = "cm"
+        if program in ("awk", "gawk", "mawk", "nawk"):
+            return None  # awk's program is its first operand; `-f -` is rare enough to ignore
+    i = 0
+    while i < len(args):
+        a = args[i].value
+        if a == "-":
+            return "stdin"
+        if a == "--":
+            i += 1
+            break
+        if a in value_opts:
+            if a == "-f" and i + 1 < len(args):
+                return _script_operand_kind(args[i + 1]) or None
+            i += 2
+            continue
+        if a.startswith("--"):
+            i += 1
+            continue
+        if a[:1] in "-+" and len(a) > 1:
+            if any(ch in flags_with_code for ch in a[1:]):
+                return None  # inline code, handled by unwrap (shells) or visible in argv
+            if program in SHELLS and "s" in a[1:]:
+                return "stdin"
+            i += 1
+            continue
+        break
+    if i >= len(args):
+        return "stdin"
+    return _script_operand_kind(args[i])
+
+
+def _script_operand_kind(word: Word) -> str | None:
+    v = word.value
+    if word.procsub or v.startswith("/dev/fd/") or v.startswith("/proc/self/fd/"):
+        return "fd"
+    if v in ("/dev/stdin", "-", "/proc/self/fd/0", "/dev/fd/0"):
+        return "stdin"
+    return None
