@@ -10,6 +10,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from bastion import audit
+from bastion.policy.evaluate import PolicyDecision
 from bastion.policy.holder import PolicyHolder
 from bastion.store import commands as store_commands
 
@@ -35,6 +36,7 @@ class PolicyEnforcer:
         self.ctx = ctx
         self.holder = PolicyHolder(ctx.settings.policy_dir, on_event=self._on_policy_event)
         ctx.decide = self.decide
+        ctx.check_line = self.check_line
         ctx.policy_version = lambda: self.holder.current.version
 
     def reload(self) -> bool:
@@ -88,6 +90,30 @@ class PolicyEnforcer:
             session.notice(f"interactive shell denied by policy (rule {rule}): {decision.reason}")
         else:
             session.notice(denial_line(decision))
+        return False
+
+    def check_line(self, session: "Session", text: str | None) -> bool:
+        """A line submitted in a shell session; None when it could not be read (then it is opaque)."""
+        principal = session.principal
+        if text is not None and not text.strip():
+            return True
+        try:
+            policy = self.holder.current
+            if text is None:
+                decision = PolicyDecision(policy.opaque_action if policy.opaque_action != "allow" else "review",
+                                          (), "", "the submitted line could not be read off the terminal",
+                                          policy.version, opaque=True)
+            else:
+                decision = policy.evaluate(text, user=principal.name, groups=principal.groups,
+                                           target=session.target.name)
+        except Exception as exc:  # fail closed
+            log.exception("policy evaluation failed")
+            session.notice(f"policy error ({type(exc).__name__}); line not run")
+            return False
+        self.record(session, text if text is not None else "(unreadable line)", decision)
+        if decision.action == "allow":
+            return True
+        session.notice(denial_line(decision), fresh_line=True)
         return False
 
     def record(self, session: "Session", text: str, decision: Any) -> None:

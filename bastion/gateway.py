@@ -48,6 +48,8 @@ class GatewayContext:
     sessions: dict[str, Session] = field(default_factory=dict)
     # decide(session) -> bool | Awaitable[bool]: the policy hook; returns False after telling the client.
     decide: Callable[[Session], Any] | None = None
+    # check_line(session, text) -> bool | Awaitable[bool]: a shell line's decision (text None: unreadable).
+    check_line: Callable[[Session, str | None], Any] | None = None
     policy_version: Callable[[], str | None] = lambda: None
     id_factory: Callable[[Clock], str] = new_session_id
     accepting: bool = True

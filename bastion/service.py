@@ -21,7 +21,7 @@ from bastion.config import Settings
 from bastion.errors import BastionError, ConfigError
 from bastion.gateway import GatewayContext, start_server
 from bastion.store.db import Store
-from bastion.store.sessions import mark_interrupted
+from bastion.store.sessions import get_session, mark_interrupted
 from bastion.upstream import UpstreamPool
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,10 @@ class GatewayService:
         self.interrupted = mark_interrupted(store, at=self.clock.now(),
                                             recordings_root=settings.recording.directory)
         for session_id in self.interrupted:
-            audit_log.emit(audit.SessionInterrupted(session_id=session_id, error="gateway stopped uncleanly"))
+            row = get_session(store, session_id) or {}
+            audit_log.emit(audit.SessionInterrupted(session_id=session_id, user=row.get("user"),
+                                                    recording_sha256=row.get("recording_sha256"),
+                                                    error="gateway stopped uncleanly"))
         settings.recording.directory.mkdir(parents=True, exist_ok=True)
         self.ctx = GatewayContext(settings=settings, clock=self.clock, store=store, audit=audit_log,
                                   pool=UpstreamPool(settings.upstream))

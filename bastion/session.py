@@ -23,7 +23,9 @@ import asyncssh
 
 from bastion import audit
 from bastion.errors import HostKeyMismatch, RecordingError, UpstreamError
+from bastion.capture import CommandLineReader
 from bastion.identity.principal import Principal
+from bastion.line_gate import PtyLineGate, ScriptLineGate
 from bastion.recording.recorder import Recorder, recording_path
 from bastion.store import commands as store_commands
 from bastion.store import sessions as store_sessions
@@ -124,6 +126,8 @@ class Session:
         self._end_error: str | None = None
         self._command_id: int | None = None
         self._terminated: str | None = None
+        self._gate: PtyLineGate | ScriptLineGate | None = None
+        self._forced_exit: int | None = None
 
     # --- requests before start (from ClientChannel) --------------------------------------------------
     def request_pty(self, pty: PtyRequest) -> bool:
@@ -153,6 +157,8 @@ class Session:
             self.recorder.input(data)
         if self._upstream is None:
             self._pending_input.append(("data", data))
+        elif self._gate is not None:
+            self._gate.feed_input(data)
         else:
             self._upstream.write(data)
 
@@ -160,6 +166,8 @@ class Session:
         self._client_eof = True
         if self._upstream is None:
             self._pending_input.append(("eof", None))
+        elif isinstance(self._gate, ScriptLineGate):
+            self._gate.feed_eof()
         else:
             self._upstream.write_eof()
 
@@ -180,6 +188,8 @@ class Session:
     def client_resized(self, width: int, height: int, pixwidth: int, pixheight: int) -> None:
         if self.pty is not None:
             self.pty.width, self.pty.height = width, height
+        if isinstance(self._gate, PtyLineGate):
+            self._gate.reader.resize(width, height)
         if self.recorder is not None:
             self.recorder.resize(width, height)
         if self._upstream is not None:
@@ -239,6 +249,8 @@ class Session:
             except RecordingError as exc:
                 self._recording_failed(exc)
                 return
+        if self._gate is not None:
+            self._gate.feed_output(data)
         if self._client_gone:
             return
         try:
@@ -249,9 +261,12 @@ class Session:
         except OSError:
             return
 
-    def notice(self, line: str) -> None:
+    def notice(self, line: str, *, fresh_line: bool = False) -> None:
         """A one-line message from the gateway to the client's stderr (and the recording)."""
-        self._emit(f"bastion: {line}\r\n".encode() if self.pty else f"bastion: {line}\n".encode(), "stderr")
+        if self.pty:
+            self._emit(f"{chr(13) + chr(10) if fresh_line else ''}bastion: {line}\r\n".encode(), "stderr")
+        else:
+            self._emit(f"bastion: {line}\n".encode(), "stderr")
 
     # --- lifecycle ----------------------------------------------------------------------------------
     async def _run(self) -> None:
@@ -378,14 +393,42 @@ class Session:
         if self._client_gone:
             chan.close()
             return True
+        if self.kind == "shell" and self.ctx.check_line is not None:
+            self._gate = self._line_gate(chan)
         for kind, payload in self._pending_input:
             if kind == "data":
-                chan.write(payload)
+                self.client_data_to_upstream(payload)
+            elif isinstance(self._gate, ScriptLineGate):
+                self._gate.feed_eof()
             else:
                 chan.write_eof()
         self._pending_input.clear()
         self.client.resume_reading()
         return True
+
+    def client_data_to_upstream(self, data: bytes) -> None:
+        if self._gate is not None:
+            self._gate.feed_input(data)
+        elif self._upstream is not None:
+            self._upstream.write(data)
+
+    def _line_gate(self, chan: asyncssh.SSHClientChannel) -> PtyLineGate | ScriptLineGate:
+        check = self.ctx.check_line
+        assert check is not None
+
+        def decide(text: str | None) -> Any:
+            return check(self, text)
+
+        if self.pty is not None:
+            return PtyLineGate(CommandLineReader(self.pty.width or 80, self.pty.height or 24),
+                               forward=chan.write, decide=decide,
+                               pause_client=self.client.pause_reading, resume_client=self.client.resume_reading)
+
+        def refused() -> None:
+            self._forced_exit = EXIT_DENIED
+
+        return ScriptLineGate(forward=chan.write, forward_eof=chan.write_eof, decide=decide, refused=refused,
+                              pause_client=self.client.pause_reading, resume_client=self.client.resume_reading)
 
     def _upstream_failed(self, reason: str) -> None:
         self._end_status = "failed"
@@ -439,6 +482,10 @@ class Session:
             return
         self._finished = True
         self.ctx.sessions.pop(self.id, None)
+        if self._gate is not None:
+            self._gate.close()
+        if self._forced_exit is not None and exit_signal is None:
+            exit_status = self._forced_exit
         if self._lease is not None:
             self._lease.release()
         # INVARIANT: everything the target wrote reaches the client before the exit status does;
