@@ -142,6 +142,7 @@ def build_set(documents: list[Document]) -> ParsedSet:
                     err.add(line, f"list {name!r} is defined twice")
                 else:
                     lists[name] = [str(i) for i in items]
+    _resolve_list_references(lists, out.errors, documents)
     for doc in documents:
         err = _Errors(doc.file, out.errors)
         data = doc.data
@@ -196,6 +197,32 @@ def build_set(documents: list[Document]) -> ParsedSet:
             seen_rule_ids[srule.id] = f"{doc.file}:{line}"
             out.sessions.append(srule)
     return out
+
+
+def _resolve_list_references(lists: dict[str, list[str]], errors: list[str], documents: list[Document]) -> None:
+    """Expand `@name` items inside lists (a list may include another); cycles are errors."""
+    def where(name: str) -> str:
+        for doc in documents:
+            if isinstance(doc.data, dict) and isinstance(doc.data.get("lists"), dict) and name in doc.data["lists"]:
+                return f"{doc.file}:{doc.data['lists'].key_lines[name]}"
+        return "?:1"
+
+    def expand(name: str, stack: tuple[str, ...]) -> list[str]:
+        out: list[str] = []
+        for item in lists[name]:
+            ref = item[1:] if item.startswith("@") else None
+            if ref is None:
+                out.append(item)
+            elif ref in stack:
+                errors.append(f"{where(name)}: list {name!r} includes itself through {ref!r}")
+            elif ref not in lists:
+                errors.append(f"{where(name)}: list {name!r} refers to unknown list {item!r}")
+            else:
+                out.extend(expand(ref, stack + (ref,)))
+        return out
+
+    for name in list(lists):
+        lists[name] = expand(name, (name,))
 
 
 def _strings(value: Any, line: int, what: str, err: _Errors, lists: dict[str, list[str]]) -> list[str] | None:
@@ -516,8 +543,14 @@ def parse_test_cases(file: str, text: str) -> tuple[list[PolicyTestCase], list[s
             err.add(raw.key_lines.get("expect", line), f"expect must be allow, review or deny (got {expect!r})")
             continue
         commands = raw.get("commands", [raw.get("command")] if "command" in raw else None)
-        if not isinstance(commands, list) or not commands or not all(isinstance(c, str) for c in commands):
+        if not isinstance(commands, list) or not commands:
             err.add(line, "a case needs `command: STRING` or `commands: [STRING, ...]`")
+            continue
+        bad = [k for k, c in enumerate(commands) if not isinstance(c, str)]
+        if bad:
+            lines_ = getattr(raw.get("commands"), "item_lines", [line] * len(commands))
+            for k in bad:
+                err.add(lines_[k], f"command {commands[k]!r} is not a string (quote it)")
             continue
         groups = merged.get("groups", merged.get("group", []))
         groups = [groups] if isinstance(groups, str) else groups
