@@ -12,10 +12,10 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Literal, Sequence
+from typing import Any, Literal, Sequence
 
 from bastion.errors import PolicyLoadError
-from bastion.policy.match import CommandView, condition_holds, glob_match
+from bastion.policy.match import Check, CommandView, compile_condition, glob_match, holds
 from bastion.policy.model import (DEFAULT_APPROVAL_TIMEOUT, DEFAULT_APPROVERS, SESSION_KINDS, SEVERITY,
                                   MaskingSection, Rule, SessionRule)
 from bastion.policy.parse import Document, build_set, load_documents
@@ -80,29 +80,27 @@ class PolicySet:
     _by_program: dict[str, tuple[Rule, ...]] = field(default_factory=dict, repr=False, compare=False)
     _glob_rules: tuple[Rule, ...] = field(default=(), repr=False, compare=False)
     _any_rules: tuple[Rule, ...] = field(default=(), repr=False, compare=False)
+    _checks: dict[str, tuple[tuple[Check, ...], ...]] = field(default_factory=dict, repr=False, compare=False)
+    _candidates: dict[str, tuple] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        # The index: program name → rules that name it; rules with program globs; rules with a `when` block
+        # that names no program (checked for every command). Conditions are compiled once into checks.
         by_program: dict[str, list[Rule]] = {}
         globbed: list[Rule] = []
         anyprog: list[Rule] = []
         for rule in self.rules:
-            keys: set[str] = set()
-            wildcard = globs = False
-            for cond in rule.when:
-                if cond.program_keys is None:
-                    wildcard = True
-                keys.update(cond.programs)
-                globs = globs or bool(cond.program_globs)
-            if wildcard:
+            if any(c.program_keys is None for c in rule.when):
                 anyprog.append(rule)
-                continue
-            for key in keys:
+            for key in {p for c in rule.when for p in c.programs}:
                 by_program.setdefault(key, []).append(rule)
-            if globs:
+            if any(c.program_globs for c in rule.when):
                 globbed.append(rule)
         object.__setattr__(self, "_by_program", {k: tuple(v) for k, v in by_program.items()})
         object.__setattr__(self, "_glob_rules", tuple(globbed))
         object.__setattr__(self, "_any_rules", tuple(anyprog))
+        object.__setattr__(self, "_checks", {
+            r.id: tuple(compile_condition(c) for c in r.unless) for r in self.rules})
 
     @classmethod
     def empty(cls, reason: str) -> "PolicySet":
@@ -120,34 +118,53 @@ class PolicySet:
         verdicts = [self._decide(cmd, user, group_set, target) for cmd in parsed.commands]
         return self._combine(parsed, verdicts)
 
-    def candidate_rules(self, program: str) -> Iterable[Rule]:
-        """Rules that may match a command running `program` (the index), in policy order."""
-        exact = self._by_program.get(program, ())
-        globbed = tuple(r for r in self._glob_rules if any(glob_match(program, g) for c in r.when
-                                                           for g in c.program_globs))
-        if not globbed and not self._any_rules:
-            return exact
-        if not exact and not globbed:
-            return self._any_rules
-        merged = {r.order: r for r in (*exact, *globbed, *self._any_rules)}
-        return [merged[k] for k in sorted(merged)]
+    def candidate_rules(self, program: str) -> tuple[tuple[Rule, tuple[tuple[Check, ...], ...]], ...]:
+        """(rule, its `when` blocks that can match `program`) in policy order: the index, cached per name."""
+        cached = self._candidates.get(program)
+        if cached is not None:
+            return cached
+        rules = {r.order: r for r in self._by_program.get(program, ())}
+        rules.update((r.order, r) for r in self._any_rules)
+        rules.update((r.order, r) for r in self._glob_rules
+                     if any(glob_match(program, g) for c in r.when for g in c.program_globs))
+        found = []
+        for order in sorted(rules):
+            rule = rules[order]
+            blocks = tuple(compile_condition(c, program_checked=True) for c in rule.when
+                           if c.program_keys is None or program in c.programs
+                           or any(glob_match(program, g) for g in c.program_globs))
+            if blocks:
+                found.append((rule, blocks))
+        result = tuple(found)
+        if len(self._candidates) < 4096:  # bounded: program names come from untrusted input
+            self._candidates[program] = result
+        return result
 
     def _decide(self, cmd: SimpleCommand, user: str, groups: frozenset[str], target: str) -> _Verdict:
         view = CommandView(cmd)
-        matched: dict[str, list[Rule]] = {"deny": [], "review": [], "allow": []}
+        denies: list[Rule] = []
+        reviews: list[Rule] = []
+        allows: list[Rule] = []
         errors: list[str] = []
-        for rule in self.candidate_rules(cmd.program):
-            if not _applies_to(rule, user, groups, target):
+        unless_checks = self._checks
+        for rule, when in self.candidate_rules(cmd.program):
+            if (rule.users or rule.groups or rule.targets) and not _applies_to(rule, user, groups, target):
                 continue
             try:
-                hit = any(condition_holds(c, view) for c in rule.when) and not any(
-                    condition_holds(c, view) for c in rule.unless)
+                hit = False
+                for block in when:
+                    if holds(block, view):
+                        hit = True
+                        break
+                if hit and unless_checks[rule.id]:
+                    hit = not any(holds(c, view) for c in unless_checks[rule.id])
             except Exception as exc:  # noqa: BLE001 - INVARIANT: a rule that errors never allows
                 errors.append(f"rule {rule.id}: {type(exc).__name__}: {exc}")
-                matched["deny"].append(rule)
+                denies.append(rule)
                 continue
             if hit:
-                matched[rule.action].append(rule)
+                (denies if rule.action == "deny" else reviews if rule.action == "review" else allows).append(rule)
+        matched = {"deny": denies, "review": reviews, "allow": allows}
         # The per-command table (one case per line, first that applies wins):
         if errors and matched["deny"]:
             # A rule failed to evaluate: the command is not allowed because of it (fail closed).

@@ -14,6 +14,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from functools import cached_property, lru_cache
+from typing import Callable
 
 from bastion.policy.model import Condition, FlagGroup
 from bastion.policy.shell import SimpleCommand, normalise_path
@@ -158,45 +159,76 @@ def _glob_base(path: str) -> str:
     return base or ("/" if path.startswith("/") else ".")
 
 
-def condition_holds(cond: Condition, view: CommandView) -> bool:  # noqa: C901 - one check per field
-    cmd = view.cmd
-    if cond.programs or cond.program_globs:
-        if cmd.program not in cond.programs and not any(glob_match(cmd.program, g) for g in cond.program_globs):
+Check = Callable[[CommandView], bool]
+
+
+def compile_condition(cond: Condition, *, program_checked: bool = False) -> tuple[Check, ...]:  # noqa: C901
+    """The checks a condition needs, cheapest and most selective first; all must pass.
+
+    `program_checked`: the caller's index already matched the program name, so that check is left out.
+    """
+    checks: list[Check] = []
+    if (cond.programs or cond.program_globs) and not program_checked:
+        names, globs = cond.programs, cond.program_globs
+        if globs:
+            checks.append(lambda v: v.cmd.program in names or any(glob_match(v.cmd.program, g) for g in globs))
+        else:
+            checks.append(lambda v: v.cmd.program in names)
+    for attr in ("opaque", "starts_shell", "dynamic_args", "recursive"):
+        want = getattr(cond, attr)
+        if want is not None:
+            checks.append(lambda v, a=attr, w=want: getattr(v.cmd, a) == w)
+    if cond.dynamic_paths is not None:
+        checks.append(lambda v, w=cond.dynamic_paths: bool(v.cmd.dynamic_paths) == w)
+    if cond.no_args is not None:
+        checks.append(lambda v, w=cond.no_args: (not v.cmd.args) == w)
+    for attr in ("via", "fed_by", "pipes_to"):
+        wanted = getattr(cond, attr)
+        if wanted:
+            source = "wrappers" if attr == "via" else attr
+            checks.append(lambda v, w=wanted, s=source: not w.isdisjoint(getattr(v.cmd, s)))
+    if cond.writes:
+        wrx = _union(cond.writes)
+        checks.append(lambda v: any(wrx.match(t) for t in v.write_targets))
+    if cond.program_paths:
+        pats = cond.program_paths
+        checks.append(lambda v: any(p.match(normalise_path(v.cmd.path)) for p in pats))
+    if cond.flags_all:
+        groups_all = cond.flags_all
+        checks.append(lambda v: all(v.has_flag(g) for g in groups_all))
+    if cond.flags_any:
+        groups_any = cond.flags_any
+        checks.append(lambda v: any(v.has_flag(g) for g in groups_any))
+    if cond.args_regex is not None:
+        rx = cond.args_regex
+        checks.append(lambda v: any(rx.search(a) for a in v.cmd.args))
+    if cond.paths:
+        prx = _union(cond.paths)
+        checks.append(lambda v: any(prx.match(a) for a in v.path_args))
+    if cond.destination:
+        drx = _union(cond.destination)
+        checks.append(lambda v: v.destination is not None and drx.match(v.destination) is not None)
+    if cond.stdin_regex is not None:
+        srx = cond.stdin_regex
+        checks.append(lambda v: v.cmd.stdin_data is not None and srx.search(v.cmd.stdin_data) is not None)
+    if cond.command_regex is not None:
+        crx = cond.command_regex
+        checks.append(lambda v: crx.search(v.display) is not None)
+    return tuple(checks)
+
+
+def _union(patterns: tuple[re.Pattern[str], ...]) -> re.Pattern[str]:
+    """One regex for a list of path globs (each already anchored with \\Z): one match call, not forty."""
+    return re.compile("|".join(f"(?:{p.pattern})" for p in patterns), re.S)
+
+
+def holds(checks: tuple[Check, ...], view: CommandView) -> bool:
+    for check in checks:
+        if not check(view):
             return False
-    if cond.program_paths and not any(p.match(normalise_path(cmd.path)) for p in cond.program_paths):
-        return False
-    if cond.opaque is not None and cmd.opaque != cond.opaque:
-        return False
-    if cond.starts_shell is not None and cmd.starts_shell != cond.starts_shell:
-        return False
-    if cond.dynamic_args is not None and cmd.dynamic_args != cond.dynamic_args:
-        return False
-    if cond.dynamic_paths is not None and bool(cmd.dynamic_paths) != cond.dynamic_paths:
-        return False
-    if cond.no_args is not None and (not cmd.args) != cond.no_args:
-        return False
-    if cond.via and not cond.via.intersection(cmd.wrappers):
-        return False
-    if cond.fed_by and not cond.fed_by.intersection(cmd.fed_by):
-        return False
-    if cond.pipes_to and not cond.pipes_to.intersection(cmd.pipes_to):
-        return False
-    if cond.destination and not (view.destination and any(p.match(view.destination) for p in cond.destination)):
-        return False
-    if cond.recursive is not None and cmd.recursive != cond.recursive:
-        return False
-    if cond.stdin_regex is not None and (cmd.stdin_data is None or not cond.stdin_regex.search(cmd.stdin_data)):
-        return False
-    if cond.flags_all and not all(view.has_flag(g) for g in cond.flags_all):
-        return False
-    if cond.flags_any and not any(view.has_flag(g) for g in cond.flags_any):
-        return False
-    if cond.args_regex is not None and not any(cond.args_regex.search(a) for a in cmd.args):
-        return False
-    if cond.paths and not any(p.match(a) for a in view.path_args for p in cond.paths):
-        return False
-    if cond.writes and not any(p.match(t) for t in view.write_targets for p in cond.writes):
-        return False
-    if cond.command_regex is not None and not cond.command_regex.search(view.display):
-        return False
     return True
+
+
+def condition_holds(cond: Condition, view: CommandView) -> bool:
+    """Does `cond` hold for the command in `view`? (Uncompiled form, for callers outside the hot path.)"""
+    return holds(compile_condition(cond), view)

@@ -36,7 +36,7 @@ import binascii
 import posixpath
 import re
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import tree_sitter_bash
 from tree_sitter import Language, Node, Parser
@@ -125,8 +125,11 @@ class ParsedLine:
         return tuple(dict.fromkeys(c.opaque_reason for c in self.commands if c.opaque))
 
 
+_SAFE_WORD = re.compile(r"[\w\-./=:,+@%^~*?\[\]{}]+")
+
+
 def _quote(arg: str) -> str:
-    if arg and all(c.isalnum() or c in "-_./=:,+@%^~*?[]{}" for c in arg):
+    if _SAFE_WORD.fullmatch(arg):
         return arg
     return "'" + arg.replace("'", "'\\''") + "'"
 
@@ -193,23 +196,35 @@ def remove_line_continuations(text: str) -> str:
     return "".join(out)
 
 
-@dataclass
 class _Context:
-    """What the walk knows about where it is: wrapper chain, stdin, inherited redirects, opaque cause."""
+    """What the walk knows about where it is: wrapper chain, stdin, inherited redirects, opaque cause.
 
-    span: tuple[int, int] | None                  # span on the top-level line, fixed once set
-    wrappers: tuple[str, ...] = ()
-    stdin_text: Word | None = None                # literal data fed to stdin (here-doc, echo | ...)
-    stdin_kind: str = ""                          # "pipe", "heredoc", "herestring", "file" or ""
-    redirects: tuple[Redirect, ...] = ()
-    force_opaque: str = ""                        # every command found here is opaque for this reason
-    fed_by: tuple[str, ...] = ()                  # programs feeding stdin/arguments of commands here
-    function: str = ""                            # name of the inline function whose body this is
-    depth: int = 0
-    extra: dict = field(default_factory=dict)
+    Immutable by convention: `child(...)` returns a changed copy (a plain slotted class, because this is
+    copied on the hot path and dataclasses.replace is several times slower).
+    """
+
+    __slots__ = ("span", "wrappers", "stdin_text", "stdin_kind", "redirects", "force_opaque", "fed_by",
+                 "function", "depth")
+
+    def __init__(self, span: tuple[int, int] | None) -> None:
+        self.span = span                               # span on the top-level line, fixed once set
+        self.wrappers: tuple[str, ...] = ()
+        self.stdin_text: Word | None = None            # literal data fed to stdin (here-doc, echo | ...)
+        self.stdin_kind = ""                           # "pipe", "heredoc", "herestring", "file" or ""
+        self.redirects: tuple[Redirect, ...] = ()
+        self.force_opaque = ""                         # every command found here is opaque for this reason
+        self.fed_by: tuple[str, ...] = ()              # programs feeding stdin/arguments of commands here
+        self.function = ""                             # name of the inline function whose body this is
+        self.depth = 0                                 # wrapper / nested-script depth
 
     def child(self, **changes) -> "_Context":  # noqa: ANN003
-        return replace(self, depth=self.depth + 1, **changes)
+        new = object.__new__(_Context)
+        for name in _Context.__slots__:
+            setattr(new, name, getattr(self, name))
+        new.depth = self.depth + 1
+        for name, value in changes.items():
+            setattr(new, name, value)
+        return new
 
 
 class _Walker:
@@ -219,6 +234,7 @@ class _Walker:
         self.commands: list[SimpleCommand] = []
         self.variables: dict[str, str] = {}
         self.nodes = 0
+        self.depth = 0  # recursion depth of the tree walk (ctx.depth counts wrapper/script nesting)
         self.scripts = 0
         self._budget_hit = False
 
@@ -254,9 +270,16 @@ class _Walker:
         return (start, start + len(source[node.start_byte:node.end_byte].decode("utf-8", "replace")))
 
     # --- the tree walk ---------------------------------------------------------------------------
-    def _walk(self, node: Node, ctx: _Context, b: WordBuilder, src: bytes, top: bool) -> None:  # noqa: C901
+    def _walk(self, node: Node, ctx: _Context, b: WordBuilder, src: bytes, top: bool) -> None:
+        self.depth += 1
+        try:
+            self._walk_node(node, ctx, b, src, top)
+        finally:
+            self.depth -= 1
+
+    def _walk_node(self, node: Node, ctx: _Context, b: WordBuilder, src: bytes, top: bool) -> None:  # noqa: C901
         self.nodes += 1
-        if self.nodes > MAX_NODES or ctx.depth > MAX_DEPTH:
+        if self.nodes > MAX_NODES or ctx.depth + self.depth > MAX_DEPTH:
             if not self._budget_hit:
                 self._budget_hit = True
                 self._opaque(ctx, "command line too complex to analyse", self._span(node, src, ctx, top))
@@ -289,20 +312,24 @@ class _Walker:
             ctx = ctx.child(stdin_text=None, stdin_kind="", redirects=())
         for child in node.children:
             if child.child_count or child.type == "ERROR" or child.is_missing:
-                self._walk(child, ctx.child(), b, src, top)
+                self._walk(child, ctx, b, src, top)
 
     def _walk_embedded(self, node: Node, ctx: _Context, b: WordBuilder, src: bytes, top: bool) -> None:
         """Find substitutions inside a word (`$(...)`, backticks, `<(...)`) and walk them."""
         if node.type in ("command_substitution", "process_substitution"):
-            return self._walk(node, ctx.child(), b, src, top)
+            return self._walk(node, ctx, b, src, top)
         if node.type == "ERROR" or node.is_missing:
             self._opaque(ctx, "shell syntax error", self._span(node, src, ctx, top))
-        for child in node.children:
-            if child.child_count:
-                self.nodes += 1
-                if ctx.depth > MAX_DEPTH or self.nodes > MAX_NODES:
-                    return self._walk(child, ctx.child(), b, src, top)  # reports the budget once
-                self._walk_embedded(child, ctx.child(), b, src, top)
+        self.depth += 1
+        try:
+            for child in node.children:
+                if child.child_count:
+                    self.nodes += 1
+                    if ctx.depth + self.depth > MAX_DEPTH or self.nodes > MAX_NODES:
+                        return self._walk(child, ctx, b, src, top)  # reports the budget once
+                    self._walk_embedded(child, ctx, b, src, top)
+        finally:
+            self.depth -= 1
 
     def _backticks(self, node: Node, ctx: _Context, b: WordBuilder, src: bytes, top: bool) -> None:
         inner = src[node.start_byte + 1:node.end_byte - 1].decode("utf-8", "replace")
@@ -346,7 +373,7 @@ class _Walker:
                 continue
             if not child.is_named:
                 continue
-            sub = ctx.child(stdin_kind="pipe", stdin_text=carried, fed_by=fed) if piped else ctx.child()
+            sub = ctx.child(stdin_kind="pipe", stdin_text=carried, fed_by=fed) if piped else ctx
             before = len(self.commands)
             self._walk(child, sub, b, src, top)
             carried = _literal_output(self.commands[before:], carried)
@@ -396,7 +423,7 @@ class _Walker:
                 lit = stdin_text if body is not None and body.type == "command" and _is_cat(body, b) else None
                 self._walk(cont, ctx.child(stdin_kind="pipe", stdin_text=lit), b, src, top)
             else:
-                self._walk(cont, ctx.child(), b, src, top)
+                self._walk(cont, ctx, b, src, top)
 
     def _heredoc(self, node: Node, ctx: _Context, b: WordBuilder, src: bytes,
                  top: bool) -> tuple[Word, list[Node]]:
@@ -463,15 +490,18 @@ class _Walker:
             else:
                 words.extend(b.words(child))
         words.extend(extra_args or [])
-        fed = ctx.fed_by + tuple(c.program for c in self.commands[before:] if c.program)
-        sub = replace(ctx, redirects=tuple(redirects), stdin_text=stdin_text, stdin_kind=stdin_kind, fed_by=fed)
+        sub = ctx
+        if len(self.commands) > before or len(redirects) != len(ctx.redirects) or stdin_kind != ctx.stdin_kind:
+            fed = ctx.fed_by + tuple(c.program for c in self.commands[before:] if c.program)
+            sub = ctx.child(redirects=tuple(redirects), stdin_text=stdin_text, stdin_kind=stdin_kind, fed_by=fed)
+            sub.depth = ctx.depth
         self._emit(words, sub, self._span(node, src, ctx, top))
 
     def _emit(self, words: list[Word], ctx: _Context, span: tuple[int, int], stdin_args: bool = False,
               forced: str = "") -> None:
         if not words:
             return
-        if ctx.depth > MAX_DEPTH or len(self.commands) > MAX_NODES:
+        if ctx.depth + self.depth > MAX_DEPTH or len(self.commands) > MAX_NODES:
             return self._opaque(ctx, "command line too complex to analyse", span)
         first, args = words[0], words[1:]
         reason = forced

@@ -93,6 +93,14 @@ class WordBuilder:
     # --- public ----------------------------------------------------------------------------------
     def words(self, node) -> list[Word]:  # noqa: ANN001
         """The words one argument node expands to (brace expansion and $IFS may give several)."""
+        kind = node.type
+        if kind == "word" or kind == "number":
+            # Fast path: a plain word with nothing to unquote or expand is its own value.
+            raw = self._src[node.start_byte:node.end_byte].decode("utf-8", "replace")
+            if "\\" not in raw and "{" not in raw:
+                return [Word(raw)]
+        elif kind == "raw_string":
+            return [Word(self._src[node.start_byte + 1:node.end_byte - 1].decode("utf-8", "replace"))]
         pieces: list[tuple[str, bool]] = []
         state = {"dynamic": False, "dynamic_prefix": False, "procsub": False, "resolved": False}
         self._collect(node, pieces, quoted=False, state=state)
