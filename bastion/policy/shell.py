@@ -45,7 +45,8 @@ from bastion.policy.words import Word, WordBuilder
 from bastion.policy.wrappers import reads_program_text, unwrap
 
 MAX_LINE_BYTES = 64 * 1024   # larger command lines are opaque without parsing
-MAX_NODES = 20_000           # tree nodes visited per line (including re-parsed scripts)
+MAX_NODES = 10_000           # tree nodes visited per line (including re-parsed scripts)
+MAX_COMMANDS = 1_000         # simple commands per line
 MAX_DEPTH = 120              # nesting depth of the walk (1,000 nested `$(` stop here)
 MAX_SCRIPTS = 64             # nested scripts re-parsed per line (`bash -c "bash -c ..."`)
 
@@ -501,7 +502,10 @@ class _Walker:
               forced: str = "") -> None:
         if not words:
             return
-        if ctx.depth + self.depth > MAX_DEPTH or len(self.commands) > MAX_NODES:
+        if ctx.depth + self.depth > MAX_DEPTH or len(self.commands) > MAX_COMMANDS:
+            if self._budget_hit:
+                return
+            self._budget_hit = True
             return self._opaque(ctx, "command line too complex to analyse", span)
         first, args = words[0], words[1:]
         reason = forced

