@@ -417,9 +417,10 @@ async def bench_idle_sessions(rig: BenchRig, scale: Scale, results: Results) -> 
         await close_all(conns)
     await asyncio.sleep(2.0)
     rss2 = gw.rss_kib()
+    fds2 = gw.open_fds()
     per = (rss1 - rss0) / count
     say(f"{count} idle sessions (one connection each) opened in {opened:.1f} s; gateway RSS {rss0 / 1024:.1f} "
-        f"-> {rss1 / 1024:.1f} MiB ({rss2 / 1024:.1f} MiB after they closed); fds {fds0} -> {fds1}; "
+        f"-> {rss1 / 1024:.1f} MiB ({rss2 / 1024:.1f} MiB after they closed); fds {fds0} -> {fds1} -> {fds2}; "
         f"idle CPU {idle_cpu * 100:.1f}% of a core")
     say(f"echo under load: p50 {ms(pct(gw_echo, 50))} p99 {ms(pct(gw_echo, 99))}; direct (no load) "
         f"p50 {ms(pct(direct_echo, 50))} p99 {ms(pct(direct_echo, 99))}")
