@@ -7,6 +7,7 @@ the recording — and anything that goes wrong on the way means the command does
 from __future__ import annotations
 
 import logging
+import re
 from typing import TYPE_CHECKING, Any
 
 from bastion import audit
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
     from bastion.session import Session
 
 log = logging.getLogger(__name__)
+
+_HISTORY_EXPANSION = re.compile(r"^\s*\^|![^\s=(]")
 
 
 def denial_line(decision: Any) -> str:
@@ -99,10 +102,16 @@ class PolicyEnforcer:
             return True
         try:
             policy = self.holder.current
+            unreadable = None
             if text is None:
+                unreadable = "the submitted line could not be read off the terminal"
+            elif session.pty is not None and _HISTORY_EXPANSION.search(text):
+                # An interactive shell expands history (`!!`, `!rm`, `^old^new`) after we read the line,
+                # so what would run is not what is on screen.
+                unreadable = "history expansion cannot be analysed"
+            if unreadable is not None:
                 decision = PolicyDecision(policy.opaque_action if policy.opaque_action != "allow" else "review",
-                                          (), "", "the submitted line could not be read off the terminal",
-                                          policy.version, opaque=True)
+                                          (), text or "", unreadable, policy.version, opaque=True)
             else:
                 decision = policy.evaluate(text, user=principal.name, groups=principal.groups,
                                            target=session.target.name)

@@ -24,7 +24,18 @@ Decide = Callable[[str | None], "bool | Awaitable[bool]"]
 
 _QUEUE_HIGH_WATER = 64 * 1024
 _SETTLE_IDLE = 0.02     # output quiet this long means the echo has arrived
-_SETTLE_MAX = 0.5       # but never hold a line longer than this waiting for echo
+_SETTLE_MAX = 10.0      # a line whose screen never settles is not read at all (it is opaque)
+_CONTROL = frozenset(range(0x00, 0x20)) | {0x7F}
+
+
+def _plain_text(typed: bytes) -> str | None:
+    """The typed bytes as text when they hold no control or editing keys, else None."""
+    if not typed or any(b in _CONTROL for b in typed):
+        return None
+    try:
+        return typed.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 _CANCEL_LINE = b"\x03"  # Ctrl-C: readline drops the line; a cooked tty discards it and sends SIGINT
 _LINE_ABANDONED = (b"\x03", b"\x04", b"\x1a")
 
@@ -39,19 +50,23 @@ async def _decided(decide: Decide, text: str | None) -> bool:
 class PtyLineGate:
     """Interactive shell with a pty: hold Enter until the line on screen is decided."""
 
-    def __init__(self, reader: CommandLineReader, *, forward: Callable[[bytes], None], decide: Decide,
-                 pause_client: Callable[[], None], resume_client: Callable[[], None]) -> None:
+    def __init__(self, reader: CommandLineReader, *, forward: Callable[[bytes], None],
+                 forward_eof: Callable[[], None], decide: Decide, pause_client: Callable[[], None],
+                 resume_client: Callable[[], None], on_error: Callable[[BaseException], None]) -> None:
         self.reader = reader
         self._forward = forward
+        self._forward_eof = forward_eof
+        self._on_error = on_error
         self._decide = decide
         self._pause_client = pause_client
         self._resume_client = resume_client
-        self._queue: deque[bytes] = deque()
+        self._queue: deque[bytes | None] = deque()
         self._queued = 0
         self._paused = False
         self._wakeup = asyncio.Event()
         self._loop = asyncio.get_running_loop()
         self._last_output = self._loop.time()
+        self._typed = bytearray()   # keystrokes since the line began
         self._task = self._loop.create_task(self._run())
 
     def feed_input(self, data: bytes) -> None:
@@ -62,6 +77,10 @@ class PtyLineGate:
             self._pause_client()
         self._wakeup.set()
 
+    def feed_eof(self) -> None:
+        self._queue.append(None)  # in order: EOF must not overtake held input
+        self._wakeup.set()
+
     def feed_output(self, data: bytes) -> None:
         self.reader.feed_output(data)
         self._last_output = self._loop.time()
@@ -69,26 +88,53 @@ class PtyLineGate:
     def close(self) -> None:
         self._task.cancel()
 
-    async def _settle(self) -> None:
+    async def _settle(self) -> bool:
+        """Wait until the screen is quiet (echo arrived, prompt drawn). False if it never settled."""
         deadline = self._loop.time() + _SETTLE_MAX
         while True:
             now = self._loop.time()
             quiet_for = now - self._last_output
-            if quiet_for >= _SETTLE_IDLE or now >= deadline:
-                return
+            if quiet_for >= _SETTLE_IDLE:
+                return True
+            if now >= deadline:
+                return False
             await asyncio.sleep(min(_SETTLE_IDLE - quiet_for, deadline - now))
 
+    def _read_line(self, settled: bool) -> tuple[str | None, bool]:
+        typed = bytes(self._typed)
+        self._typed.clear()
+        line = self.reader.submit()
+        if line.fullscreen:
+            return None, True
+        if not settled:
+            return None, False
+        plain = _plain_text(typed)
+        if plain is not None:
+            # Plain typing with no editing keys (what agents and pastes send): the shell's line is exactly
+            # what was typed, whatever the screen shows (type-ahead can draw the prompt after the echo).
+            return plain.strip(), False
+        return line.text, False
+
     async def _run(self) -> None:
-        while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            while self._queue:
-                data = self._queue.popleft()
-                self._queued -= len(data)
-                await self._process(data)
-            if self._paused:
-                self._paused = False
-                self._resume_client()
+        try:
+            while True:
+                await self._wakeup.wait()
+                self._wakeup.clear()
+                while self._queue:
+                    data = self._queue.popleft()
+                    if data is None:
+                        self._forward_eof()
+                        continue
+                    self._queued -= len(data)
+                    await self._process(data)
+                if self._paused:
+                    self._paused = False
+                    self._resume_client()
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # fail closed: a gate that broke lets nothing more through
+            self._queue.clear()
+            self._on_error(exc)
 
     async def _process(self, data: bytes) -> None:
         if self.reader.fullscreen:
@@ -97,9 +143,11 @@ class PtyLineGate:
         cut = min((i for i in (data.find(b"\r"), data.find(b"\n")) if i >= 0), default=-1)
         if cut < 0:
             self.reader.note_input()
+            self._typed += data
             self._forward(data)
             if any(key in data for key in _LINE_ABANDONED):
                 self.reader.submit()  # the line was abandoned: the next keystroke starts a new one
+                self._typed.clear()
             return
         before, enter, rest = data[:cut], data[cut:cut + 1], data[cut + 1:]
         if enter == b"\r" and rest.startswith(b"\n"):
@@ -107,17 +155,24 @@ class PtyLineGate:
         if rest:
             self._queue.appendleft(rest)
             self._queued += len(rest)
-        if before:
+        if not self._typed and not before:
+            settled = True  # Enter alone on a line that was typed and echoed long ago
+        else:
+            if not self._typed:
+                # The first keystroke of a line: let the prompt finish drawing so the line's start is known.
+                await self._settle()
             self.reader.note_input()
-            self._forward(before)
-            await self._settle()
-        line = self.reader.submit()
-        if line.fullscreen or await _decided(self._decide, line.text):
+            self._typed += before
+            if before:
+                self._forward(before)
+            settled = await self._settle()
+        text, fullscreen = self._read_line(settled)
+        if fullscreen or await _decided(self._decide, text):
             self._forward(enter)
         else:
             self._forward(_CANCEL_LINE)
         if self._queue:
-            await self._settle()  # let the next prompt draw before the next pasted line is read
+            await self._settle()  # let the command's output and the next prompt draw before the next line
 
 
 class ScriptLineGate:
@@ -127,7 +182,8 @@ class ScriptLineGate:
 
     def __init__(self, *, forward: Callable[[bytes], None], forward_eof: Callable[[], None], decide: Decide,
                  refused: Callable[[], None], pause_client: Callable[[], None],
-                 resume_client: Callable[[], None]) -> None:
+                 resume_client: Callable[[], None], on_error: Callable[[BaseException], None]) -> None:
+        self._on_error = on_error
         self._forward = forward
         self._forward_eof = forward_eof
         self._decide = decide
@@ -157,6 +213,15 @@ class ScriptLineGate:
         self._task.cancel()
 
     async def _run(self) -> None:
+        try:
+            await self._gate()
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # fail closed
+            self._stopped = True
+            self._on_error(exc)
+
+    async def _gate(self) -> None:
         while not self._stopped:
             await self._wakeup.wait()
             self._wakeup.clear()

@@ -166,7 +166,7 @@ class Session:
         self._client_eof = True
         if self._upstream is None:
             self._pending_input.append(("eof", None))
-        elif isinstance(self._gate, ScriptLineGate):
+        elif self._gate is not None:
             self._gate.feed_eof()
         else:
             self._upstream.write_eof()
@@ -398,7 +398,7 @@ class Session:
         for kind, payload in self._pending_input:
             if kind == "data":
                 self.client_data_to_upstream(payload)
-            elif isinstance(self._gate, ScriptLineGate):
+            elif self._gate is not None:
                 self._gate.feed_eof()
             else:
                 chan.write_eof()
@@ -419,16 +419,30 @@ class Session:
         def decide(text: str | None) -> Any:
             return check(self, text)
 
+        def forward(data: bytes) -> None:
+            if not chan.is_closing():
+                chan.write(data)
+
+        def forward_eof() -> None:
+            if not chan.is_closing():
+                chan.write_eof()
+
+        def failed(exc: BaseException) -> None:
+            log.error("session %s: line gate failed: %r", self.id, exc)
+            self._end_status, self._end_error = "failed", f"line check failed: {type(exc).__name__}"
+            self._forced_exit = EXIT_DENIED
+            self.terminate("command check failed; session closed")
+
+        flow = {"pause_client": self.client.pause_reading, "resume_client": self.client.resume_reading}
         if self.pty is not None:
             return PtyLineGate(CommandLineReader(self.pty.width or 80, self.pty.height or 24),
-                               forward=chan.write, decide=decide,
-                               pause_client=self.client.pause_reading, resume_client=self.client.resume_reading)
+                               forward=forward, forward_eof=forward_eof, decide=decide, on_error=failed, **flow)
 
         def refused() -> None:
             self._forced_exit = EXIT_DENIED
 
-        return ScriptLineGate(forward=chan.write, forward_eof=chan.write_eof, decide=decide, refused=refused,
-                              pause_client=self.client.pause_reading, resume_client=self.client.resume_reading)
+        return ScriptLineGate(forward=forward, forward_eof=forward_eof, decide=decide, refused=refused,
+                              on_error=failed, **flow)
 
     def _upstream_failed(self, reason: str) -> None:
         self._end_status = "failed"

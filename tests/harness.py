@@ -123,11 +123,11 @@ class GatewayHarness:
 
     # --- the real ssh client ----------------------------------------------------------------------
     def ssh_args(self, login: str = "alice:web-1", *extra: str, key_user: str | None = None,
-                 identity: Path | None = None) -> list[str]:
+                 identity: Path | None = None, port: int | None = None) -> list[str]:
         user = login.split(":", 1)[0]
         key = identity or self.keys[key_user or user]
         return [
-            SSH, "-p", str(self.port), "-i", str(key),
+            SSH, "-p", str(port or self.port), "-i", str(key),
             "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
             "-o", f"UserKnownHostsFile={self.known_hosts}", "-o", "GlobalKnownHostsFile=/dev/null",
             "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10", "-F", "/dev/null",

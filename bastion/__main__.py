@@ -1,0 +1,5 @@
+"""`python -m bastion` is `bastion`."""
+
+from bastion.cli import main
+
+main()
