@@ -1,0 +1,396 @@
+"""The built-in secret detectors, as data: id, description, trigger, shape, and test samples.
+
+Samples are generated from a fixed seed so that the repository never holds a real credential, while
+every sample has the real shape (prefix, alphabet, length, checksum where there is one). Positive
+samples are `(text, secret)`: masking `text` must remove `secret`; negatives must pass unchanged
+through the whole default profile (they are the classic false positives).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+
+from bastion.masking.matchers import (
+    ContextDetector,
+    Detector,
+    Info,
+    KeyRule,
+    KeyValueFamily,
+    PemDetector,
+    TokenDetector,
+    not_placeholder,
+)
+from bastion.masking.special import CardDetector, CliPasswordDetector, K8sSecretDataDetector
+
+ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+HEX = "0123456789abcdef"
+B64 = ALNUM + "+/"
+URLSAFE = ALNUM + "-_"
+UPPER_DIGITS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+
+
+def fake(alphabet: str, n: int, seed: str) -> str:
+    """A deterministic, obviously generated string of `n` characters (never a real credential)."""
+    out: list[str] = []
+    counter = 0
+    while len(out) < n:
+        digest = hashlib.sha256(f"bastion-fake:{seed}:{counter}".encode()).digest()
+        out.extend(alphabet[b % len(alphabet)] for b in digest)
+        counter += 1
+    return "".join(out[:n])
+
+
+def _mixed(value: bytes) -> bool:
+    """Has a digit or a symbol: tells tokens from words such as `Bearer authentication`."""
+    return any(c in b"0123456789-._~+/=" for c in value)
+
+
+# --- samples --------------------------------------------------------------------------------------
+AWS_ID = "AKIA" + fake(UPPER_DIGITS, 16, "akia")
+AWS_SECRET = fake(B64, 40, "aws-secret")
+AWS_SESSION = fake(B64, 120, "aws-session")
+GHP = "ghp_" + fake(ALNUM, 36, "ghp")
+JWT = ".".join(
+    (
+        base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').decode().rstrip("="),
+        base64.urlsafe_b64encode(b'{"sub":"fake-user-42","name":"Test User","iat":1516239022}').decode().rstrip("="),
+        fake(URLSAFE, 43, "jwt-sig"),
+    )
+)
+PASSWORD = "Tr0ub4dor&3-" + fake(ALNUM, 6, "pw")
+CARD_VISA = "4111 1111 1111 1111"
+CARD_MC = "5555555555554444"
+CARD_AMEX = "3782-822463-10005"
+
+
+def _tok(
+    id: str, desc: str, literals: list[str], pattern: bytes, secret: str, *, ctx: str = "token: {s}", negs=(), **kw
+) -> TokenDetector:
+    return TokenDetector(
+        id, desc, literals, pattern,
+        positives=[(ctx.format(s=secret), secret)] + ([(secret, secret)] if kw.get("boundary", True) else []),
+        negatives=list(negs), **kw,
+    )
+
+
+TOKEN_DETECTORS: list[Detector] = [
+    _tok("aws-access-key-id", "AWS access key id (AKIA/ASIA/ABIA/ACCA + 16 base32 characters)",
+         ["akia", "asia", "abia", "acca"], rb"(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Za-z0-9])", AWS_ID,
+         ctx="aws_access_key_id = {s}", cont=rb"[A-Za-z0-9]", keep=4, viable=rb"(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{0,16}",
+         negs=["Asia/Tokyo timezone", "AKIA is a prefix", "AKIAIOSFODNN7EXAMPLEXTRA1234"]),
+    _tok("github-pat-classic", "GitHub classic personal access token (ghp_)", ["ghp_"],
+         rb"ghp_[A-Za-z0-9]{36}(?![A-Za-z0-9_])", GHP, ctx="GITHUB_TOKEN={s}", cont=rb"[A-Za-z0-9_]", keep=4,
+         viable=rb"ghp_[A-Za-z0-9]{0,36}", negs=["ghp_short", "the ghp_ prefix"]),
+    _tok("github-oauth-token", "GitHub OAuth access token (gho_)", ["gho_"],
+         rb"gho_[A-Za-z0-9]{36}(?![A-Za-z0-9_])", "gho_" + fake(ALNUM, 36, "gho"), cont=rb"[A-Za-z0-9_]", keep=4,
+         viable=rb"gho_[A-Za-z0-9]{0,36}"),
+    _tok("github-app-token", "GitHub App user-to-server / server-to-server token (ghu_, ghs_)", ["ghu_", "ghs_"],
+         rb"gh[us]_[A-Za-z0-9]{36}(?![A-Za-z0-9_])", "ghs_" + fake(ALNUM, 36, "ghs"), cont=rb"[A-Za-z0-9_]",
+         keep=4, viable=rb"gh[us]_[A-Za-z0-9]{0,36}"),
+    _tok("github-refresh-token", "GitHub refresh token (ghr_)", ["ghr_"],
+         rb"ghr_[A-Za-z0-9]{36,76}(?![A-Za-z0-9_])", "ghr_" + fake(ALNUM, 76, "ghr"), cont=rb"[A-Za-z0-9_]",
+         keep=4, viable=rb"ghr_[A-Za-z0-9]{0,76}"),
+    _tok("github-fine-grained-pat", "GitHub fine-grained personal access token (github_pat_)", ["github_pat_"],
+         rb"github_pat_[A-Za-z0-9_]{50,}", "github_pat_" + fake(ALNUM, 22, "gfp1") + "_" + fake(ALNUM, 59, "gfp2"),
+         cont=rb"[A-Za-z0-9_]", keep=11, viable=rb"github_pat_[A-Za-z0-9_]*"),
+    _tok("gitlab-pat", "GitLab personal/project/group access token (glpat-)", ["glpat-"],
+         rb"glpat-[A-Za-z0-9_\-.]{20,}", "glpat-" + fake(URLSAFE, 20, "glpat"), cont=rb"[A-Za-z0-9_\-.]", keep=6,
+         viable=rb"glpat-[A-Za-z0-9_\-.]*", negs=["see glpat-docs for details"]),
+    _tok("gitlab-deploy-token", "GitLab deploy token (gldt-)", ["gldt-"], rb"gldt-[A-Za-z0-9_\-]{20,}",
+         "gldt-" + fake(URLSAFE, 20, "gldt"), keep=5, viable=rb"gldt-[A-Za-z0-9_\-]*"),
+    _tok("gitlab-runner-token", "GitLab runner authentication/registration token (glrt-, GR1348941)",
+         ["glrt-", "gr1348941"], rb"(?:glrt-|GR1348941)[A-Za-z0-9_\-.]{20,}", "glrt-" + fake(URLSAFE, 20, "glrt"),
+         cont=rb"[A-Za-z0-9_\-.]", keep=5, viable=rb"(?:glrt-|GR1348941)[A-Za-z0-9_\-.]*"),
+    _tok("gitlab-pipeline-trigger-token", "GitLab pipeline trigger token (glptt-)", ["glptt-"],
+         rb"glptt-[A-Za-z0-9_\-]{20,}", "glptt-" + fake(HEX, 40, "glptt"), keep=6, viable=rb"glptt-[A-Za-z0-9_\-]*"),
+    _tok("gitlab-token", "Other GitLab tokens (CI build, OAuth app secret, SCIM, feed, agent, incoming mail)",
+         ["glcbt-", "gloas-", "glsoat-", "glft-", "glagent-", "glimt-"],
+         rb"gl(?:cbt|oas|soat|ft|agent|imt)-[A-Za-z0-9_\-]{20,}", "gloas-" + fake(URLSAFE, 64, "gloas"), keep=6,
+         viable=rb"gl(?:cbt|oas|soat|ft|agent|imt)-[A-Za-z0-9_\-]*"),
+    _tok("slack-token", "Slack bot/user/app-level/refresh token (xoxb-, xoxp-, xoxa-, xoxe-, …)", ["xox"],
+         rb"xox(?:[abprs]|e(?:\.xox[bp])?)-[A-Za-z0-9\-]{10,}",
+         "xoxb-" + fake("0123456789", 12, "s1") + "-" + fake("0123456789", 13, "s2") + "-" + fake(ALNUM, 24, "s3"),
+         cont=rb"[A-Za-z0-9\-.]", keep=5, viable=rb"xox(?:[abprse](?:\.xox[bp]?)?-?[A-Za-z0-9\-]*)?",
+         negs=["the xoxo greeting"]),
+    _tok("slack-app-token", "Slack app configuration token (xapp-)", ["xapp-"], rb"xapp-[A-Za-z0-9\-]{20,}",
+         "xapp-1-A" + fake(UPPER_DIGITS, 10, "xa1") + "-" + fake("0123456789", 13, "xa2") + "-" + fake(HEX, 64, "xa3"),
+         cont=rb"[A-Za-z0-9\-]", keep=5, viable=rb"xapp-[A-Za-z0-9\-]*"),
+    _tok("slack-webhook-url", "Slack incoming webhook / workflow URL secret path", ["hooks.slack.com/"],
+         rb"hooks\.slack\.com/(?:services|workflows|triggers)/(?P<s>[A-Za-z0-9_/\-]{20,})",
+         "T" + fake(UPPER_DIGITS, 8, "sw1") + "/B" + fake(UPPER_DIGITS, 8, "sw2") + "/" + fake(ALNUM, 24, "sw3"),
+         ctx="url=https://hooks.slack.com/services/{s}", boundary=False, cont=rb"[A-Za-z0-9_/\-.]", max_len=300,
+         negs=["see https://hooks.slack.com/ for docs"]),
+    _tok("stripe-secret-key", "Stripe secret API key (sk_live_, sk_test_)", ["sk_live_", "sk_test_"],
+         rb"sk_(?:live|test)_[A-Za-z0-9]{24,}", "sk_live_" + fake(ALNUM, 24, "stripe"), keep=8,
+         cont=rb"[A-Za-z0-9_]", viable=rb"sk_(?:live|test)_[A-Za-z0-9]*",
+         negs=["pk_live_" + fake(ALNUM, 24, "stripe-pk") + " is a publishable key"]),
+    _tok("stripe-restricted-key", "Stripe restricted API key (rk_live_, rk_test_)", ["rk_live_", "rk_test_"],
+         rb"rk_(?:live|test)_[A-Za-z0-9]{24,}", "rk_test_" + fake(ALNUM, 24, "stripe-rk"), keep=8,
+         cont=rb"[A-Za-z0-9_]", viable=rb"rk_(?:live|test)_[A-Za-z0-9]*"),
+    _tok("stripe-webhook-secret", "Stripe webhook signing secret (whsec_)", ["whsec_"],
+         rb"whsec_[A-Za-z0-9+/=]{32,}", "whsec_" + fake(ALNUM, 32, "whsec"), keep=6, cont=rb"[A-Za-z0-9_+/=]",
+         viable=rb"whsec_[A-Za-z0-9+/=]*"),
+    _tok("anthropic-api-key", "Anthropic API key (sk-ant-)", ["sk-"], rb"sk-ant-[A-Za-z0-9_\-]{32,}",
+         "sk-ant-api03-" + fake(URLSAFE, 93, "ant") + "AA", keep=7, viable=rb"sk-(?:a(?:n(?:t(?:-[A-Za-z0-9_\-]*)?)?)?)?"),
+    _tok("openai-api-key", "OpenAI API key (sk-, sk-proj-, sk-svcacct-, sk-admin-)", ["sk-"],
+         rb"sk-(?!ant-)(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_\-]{20,}",
+         "sk-proj-" + fake(URLSAFE, 56, "oai1") + "T3BlbkFJ" + fake(URLSAFE, 56, "oai2"), keep=3,
+         validate=lambda s: any(c in b"0123456789" for c in s) and any(c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZ" for c in s),
+         viable=rb"sk-[A-Za-z0-9_\-]*", negs=["disk-usage-report-for-the-whole-cluster", "task-scheduler sk-learn"]),
+    _tok("huggingface-token", "Hugging Face access token (hf_, api_org_)", ["hf_", "api_org_"],
+         rb"(?:hf_|api_org_)[A-Za-z0-9]{30,}", "hf_" + fake(ALNUM, 34, "hf"), keep=3, cont=rb"[A-Za-z0-9_]",
+         viable=rb"(?:hf_|api_org_)[A-Za-z0-9]*", negs=["hf_hub_download is a function"]),
+    _tok("gcp-api-key", "Google Cloud / Firebase API key (AIza + 35)", ["aiza"], rb"AIza[0-9A-Za-z_\-]{35}",
+         "AIza" + fake(URLSAFE, 35, "aiza"), keep=4, viable=rb"AIza[0-9A-Za-z_\-]{0,35}"),
+    _tok("gcp-oauth-client-secret", "Google OAuth client secret (GOCSPX-)", ["gocspx-"],
+         rb"GOCSPX-[A-Za-z0-9_\-]{24,32}", "GOCSPX-" + fake(URLSAFE, 28, "gocspx"), keep=7,
+         viable=rb"GOCSPX-[A-Za-z0-9_\-]*"),
+    _tok("gcp-oauth-access-token", "Google OAuth 2.0 access token (ya29.)", ["ya29."],
+         rb"ya29\.[A-Za-z0-9_\-.]{30,}", "ya29.a0" + fake(URLSAFE, 120, "ya29"), keep=5, cont=rb"[A-Za-z0-9_\-.]",
+         viable=rb"ya29\.[A-Za-z0-9_\-.]*"),
+    _tok("sendgrid-api-key", "SendGrid API key (SG.xxx.yyy)", ["sg."],
+         rb"SG\.[A-Za-z0-9_\-]{16,32}\.[A-Za-z0-9_\-]{32,64}",
+         "SG." + fake(URLSAFE, 22, "sg1") + "." + fake(URLSAFE, 43, "sg2"), keep=3, cont=rb"[A-Za-z0-9_\-.]",
+         viable=rb"SG\.[A-Za-z0-9_\-.]*", negs=["SG.1 is a section number", "org.SG.example.Class"]),
+    _tok("mailgun-api-key", "Mailgun private API key (key- + 32 hex)", ["key-"], rb"key-[0-9a-f]{32}(?![A-Za-z0-9])",
+         "key-" + fake(HEX, 32, "mailgun"), keep=4, viable=rb"key-[0-9a-f]{0,32}",
+         negs=["key-value store", "the key-" + "0" * 8 + " id"]),
+    _tok("twilio-api-key", "Twilio API key SID (SK + 32 hex)", [], rb"SK[0-9a-fA-F]{32}(?![A-Za-z0-9])",
+         "SK" + fake(HEX, 32, "twilio"), keep=2, cont=rb"[A-Za-z0-9]", viable=rb"S(?:K[0-9a-fA-F]{0,32})?",
+         trigger_re=rb"SK[0-9a-fA-F]{8}", trigger_width=10, zone_re=rb"(?<![A-Za-z0-9])S(?=K|\Z)",
+         negs=["SKU 1234", "SKIPPED 3 tests"]),
+    _tok("npm-token", "npm access token (npm_)", ["npm_"], rb"npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])",
+         "npm_" + fake(ALNUM, 36, "npm"), keep=4, cont=rb"[A-Za-z0-9_]", viable=rb"npm_[A-Za-z0-9]{0,36}",
+         negs=["npm_config_cache=/tmp/npm"]),
+    _tok("pypi-token", "PyPI API token (pypi-AgEIcHlwaS5vcmc…)", ["pypi-"], rb"pypi-Ag[A-Za-z0-9_\-]{60,}",
+         "pypi-AgEIcHlwaS5vcmc" + fake(URLSAFE, 120, "pypi"), keep=5, max_len=400, viable=rb"pypi-(?:A(?:g[A-Za-z0-9_\-]*)?)?",
+         negs=["pip install pypi-simple"]),
+    _tok("jwt", "JSON Web Token (eyJ….….…)", ["eyj"],
+         rb"eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*", JWT, ctx="Authorization token {s} end",
+         keep=3, cont=rb"[A-Za-z0-9_\-.=]", max_len=8192, viable=rb"eyJ[A-Za-z0-9_\-.=]*",
+         negs=["eyJhbGciOiJIUzI1NiJ9 alone is only a header"]),
+    _tok("digitalocean-token", "DigitalOcean personal/OAuth/refresh token (dop_v1_, doo_v1_, dor_v1_)",
+         ["dop_v1_", "doo_v1_", "dor_v1_"], rb"do[por]_v1_[a-f0-9]{64}", "dop_v1_" + fake(HEX, 64, "do"), keep=7,
+         cont=rb"[A-Za-z0-9_]", viable=rb"do[por]_v1_[a-f0-9]{0,64}"),
+    _tok("databricks-token", "Databricks personal access token (dapi + 32 hex)", ["dapi"],
+         rb"dapi[a-f0-9]{32}(?:-[0-9])?(?![A-Za-z0-9])", "dapi" + fake(HEX, 32, "dapi"), keep=4,
+         viable=rb"dapi[a-f0-9]{0,32}", negs=["dapin is not a word"]),
+    _tok("shopify-token", "Shopify access/shared-secret/custom-app token (shpat_, shpss_, shpca_, shppa_)",
+         ["shpat_", "shpss_", "shpca_", "shppa_"], rb"shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}",
+         "shpat_" + fake(HEX, 32, "shopify"), keep=6, cont=rb"[A-Za-z0-9_]", viable=rb"shp(?:at|ss|ca|pa)_[a-fA-F0-9]*"),
+    _tok("dockerhub-pat", "Docker Hub personal access token (dckr_pat_)", ["dckr_pat_"],
+         rb"dckr_pat_[A-Za-z0-9_\-]{20,}", "dckr_pat_" + fake(URLSAFE, 27, "dckr"), keep=9, viable=rb"dckr_pat_[A-Za-z0-9_\-]*"),
+    _tok("age-secret-key", "age encryption secret key (AGE-SECRET-KEY-1…)", ["age-secret-key-1"],
+         rb"AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}",
+         "AGE-SECRET-KEY-1" + fake("QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L", 58, "age"), keep=16,
+         cont=rb"[A-Za-z0-9\-]", viable=rb"AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{0,58}"),
+    _tok("vault-token", "HashiCorp Vault service/batch token (hvs., hvb.)", ["hvs.", "hvb."],
+         rb"hv[sb]\.[A-Za-z0-9_\-]{24,}", "hvs." + fake(URLSAFE, 24, "vault"), keep=4, cont=rb"[A-Za-z0-9_\-.]",
+         viable=rb"hv[sb]\.[A-Za-z0-9_\-]*"),
+]
+
+
+def _url_hold(v: bytes, ts: int, te: int, avail: int) -> int | None:
+    """While a URL arrives, only what follows `user:` in its authority could be a password."""
+    m = re.compile(rb"[^\s:/@?#]{0,128}:").match(v, te, avail)
+    return m.end() if m else None
+
+
+CONTEXT_DETECTORS: list[Detector] = [
+    ContextDetector(
+        "password-in-url", "Password in a URL's user-info (scheme://user:password@host)", ["://"],
+        rb"://[^\s:/@?#\"']{0,128}:(?P<s>[^\s@/?#\"']{1,256})@", max_len=512, hold=_url_hold,
+        value_class=rb"[^\s@/?#\"']", flags=0,
+        positives=[(f"DATABASE_URL=postgres://app:{PASSWORD}@db.internal:5432/app", PASSWORD),
+                   ("git clone https://x-access-token:s3cr3t-" + fake(ALNUM, 12, "u") + "@git.example.com/r.git",
+                    "s3cr3t-" + fake(ALNUM, 12, "u"))],
+        negatives=["http://example.com:8080/path", "https://user@example.com/", "postgres://app:****@db/app",
+                   "redis://:${REDIS_PASSWORD}@cache:6379"],
+    ),
+    ContextDetector(
+        "bearer-token", "Bearer tokens (`Bearer <token>` in headers and logs)", ["bearer"],
+        rb"bearer[ \t]+(?P<s>[A-Za-z0-9\-._~+/]{16,}=*)", max_len=8192,
+        validate=lambda s: _mixed(s) and not_placeholder(s), value_class=rb"[A-Za-z0-9\-._~+/=]",
+        positives=[("curl -H 'Authorization: Bearer " + fake(URLSAFE, 40, "bearer") + "'", fake(URLSAFE, 40, "bearer"))],
+        negatives=["Use Bearer authentication for the API", "bearer token <redacted>"],
+    ),
+    ContextDetector(
+        "authorization-header", "Authorization header values (Basic, Bearer, Token, Digest, …)", ["authorization"],
+        rb"authorization\\?[\"']?[ \t]*[:=][ \t]*\\?[\"']?[ \t]*"
+        rb"(?:(?:basic|bearer|token|apikey|sso-key|key)[ \t]+(?P<s1>[^\s\"'\\,]{4,})"
+        rb"|(?:digest|negotiate|ntlm|aws4-hmac-sha256|hmac|signature)[ \t]+(?P<s2>[^\r\n\"'\\]{4,})"
+        rb"|(?P<s3>[^\s\"'\\,]{8,}))", max_len=8192,
+        positives=[("Authorization: Basic " + base64.b64encode(b"admin:" + PASSWORD.encode()).decode(),
+                    base64.b64encode(b"admin:" + PASSWORD.encode()).decode()),
+                   ('{"headers": {"Authorization": "token ' + fake(HEX, 40, "authz") + '"}}', fake(HEX, 40, "authz"))],
+        negatives=["Authorization: required for this endpoint", "authorization failed for user bob",
+                   "Authorization: Bearer <redacted>"],
+    ),
+    ContextDetector(
+        "session-cookie", "Cookie and Set-Cookie header values (session ids, auth cookies)", ["cookie"],
+        rb"cookie\\?[\"']?[ \t]*:[ \t]*(?:[^=;\s]+=(?P<s1>[^;\r\n\"']+)(?:;[ \t]*[^=;\s]+=(?P<s2>[^;\r\n\"']+))?"
+        rb"(?:;[ \t]*[^=;\s]+=(?P<s3>[^;\r\n\"']+))?(?:;[ \t]*[^=;\s]+=(?P<s4>[^;\r\n\"']+))?)",
+        max_len=8192, value_class=rb"[^;\s\"']",
+        validate=lambda s: not_placeholder(s) and len(s) >= 8 and not re.match(
+            rb"(?i)(?:/|\d{1,2} \w{3} |\w{3}, |(?:lax|strict|none)\Z|\.?[a-z0-9\-]+\.[a-z]{2,}\Z|\d+\Z)", s),
+        positives=[("Set-Cookie: sessionid=" + fake(ALNUM, 32, "cookie") + "; Path=/; HttpOnly",
+                    fake(ALNUM, 32, "cookie")),
+                   ("Cookie: _ga=GA1; PHPSESSID=" + fake(HEX, 26, "php"), fake(HEX, 26, "php"))],
+        negatives=["cookie: none", "This site uses cookie banners: accept them"],
+    ),
+    ContextDetector(
+        "azure-storage-account-key", "Azure Storage account key in a connection string (AccountKey=)",
+        ["accountkey="], rb"accountkey=(?P<s>[A-Za-z0-9+/]{20,}={0,2})", value_class=rb"[A-Za-z0-9+/=]",
+        positives=[("DefaultEndpointsProtocol=https;AccountName=fakeacct;AccountKey=" + fake(B64, 86, "azkey")
+                    + "==;EndpointSuffix=core.windows.net", fake(B64, 86, "azkey") + "==")],
+        negatives=["AccountKey=<your key>"],
+    ),
+    ContextDetector(
+        "azure-shared-access-key", "Azure Service Bus / Event Hubs / IoT shared access key (SharedAccessKey=)",
+        ["sharedaccesskey="], rb"sharedaccesskey=(?P<s>[A-Za-z0-9+/]{20,}={0,2})", value_class=rb"[A-Za-z0-9+/=]",
+        positives=[("Endpoint=sb://fake.servicebus.windows.net/;SharedAccessKeyName=Root;SharedAccessKey="
+                    + fake(B64, 43, "sas") + "=", fake(B64, 43, "sas") + "=")],
+    ),
+    ContextDetector(
+        "azure-sas-token", "Azure shared access signature (`sig=` in a SAS URL or token)", ["sig="],
+        rb"sig=(?P<s>[A-Za-z0-9%+/=]{16,})", value_class=rb"[A-Za-z0-9%+/=]",
+        positives=[("https://fake.blob.core.windows.net/c/b?sv=2022-11-02&ss=b&srt=o&sp=r&se=2030-01-01&sig="
+                    + fake(ALNUM, 40, "sig") + "%3D", fake(ALNUM, 40, "sig") + "%3D")],
+        negatives=["the config sig=short"],
+    ),
+]
+for _d in CONTEXT_DETECTORS:
+    if _d.id == "azure-sas-token":
+        _d.boundary = False
+
+
+# --- the key-value family ---------------------------------------------------------------------------
+REJECT_LAST = frozenset(
+    b"file files path paths dir url uri id ids name names type types length len count expiry expires expiration "
+    b"endpoint endpoints policy policies hint required prompt reset field label env ref refs min max enabled "
+    b"disabled timeout ttl limit size mode format header version usage source provider store manager arn index "
+    b"lifetime duration validity rotation strength regex pattern command cmd method algorithm alg kind helper "
+    b"location secretref namespace mount prefix suffix template hash salt rounds iterations age days "
+    b"at in on by before after created updated changed".split()
+)
+REJECT_ANY = frozenset(b"tokens tokenizer tokenizers tokenize tokenized public publickey pubkey".split())
+
+
+def _key_filter(norm: bytes, parts: list[bytes]) -> bool:
+    if not parts or parts[-1] in REJECT_LAST or any(p in REJECT_ANY for p in parts):
+        return False
+    return norm not in (b"pwd", b"oldpwd")
+
+
+def _has(*words: bytes):
+    def accepts(norm: bytes, parts: list[bytes]) -> bool:
+        return _key_filter(norm, parts) and any(w in norm for w in words)
+
+    return accepts
+
+
+def _password_key(norm: bytes, parts: list[bytes]) -> bool:
+    if not _key_filter(norm, parts):
+        return False
+    if any(w in norm for w in (b"password", b"passwd", b"passphrase", b"pswd")):
+        return True
+    return norm.endswith((b"pass", b"pwd")) or b"pass" in parts or b"pwd" in parts
+
+
+_AWS_SECRET = re.compile(rb"[A-Za-z0-9/+=]{40}\Z")
+
+
+def _kv(id: str, desc: str, accepts, key: str, value: str, negs=(), value_ok=None) -> KeyRule:
+    pos = ((f"{key}={value}", value), (f'  "{key}": "{value}",', value), (f"{key}: {value}", value),
+           (f"export {key}='{value}'", value), (f"[default]\n{key} = {value}\n", value))
+    return KeyRule(id, desc, accepts, value_ok or (lambda v, q: True), pos, tuple(negs))
+
+
+KEY_RULES = [
+    _kv("aws-secret-access-key", "AWS secret access key (credentials file, env, JSON)",
+        lambda n, p: _key_filter(n, p) and (b"secretaccesskey" in n or n == b"awssecretkey"),
+        "aws_secret_access_key", AWS_SECRET, value_ok=lambda v, q: bool(_AWS_SECRET.match(v))),
+    _kv("aws-session-token", "AWS session / security token",
+        lambda n, p: n in (b"awssessiontoken", b"sessiontoken", b"awssecuritytoken", b"securitytoken"),
+        "AWS_SESSION_TOKEN", AWS_SESSION),
+    _kv("twilio-auth-token", "Twilio auth token (TWILIO_AUTH_TOKEN)",
+        lambda n, p: b"twilio" in n and b"token" in n, "TWILIO_AUTH_TOKEN", fake(HEX, 32, "twilio-auth")),
+    KeyRule("gcp-service-account-private-key", "GCP service-account JSON `private_key` (the PEM inside it)",
+            lambda n, p: n == b"privatekey", lambda v, q: q and v.startswith(b"-----BEGIN"),
+            (('{"type": "service_account", "private_key": "-----BEGIN PRIVATE KEY-----\\n'
+              + fake(B64, 64, "gcpsa") + '\\n-----END PRIVATE KEY-----\\n", "client_email": "x@y.iam.gserviceaccount.com"}',
+              fake(B64, 64, "gcpsa")),), ()),
+    _kv("password-assignment", "Values of password-named keys (password, passwd, pwd, pass, passphrase)",
+        _password_key, "DB_PASSWORD", PASSWORD,
+        negs=["password: ********", "PASSWORD_FILE=/run/secrets/db", "Error: invalid password: too short",
+              "PWD=/home/alice", "OLDPWD=/tmp", "password = get_password()", "password=<redacted>",
+              "if password == user.password:", "tests passed=12 failed=0", "password: ${DB_PASSWORD}"]),
+    _kv("client-secret-assignment", "OAuth client secrets (client_secret, clientSecret)",
+        _has(b"clientsecret"), "client_secret", fake(URLSAFE, 32, "clientsecret")),
+    _kv("secret-assignment", "Values of secret-named keys (secret, secret_key, SECRET_KEY_BASE, …)",
+        _has(b"secret"), "SECRET_KEY", fake(ALNUM, 50, "secretkey"),
+        negs=["secretName: db-credentials", "secret_ref=vault/path", "secret: null"]),
+    _kv("token-assignment", "Values of token-named keys (token, access_token, refresh_token, authToken, auth)",
+        lambda n, p: _key_filter(n, p) and (b"token" in n or n in (b"auth", b"authkey")), "access_token",
+        fake(URLSAFE, 40, "access_token"),
+        negs=["max_tokens=4096", "token_type: Bearer", "tokenizer=gpt2", "TOKENIZERS_PARALLELISM=false"]),
+    _kv("api-key-assignment", "Values of API-key-named keys (api_key, apiKey, x-api-key)", _has(b"apikey"),
+        "api_key", fake(HEX, 32, "api_key")),
+    _kv("access-key-assignment", "Values of access-key-named keys (access_key, accessKey)", _has(b"accesskey"),
+        "ACCESS_KEY", fake(ALNUM, 32, "access_key"), negs=["access_key_id: AKIA0000"]),
+    _kv("private-key-assignment", "Values of private-key-named keys (private_key, privateKey)",
+        _has(b"privatekey"), "private_key", fake(B64, 44, "private_key")),
+    _kv("credential-assignment", "Values of credential-named keys (credential, credentials, creds)",
+        _has(b"credential", b"creds"), "DB_CREDENTIALS", fake(ALNUM, 24, "creds"),
+        negs=["credential.helper=store"]),
+]
+KEY_LITERALS = ["pass", "pwd", "pswd", "secret", "token", "auth", "apikey", "api_key", "api-key", "accesskey",
+                "access_key", "access-key", "privatekey", "private_key", "private-key", "credential", "creds"]
+KEY_FAMILY = KeyValueFamily(KEY_LITERALS, KEY_RULES)
+
+_PEM_BODY = "\n".join(fake(B64, 64, f"pem{i}") for i in range(4))
+PEM = PemDetector(infos_=[
+    Info("private-key-pem", "PEM private keys (RSA, EC, DSA, PKCS#8, encrypted), BEGIN to END",
+         ((f"-----BEGIN RSA PRIVATE KEY-----\n{_PEM_BODY}\n-----END RSA PRIVATE KEY-----\n", _PEM_BODY),),
+         ("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----", "-----BEGIN PUBLIC KEY-----")),
+    Info("private-key-openssh", "OpenSSH private keys, BEGIN to END",
+         ((f"-----BEGIN OPENSSH PRIVATE KEY-----\n{_PEM_BODY}\n-----END OPENSSH PRIVATE KEY-----", _PEM_BODY),),
+         ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeFakeFakeFakeFakeFakeFakeFakeFake user@host",)),
+    Info("private-key-pgp", "PGP private key blocks, BEGIN to END",
+         ((f"-----BEGIN PGP PRIVATE KEY BLOCK-----\n\n{_PEM_BODY}\n-----END PGP PRIVATE KEY BLOCK-----", _PEM_BODY),),
+         ("-----BEGIN PGP SIGNATURE-----",)),
+])
+
+K8S = K8sSecretDataDetector(
+    positives=[("apiVersion: v1\ndata:\n  password: " + base64.b64encode(PASSWORD.encode()).decode()
+                + "\n  tls.key: " + base64.b64encode(b"fake-key-material-" + fake(ALNUM, 20, "k").encode()).decode()
+                + "\nkind: Secret\n", base64.b64encode(PASSWORD.encode()).decode()),
+               ('{\n  "data": {\n    "token": "' + base64.b64encode(b"fake-token-" + fake(ALNUM, 16, "t").encode()).decode()
+                + '"\n  },\n  "kind": "Secret"\n}', base64.b64encode(b"fake-token-" + fake(ALNUM, 16, "t").encode()).decode())],
+    negatives=["apiVersion: v1\ndata:\n  mode: production\n  level: info\nkind: ConfigMap\n",
+               "metadata:\n  name: web\n  namespace: default\n"],
+)
+CARDS = CardDetector(
+    positives=[(f"card: {CARD_VISA} exp 12/30", CARD_VISA), (f"pan={CARD_MC}", CARD_MC), (CARD_AMEX, CARD_AMEX)],
+    negatives=["order 4111 1111 1111 1112 (bad checksum)", "ts=1714567890123 id=1234567890123456",
+               "2024-05-01 12:34:56.789", "phone +1 555 123 4567", "version 4.111.1111.1111"],
+)
+CLI = CliPasswordDetector(
+    positives=[("mysql  1234  0.0 /usr/bin/mysql -uroot -p" + PASSWORD + " app", PASSWORD),
+               ("sshpass -p " + PASSWORD + " ssh host", PASSWORD),
+               ("pg_dump --password " + PASSWORD + " db", PASSWORD),
+               ("machine api.example.com login alice password " + PASSWORD, PASSWORD)],
+    negatives=["mysql -u root -p app", "mkdir -p /tmp/x", "find . -print", "tests pass on CI"],
+)
+
+# Order is priority: when two detectors mask the same bytes, the first names the span.
+BUILTIN: list[Detector] = [PEM, *TOKEN_DETECTORS, *CONTEXT_DETECTORS, K8S, CLI, KEY_FAMILY, CARDS]
+
+
+def builtin_infos() -> list[Info]:
+    return [info for det in BUILTIN for info in det.infos()]
+
+
+BUILTIN_IDS: tuple[str, ...] = tuple(info.id for info in builtin_infos())

@@ -1,0 +1,429 @@
+"""Detector kinds: how a trigger hit found by the scanner becomes masked spans.
+
+Every detector reads the escape-free view `v` (bytes) and is called with a trigger hit `[ts, te)` and
+`avail`, the end of what has arrived. It answers one of:
+
+- `None` or `[]`: no secret here (decided; more input cannot change it);
+- a list of `Span` tuples `(start, end, detector_id, keep)`: decided secrets (view indices);
+- `Pending(hold)`: the window it needs has not fully arrived; no secret can start before `hold`
+  (`None`: none can start in what has arrived, e.g. a key name still being typed);
+- `PemOpen`: a private-key block starts at `ts` and runs to its END line.
+
+INVARIANT (what makes the masker chunk-exact): a decided answer depends only on `v[ts - 1024 : W]`
+where `W` is a window end fixed by the text itself (the end of the line, the end of the token, or a
+byte cap), never on where the input happened to be cut. With `final=True` the end of the stream
+closes every window.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable
+
+Span = tuple[int, int, str, int]
+Validator = Callable[[bytes], bool]
+
+ALNUM = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+_NOT_IDENT_REV = re.compile(rb"[^A-Za-z0-9_.\-]")
+
+
+class Pending:
+    __slots__ = ("hold",)
+
+    def __init__(self, hold: int | None) -> None:
+        self.hold = hold
+
+
+class PemOpen:
+    __slots__ = ("det_id", "header_end", "marker")
+
+    def __init__(self, det_id: str, header_end: int, marker: bytes) -> None:
+        self.det_id = det_id
+        self.header_end = header_end
+        self.marker = marker
+
+
+@dataclass(frozen=True)
+class Info:
+    """What a detector is, for docs, profiles and tests: samples are (text, secret) / benign text."""
+
+    id: str
+    description: str
+    positives: tuple[tuple[str, str], ...]
+    negatives: tuple[str, ...]
+
+
+PLACEHOLDER_RE = re.compile(
+    rb"(?i)\A(?:\**|x{3,}|\.{2,}|\xe2\x80\xa6|-+|~|\?+|<[^>]*>|\$\{[^}]*\}?|\$\([^)]*\)?|\$[A-Za-z_]\w*"
+    rb"|%\(?\w*\)?s?|\{\{.*\}\}|\{[A-Za-z_]\w*\}|\[MASKED[^\]]*\]?|\[?redacted\]?|<redacted>|\(?none\)?|null|nil"
+    rb"|true|false|undefined|hidden|n/a|empty|unset|not[ _-]?set|required|optional|string|your[_-]?\S*"
+    rb"|\[?hidden\]?|\[?filtered\]?|\[?secure\]?|sensitive)\Z"
+)
+
+
+def not_placeholder(value: bytes) -> bool:
+    return PLACEHOLDER_RE.match(value) is None
+
+
+def key_start(v: bytes, ts: int) -> int:
+    """Start of the identifier (letters, digits, `_ . -`) that contains position `ts`."""
+    lo = max(0, ts - 64)
+    m = _NOT_IDENT_REV.search(v[lo:ts][::-1])
+    return ts - (m.start() if m else ts - lo)
+
+
+def line_start_ok(v: bytes, ks: int) -> bool:
+    """True if only indentation, a list dash or `export` precede position `ks` on its line."""
+    lo = max(0, ks - 256)
+    nl = v.rfind(b"\n", lo, ks)
+    if nl < 0 and lo > 0:
+        return False
+    prefix = v[nl + 1 : ks].strip(b" \t\r")
+    return prefix in (b"", b"-", b"export", b"set", b"declare -x", b"setenv", b"$env:")
+
+
+class Detector:
+    """Base: the trigger literals (lower case) or re2 trigger regex, and the evaluation."""
+
+    ids: tuple[str, ...] = ()
+    literals: tuple[bytes, ...] = ()
+    trigger_re: bytes | None = None
+    trigger_width = 0
+    prefix_type = True  # a span may start at the trigger start: partial triggers are held
+    boundary = True  # the trigger must start a token
+    zone_re: re.Pattern[bytes] | None = None  # candidate starts of a regex trigger near the end
+    value_class: re.Pattern[bytes] = re.compile(rb"[A-Za-z0-9_\-.+/=]*")
+    max_window = 256
+
+    def infos(self) -> list[Info]:
+        raise NotImplementedError
+
+    def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):  # pragma: no cover
+        raise NotImplementedError
+
+    def enabled(self, ids: frozenset[str]) -> "Detector | None":
+        return self if self.ids[0] in ids else None
+
+
+class TokenDetector(Detector):
+    """A secret that is one token with a recognisable head (`ghp_…`, `AKIA…`, `eyJ…`)."""
+
+    def __init__(
+        self,
+        id: str,
+        description: str,
+        literals: list[str],
+        pattern: bytes,
+        *,
+        cont: bytes = rb"[A-Za-z0-9_\-]",
+        max_len: int = 256,
+        validate: Validator | None = None,
+        keep: int = 0,
+        boundary: bool = True,
+        viable: bytes | None = None,
+        trigger_re: bytes | None = None,
+        trigger_width: int = 0,
+        zone_re: bytes | None = None,
+        flags: int = 0,
+        positives: list[tuple[str, str]] = (),  # type: ignore[assignment]
+        negatives: list[str] = (),  # type: ignore[assignment]
+    ) -> None:
+        self.ids = (id,)
+        self.id = id
+        self.description = description
+        self.literals = tuple(x.lower().encode() for x in literals)
+        self.boundary = boundary
+        lb = rb"(?<![A-Za-z0-9])" if boundary else b""
+        self.regex = re.compile(lb + pattern, flags)
+        self.group = "s" if "s" in self.regex.groupindex else 0
+        self.cont = re.compile(cont + b"*")
+        self.value_class = self.cont
+        self.max_len = max_len
+        self.max_window = max_len + 1
+        self.validate = validate
+        self.keep = keep
+        self.viable = re.compile(viable) if viable else None
+        self.trigger_re = trigger_re
+        self.trigger_width = trigger_width
+        self.zone_re = re.compile(zone_re) if zone_re else None
+        self.positives = tuple(positives)
+        self.negatives = tuple(negatives)
+
+    def infos(self) -> list[Info]:
+        return [Info(self.id, self.description, self.positives, self.negatives)]
+
+    def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):
+        if self.boundary and ts > 0 and v[ts - 1] in ALNUM:
+            return None
+        lim = ts + self.max_len
+        e = self.cont.match(v, ts, min(avail, lim)).end()
+        if e < avail and e < lim:
+            w = e + 1  # the byte that stopped the token is visible to lookaheads
+        elif e >= lim and lim < avail:
+            w = lim + 1
+        elif final:
+            w = avail
+        else:
+            if self.viable is not None and not self.viable.fullmatch(v, ts, avail):
+                return None
+            return Pending(ts)
+        m = self.regex.match(v, ts, w)
+        if m is None:
+            return None
+        s, t = m.span(self.group)
+        if t <= s or (self.validate is not None and not self.validate(v[s:t])):
+            return None
+        return [(s, t, self.id, self.keep)]
+
+
+class ContextDetector(Detector):
+    """A secret found after a context word on the same line (`Bearer`, `://user:`, `AccountKey=`).
+
+    `pattern` is matched at the trigger (case-insensitive unless `flags` says otherwise); every named
+    group starting with `s` is a secret. `hold` tells where a secret could start while the line is
+    still arriving (default: right after the trigger).
+    """
+
+    prefix_type = False
+
+    def __init__(
+        self,
+        id: str,
+        description: str,
+        literals: list[str],
+        pattern: bytes,
+        *,
+        max_len: int = 1024,
+        validate: Validator | None = None,
+        boundary: bool = False,
+        hold: Callable[[bytes, int, int, int], int | None] | None = None,
+        value_class: bytes = rb"[^\s\"'`,;&]",
+        flags: int = re.IGNORECASE,
+        positives: list[tuple[str, str]] = (),  # type: ignore[assignment]
+        negatives: list[str] = (),  # type: ignore[assignment]
+    ) -> None:
+        self.ids = (id,)
+        self.id = id
+        self.description = description
+        self.literals = tuple(x.lower().encode() for x in literals)
+        self.boundary = boundary
+        self.regex = re.compile(pattern, flags)
+        self.groups = [g for g in self.regex.groupindex if g.startswith("s")]
+        self.max_len = max_len
+        self.max_window = max_len
+        self.validate = validate or not_placeholder
+        self.hold_fn = hold
+        self.value_class = re.compile(value_class + b"*")
+        self.positives = tuple(positives)
+        self.negatives = tuple(negatives)
+
+    def infos(self) -> list[Info]:
+        return [Info(self.id, self.description, self.positives, self.negatives)]
+
+    def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):
+        if self.boundary and ts > 0 and v[ts - 1] in ALNUM:
+            return None
+        lim = ts + self.max_len
+        nl = v.find(b"\n", ts, min(avail, lim))
+        if nl >= 0:
+            w = nl
+        elif lim <= avail:
+            w = lim
+        elif final:
+            w = avail
+        else:
+            return Pending(self.hold_fn(v, ts, te, avail) if self.hold_fn else te)
+        m = self.regex.match(v, ts, w)
+        if m is None:
+            return None
+        out: list[Span] = []
+        for g in self.groups:
+            s, t = m.span(g)
+            if s >= 0 and t > s and self.validate(v[s:t]):
+                out.append((s, t, self.id, 0))
+        return out
+
+
+@dataclass
+class KeyRule:
+    """One `key = value` detector of the key-value family: which keys it takes and which values."""
+
+    id: str
+    description: str
+    accepts: Callable[[bytes, list[bytes]], bool]
+    value_ok: Callable[[bytes, bool], bool] = lambda value, quoted: True
+    positives: tuple[tuple[str, str], ...] = ()
+    negatives: tuple[str, ...] = ()
+
+
+_KEY_TAIL = re.compile(rb"([A-Za-z0-9_.\-]{0,64})(\\?[\"']?)[ \t]*(=>|:=|=|:)[ \t]*(\\?[\"']?)")
+_KEY_TAIL_PARTIAL = re.compile(rb"[A-Za-z0-9_.\-]{0,64}\\?[\"']?[ \t]*[=:]?")
+_CAMEL = re.compile(rb"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
+_UNQUOTED = re.compile(rb"[^\s\"'`,;&<>()\[\]{}]+")
+_CODE_REF = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+\Z")
+_IDENT = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def key_parts(key: bytes) -> list[bytes]:
+    parts: list[bytes] = []
+    for chunk in re.split(rb"[_.\-]+", key):
+        parts.extend(p.lower() for p in _CAMEL.findall(chunk))
+    return parts
+
+
+class KeyValueFamily(Detector):
+    """Values of secret-named keys: `KEY=value`, `export KEY=…`, JSON, YAML, INI, `key => value`.
+
+    One parse per hit; the first enabled rule that accepts the key (and value) names the span.
+    The key name itself is never masked, so nothing is held back while a key is being typed.
+    """
+
+    prefix_type = False
+    boundary = False
+    max_window = 8192
+    value_class = re.compile(rb"[^\s\"'`,;&<>()\[\]{}]*")
+
+    def __init__(self, literals: list[str], rules: list[KeyRule]) -> None:
+        self.literals = tuple(x.lower().encode() for x in literals)
+        self.rules = rules
+        self.ids = tuple(r.id for r in rules)
+
+    def enabled(self, ids: frozenset[str]) -> "Detector | None":
+        rules = [r for r in self.rules if r.id in ids]
+        if not rules:
+            return None
+        return KeyValueFamily([x.decode() for x in self.literals], rules)
+
+    def with_extra(self, literals: list[str], rule: KeyRule) -> "KeyValueFamily":
+        lits = list(dict.fromkeys([x.decode() for x in self.literals] + [x.lower() for x in literals]))
+        return KeyValueFamily(lits, self.rules + [rule])
+
+    def infos(self) -> list[Info]:
+        return [Info(r.id, r.description, r.positives, r.negatives) for r in self.rules]
+
+    def rule_for(self, v: bytes, ts: int) -> str:
+        """The rule that would name a value of the key at `ts` (for masks made before the value ends)."""
+        ks = key_start(v, ts)
+        m = _KEY_TAIL.match(v, ts, ts + 160)
+        end = ts + len(m.group(1)) if m else ts
+        parts = key_parts(v[ks:end])
+        norm = b"".join(parts)
+        for r in self.rules:
+            if r.accepts(norm, parts):
+                return r.id
+        return self.rules[-1].id
+
+    def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):
+        ks = key_start(v, ts)
+        m = _KEY_TAIL.match(v, ts, min(avail, ts + 160))
+        if m is None:
+            if not final and avail - ts < 160 and _KEY_TAIL_PARTIAL.fullmatch(v, ts, avail):
+                return Pending(None)
+            return None
+        vs = m.end()
+        if vs >= avail and not final:
+            return Pending(None)  # more spaces or an opening quote may follow
+        key = v[ks : ts + len(m.group(1))]
+        sep = m.group(3)
+        quoted_key = ks > 0 and v[ks - 1] in b"\"'"
+        at_line_start = line_start_ok(v, ks - 1 if quoted_key else ks)
+        if sep == b":" and key.startswith(b"http"):
+            return None
+        parts = key_parts(key)
+        # `key: value` in the middle of a line is prose unless the key is compound (access_token) or
+        # the value looks generated ("invalid password: too short" must stay)
+        weak = sep == b":" and not (quoted_key or at_line_start) and len(parts) < 2
+        norm = b"".join(parts)
+        rules = [r for r in self.rules if r.accepts(norm, parts)]
+        if not rules:
+            return None
+        lim = vs + self.max_window
+        nl = v.find(b"\n", vs, min(avail, lim))
+        if nl >= 0:
+            w = nl
+        elif lim <= avail:
+            w = lim
+        elif final:
+            w = avail
+        else:
+            return Pending(vs)
+        quote = m.group(4)
+        if quote:
+            q = quote[-1:]
+            end = v.find(q, vs, w)
+            if quote.startswith(b"\\"):
+                end = v.find(b"\\" + q, vs, w)
+            if end < 0:
+                end = w
+            s, t = vs, end
+            quoted = True
+        else:
+            quoted = False
+            if at_line_start and not quoted_key:
+                # env / YAML / INI: the value is the rest of the line (less a trailing comment)
+                line = v[vs:w]
+                cut = line.find(b" #")
+                if cut >= 0:
+                    line = line[:cut]
+                line = line.rstrip(b" \t\r")
+                s, t = vs, vs + len(line)
+                if line[:1] in (b"{", b"[", b"|", b">", b"&", b"*", b"!"):
+                    return None
+            else:
+                mm = _UNQUOTED.match(v, vs, w)
+                if mm is None:
+                    return None
+                s, t = mm.span()
+                nxt = v[t : t + 1]
+                if nxt in (b"(", b"[", b"{"):
+                    return None  # a call or an index in source code
+        value = v[s:t]
+        if len(value) < 3 or not not_placeholder(value) or value.startswith(b"[MASKED"):
+            return None
+        if weak and not (len(value) >= 6 and any(c in b"0123456789+/=_-!@#$%^&*" for c in value)):
+            return None
+        if not quoted:
+            if _CODE_REF.match(value) or value.lower() == key.lower():
+                return None
+            if not at_line_start and _IDENT.match(value) and v[vs - 1] in b" \t":
+                return None  # `password = get_password` style code
+        for r in rules:
+            if r.value_ok(value, quoted):
+                return [(s, t, r.id, 0)]
+        return None
+
+
+@dataclass
+class PemDetector(Detector):
+    """PEM, OpenSSH and PGP private-key blocks: masked from BEGIN to the matching END line."""
+
+    ids: tuple[str, ...] = ("private-key-pem", "private-key-openssh", "private-key-pgp")
+    literals: tuple[bytes, ...] = (b"-----begin",)
+    boundary: bool = False
+    infos_: list[Info] = field(default_factory=list)
+    on: frozenset[str] = frozenset(("private-key-pem", "private-key-openssh", "private-key-pgp"))
+    max_window = 100
+
+    HEAD = re.compile(rb"-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY( BLOCK)?-----")
+    PARTIAL = re.compile(rb"-----BEGIN[A-Z0-9 \-]{0,80}")
+
+    def infos(self) -> list[Info]:
+        return self.infos_
+
+    def enabled(self, ids: frozenset[str]) -> "Detector | None":
+        on = frozenset(i for i in self.ids if i in ids)
+        return PemDetector(infos_=self.infos_, on=on) if on else None
+
+    def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):
+        m = self.HEAD.match(v, ts, min(avail, ts + 100))
+        if m is None:
+            if not final and avail - ts < 100 and self.PARTIAL.fullmatch(v, ts, avail):
+                return Pending(ts)
+            return None
+        kind = m.group(1)
+        det = "private-key-openssh" if kind == b"OPENSSH " else "private-key-pgp" if kind == b"PGP " else "private-key-pem"
+        if det not in self.on:
+            return None
+        marker = b"-----END " + kind + b"PRIVATE KEY" + (m.group(2) or b"") + b"-----"
+        return PemOpen(det, m.end(), marker)

@@ -1,0 +1,261 @@
+"""Detectors that need more than one regex: payment cards, command-line passwords, Kubernetes Secrets."""
+
+from __future__ import annotations
+
+import re
+
+from bastion.masking.matchers import ALNUM, Detector, Info, Pending, Span, line_start_ok, not_placeholder
+
+
+def luhn_ok(digits: bytes) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ch - 48
+        if i % 2 == 1:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def card_brand_ok(d: bytes) -> bool:
+    """Issuer prefix and length of the major networks (so random Luhn-valid numbers rarely pass)."""
+    n = len(d)
+    two, four = int(d[:2]), int(d[:4])
+    if d[:1] == b"4":
+        return n in (13, 16, 19)
+    if 51 <= two <= 55 or 2221 <= four <= 2720:
+        return n == 16
+    if two in (34, 37):
+        return n == 15
+    if d[:4] == b"6011" or 644 <= int(d[:3]) <= 649 or two == 65 or two == 62:
+        return 16 <= n <= 19
+    if 3528 <= four <= 3589:
+        return 16 <= n <= 19
+    if 300 <= int(d[:3]) <= 305 or two in (36, 38, 39):
+        return 14 <= n <= 19
+    return False
+
+
+class CardDetector(Detector):
+    """Payment card numbers, 13-19 digits, plain or in groups split by spaces or dashes; Luhn-checked."""
+
+    ids = ("credit-card",)
+    literals = ()
+    trigger_re = rb"[2-6][0-9](?:[ \-]?[0-9]){11}"
+    trigger_width = 24
+    boundary = True
+    zone_re = re.compile(rb"(?<![0-9A-Za-z_.])[2-6]")
+    value_class = re.compile(rb"[0-9 \-]*")
+    max_window = 64
+    RUN = re.compile(rb"[0-9 \-]*")
+    CARD = re.compile(
+        rb"(?<![0-9A-Za-z_.])(?:[0-9]{13,19}|[0-9]{4}([ \-])[0-9]{4}\1[0-9]{4}\1[0-9]{1,7}"
+        rb"|[0-9]{4}([ \-])[0-9]{6}\2[0-9]{4,5})(?![0-9A-Za-z_])"
+    )
+
+    def __init__(self, positives=(), negatives=()) -> None:
+        self.positives = tuple(positives)
+        self.negatives = tuple(negatives)
+
+    def infos(self) -> list[Info]:
+        return [Info("credit-card", self.__doc__ or "", self.positives, self.negatives)]
+
+    def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):
+        lim = ts + 64
+        e = self.RUN.match(v, ts, min(avail, lim)).end()
+        if e < avail or e >= lim:
+            w = min(e + 1, avail)
+        elif final:
+            w = avail
+        else:
+            return Pending(ts)
+        out: list[Span] = []
+        c = ts
+        while c < e:
+            ch = v[c]
+            if 50 <= ch <= 54 and (c == ts or v[c - 1] in b" -") and not (c > 0 and v[c - 1] in ALNUM):
+                m = self.CARD.match(v, c, w)
+                if m is not None:
+                    digits = re.sub(rb"[ \-]", b"", m.group())
+                    if card_brand_ok(digits) and luhn_ok(digits):
+                        out.append((m.start(), m.end(), "credit-card", 0))
+                        c = m.end()
+                        continue
+            nxt = v.find(b" ", c + 1, e)
+            nxt2 = v.find(b"-", c + 1, e)
+            cands = [x for x in (nxt, nxt2) if x >= 0]
+            if not cands:
+                break
+            c = min(cands) + 1
+        return out
+
+
+class CliPasswordDetector(Detector):
+    """Passwords on command lines and in `.netrc`: `mysql -pSECRET`, `sshpass -p SECRET`,
+    `redis-cli -a SECRET`, `--password SECRET`, `machine h login u password SECRET`."""
+
+    ids = ("cli-password",)
+    literals = (b"mysql", b"mariadb", b"sshpass", b"redis-cli", b"pass")
+    prefix_type = False
+    boundary = False
+    value_class = re.compile(rb"[^\s]*")
+    max_window = 1024
+    RULES = {
+        b"mysql": re.compile(rb"(?<=[ \t])-p([^\s\-'\"][^\s]*)"),
+        b"mariadb": re.compile(rb"(?<=[ \t])-p([^\s\-'\"][^\s]*)"),
+        b"sshpass": re.compile(rb"(?<=[ \t])-p[ \t]*([^\s\-][^\s]*)"),
+        b"redis-cli": re.compile(rb"(?<=[ \t])-a[ \t]+([^\s\-][^\s]*)"),
+    }
+    FLAG = re.compile(rb"(?i)pass(?:word|wd|phrase)?[ \t]+([^\s\-][^\s]*)")
+    NETRC = re.compile(rb"(?i)password[ \t]+([^\s]+)")
+
+    def __init__(self, positives=(), negatives=()) -> None:
+        self.positives = tuple(positives)
+        self.negatives = tuple(negatives)
+
+    def infos(self) -> list[Info]:
+        return [Info("cli-password", "Passwords given on command lines (`mysql -p…`, `sshpass -p`, "
+                     "`--password …`) and in .netrc files", self.positives, self.negatives)]
+
+    def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):
+        word = v[ts:te].lower()
+        rule = self.RULES.get(word)
+        if rule is None:  # "pass": only as `--pass…` flag or a netrc `password` field
+            flag = v[max(0, ts - 2) : ts] == b"--"
+            if not flag:
+                if word != b"pass" or v[ts - 1 : ts] not in (b" ", b"\t") or ts == 0:
+                    return None
+                ls = v.rfind(b"\n", max(0, ts - 512), ts) + 1
+                head = v[ls:ts].lower()
+                if b"machine " not in head and b"login " not in head and not line_start_ok(v, ts):
+                    return None
+        elif ts > 0 and v[ts - 1] in ALNUM:
+            return None
+        lim = ts + self.max_window
+        nl = v.find(b"\n", ts, min(avail, lim))
+        if nl >= 0:
+            w = nl
+        elif lim <= avail:
+            w = lim
+        elif final:
+            w = avail
+        else:
+            return Pending(te)
+        out: list[Span] = []
+        if rule is not None:
+            for m in rule.finditer(v, te, w):
+                if not_placeholder(m.group(1)):
+                    out.append((m.start(1), m.end(1), "cli-password", 0))
+        else:
+            rx = self.FLAG if v[max(0, ts - 2) : ts] == b"--" else self.NETRC
+            m = rx.match(v, ts, w)
+            if m is not None and not_placeholder(m.group(1)) and len(m.group(1)) >= 3:
+                out.append((m.start(1), m.end(1), "cli-password", 0))
+        return out
+
+
+_B64 = re.compile(rb"[A-Za-z0-9+/]+={0,2}\Z")
+_YAML_ITEM = re.compile(rb"[ \t]*([A-Za-z0-9_.\-]+)[ \t]*:[ \t]*(\S.*?)?[ \t\r]*\Z")
+_JSON_PAIR = re.compile(rb'\s*"((?:[^"\\]|\\.)*)"\s*:\s*"((?:[^"\\]|\\.)*)"\s*(,|\})')
+_JSON_OPEN = re.compile(rb"[ \t]*\{")
+
+
+def looks_base64(value: bytes) -> bool:
+    """Strict base64 that is not an ordinary word (Secret data values are base64; ConfigMap text is not)."""
+    if len(value) < 4 or len(value) % 4 or not _B64.match(value):
+        return False
+    body = value.rstrip(b"=")
+    return value.endswith(b"=") or any(c in b"0123456789+/" for c in body) or (
+        not body.isalpha() or (not body.islower() and not body.isupper() and not body.istitle())
+    )
+
+
+class K8sSecretDataDetector(Detector):
+    """Values under `data:` / `stringData:` in Kubernetes Secret YAML or JSON (`kubectl get secret -o yaml`)."""
+
+    ids = ("k8s-secret-data",)
+    literals = (b"data:", b'data":')
+    prefix_type = False
+    boundary = False
+    max_window = 32768
+    value_class = re.compile(rb"[A-Za-z0-9+/=]*")
+
+    def __init__(self, positives=(), negatives=()) -> None:
+        self.positives = tuple(positives)
+        self.negatives = tuple(negatives)
+
+    def infos(self) -> list[Info]:
+        return [Info("k8s-secret-data", self.__doc__ or "", self.positives, self.negatives)]
+
+    def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):
+        lo = max(0, ts - 16)
+        key_from = ts
+        while key_from > lo and (v[key_from - 1] in ALNUM or v[key_from - 1] in b"_-"):
+            key_from -= 1
+        key = v[key_from : ts + 4].lower()
+        if key not in (b"data", b"stringdata"):
+            return None
+        string_data = key == b"stringdata"
+        lim = min(ts + self.max_window, avail)
+        if v[te - 2 : te] == b'":':  # JSON
+            if key_from == 0 or v[key_from - 1] != 34:
+                return None
+            m = _JSON_OPEN.match(v, te, lim)
+            if m is None:
+                if not final and v[te:avail].strip(b" \t") == b"" and avail - te < 64:
+                    return Pending(None)
+                return None
+            pos = m.end()
+            out: list[Span] = []
+            while True:
+                m = _JSON_PAIR.match(v, pos, lim)
+                if m is None:
+                    rest = v[pos:lim].lstrip()
+                    if rest.startswith(b"}") or lim >= ts + self.max_window or final:
+                        return out
+                    if lim < avail:
+                        return out
+                    return Pending(te)
+                value = m.group(2)
+                if value and (string_data or looks_base64(value)):
+                    out.append((m.start(2), m.end(2), "k8s-secret-data", 0))
+                pos = m.end()
+                if m.group(3) == b"}":
+                    return out
+        # YAML: the key alone on its line; the block is the more-indented lines after it
+        if not line_start_ok(v, key_from):
+            return None
+        ls = v.rfind(b"\n", 0, key_from) + 1
+        indent = key_from - ls
+        nl = v.find(b"\n", te, lim)
+        if nl < 0:
+            if final or lim >= ts + self.max_window:
+                return None
+            return Pending(None) if v[te:avail].strip(b" \t\r") == b"" else None
+        if v[te:nl].strip(b" \t\r"):
+            return None  # `data: {}` or an inline value: not a block
+        out = []
+        pos = nl + 1
+        while True:
+            end = v.find(b"\n", pos, lim)
+            if end < 0:
+                if final or lim >= ts + self.max_window:
+                    end = lim
+                else:
+                    # the block may continue: a line's indent is known once a non-space byte arrived
+                    return Pending(te)
+            line = v[pos:end]
+            stripped = line.lstrip(b" ")
+            if stripped.strip(b"\r\t") and len(line) - len(stripped) <= indent:
+                return out
+            if stripped.strip(b"\r\t"):
+                m = _YAML_ITEM.match(line)
+                if m is not None and m.group(2) is not None:
+                    value = m.group(2)
+                    if string_data or looks_base64(value):
+                        out.append((pos + m.start(2), pos + m.end(2), "k8s-secret-data", 0))
+            if end >= lim:
+                return out
+            pos = end + 1

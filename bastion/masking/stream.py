@@ -1,0 +1,394 @@
+"""`StreamMasker`: masks secrets in one output stream as it flows, exactly across chunk boundaries.
+
+Contract
+- `feed(data)` returns what is safe to emit now; `finish()` flushes at EOF; the caller calls
+  `release_idle()` after `idle_release` seconds without input (the masker reads no clock).
+- Chunk-exact: for any split of the input, the concatenated output equals masking the whole input
+  at once (`feed(all) + finish()`), as long as `release_idle()` is not called in between.
+- It holds back only bytes that could be part of a secret: a trigger hit whose window has not fully
+  arrived (held from where its secret could start), the start of a token that could still grow into
+  a trigger (`gh`, `-----BEG`), or an incomplete escape sequence. Plain typing and prompts pass at once.
+- Hold-back bound: `held <= HOLD_BOUND` bytes (the largest detector window: 32 KiB for a Kubernetes
+  Secret `data:` block, 8 KiB for a key value or JWT, most tokens 256 bytes) plus one escape sequence.
+- A private-key block is masked from BEGIN to the matching END, however long: its bytes are not held,
+  they are swallowed as they arrive; an unterminated block stays masked until `finish()`.
+- `release_idle()` releases everything: a token that could still be (the start of) a secret is masked,
+  and the rest of that token is masked when it arrives, so a secret never leaks in two halves.
+
+How (see `matchers.py` for the detector side): the re2 scanner finds trigger hits in the escape-free
+view of the buffer; a hit is only taken once the scanner's verdict on it cannot change (it starts at
+least `t_max` bytes before the end of the input); each hit is evaluated by its detector, which either
+decides (spans or nothing) or asks to wait. Masked spans are emitted as runs: each maximal run of
+masked bytes becomes one replacement, named after the first (highest-priority) span starting the run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import Callable
+
+from bastion.errors import MaskingError
+from bastion.masking.engine import compile_engine
+from bastion.masking.matchers import Detector, KeyValueFamily, Pending, PemOpen
+from bastion.masking.profiles import MaskingProfile
+from bastion.masking.view import MAX_ESCAPE, TextView
+
+CONTEXT = 1024  # bytes kept before the earliest live position, for lookbehinds and key names
+HOLD_BOUND = 32768 + 1024 + MAX_ESCAPE
+_STARS = bytes(b if b in (10, 13) else 42 for b in range(256))  # same-length filler keeps line breaks
+_ELLIPSIS = "…".encode()
+
+
+@dataclass(frozen=True)
+class MaskHit:
+    """One masked secret: never the secret itself, only where it was and (with a key) its HMAC."""
+
+    detector: str
+    offset: int
+    length: int
+    digest: str | None
+
+
+class StreamMasker:
+    """Masks one output stream (stdout or stderr); pure: no I/O, no clock, no knowledge of SSH."""
+
+    def __init__(
+        self,
+        profile: MaskingProfile,
+        *,
+        hmac_key: bytes | None = None,
+        on_hit: Callable[[MaskHit], None] | None = None,
+    ) -> None:
+        self._profile = profile
+        self._eng = compile_engine(profile)
+        self.idle_release: float = profile.idle_release
+        self._hmac_key = hmac_key
+        self._on_hit = on_hit
+        self._buf = b""
+        self._base = 0  # stream offset of _buf[0]
+        self._emitted = 0  # stream offset up to which output was produced
+        self._scan = 0  # where the trigger scan resumes
+        self._pending: list[tuple[int, int, Detector]] = []  # (start, end, detector), stream offsets
+        self._spans: list[tuple[int, int, str, bytes, int]] = []  # (start, end, id, prefix, priority)
+        self._in_run = False  # the last emitted byte was masked
+        self._pem: list | None = None  # [END marker, search-from offset, detector id, start, hmac or None]
+        self._swallow: tuple[object, str] | None = None  # (token class, detector id) after an idle mask
+        self._reported: dict[int, int] = {}
+        self._finished = False
+
+    # --- public API ---------------------------------------------------------------------------------
+    @property
+    def held(self) -> int:
+        """Bytes received but not yet emitted (bounded by HOLD_BOUND)."""
+        return max(0, self._base + len(self._buf) - self._emitted)
+
+    def feed(self, data: bytes) -> bytes:
+        if self._finished:
+            raise MaskingError("feed() after finish()")
+        if not data:
+            return b""
+        self._buf += data
+        return self._guard(False)
+
+    def finish(self) -> bytes:
+        if self._finished:
+            return b""
+        out = self._guard(True)
+        self._finished = True
+        return out
+
+    def release_idle(self) -> bytes:
+        if self._finished or self.held == 0:
+            return b""
+        try:
+            return self._idle()
+        except MaskingError:
+            raise
+        except Exception as exc:  # fail closed: the caller stops the output
+            raise MaskingError(f"masker failed: {type(exc).__name__}") from exc
+
+    # --- the pipeline -------------------------------------------------------------------------------
+    def _guard(self, final: bool) -> bytes:
+        try:
+            return self._process(final)
+        except MaskingError:
+            raise
+        except Exception as exc:  # fail closed; never echo the input in the message
+            raise MaskingError(f"masker failed: {type(exc).__name__}") from exc
+
+    def _process(self, final: bool) -> bytes:
+        out: list[bytes] = []
+        while True:
+            view = TextView(self._buf, self._base, final)
+            if self._swallow is not None:
+                self._apply_swallow(view)
+            if self._pem is not None:
+                if not self._pem_step(view, out, final):
+                    break
+                continue
+            hold, pem = self._evaluate(view, final)
+            if not self._emit(view, hold, pem, out):
+                break
+        self._trim(view)
+        return out[0] if len(out) == 1 else b"".join(out)
+
+    def _evaluate(self, view: TextView, final: bool) -> tuple[int, tuple[int, PemOpen] | None]:
+        v = view.text
+        avail = len(v)
+        eng = self._eng
+        stable = avail if final else avail - eng.t_max
+        hits = [(view.to_view(s), view.to_view(e), d) for s, e, d in self._pending]
+        sv = view.to_view(self._scan)
+        last_end = sv
+        if sv < avail:
+            for m in eng.scanner.finditer(v, sv, avail):  # type: ignore[attr-defined]
+                ts, te = m.span()
+                if ts > stable:
+                    break
+                last_end = te
+                for det in eng.dispatch(v, ts, te):
+                    hits.append((ts, te, det))
+        new_scan = avail if final else max(last_end, sv, stable + 1)
+        self._scan = view.to_raw(min(new_scan, avail))
+        if len(hits) > 1:
+            prio = eng.prio
+            hits.sort(key=lambda h: (h[0], prio[id(h[2])]))
+        pending: list[tuple[int, int, Detector]] = []
+        hold = avail
+        pem: tuple[int, PemOpen] | None = None
+        for ts, te, det in hits:
+            if pem is not None and ts >= pem[0]:
+                break  # inside a private-key block: nothing else is looked at there
+            r = det.evaluate(v, ts, te, avail, final)
+            if r is None:
+                continue
+            kind = type(r)
+            if kind is list:
+                if r:
+                    self._add_spans(view, r, eng.prio[id(det)])  # type: ignore[arg-type]
+            elif kind is Pending:
+                pending.append((ts, te, det))
+                h = r.hold  # type: ignore[union-attr]
+                if h is not None and h < hold:
+                    hold = h
+            else:
+                pem = (ts, r)  # type: ignore[assignment]
+        if not final:
+            zh = eng.zone_hold(v, max(stable + 1, 0), avail)
+            if zh < hold:
+                hold = zh
+        self._pending = [(view.to_raw(s), view.to_raw_end(e), d) for s, e, d in pending]
+        hold_raw = view.to_raw(hold) if hold < avail else view.eff_end
+        return hold_raw, pem
+
+    def _add_spans(self, view: TextView, spans: list, prio: int) -> None:
+        v = view.text
+        for s, e, det_id, keep in spans:
+            rs, re_ = view.to_raw(s), view.to_raw_end(e)
+            self._spans.append((rs, re_, det_id, v[s : s + keep] if keep else b"", prio))
+            if self._reported.get(rs) != re_:
+                self._reported[rs] = re_
+                self._report(det_id, rs, re_ - rs, v[s:e])
+
+    def _report(self, det_id: str, offset: int, length: int, secret: bytes) -> None:
+        if self._on_hit is None:
+            return
+        digest = None
+        if self._hmac_key is not None:
+            digest = hmac.new(self._hmac_key, secret, hashlib.sha256).hexdigest()
+        self._on_hit(MaskHit(det_id, offset, length, digest))
+
+    def _label(self, det_id: str, prefix: bytes) -> bytes:
+        style = self._profile.replacement
+        if style == "label":
+            return b"[MASKED:" + det_id.encode() + b"]"
+        if style == "fixed":
+            return self._profile.replacement_text.encode()
+        if style == "keep-prefix":
+            return prefix + _ELLIPSIS
+        return b""  # same-length: the filler carries it
+
+    def _filler(self, raw: bytes) -> bytes:
+        return raw.translate(_STARS) if self._profile.replacement == "same-length" else b""
+
+    def _emit(self, view: TextView, hold: int, pem: tuple[int, PemOpen] | None, out: list[bytes]) -> bool:
+        """Emit up to `hold`; masked runs may go further. True if a private-key block was entered."""
+        buf, base = self._buf, self._base
+        limit = hold
+        pem_raw = view.to_raw(pem[0]) if pem is not None else -1
+        if pem is not None and pem_raw < limit:
+            limit = pem_raw
+        pos = self._emitted
+        spans = self._spans
+        if len(spans) > 1:
+            spans.sort(key=lambda sp: (sp[0], sp[4]))
+        i = 0
+        n = len(spans)
+        while i < n:
+            s, e, det_id, prefix, _p = spans[i]
+            if e <= pos:
+                i += 1
+                continue
+            if s > pos:
+                if s >= limit:
+                    break
+                out.append(buf[pos - base : s - base])
+                pos = s
+                self._in_run = False
+            if not self._in_run:
+                if s == pos and s >= limit:
+                    break  # the run's name is not settled until every span starting here is known
+                out.append(self._label(det_id, prefix if s == pos else b""))
+                self._in_run = True
+            filler = self._filler(buf[pos - base : e - base])
+            if filler:
+                out.append(filler)
+            pos = e
+            i += 1
+        rest = [sp for sp in spans[i:] if sp[1] > pos]
+        if pos < limit and not (rest and rest[0][0] < limit):
+            out.append(buf[pos - base : limit - base])
+            pos = limit
+            self._in_run = False
+        self._spans = rest
+        self._emitted = pos
+        if pem is None or pos < pem_raw:
+            return False
+        det_id, marker = pem[1].det_id, pem[1].marker
+        if not self._in_run:
+            out.append(self._label(det_id, b""))
+            self._in_run = True
+        mac = hmac.new(self._hmac_key, b"", hashlib.sha256) if self._hmac_key is not None else None
+        self._pem = [marker, view.to_raw(pem[1].header_end), det_id, pem_raw, mac]
+        if mac is not None:
+            mac.update(buf[pem_raw - base : self._emitted - base])
+        self._spans = [sp for sp in self._spans if sp[0] < pem_raw]
+        self._pending = []
+        return True
+
+    def _pem_step(self, view: TextView, out: list[bytes], final: bool) -> bool:
+        """Swallow a private-key block; True once its END line has been passed."""
+        marker, search_from, det_id, start, _mac = self._pem  # type: ignore[misc]
+        v = view.text
+        sv = view.to_view(search_from)
+        i = v.find(marker, sv)
+        if i >= 0:
+            end = view.to_raw_end(i + len(marker))
+            self._swallow_to(end, out)
+            self._close_pem(end)
+            self._scan = end
+            self._pending = []
+            return True
+        self._swallow_to(view.raw_end if final else view.eff_end, out)
+        self._pem[1] = view.to_raw(max(sv, len(v) - len(marker) + 1))  # type: ignore[index]
+        if final:
+            self._close_pem(self._emitted)
+        return False
+
+    def _close_pem(self, end: int) -> None:
+        _marker, _sf, det_id, start, mac = self._pem  # type: ignore[misc]
+        self._pem = None
+        if self._on_hit is not None:
+            self._on_hit(MaskHit(det_id, start, end - start, mac.hexdigest() if mac is not None else None))
+
+    def _swallow_to(self, end: int, out: list[bytes]) -> None:
+        if end > self._emitted:
+            if self._pem is not None and self._pem[4] is not None:
+                self._pem[4].update(self._buf[self._emitted - self._base : end - self._base])
+            filler = self._filler(self._buf[self._emitted - self._base : end - self._base])
+            if filler:
+                out.append(filler)
+            self._emitted = end
+
+    def _apply_swallow(self, view: TextView) -> None:
+        cls, det_id = self._swallow  # type: ignore[misc]
+        v = view.text
+        sv = view.to_view(self._emitted)
+        if sv >= len(v):
+            return
+        e = cls.match(v, sv).end()  # type: ignore[attr-defined]
+        if e > sv:
+            self._spans.append((self._emitted, view.to_raw_end(e), det_id, b"", -1))
+        if e < len(v):
+            self._swallow = None
+
+    def _idle(self) -> bytes:
+        """Release everything held; mask what could still be a secret."""
+        out: list[bytes] = []
+        view = TextView(self._buf, self._base, False)
+        v = view.text
+        avail = len(v)
+        if self._pem is not None:
+            self._swallow_to(view.raw_end, out)
+            return b"".join(out)
+        eng = self._eng
+        cands = [(view.to_view(s), view.to_view(e), d) for s, e, d in self._pending]
+        zs = max(0, avail - eng.t_max + 1, view.to_view(self._scan))
+        for i in range(zs, avail):
+            for lit in eng.first2.get(v[i : i + 2].lower(), ()):
+                if v[i : i + len(lit)].lower() == lit:
+                    cands.extend((i, i + len(lit), d) for d in eng.lit_map[lit])
+        for det, _rx in eng.regex_dets:
+            if det.zone_re is not None:
+                cands.extend((m.start(), m.start(), det) for m in det.zone_re.finditer(v, zs, avail))
+        swallow = None
+        for ts, te, det in cands:
+            spans, cls = idle_spans(det, v, ts, te, avail)
+            if spans:
+                self._add_spans(view, spans, -1)
+            if cls is not None:
+                swallow = (cls, spans[-1][2])
+        self._emit(view, view.raw_end, None, out)
+        if swallow is not None and self._emitted >= view.raw_end and self._in_run:
+            self._swallow = swallow
+        return b"".join(out)
+
+    def _trim(self, view: TextView) -> None:
+        keep = min(self._emitted, self._scan)
+        if self._pending:
+            keep = min(keep, min(p[0] for p in self._pending))
+        if self._spans:
+            keep = min(keep, min(sp[0] for sp in self._spans))
+        if self._pem is not None:
+            keep = min(keep, self._pem[1])
+        keep = view.safe_cut(keep - CONTEXT)
+        if keep > self._base:
+            self._buf = self._buf[keep - self._base :]
+            self._base = keep
+            if len(self._reported) > 64:
+                self._reported = {k: x for k, x in self._reported.items() if k >= keep}
+
+
+def idle_spans(det: Detector, v: bytes, ts: int, te: int, avail: int) -> tuple[list, object | None]:
+    """What to mask when releasing a hit early: its secrets as if the input ended here, plus the token
+    that is still arriving where a secret could start (and the class to swallow its rest)."""
+    r = det.evaluate(v, ts, te, avail, False)
+    if type(r) is not Pending:
+        return [], None
+    spans = list(det.evaluate(v, ts, te, avail, True) or [])  # type: ignore[arg-type]
+    spans = [s for s in spans if isinstance(s, tuple)]
+    h = r.hold
+    cls = det.value_class
+    if h is None or h >= avail or cls is None or isinstance(r, PemOpen):
+        return spans, None
+    if det.ids[0].startswith("private-key"):
+        return spans, None
+    if cls.fullmatch(v, h, avail) is None:  # type: ignore[union-attr]
+        return spans, None
+    token = v[h:avail]
+    if det.ids == ("credit-card",):
+        if sum(c in b"0123456789" for c in token) < 7:
+            return spans, None  # up to six leading digits (the issuer prefix) may be shown
+    elif det.prefix_type and len(token) < max(3, te - ts):
+        return spans, None
+    det_id = spans[-1][2] if spans else _idle_id(det, v, ts)
+    spans = [s for s in spans if s[1] <= h] + [(h, avail, det_id, 0)]
+    return spans, cls
+
+
+def _idle_id(det: Detector, v: bytes, ts: int) -> str:
+    if isinstance(det, KeyValueFamily):
+        return det.rule_for(v, ts)
+    return det.ids[0]
