@@ -107,6 +107,9 @@ class GatewayService:
             loop.add_signal_handler(sig, lambda: asyncio.ensure_future(self.stop()))
         loop.add_signal_handler(signal.SIGHUP, self.reload_policy)
 
+    def policy_set(self):
+        return self._policy.holder.current if self._policy is not None else None
+
     def reload_policy(self) -> None:
         if self._policy is not None:
             self._policy.reload()
@@ -159,10 +162,13 @@ def connect_hint(service: GatewayService) -> str:
         f"  recordings: {settings.recording.directory}",
         f"  policies:   {settings.policy_dir} (version {str(service.ctx.policy_version() if service.ctx else '')[:12]})",
     ]
+    empty_reason = getattr(service.policy_set(), "empty_reason", None)
+    if empty_reason:
+        lines.append(f"  WARNING: {empty_reason}")
     if service.interrupted:
         lines.append(f"  marked {len(service.interrupted)} session(s) left open by a previous run as interrupted")
     if not settings.users or not settings.targets:
-        lines.append("  no users or targets configured yet: run `bastion init` and edit bastion.yaml")
+        lines.append("  no users or targets configured yet: add them to bastion.yaml (`bastion init` writes an example)")
     lines.append(f"connect with:  ssh -p {port} USER:TARGET@{host} 'uname -a'")
     return "\n".join(lines)
 
