@@ -41,7 +41,7 @@ from dataclasses import dataclass, replace
 import tree_sitter_bash
 from tree_sitter import Language, Node, Parser
 
-from bastion.policy.words import Word, WordBuilder
+from bastion.policy.words import Word, WordBuilder, decode_ansi_c
 from bastion.policy.wrappers import reads_program_text, unwrap
 
 MAX_LINE_BYTES = 64 * 1024   # larger command lines are opaque without parsing
@@ -554,6 +554,8 @@ class _Walker:
                         force_opaque=reason or ctx.force_opaque)
         if script.dynamic:
             return self._opaque(sub, f"{program} runs shell text only known at run time", span)
+        if script.resolved and not sub.force_opaque:
+            sub.force_opaque = f"{program} runs shell text built from a variable or substitution"
         self.script(script.value, sub)
 
     def _finish(self, cmd: SimpleCommand, ctx: _Context, span: tuple[int, int], reason: str = "") -> SimpleCommand:
@@ -565,21 +567,24 @@ class _Walker:
         return cmd
 
     def _substitution_output(self, node: Node, source: bytes) -> str | None:
-        """The output of `$(echo rm)` / `$(printf rm)` when it is a literal; None otherwise."""
+        """The output of `$(echo rm)`, `$(printf ...)`, `$(echo ... | base64 -d)` when statically known."""
         body = node.named_children
-        if len(body) != 1 or body[0].type != "command":
+        if len(body) != 1 or body[0].type not in ("command", "pipeline"):
             return None
-        parts = body[0].named_children
-        if not parts or parts[0].type != "command_name" or any(p.type.endswith("redirect") for p in parts):
-            return None
-        sub = WordBuilder(source, self.variables)
-        name = [w.value for w in sub.words(parts[0])]
-        if name not in (["echo"], ["printf"]):
-            return None
-        words = [w for p in parts[1:] for w in sub.words(p)]
-        if any(w.dynamic or w.resolved for w in words):
-            return None
-        return _echo_output(name[0], [w.value for w in words])
+        text = source[body[0].start_byte:body[0].end_byte]
+        if len(text) > 4096 or b"$(" in text or b"`" in text or b"<(" in text:
+            return None  # keep this a cheap, non-recursive guess
+        walker = _Walker()
+        walker.variables = dict(self.variables)
+        walker.script(text.decode("utf-8", "replace"), _Context(span=None))
+        carried: Word | None = None
+        for index, cmd in enumerate(walker.commands):
+            if cmd.opaque or len(cmd.fed_by) != index:
+                return None  # not one straight pipeline of known commands
+            carried = _literal_output([cmd], carried)
+            if carried is None or carried.dynamic:
+                return None
+        return carried.value if carried is not None else None
 
 
 def _assignment_text(node: Node, b: WordBuilder) -> str:
@@ -592,14 +597,17 @@ def _assignment_text(node: Node, b: WordBuilder) -> str:
 
 def _echo_output(name: str, args: list[str]) -> str | None:
     if name == "echo":
+        escapes = False
         while args and args[0] in ("-n", "-e", "-E", "-ne", "-en"):
+            escapes = escapes or "e" in args[0]
             args = args[1:]
-        return " ".join(args)
+        joined = " ".join(args)
+        return decode_ansi_c(joined) if escapes else joined
     if not args:
         return None
     fmt, rest = args[0], args[1:]
     if "%" not in fmt:
-        return fmt.replace("\\n", "\n")
+        return decode_ansi_c(fmt)
     if fmt in ("%s", "%s\\n", "%s\n") and rest:
         return "".join(rest)
     return None
@@ -612,7 +620,7 @@ def _literal_output(emitted: list[SimpleCommand], carried: Word | None) -> Word 
     cmd = emitted[0]
     if cmd.dynamic_args or cmd.redirects and any(r.op in ("<", "<<", "<<<") for r in cmd.redirects):
         return None
-    if cmd.program in ("echo", "printf"):
+    if cmd.program in ("echo", "printf") and not cmd.fed_by:
         out = _echo_output(cmd.program, list(cmd.args))
         return Word(out) if out is not None else None
     if carried is None:

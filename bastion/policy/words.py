@@ -135,10 +135,13 @@ class WordBuilder:
             self._collect_expansion(node, pieces, quoted=quoted, state=state)
         elif kind == "command_substitution":
             known = self._on_subst(node, self._src) if self._on_subst else None
-            if known is not None and not quoted:
+            if known is not None:
                 # The output of `$(echo rm)` is known statically; the caller marks the command opaque.
                 state["resolved"] = True
-                self._add_unquoted_literal(known, pieces)
+                if quoted:
+                    pieces.extend((c, True) for c in known)
+                else:
+                    self._add_unquoted_literal(known.rstrip("\n"), pieces)
             else:
                 self._mark_dynamic(pieces, state)
                 pieces.extend((c, True) for c in self.text(node))
@@ -189,6 +192,16 @@ class WordBuilder:
         if plain and name == "HOME":
             pieces.extend((c, True) for c in "~")
             return
+        if not plain and names and name not in self._vars:
+            default = self._default_value(node)
+            if default is not None:
+                # `${x:-rm}`: x is unknown, the default is our (opaque) guess.
+                state["resolved"] = True
+                if quoted:
+                    pieces.extend((c, True) for c in default)
+                else:
+                    self._add_unquoted_literal(default, pieces)
+                return
         if plain and name in self._vars:
             value = self._vars[name]
             if quoted:
@@ -199,6 +212,22 @@ class WordBuilder:
             return
         self._mark_dynamic(pieces, state)
         pieces.extend((c, True) for c in self.text(node))
+
+    def _default_value(self, node) -> str | None:  # noqa: ANN001
+        """The literal default of `${x:-word}` / `${x-word}` / `${x:=word}`, else None."""
+        ops = [c for c in node.children if c.type in (":-", "-", ":=", "=")]
+        if len(ops) != 1:
+            return None
+        after = [c for c in node.children if c.start_byte >= ops[0].end_byte and c.type != "}"]
+        if not after:
+            return ""
+        parts: list[str] = []
+        for child in after:
+            words = self.words(child)
+            if len(words) != 1 or words[0].dynamic:
+                return None
+            parts.append(words[0].value)
+        return "".join(parts)
 
     @staticmethod
     def _add_unquoted(raw: str, pieces: list[tuple[str, bool]]) -> None:
