@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from bastion import audit
 from bastion.policy.evaluate import PolicyDecision
+from bastion.policy.explain import refusal_line
 from bastion.policy.holder import PolicyHolder
 from bastion.store import commands as store_commands
 
@@ -26,10 +27,7 @@ _HISTORY_EXPANSION = re.compile(r"^\s*\^|![^\s=(]")
 
 def denial_line(decision: Any) -> str:
     """The one line a caller reads on stderr when a command is refused (documented in the README)."""
-    rule = ",".join(decision.rules) or "default"
-    if decision.action == "review":
-        return f"denied by policy (rule {rule}): requires approval: {decision.reason}"
-    return f"denied by policy (rule {rule}): {decision.reason}"
+    return refusal_line(decision).removeprefix("bastion: ")
 
 
 class PolicyEnforcer:
