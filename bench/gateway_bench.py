@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import contextlib
 import math
+import os
 import resource
 import statistics
 import subprocess
@@ -415,13 +416,21 @@ async def bench_idle_sessions(rig: BenchRig, scale: Scale, results: Results) -> 
         for proc in procs:
             proc.close()
         await close_all(conns)
-    await asyncio.sleep(2.0)
+    # The gateway finishes each session (recording fsync, store rows, audit) after its client is gone:
+    # wait until its descriptors stop falling, and report how long that took.
+    t_close = time.perf_counter()
+    fds2, settled = gw.open_fds(), 0.0
+    while time.perf_counter() - t_close < 60 and settled < 1.0:
+        await asyncio.sleep(0.25)
+        now = gw.open_fds()
+        settled = settled + 0.25 if now == fds2 else 0.0
+        fds2 = now
+    drained = time.perf_counter() - t_close - settled
     rss2 = gw.rss_kib()
-    fds2 = gw.open_fds()
     per = (rss1 - rss0) / count
     say(f"{count} idle sessions (one connection each) opened in {opened:.1f} s; gateway RSS {rss0 / 1024:.1f} "
-        f"-> {rss1 / 1024:.1f} MiB ({rss2 / 1024:.1f} MiB after they closed); fds {fds0} -> {fds1} -> {fds2}; "
-        f"idle CPU {idle_cpu * 100:.1f}% of a core")
+        f"-> {rss1 / 1024:.1f} MiB ({rss2 / 1024:.1f} MiB after they closed); fds {fds0} -> {fds1} -> {fds2} "
+        f"(closing took {drained:.1f} s); idle CPU {idle_cpu * 100:.1f}% of a core")
     say(f"echo under load: p50 {ms(pct(gw_echo, 50))} p99 {ms(pct(gw_echo, 99))}; direct (no load) "
         f"p50 {ms(pct(direct_echo, 50))} p99 {ms(pct(direct_echo, 99))}")
     results.add(f"4 RSS per idle session (n={count})", "-", f"{per:.1f} KiB", None, "<= 100 KiB", per <= 100)
@@ -559,6 +568,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"no benchmark {unknown}; choose from 1-7")
     scale = QUICK if args.quick else FULL
     _raise_fd_limit()
+    # Other work on the machine skews every figure (both paths, but not equally): say how busy it was.
+    load0 = os.getloadavg()[0]
     results = Results()
     started = time.perf_counter()
     for number in chosen:
@@ -574,7 +585,8 @@ def main(argv: list[str] | None = None) -> int:
             del exc
         finally:
             rig.close()
-    print(f"\nSummary ({'quick' if args.quick else 'full'} run, {time.perf_counter() - started:.0f} s; "
+    print(f"\nSummary ({'quick' if args.quick else 'full'} run, {time.perf_counter() - started:.0f} s, "
+          f"{os.cpu_count()} cores, 1-min load {load0:.2f} before / {os.getloadavg()[0]:.2f} after; "
           "ratio = gateway / direct OpenSSH, same run, 127.0.0.1)\n")
     print(results.table(), flush=True)
     return 0
