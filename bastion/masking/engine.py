@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 
 import re2
 
+_UNANCHORED = getattr(getattr(re2, "_Anchor", None), "UNANCHORED", None)
+
 from bastion.masking.matchers import ALNUM, Detector, Pending, PemOpen
 
 if TYPE_CHECKING:
@@ -35,6 +37,21 @@ class Engine:
     partials: dict[bytes, bool]  # proper prefix of a prefix-type literal -> needs a token boundary
     first2: dict[bytes, list[bytes]]
     max_literal: int
+
+    def iter_hits(self, v: bytes, pos: int, end: int):
+        """Trigger hits `(start, end)` in `v[pos:end]`, leftmost-first and non-overlapping."""
+        low = getattr(self.scanner, "_regexp", None)
+        if low is None or _UNANCHORED is None:  # pragma: no cover - other re2 wrappers
+            for m in self.scanner.finditer(v, pos, end):  # type: ignore[attr-defined]
+                yield m.span()
+            return
+        match = low.Match  # one C call per hit: the wrapper's Match objects cost more than the scan
+        while pos < end:
+            ts, te = match(_UNANCHORED, v, pos, end)[0]
+            if ts < 0:
+                return
+            yield ts, te
+            pos = te if te > ts else ts + 1
 
     def dispatch(self, v: bytes, ts: int, te: int) -> list[Detector]:
         found = self.lit_map.get(v[ts:te].lower())

@@ -26,6 +26,7 @@ Validator = Callable[[bytes], bool]
 
 ALNUM = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 _NOT_IDENT_REV = re.compile(rb"[^A-Za-z0-9_.\-]")
+_STOP = frozenset(b" \t\r\n\"'=:;,{}[]()<>")
 
 
 class Pending:
@@ -62,12 +63,19 @@ PLACEHOLDER_RE = re.compile(
 )
 
 
+_PLACEHOLDER_HEADS = frozenset(b"*<$%{[-~?.(xXnNtTfFuUhHeEuUoOrRsSyY\xe2")
+
+
 def not_placeholder(value: bytes) -> bool:
+    if value and value[0] not in _PLACEHOLDER_HEADS and len(value) > 3:
+        return True  # fast path: no placeholder starts this way
     return PLACEHOLDER_RE.match(value) is None
 
 
 def key_start(v: bytes, ts: int) -> int:
     """Start of the identifier (letters, digits, `_ . -`) that contains position `ts`."""
+    if ts == 0 or v[ts - 1] in _STOP:
+        return ts
     lo = max(0, ts - 64)
     m = _NOT_IDENT_REV.search(v[lo:ts][::-1])
     return ts - (m.start() if m else ts - lo)
@@ -75,6 +83,8 @@ def key_start(v: bytes, ts: int) -> int:
 
 def line_start_ok(v: bytes, ks: int) -> bool:
     """True if only indentation, a list dash or `export` precede position `ks` on its line."""
+    if ks == 0 or v[ks - 1] == 10:
+        return True
     lo = max(0, ks - 256)
     nl = v.rfind(b"\n", lo, ks)
     if nl < 0 and lo > 0:
@@ -263,6 +273,7 @@ _CAMEL = re.compile(rb"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 _UNQUOTED = re.compile(rb"[^\s\"'`,;&<>()\[\]{}]+")
 _CODE_REF = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+\Z")
 _IDENT = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*\Z")
+_CODE_CALL = re.compile(rb"[A-Za-z_][A-Za-z0-9_.]*(?:\(.*\)|\[.*\])[;,]?\Z")
 
 
 def key_parts(key: bytes) -> list[bytes]:
@@ -288,6 +299,7 @@ class KeyValueFamily(Detector):
         self.literals = tuple(x.lower().encode() for x in literals)
         self.rules = rules
         self.ids = tuple(r.id for r in rules)
+        self._cache: dict[bytes, tuple[list[KeyRule], bool]] = {}  # key name -> accepting rules
 
     def enabled(self, ids: frozenset[str]) -> "Detector | None":
         rules = [r for r in self.rules if r.id in ids]
@@ -330,14 +342,20 @@ class KeyValueFamily(Detector):
         at_line_start = line_start_ok(v, ks - 1 if quoted_key else ks)
         if sep == b":" and key.startswith(b"http"):
             return None
-        parts = key_parts(key)
-        # `key: value` in the middle of a line is prose unless the key is compound (access_token) or
-        # the value looks generated ("invalid password: too short" must stay)
-        weak = sep == b":" and not (quoted_key or at_line_start) and len(parts) < 2
-        norm = b"".join(parts)
-        rules = [r for r in self.rules if r.accepts(norm, parts)]
+        cached = self._cache.get(key)
+        if cached is None:
+            parts = key_parts(key)
+            norm = b"".join(parts)
+            cached = ([r for r in self.rules if r.accepts(norm, parts)], len(parts) < 2)
+            if len(self._cache) > 4096:
+                self._cache.clear()
+            self._cache[key] = cached
+        rules, simple_key = cached
         if not rules:
             return None
+        # `key: value` in the middle of a line is prose unless the key is compound (access_token) or
+        # the value looks generated ("invalid password: too short" must stay)
+        weak = sep == b":" and simple_key and not (quoted_key or at_line_start)
         lim = vs + self.max_window
         nl = v.find(b"\n", vs, min(avail, lim))
         if nl >= 0:
@@ -370,6 +388,8 @@ class KeyValueFamily(Detector):
                 s, t = vs, vs + len(line)
                 if line[:1] in (b"{", b"[", b"|", b">", b"&", b"*", b"!"):
                     return None
+                if _CODE_CALL.match(line) or (v[vs - 1] in b" \t" and b"." in line and _CODE_REF.match(line)):
+                    return None  # `password = get_password()`, `token = settings.TOKEN`
             else:
                 mm = _UNQUOTED.match(v, vs, w)
                 if mm is None:
@@ -384,7 +404,7 @@ class KeyValueFamily(Detector):
         if weak and not (len(value) >= 6 and any(c in b"0123456789+/=_-!@#$%^&*" for c in value)):
             return None
         if not quoted:
-            if _CODE_REF.match(value) or value.lower() == key.lower():
+            if (b"." in value and _CODE_REF.match(value)) or value.lower() == key.lower():
                 return None
             if not at_line_start and _IDENT.match(value) and v[vs - 1] in b" \t":
                 return None  # `password = get_password` style code

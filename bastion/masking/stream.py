@@ -39,6 +39,7 @@ CONTEXT = 1024  # bytes kept before the earliest live position, for lookbehinds 
 HOLD_BOUND = 32768 + 1024 + MAX_ESCAPE
 _STARS = bytes(b if b in (10, 13) else 42 for b in range(256))  # same-length filler keeps line breaks
 _ELLIPSIS = "…".encode()
+_LABELS: dict[str, bytes] = {}
 
 
 @dataclass(frozen=True)
@@ -143,8 +144,7 @@ class StreamMasker:
         sv = view.to_view(self._scan)
         last_end = sv
         if sv < avail:
-            for m in eng.scanner.finditer(v, sv, avail):  # type: ignore[attr-defined]
-                ts, te = m.span()
+            for ts, te in eng.iter_hits(v, sv, avail):
                 if ts > stable:
                     break
                 last_end = te
@@ -185,8 +185,13 @@ class StreamMasker:
 
     def _add_spans(self, view: TextView, spans: list, prio: int) -> None:
         v = view.text
+        plain = view.identity
+        base = view.base
         for s, e, det_id, keep in spans:
-            rs, re_ = view.to_raw(s), view.to_raw_end(e)
+            if plain:
+                rs, re_ = base + s, base + e
+            else:
+                rs, re_ = view.to_raw(s), view.to_raw_end(e)
             self._spans.append((rs, re_, det_id, v[s : s + keep] if keep else b"", prio))
             if self._reported.get(rs) != re_:
                 self._reported[rs] = re_
@@ -203,7 +208,10 @@ class StreamMasker:
     def _label(self, det_id: str, prefix: bytes) -> bytes:
         style = self._profile.replacement
         if style == "label":
-            return b"[MASKED:" + det_id.encode() + b"]"
+            label = _LABELS.get(det_id)
+            if label is None:
+                label = _LABELS[det_id] = b"[MASKED:" + det_id.encode() + b"]"
+            return label
         if style == "fixed":
             return self._profile.replacement_text.encode()
         if style == "keep-prefix":

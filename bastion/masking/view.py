@@ -37,12 +37,13 @@ class TextView:
     incomplete escape sequence, or the end of the buffer.
     """
 
-    __slots__ = ("text", "base", "eff_end", "raw_end", "_segs", "_vstarts", "_rstarts")
+    __slots__ = ("text", "base", "eff_end", "raw_end", "identity", "_segs", "_vstarts", "_rstarts")
 
     def __init__(self, raw: bytes, base: int, final: bool) -> None:
         self.base = base
         self.raw_end = base + len(raw)
-        if ESC not in raw:
+        self.identity = ESC not in raw
+        if self.identity:
             self.text = raw
             self.eff_end = self.raw_end
             self._segs: list[tuple[int, int, int]] | None = None

@@ -1,0 +1,69 @@
+"""Every built-in detector: its positive samples are masked, its negatives pass through unchanged."""
+
+from __future__ import annotations
+
+import pytest
+
+from bastion.masking.detectors import BUILTIN, BUILTIN_IDS, builtin_infos
+from bastion.masking.profiles import MaskingProfile
+from tests.masking.conftest import mask_chunks, mask_whole
+
+INFOS = builtin_infos()
+POSITIVES = [(i.id, t, s) for i in INFOS for t, s in i.positives]
+NEGATIVES = [(i.id, t) for i in INFOS for t in i.negatives]
+
+
+def test_at_least_forty_detectors_with_unique_ids_and_samples() -> None:
+    assert len(BUILTIN_IDS) >= 40
+    assert len(set(BUILTIN_IDS)) == len(BUILTIN_IDS)
+    for info in INFOS:
+        assert info.description, info.id
+        assert info.positives, f"{info.id} has no positive sample"
+    assert sum(1 for i in INFOS if i.negatives) >= 25
+
+
+@pytest.mark.parametrize(("det_id", "text", "secret"), POSITIVES, ids=[f"{p[0]}-{n}" for n, p in enumerate(POSITIVES)])
+def test_positive_sample_is_masked_by_its_own_detector(det_id: str, text: str, secret: str) -> None:
+    only = MaskingProfile(name="only", detectors=frozenset({det_id}))
+    out = mask_whole(text.encode(), only)
+    assert secret.encode() not in out
+    assert f"[MASKED:{det_id}]".encode() in out
+
+
+@pytest.mark.parametrize(("det_id", "text", "secret"), POSITIVES, ids=[f"{p[0]}-{n}" for n, p in enumerate(POSITIVES)])
+def test_positive_sample_is_masked_by_default_profile_in_any_chunking(det_id: str, text: str, secret: str) -> None:
+    data = text.encode()
+    whole = mask_whole(data)
+    assert secret.encode() not in whole
+    assert mask_chunks([data[i : i + 1] for i in range(len(data))]) == whole
+    assert mask_chunks([data[i : i + 7] for i in range(0, len(data), 7)]) == whole
+
+
+@pytest.mark.parametrize(("det_id", "text"), NEGATIVES, ids=[f"{n[0]}-{k}" for k, n in enumerate(NEGATIVES)])
+def test_negative_sample_passes_unchanged(det_id: str, text: str) -> None:
+    assert mask_whole(text.encode()) == text.encode()
+
+
+def test_priority_names_the_specific_detector_over_the_generic_key() -> None:
+    out = mask_whole(b"GITHUB_TOKEN=ghp_" + b"Ab3" * 12 + b"\n")
+    assert out == b"GITHUB_TOKEN=[MASKED:github-pat-classic]\n"
+
+
+def test_aws_credentials_file_and_export_credentials_json() -> None:
+    from bastion.masking.detectors import AWS_ID, AWS_SECRET, AWS_SESSION
+
+    ini = f"[default]\naws_access_key_id = {AWS_ID}\naws_secret_access_key = {AWS_SECRET}\n".encode()
+    out = mask_whole(ini)
+    assert out == (b"[default]\naws_access_key_id = [MASKED:aws-access-key-id]\n"
+                   b"aws_secret_access_key = [MASKED:aws-secret-access-key]\n")
+    js = (f'{{\n  "Version": 1,\n  "AccessKeyId": "{AWS_ID}",\n  "SecretAccessKey": "{AWS_SECRET}",\n'
+          f'  "SessionToken": "{AWS_SESSION}",\n  "Expiration": "2030-01-01T00:00:00+00:00"\n}}\n').encode()
+    out = mask_whole(js)
+    for s in (AWS_ID, AWS_SECRET, AWS_SESSION):
+        assert s.encode() not in out
+    assert b'"Expiration": "2030-01-01T00:00:00+00:00"' in out
+
+
+def test_detector_objects_expose_their_ids() -> None:
+    ids = [i for d in BUILTIN for i in d.ids]
+    assert sorted(ids) == sorted(BUILTIN_IDS)

@@ -1,0 +1,246 @@
+"""StreamMasker behaviour: chunk-exactness, idle release, ANSI, binary, PEM blocks, styles, hits."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import uuid
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bastion.masking.detectors import builtin_infos, fake
+from bastion.masking.profiles import MaskingProfile
+from bastion.masking.stream import HOLD_BOUND, MaskHit, StreamMasker
+from tests.masking.conftest import mask_chunks, mask_whole, split_at
+
+SAMPLES = [(t.encode(), s.encode()) for i in builtin_infos() for t, s in i.positives]
+FILLERS = [b"ls -la\r\n", b"\x1b[32m", b"\x1b[0m", b"hello world ", b"$ ", b"caf\xc3\xa9 ", b"\xff\xfe\x00",
+           b"2026-05-01 12:00:00 INFO ok ", b"token ", b"pass", b"gh", b"-----BEG", b"sk-", b"4111 ", b"\x1b[K"]
+
+pieces = st.lists(
+    st.one_of(st.sampled_from(range(len(SAMPLES))).map(lambda i: ("s", i)),
+              st.sampled_from(FILLERS).map(lambda f: ("f", f)),
+              st.binary(max_size=12).map(lambda b: ("f", b))),
+    min_size=1, max_size=6,
+)
+
+
+def build(parts: list) -> tuple[bytes, list[bytes]]:
+    data, secrets = [], []
+    for kind, x in parts:
+        if kind == "s":
+            text, secret = SAMPLES[x]
+            data.append(text)
+            secrets.append(secret)
+        else:
+            data.append(x)
+        data.append(b"\n")
+    return b"".join(data), secrets
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(parts=pieces, cuts=st.lists(st.integers(min_value=1, max_value=4000), max_size=12))
+def test_any_chunking_equals_whole_text_and_never_leaks(parts: list, cuts: list[int]) -> None:
+    data, secrets = build(parts)
+    whole = mask_whole(data)
+    for s in secrets:
+        assert s not in whole
+    assert mask_chunks(split_at(data, cuts)) == whole
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(parts=pieces)
+def test_one_byte_chunks_equal_whole_text(parts: list) -> None:
+    data, _ = build(parts)
+    assert mask_chunks([data[i : i + 1] for i in range(len(data))]) == mask_whole(data)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(parts=pieces, cuts=st.lists(st.integers(min_value=1, max_value=4000), max_size=8),
+       idles=st.lists(st.booleans(), max_size=9))
+def test_idle_release_splits_never_leak(parts: list, cuts: list[int], idles: list[bool]) -> None:
+    data, secrets = build(parts)
+    m = StreamMasker(MaskingProfile())
+    out = []
+    for i, chunk in enumerate(split_at(data, cuts)):
+        out.append(m.feed(chunk))
+        if i < len(idles) and idles[i]:
+            out.append(m.release_idle())
+    out.append(m.finish())
+    result = b"".join(out)
+    for s in secrets:
+        assert s not in result
+        # not even in two harmless-looking halves: no 8-byte window of the secret survives
+        for k in range(0, max(1, len(s) - 8)):
+            window = s[k : k + 8]
+            if len(window) == 8 and window not in data.replace(s, b""):
+                assert window not in result
+
+
+def test_idle_release_masks_a_token_in_progress_and_its_rest() -> None:
+    m = StreamMasker(MaskingProfile())
+    assert m.feed(b"$ echo ghp_abc") == b"$ echo "
+    assert m.release_idle() == b"[MASKED:github-pat-classic]"
+    assert m.feed(b"defXYZ123 done\n") == b" done\n"
+    m2 = StreamMasker(MaskingProfile())
+    assert m2.feed(b"export DB_PASSWORD=hu") == b"export DB_PASSWORD="
+    assert m2.release_idle() == b"[MASKED:password-assignment]"
+    assert m2.feed(b"nter2\n") + m2.finish() == b"\n"
+
+
+def test_idle_release_shows_a_public_trigger_prefix_and_masks_the_rest() -> None:
+    m = StreamMasker(MaskingProfile())
+    assert m.feed(b"x gh") == b"x "
+    assert m.release_idle() == b"gh"
+    rest = m.feed(b"p_" + b"Q" * 36 + b" ok\n") + m.finish()
+    assert b"QQQQ" not in rest and rest.endswith(b" ok\n")
+
+
+def test_plain_typing_and_prompts_are_not_held() -> None:
+    m = StreamMasker(MaskingProfile())
+    outs = [m.feed(bytes([ch])) for ch in b"ls -la\r\n"]
+    # only a '-' at the start of a word waits (it could begin `-----BEGIN`), and only until the next byte
+    assert outs == [b"l", b"s", b" ", b"", b"-l", b"a", b"\r", b"\n"]
+    assert m.held == 0
+    assert m.feed(b"alice@web-1:~$ ") == b"alice@web-1:~$ "
+    assert m.held == 0
+    assert m.feed(b"Password: ") == b"Password: "
+
+
+def test_held_is_bounded_and_released_when_bytes_cannot_start_a_secret() -> None:
+    m = StreamMasker(MaskingProfile())
+    out = m.feed(b"x ghp_")
+    assert out == b"x " and m.held == 4
+    out = m.feed(b"!! no secret\n")
+    assert out == b"ghp_!! no secret\n" and m.held == 0
+    m = StreamMasker(MaskingProfile())
+    m.feed(b"password: " + b"a" * 100_000)  # a value that never ends
+    assert m.held <= HOLD_BOUND
+
+
+def test_benign_corpus_is_byte_identical() -> None:
+    sha = hashlib.sha1(b"x").hexdigest()
+    corpus = b"\n".join([
+        b"commit " + sha.encode() + b" Merge branch 'main'",
+        str(uuid.UUID(int=0x1234_5678_9ABC_DEF0_1234_5678_9ABC_DEF0)).encode(),
+        b"image: nginx@sha256:" + hashlib.sha256(b"nginx").hexdigest().encode(),
+        b'"integrity": "sha512-' + base64.b64encode(hashlib.sha512(b"pkg").digest()) + b'"',
+        base64.b64encode(b"The quick brown fox jumps over the lazy dog, again and again and again."),
+        b"password: ********", b"token: <redacted>", b"api_key: ${API_KEY}", b"secret = [REDACTED]",
+        b"drwxr-xr-x  2 alice staff  4096 May  1 12:00 .ssh",
+        b"-rw-------  1 alice staff  1675 May  1 12:00 id_rsa",
+        b"2026-05-01T12:00:00.123Z INFO request GET /api/v1/tokens status=200 latency_ms=12",
+        b"def login(user, password):\n    token = make_token(user)\n    return token",
+        b"if password == user.password:\n    secret = None",
+        b"const apiKey = process.env.API_KEY;",
+        b"Error: invalid password: too short",
+        b"PWD=/home/alice", b"max_tokens=4096", b"tests passed=12 failed=0",
+        b"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB9nY2xvY2FsLWtleS1mb3ItdGVzdHM alice@laptop",
+        b"Total: 4111 items, 1111 skipped", b"phone: +1 (555) 123-4567",
+        b"\x1b[01;34mbin\x1b[0m  \x1b[01;32mrun.sh\x1b[0m",
+    ]) + b"\n"
+    assert mask_whole(corpus) == corpus
+    assert mask_chunks(split_at(corpus, range(0, len(corpus), 3))) == corpus
+
+
+def test_binary_and_invalid_utf8_pass_through() -> None:
+    data = bytes(range(256)) * 64 + b"\xc3\x28\xa0\xa1\xe2\x28\xa1"
+    assert mask_whole(data) == data
+    secret = b"ghp_" + b"Z9" * 18
+    out = mask_whole(b"\xff\xfe" + secret + b"\x00\xc3\xa9")
+    assert out == b"\xff\xfe[MASKED:github-pat-classic]\x00\xc3\xa9"
+
+
+def test_ansi_around_and_inside_a_secret() -> None:
+    secret = "ghp_" + fake("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", 36, "ansi")
+    around = b"\x1b[31m" + secret.encode() + b"\x1b[0m\n"
+    assert mask_whole(around) == b"\x1b[31m[MASKED:github-pat-classic]\x1b[0m\n"
+    inside = b"token " + secret[:10].encode() + b"\x1b[K" + secret[10:].encode() + b"\x1b[0m\n"
+    out = mask_whole(inside)
+    assert out == b"token [MASKED:github-pat-classic]\x1b[0m\n"
+    grep = b"password=\x1b[01;31m\x1b[Khunter22\x1b[m\x1b[K\n"
+    assert mask_whole(grep) == b"password=\x1b[01;31m\x1b[K[MASKED:password-assignment]\x1b[m\x1b[K\n"
+    for data in (around, inside, grep):
+        assert mask_chunks([data[i : i + 1] for i in range(len(data))]) == mask_whole(data)
+
+
+def test_utf8_around_a_secret_is_never_cut() -> None:
+    data = "clé=é password=hunter22 ✓ café\n".encode()
+    out = mask_whole(data)
+    out.decode("utf-8")  # still valid UTF-8
+    assert out == "clé=é password=[MASKED:password-assignment] ✓ café\n".encode()
+
+
+PEM_BODY = "\n".join(fake("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", 64, f"b{i}") for i in range(6))
+
+
+def test_pem_block_masked_begin_to_end_in_any_chunking() -> None:
+    data = (f"before\n-----BEGIN RSA PRIVATE KEY-----\n{PEM_BODY}\n-----END RSA PRIVATE KEY-----\nafter\n").encode()
+    whole = mask_whole(data)
+    assert whole == b"before\n[MASKED:private-key-pem]\nafter\n"
+    for step in (1, 2, 5, 13, 64):
+        assert mask_chunks([data[i : i + step] for i in range(0, len(data), step)]) == whole
+
+
+def test_openssh_and_unterminated_blocks() -> None:
+    data = f"-----BEGIN OPENSSH PRIVATE KEY-----\n{PEM_BODY}\n-----END OPENSSH PRIVATE KEY-----\n".encode()
+    assert mask_whole(data) == b"[MASKED:private-key-openssh]\n"
+    m = StreamMasker(MaskingProfile())
+    out = m.feed(b"-----BEGIN PRIVATE KEY-----\n" + PEM_BODY.encode())
+    assert out == b"[MASKED:private-key-pem]"
+    assert m.held == 0  # block bytes are swallowed, not held
+    assert m.release_idle() == b""
+    assert m.feed(b"\nmore secret lines\n") == b""
+    assert m.finish() == b""
+
+
+def test_gcp_service_account_json() -> None:
+    body = PEM_BODY.replace("\n", "\\n")
+    data = ('{"type": "service_account", "private_key_id": "0123abcd", "private_key": "-----BEGIN PRIVATE KEY-----\\n'
+            + body + '\\n-----END PRIVATE KEY-----\\n", "client_email": "x@p.iam.gserviceaccount.com"}\n').encode()
+    out = mask_whole(data)
+    assert PEM_BODY.split("\n")[0].encode() not in out
+    assert b'"client_email": "x@p.iam.gserviceaccount.com"' in out
+
+
+def test_kubernetes_secret_yaml() -> None:
+    pw = base64.b64encode(b"s3cr3t-pass").decode()
+    crt = base64.b64encode(b"-----BEGIN CERTIFICATE-----fake").decode()
+    data = (f"apiVersion: v1\ndata:\n  password: {pw}\n  tls.crt: {crt}\nkind: Secret\nmetadata:\n"
+            f"  name: db\ntype: Opaque\n").encode()
+    out = mask_whole(data)
+    assert pw.encode() not in out and crt.encode() not in out
+    assert b"kind: Secret\nmetadata:\n  name: db\n" in out
+
+
+def test_replacement_styles() -> None:
+    secret = b"ghp_" + b"Ab1" * 12
+    text = b"t=" + secret + b"\n"
+    assert mask_whole(text, MaskingProfile(replacement="fixed", replacement_text="***")) == b"t=***\n"
+    assert mask_whole(text, MaskingProfile(replacement="keep-prefix")) == "t=ghp_…\n".encode()
+    same = mask_whole(text, MaskingProfile(replacement="same-length"))
+    assert same == b"t=" + b"*" * len(secret) + b"\n"
+    assert mask_whole(b"password=hunter22\n", MaskingProfile(replacement="keep-prefix")) == "password=…\n".encode()
+
+
+def test_hits_report_offsets_and_hmac_never_the_secret() -> None:
+    hits: list[MaskHit] = []
+    key = b"server-key"
+    m = StreamMasker(MaskingProfile(), hmac_key=key, on_hit=hits.append)
+    data = b"hello\npassword=hunter22\n"
+    m.feed(data[:12])
+    m.feed(data[12:])
+    m.finish()
+    assert hits == [MaskHit("password-assignment", 15, 8, hmac.new(key, b"hunter22", hashlib.sha256).hexdigest())]
+    hits.clear()
+    m = StreamMasker(MaskingProfile(), on_hit=hits.append)
+    m.feed(b"x ghp_" + b"Q" * 36 + b"\n")
+    m.finish()
+    assert hits == [MaskHit("github-pat-classic", 2, 40, None)]
+
+
+def test_profile_can_turn_detectors_off() -> None:
+    only_cards = MaskingProfile(detectors=frozenset({"credit-card"}))
+    assert mask_whole(b"password=hunter22 4111111111111111\n", only_cards) == b"password=hunter22 [MASKED:credit-card]\n"
