@@ -69,6 +69,16 @@ class UpstreamSettings:
 
 
 @dataclass(frozen=True)
+class ApprovalConfig:
+    reviewer_group: str = "reviewers"
+    default_timeout: float = 600.0
+    max_grant: float = 8 * 3600.0
+    progress_interval: float = 30.0
+    webhook_url: str | None = None
+    webhook_style: str = "json"  # json | slack
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole validated configuration of one gateway process."""
 
@@ -85,6 +95,7 @@ class Settings:
     targets: dict[str, TargetSettings] = field(default_factory=dict)
     env_allowlist: tuple[str, ...] = ENV_ALLOWLIST_DEFAULT
     shutdown_grace: float = 2.0
+    approvals: ApprovalConfig = ApprovalConfig()
 
     @property
     def generated_host_key_path(self) -> Path:
@@ -146,7 +157,7 @@ def settings_from_mapping(raw: Any, *, source: Path | None = None) -> Settings:
         errors.raise_if_any()
 
     known = {"listen", "state_dir", "host_keys", "store", "policies", "recording", "upstream", "users",
-             "user_ca_keys", "targets", "env_allowlist", "shutdown_grace"}
+             "user_ca_keys", "targets", "env_allowlist", "shutdown_grace", "approvals"}
     for key in raw:
         if key not in known:
             errors.add(str(key), f"unknown key (known: {', '.join(sorted(known))})")
@@ -186,12 +197,40 @@ def settings_from_mapping(raw: Any, *, source: Path | None = None) -> Settings:
     users = _users(raw.get("users"), errors, base, targets)
     env_allowlist = tuple(_str_list(raw, "env_allowlist", "env_allowlist", errors)) or ENV_ALLOWLIST_DEFAULT
     shutdown_grace = _float(raw, "shutdown_grace", "shutdown_grace", errors, 2.0, lo=0.0, hi=300)
+    approvals = _approvals(_mapping(raw, "approvals", errors), errors)
     errors.raise_if_any()
     return Settings(
         source=source, listen=listen, state_dir=state_dir, host_key_paths=host_key_paths,
         store_path=store_path, policy_dir=policy_dir, recording=recording, upstream=upstream,
         users=users, user_ca_keys=ca_keys, targets=targets, env_allowlist=env_allowlist,
-        shutdown_grace=shutdown_grace,
+        shutdown_grace=shutdown_grace, approvals=approvals,
+    )
+
+
+def _approvals(raw: dict, errors: _Errors) -> ApprovalConfig:
+    allowed = {"reviewer_group", "default_timeout", "max_grant", "progress_interval", "webhook"}
+    for key in raw:
+        if key not in allowed:
+            errors.add(f"approvals.{key}", f"unknown key (known: {', '.join(sorted(allowed))})")
+    hook = raw.get("webhook") or {}
+    if not isinstance(hook, dict):
+        errors.add("approvals.webhook", "must be a mapping with url and style")
+        hook = {}
+    url = hook.get("url")
+    if url is not None and (not isinstance(url, str) or not url.startswith(("http://", "https://"))):
+        errors.add("approvals.webhook.url", "must be an http:// or https:// URL")
+        url = None
+    style = hook.get("style", "json")
+    if style not in ("json", "slack"):
+        errors.add("approvals.webhook.style", "must be json or slack")
+        style = "json"
+    return ApprovalConfig(
+        reviewer_group=_str(raw, "reviewer_group", "approvals.reviewer_group", errors, "reviewers"),
+        default_timeout=_float(raw, "default_timeout", "approvals.default_timeout", errors, 600.0, lo=1, hi=86400),
+        max_grant=_float(raw, "max_grant", "approvals.max_grant", errors, 28800.0, lo=0, hi=7 * 86400),
+        progress_interval=_float(raw, "progress_interval", "approvals.progress_interval", errors, 30.0,
+                                 lo=0.05, hi=3600),
+        webhook_url=url, webhook_style=style,
     )
 
 
@@ -397,6 +436,12 @@ upstream:
   idle_timeout: 60                  # close a pooled connection idle this long (seconds)
 
 env_allowlist: [TERM, LANG, "LC_*"]  # client environment variables passed to the target
+
+approvals:
+  reviewer_group: reviewers   # users in this group may open bastion-review and give verdicts (with TOTP)
+  default_timeout: 600        # seconds a held command waits when its rule sets no timeout; then denied
+  max_grant: 28800            # longest "approve this command for N minutes" a reviewer may give
+  # webhook: {url: "https://hooks.example/…", style: slack}   # paged on every new request
 
 # Callers. Connect as `ssh -p 2222 USER:TARGET@gateway`, or plain USER for the default target.
 # Uncomment and fill in (the gateway refuses everyone until a user and a target exist):

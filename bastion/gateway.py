@@ -20,6 +20,8 @@ from bastion.clock import Clock
 from bastion.config import Settings, TargetSettings, UserSettings
 from bastion.identity.keys import certificate_trust, key_matches
 from bastion.identity.principal import LoginName, Principal
+from bastion.recording.fanout import Fanout
+from bastion.review_api import ReviewSession
 from bastion.session import EXIT_DENIED, EXIT_GATEWAY_ERROR, PtyRequest, Session
 from bastion.store.db import Store
 from bastion.upstream import UpstreamPool
@@ -46,6 +48,7 @@ class GatewayContext:
     audit: audit.AuditLog
     pool: UpstreamPool
     sessions: dict[str, Session] = field(default_factory=dict)
+    fanout: Fanout = field(default_factory=Fanout)
     # decide(session) -> bool | Awaitable[bool]: the policy hook; returns False after telling the client.
     decide: Callable[[Session], Any] | None = None
     # check_line(session, text) -> bool | Awaitable[bool]: a shell line's decision (text None: unreadable).
@@ -185,6 +188,7 @@ class ClientChannel(asyncssh.SSHServerSession):
         self.session: Session | None = None
         self._pty: PtyRequest | None = None
         self._refusal: tuple[str, int] | None = None
+        self.review: ReviewSession | None = None
 
     def connection_made(self, chan: asyncssh.SSHServerChannel) -> None:
         self.chan = chan
@@ -201,6 +205,15 @@ class ClientChannel(asyncssh.SSHServerSession):
         return self._begin(command)
 
     def subsystem_requested(self, subsystem: str) -> bool:
+        server = self.server
+        if subsystem == "bastion-review" and server.principal is not None:
+            if server.ctx.settings.approvals.reviewer_group in server.principal.groups:
+                assert self.chan is not None
+                self.review = ReviewSession(server.ctx, server.principal, self.chan)
+                return True
+            server._refused("subsystem:bastion-review", "not a reviewer")
+            self._refusal = ("bastion-review is for reviewers only", EXIT_DENIED)
+            return True
         # Accept, then explain and exit: a bare refusal leaves `sftp` users with no reason.
         self.server._refused(f"subsystem:{subsystem}", subsystem)
         self._refusal = (f"subsystem {subsystem!r} is disabled on this gateway", EXIT_DENIED)
@@ -242,10 +255,14 @@ class ClientChannel(asyncssh.SSHServerSession):
     def data_received(self, data: bytes, datatype: Any) -> None:
         if self.session is not None:
             self.session.client_data(data)
+        elif self.review is not None:
+            self.review.data_received(data)
 
     def eof_received(self) -> bool:
         if self.session is not None:
             self.session.client_eof()
+        elif self.review is not None:
+            return False  # the reviewer is done: close the channel
         return True  # keep our side open: output may still be flowing
 
     def signal_received(self, signal: str) -> None:
@@ -262,14 +279,20 @@ class ClientChannel(asyncssh.SSHServerSession):
     def pause_writing(self) -> None:
         if self.session is not None:
             self.session.client_paused(True)
+        elif self.review is not None:
+            self.review.paused(True)
 
     def resume_writing(self) -> None:
         if self.session is not None:
             self.session.client_paused(False)
+        elif self.review is not None:
+            self.review.paused(False)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.session is not None:
             self.session.client_closed()
+        elif self.review is not None:
+            self.review.close()
 
 
 async def start_server(ctx: GatewayContext, host_keys: list[asyncssh.SSHKey]) -> asyncssh.SSHAcceptor:

@@ -13,6 +13,7 @@ channel stops reading (so the target's window closes and the target slows), and 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 import fnmatch
 import logging
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 EXIT_DENIED = 126        # like a shell's "found but cannot execute": the command never ran
 EXIT_GATEWAY_ERROR = 255  # like ssh: the gateway or the target could not be reached
 
+_UPSTREAM_CLOSE_GRACE = 2.0
 _SEND_HIGH_WATER = 256 * 1024
 _SEND_LOW_WATER = 64 * 1024
 
@@ -127,6 +129,8 @@ class Session:
         self._command_id: int | None = None
         self._terminated: str | None = None
         self._gate: PtyLineGate | ScriptLineGate | None = None
+        self._mono_start = ctx.clock.monotonic()
+        self._live_decoders: dict[str, codecs.IncrementalDecoder] = {}
         self._forced_exit: int | None = None
 
     # --- requests before start (from ClientChannel) --------------------------------------------------
@@ -175,8 +179,7 @@ class Session:
         if self._upstream is not None:
             with contextlib.suppress(OSError):
                 self._upstream.send_signal(signal)
-        if self.recorder is not None:
-            self.recorder.marker(f"signal {signal}")
+        self._safe_marker(f"signal {signal}")
 
     def client_break(self, msec: int) -> bool:
         if self._upstream is None:
@@ -192,6 +195,7 @@ class Session:
             self._gate.reader.resize(width, height)
         if self.recorder is not None:
             self.recorder.resize(width, height)
+        self._publish("r", f"{width}x{height}")
         if self._upstream is not None:
             with contextlib.suppress(OSError):
                 self._upstream.change_terminal_size(width, height, pixwidth, pixheight)
@@ -215,10 +219,7 @@ class Session:
             self._end_status = "closed"
             if self.recorder is not None:
                 self._safe_marker("client disconnected")
-            if self._upstream is not None:
-                self._upstream.close()
-            else:
-                self._upstream_done.set()
+            self._stop_upstream()
 
     # --- upstream → client --------------------------------------------------------------------------
     def upstream_data(self, data: bytes, stream: str) -> None:
@@ -251,6 +252,11 @@ class Session:
                 return
         if self._gate is not None:
             self._gate.feed_output(data)
+        if self.ctx.fanout.watched(self.id):
+            decoder = self._live_decoders.get(stream)
+            if decoder is None:
+                decoder = self._live_decoders[stream] = codecs.getincrementaldecoder("utf-8")(errors="replace")
+            self._publish("o", decoder.decode(data))
         if self._client_gone:
             return
         try:
@@ -357,7 +363,7 @@ class Session:
             policy_version=self.ctx.policy_version())
         if self.recorder is not None:
             self._flusher = asyncio.get_running_loop().create_task(self.recorder.run_flusher())
-            self.recorder.marker(f"session {self.id} {self.principal.name}@{self.target.name}")
+            self._safe_marker(f"session {self.id} {self.principal.name}@{self.target.name}")
         return True
 
     async def _open_upstream(self) -> bool:
@@ -476,6 +482,12 @@ class Session:
             self.notice("recording failed; session closed")
         self.terminate()
 
+    def terminate_by_reviewer(self, reviewer: str, reason: str) -> None:
+        self._safe_marker(f"terminated by {reviewer}: {reason}")
+        self._audit(audit.ChannelRefused(session_id=self.id, user=reviewer, kind="session-terminated",
+                                         detail=reason[:512]))
+        self.terminate(f"session terminated by reviewer {reviewer}: {reason}")
+
     def terminate(self, message: str | None = None) -> None:
         """End the session from the gateway side (shutdown, recording failure, reviewer)."""
         if self._finished:
@@ -485,17 +497,29 @@ class Session:
             with contextlib.suppress(Exception):
                 self.notice(message)
         if self._upstream is not None:
-            self._upstream.close()
+            self._stop_upstream()
         else:
             self._upstream_done.set()
             if self._task is not None and not self._task.done():
                 self._task.cancel()
+
+    def _stop_upstream(self) -> None:
+        """End the target's process: a channel close alone leaves a non-pty command running on sshd."""
+        if self._upstream is None:
+            self._upstream_done.set()
+            return
+        with contextlib.suppress(OSError):
+            self._upstream.send_signal("TERM")
+        self._upstream.close()
+        # A target that never confirms the close must not keep the session (and its row) open.
+        asyncio.get_running_loop().call_later(_UPSTREAM_CLOSE_GRACE, self._upstream_done.set)
 
     async def _finish(self, exit_status: int | None, exit_signal: tuple[str, bool, str] | None) -> None:
         if self._finished:
             return
         self._finished = True
         self.ctx.sessions.pop(self.id, None)
+        self.ctx.fanout.end(self.id)
         if self._gate is not None:
             self._gate.close()
         if self._forced_exit is not None and exit_signal is None:
@@ -551,6 +575,11 @@ class Session:
         if self.recorder is not None:
             with contextlib.suppress(RecordingError):
                 self.recorder.marker(label)
+        self._publish("m", label)
+
+    def _publish(self, code: str, text: str) -> None:
+        if text and self.ctx.fanout.watched(self.id):
+            self.ctx.fanout.publish(self.id, (self.ctx.clock.monotonic() - self._mono_start, code, text))
 
     def _audit(self, event: audit.AuditEvent) -> None:
         try:

@@ -69,3 +69,19 @@ def test_exit_by_signal_is_reported_like_ssh(gateway):
 def test_stdin_eof_reaches_the_target(gateway):
     result = gateway.ssh("wc -c", input=b"12345")
     assert result.stdout.strip() == b"5"
+
+
+def test_client_disconnect_ends_the_remote_process(gateway):
+    import os
+    import time
+    proc = subprocess.Popen(gateway.ssh_args() + ["echo $$; exec sleep 60"], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    pid = int(proc.stdout.readline())
+    assert os.path.exists(f"/proc/{pid}")
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not os.path.exists(f"/proc/{pid}")
