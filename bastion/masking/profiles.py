@@ -42,6 +42,7 @@ from bastion.masking.matchers import ALNUM, Detector, Info, Pending
 STYLES = ("label", "fixed", "keep-prefix", "same-length")
 MAX_CUSTOM_WIDTH = 4096
 _ID_RE = re.compile(r"[a-z0-9][a-z0-9\-]{1,62}\Z")
+_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_\-]{0,62}\Z")
 
 
 def _builtin_ids() -> tuple[str, ...]:
@@ -75,7 +76,8 @@ class CustomDetector(Detector):
         self.id = pattern.id
         self.literals = tuple(t.lower().encode() for t in pattern.triggers)
         self.regex = re2.compile(pattern.regex.encode())
-        self.group = "secret" if "secret" in self.regex.groupindex else 0
+        names = {(k.decode() if isinstance(k, bytes) else k): i for k, i in self.regex.groupindex.items()}
+        self.group = names.get("secret", 0)
         self.max_window = pattern.max_width + 1
         self.value_class = re.compile(rb"[A-Za-z0-9_\-.+/=]*")
         self.boundary = False
@@ -279,7 +281,7 @@ def build_profiles(sections: Sequence[tuple[str, int, Any]]) -> ProfileSet:
         if not isinstance(profs, dict):
             raise MaskingConfigError(f"{where}: masking.profiles must be a mapping of name to profile")
         for name, raw in profs.items():
-            if not isinstance(name, str) or not _ID_RE.match(name):
+            if not isinstance(name, str) or not _NAME_RE.match(name):
                 raise MaskingConfigError(f"{where}: profile name {name!r} must be lower-case letters, digits, dashes")
             if name in defined:
                 raise MaskingConfigError(f"{where}: profile {name!r} already defined at {defined[name]}")

@@ -373,6 +373,8 @@ def idle_spans(det: Detector, v: bytes, ts: int, te: int, avail: int) -> tuple[l
     """What to mask when releasing a hit early: its secrets as if the input ended here, plus the token
     that is still arriving where a secret could start (and the class to swallow its rest)."""
     r = det.evaluate(v, ts, te, avail, False)
+    if type(r) is list:
+        return r, None  # decided already (a hit near the end that the scan had not yet taken)
     if type(r) is not Pending:
         return [], None
     spans = list(det.evaluate(v, ts, te, avail, True) or [])  # type: ignore[arg-type]
