@@ -575,16 +575,18 @@ def main(argv: list[str] | None = None) -> int:
     for number in chosen:
         title, bench = BENCHMARKS[number]
         print(f"[{number}] {title}", flush=True)
-        rig = start_rig(max_sessions=10)
+        rig: BenchRig | None = None
         try:
+            rig = start_rig(max_sessions=10)
             asyncio.run(bench(rig, scale, results))
-        except Exception as exc:  # one broken benchmark must not hide the others' figures
+        except Exception:  # one broken benchmark must not hide the others' figures
             traceback.print_exc()
             results.add(f"{number} {title}", "error", "error", None, "-", False)
-            print(f"  gateway log tail:\n{rig.gateway.log_tail()}", flush=True)
-            del exc
+            if rig is not None:
+                print(f"  gateway log tail:\n{rig.gateway.log_tail()}", flush=True)
         finally:
-            rig.close()
+            if rig is not None:
+                rig.close()
     print(f"\nSummary ({'quick' if args.quick else 'full'} run, {time.perf_counter() - started:.0f} s, "
           f"{os.cpu_count()} cores, 1-min load {load0:.2f} before / {os.getloadavg()[0]:.2f} after; "
           "ratio = gateway / direct OpenSSH, same run, 127.0.0.1)\n")
