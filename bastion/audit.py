@@ -213,6 +213,19 @@ class MaskHit(AuditEvent):
     code = "T5000I"
     detector: str
     count: int = 1
+    stream: str | None = None        # stdout | stderr
+    offset: int | None = None        # byte offset of the secret in that stream
+    length: int | None = None
+    digest: str | None = None        # HMAC-SHA256 of the secret under the gateway's key: "was it this key?"
+
+
+@dataclass(frozen=True, kw_only=True)
+class MaskFailed(AuditEvent):
+    """The masker could not do its job; the session's output stopped and the session was closed."""
+
+    name = "mask.failed"
+    code = "T5001E"
+    reason: str
 
 
 # --- 6: recording ----------------------------------------------------------------------------------
@@ -339,3 +352,177 @@ def verify(store: Store, recordings_root: Path) -> VerifyReport:
         if sid in chained_hash and chained_hash[sid] != expected:
             problems.append(f"session {sid}: recording hash in the sessions row differs from the audit trail")
     return VerifyReport(ok=not problems, problems=problems, events_checked=count, recordings_checked=checked)
+
+
+# --- 1: authentication, TOTP (codes T11xx) -----------------------------------------------------------
+# `user` is the name whose TOTP secret is used (a reviewer giving a verdict, later a person logging in).
+@dataclass(frozen=True, kw_only=True)
+class TotpEnrolled(AuditEvent):
+    """A TOTP secret was created (or replaced) for `user`. Never carries the secret."""
+
+    name = "totp.enrolled"
+    code = "T1100I"
+    issuer: str = "bastion"
+    replaced: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class TotpVerified(AuditEvent):
+    name = "totp.verified"
+    code = "T1101I"
+    purpose: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TotpFailed(AuditEvent):
+    """A TOTP code was refused. reason: bad_code | replayed | not_enrolled | locked_out."""
+
+    name = "totp.failed"
+    code = "T1102W"
+    reason: str
+    failures: int = 0
+    purpose: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TotpLockedOut(AuditEvent):
+    name = "totp.locked_out"
+    code = "T1103W"
+    failures: int
+    until: float
+
+
+# --- 7: approvals ----------------------------------------------------------------------------------
+# `user` is who acted: the requester for requested/expired/cancelled/grant_used, the reviewer for verdicts.
+@dataclass(frozen=True, kw_only=True)
+class ApprovalRequested(AuditEvent):
+    name = "approval.requested"
+    code = "T7000I"
+    request_id: int
+    target: str
+    command: str
+    rules: tuple[str, ...] = ()
+    reason: str = ""
+    policy_version: str | None = None
+    expires_at: float
+    approvers_required: int = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApprovalApproved(AuditEvent):
+    name = "approval.approved"
+    code = "T7001I"
+    request_id: int
+    requester: str
+    approvals: tuple[str, ...] = ()
+    reason: str = ""
+    grant_until: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApprovalPartiallyApproved(AuditEvent):
+    """One of several required approvals was given; the request stays pending."""
+
+    name = "approval.partially_approved"
+    code = "T7002I"
+    request_id: int
+    requester: str
+    approvals: tuple[str, ...] = ()
+    required: int = 2
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApprovalDenied(AuditEvent):
+    name = "approval.denied"
+    code = "T7003W"
+    request_id: int
+    requester: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApprovalExpired(AuditEvent):
+    """No verdict in time (reason "timeout"), or left pending by a previous process ("gateway restarted")."""
+
+    name = "approval.expired"
+    code = "T7004W"
+    request_id: int
+    reason: str = "timeout"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApprovalCancelled(AuditEvent):
+    name = "approval.cancelled"
+    code = "T7005I"
+    request_id: int
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApprovalVerdictRefused(AuditEvent):
+    """A verdict was refused before any TOTP check (own request, not pending, already approved, grant too
+    long, not a reviewer). Bad TOTP codes are `totp.failed` events."""
+
+    name = "approval.verdict_refused"
+    code = "T7006W"
+    request_id: int
+    refusal: str
+    detail: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApprovalGrantCreated(AuditEvent):
+    name = "approval.grant_created"
+    code = "T7007I"
+    grant_id: int
+    request_id: int
+    requester: str
+    target: str
+    rules: tuple[str, ...] = ()
+    grant_key: str
+    expires_at: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApprovalGrantUsed(AuditEvent):
+    """A command ran without asking because a live grant matched it."""
+
+    name = "approval.grant_used"
+    code = "T7008I"
+    grant_id: int
+    request_id: int
+    target: str
+    rules: tuple[str, ...] = ()
+    grant_key: str
+    command: str | None = None
+    uses: int = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApprovalGrantRevoked(AuditEvent):
+    name = "approval.grant_revoked"
+    code = "T7009I"
+    grant_id: int
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApprovalNotified(AuditEvent):
+    """The webhook accepted the notification of a new request (the URL itself is never recorded)."""
+
+    name = "approval.notified"
+    code = "T7010I"
+    request_id: int
+    host: str
+    attempts: int = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApprovalNotifyFailed(AuditEvent):
+    name = "approval.notify_failed"
+    code = "T7011W"
+    request_id: int
+    host: str
+    attempts: int
+    error: str

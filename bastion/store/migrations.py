@@ -112,8 +112,88 @@ def m003_audit_events(db: sqlite_utils.Database) -> None:
     )
 
 
+def m004_approvals(db: sqlite_utils.Database) -> None:
+    """Approval requests for held (`review`) commands, and the grants reviewers give with a verdict."""
+    db.execute(
+        """
+        CREATE TABLE approvals (
+            id INTEGER PRIMARY KEY,
+            session_id TEXT NOT NULL,
+            user TEXT NOT NULL,
+            groups TEXT NOT NULL DEFAULT '[]',     -- JSON list
+            target TEXT NOT NULL,
+            command TEXT NOT NULL,
+            grant_key TEXT NOT NULL,
+            rules TEXT NOT NULL DEFAULT '[]',      -- JSON list of rule ids
+            reason TEXT NOT NULL DEFAULT '',
+            policy_version TEXT NOT NULL DEFAULT '',
+            requested_at REAL NOT NULL,
+            expires_at REAL NOT NULL,
+            approvers_required INTEGER NOT NULL DEFAULT 1 CHECK (approvers_required >= 1),
+            state TEXT NOT NULL DEFAULT 'pending'
+                CHECK (state IN ('pending', 'approved', 'denied', 'expired', 'cancelled')),
+            approvals TEXT NOT NULL DEFAULT '[]',  -- JSON list of reviewers who approved so far
+            grant_offer REAL,                      -- smallest grant every approver so far offered
+            decided_by TEXT,
+            decided_at REAL,
+            decision_reason TEXT,
+            grant_until REAL
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_approvals_state_expires ON approvals (state, expires_at)")
+    db.execute("CREATE INDEX idx_approvals_session_id ON approvals (session_id)")
+    db.execute(
+        """
+        CREATE TABLE approval_grants (
+            id INTEGER PRIMARY KEY,
+            request_id INTEGER NOT NULL REFERENCES approvals (id),
+            user TEXT NOT NULL,
+            target TEXT NOT NULL,
+            rules TEXT NOT NULL,                   -- canonical JSON list of rule ids (sorted)
+            grant_key TEXT NOT NULL,
+            granted_by TEXT NOT NULL,
+            granted_at REAL NOT NULL,
+            expires_at REAL NOT NULL,
+            revoked_at REAL,
+            revoked_by TEXT,
+            uses INTEGER NOT NULL DEFAULT 0,
+            last_used_at REAL
+        )
+        """
+    )
+    db.execute(
+        "CREATE INDEX idx_approval_grants_match ON approval_grants (user, target, grant_key, rules, expires_at)"
+    )
+
+
+def m005_totp(db: sqlite_utils.Database) -> None:
+    """TOTP secrets (reviewers now, TOTP logins later), the last accepted time step, and failed attempts."""
+    db.execute(
+        """
+        CREATE TABLE totp_credentials (
+            name TEXT PRIMARY KEY,
+            secret TEXT NOT NULL,                  -- base32; see bastion/identity/totp.py
+            enrolled_at REAL NOT NULL,
+            last_step INTEGER,                     -- newest accepted time step (replay refusal)
+            locked_until REAL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE totp_failures (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            at REAL NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_totp_failures_name_at ON totp_failures (name, at)")
+
+
 # Applied in this order; names are recorded in the database, so never rename one.
-MIGRATIONS: list[Migration] = [m001_sessions, m002_commands, m003_audit_events]
+MIGRATIONS: list[Migration] = [m001_sessions, m002_commands, m003_audit_events, m004_approvals, m005_totp]
 
 
 def migrate(db: sqlite_utils.Database) -> None:
