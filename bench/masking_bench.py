@@ -3,7 +3,9 @@
 Corpora (each ~4 MiB, fed in 64 KiB chunks as an SSH channel would deliver them):
   (a) log-like text with rare secrets (one per ~50 KiB),
   (b) dense base64 (`base64 -w 76` of random bytes),
-  (c) an `env` dump with many secrets (about one secret-bearing variable in three lines).
+  (c) `env` dumps with many secrets: env-real is a CI runner's environment (~45 variables, a real-size
+      LS_COLORS, 10 secrets per dump, ~1 secret per 400 bytes); env-dense has a secret in one line of
+      three and no long lines (~1 secret per 150 bytes, a worst case for per-hit cost).
 Baselines: a plain copy (`bytes(...)` of each chunk) and the naive approach, `re.sub` of one big Python
 alternation of the built-in detectors' shapes over the whole text.
 
@@ -78,6 +80,44 @@ def env_dump(size: int, rng: random.Random) -> bytes:
     return b"\n".join(out) + b"\n"
 
 
+LS_COLORS = ("LS_COLORS=rs=0:di=01;34:ln=01;36:mh=00:pi=40;33:so=01;35:do=01;35:bd=40;33;01:cd=40;33;01:or=40;31;01:"
+             "mi=00:su=37;41:sg=30;43:ca=00:tw=30;42:ow=34;42:st=37;44:ex=01;32:" + ":".join(
+                 f"*.{ext}=01;{31 + i % 6}" for i, ext in enumerate(
+                     "tar tgz arc arj taz lha lz4 lzh lzma tlz txz tzo t7z zip z dz gz lrz lz lzo xz zst tzst bz2 bz "
+                     "tbz tbz2 tz deb rpm jar war ear sar rar alz ace zoo cpio 7z rz cab wim swm dwm esd avif jpg "
+                     "jpeg mjpg mjpeg gif bmp pbm pgm ppm tga xbm xpm tif tiff png svg svgz mng pcx mov mpg mpeg "
+                     "m2v mkv webm webp ogm mp4 m4v mp4v vob qt nuv wmv asf rm rmvb flc avi fli flv gl dl xcf xwd "
+                     "yuv cgm emf ogv ogx aac au flac m4a mid midi mka mp3 mpc ogg ra wav oga opus spx xspf".split())))
+
+
+def env_realistic(size: int, rng: random.Random) -> bytes:
+    """Repeated `env` output of a CI runner: ~45 variables, a 1.7 KB LS_COLORS, 10 secrets per dump."""
+    dense = env_dump(1 << 16, rng).split(b"\n")
+    secrets = [x for x in dense if b"=" in x and not x.startswith((b"PATH", b"HOME", b"LANG", b"SHELL", b"TERM",
+               b"USER", b"HOSTNAME", b"PWD", b"SHLVL", b"NODE_ENV", b"TZ", b"LOG_LEVEL", b"LS_COLORS"))]
+    plain = [f"{k}={v}".encode() for k, v in [
+        ("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"), ("HOME", "/home/runner"),
+        ("LANG", "C.UTF-8"), ("SHELL", "/bin/bash"), ("TERM", "xterm-256color"), ("USER", "runner"),
+        ("HOSTNAME", "runner-7c9f"), ("PWD", "/home/runner/work/app"), ("SHLVL", "1"), ("CI", "true"),
+        ("GITHUB_ACTIONS", "true"), ("GITHUB_REPOSITORY", "acme/app"), ("GITHUB_SHA", "9fceb02d0ae598e95dc970b74767f19372d61af8"),
+        ("GITHUB_REF", "refs/heads/main"), ("GITHUB_RUN_ID", "8123456789"), ("RUNNER_OS", "Linux"),
+        ("RUNNER_TEMP", "/home/runner/work/_temp"), ("JAVA_HOME", "/usr/lib/jvm/temurin-17-jdk-amd64"),
+        ("GOROOT", "/usr/local/go"), ("NODE_ENV", "production"), ("TZ", "UTC"), ("LOG_LEVEL", "info"),
+        ("XDG_RUNTIME_DIR", "/run/user/1001"), ("DEBIAN_FRONTEND", "noninteractive"), ("EDITOR", "vim"),
+        ("PAGER", "less"), ("LESSOPEN", "| /usr/bin/lesspipe %s"), ("MAIL", "/var/mail/runner"),
+        ("OLDPWD", "/home/runner"), ("PYTHONUNBUFFERED", "1"), ("PIP_NO_CACHE_DIR", "1"),
+        ("DOCKER_HOST", "unix:///var/run/docker.sock"), ("KUBECONFIG", "/home/runner/.kube/config"),
+        ("AWS_REGION", "eu-west-1"), ("AWS_DEFAULT_OUTPUT", "json")]] + [LS_COLORS.encode()]
+    out, n = [], 0
+    while n < size:
+        dump = plain + rng.sample(secrets, 10)
+        rng.shuffle(dump)
+        block = b"\n".join(dump) + b"\n"
+        out.append(block)
+        n += len(block)
+    return b"".join(out)
+
+
 def naive_regex() -> re.Pattern[bytes]:
     parts = [det.regex.pattern for det in TOKEN_DETECTORS]
     parts += [rb"(?i)(?:password|passwd|secret|token|api_?key|access_?key|private_?key)[\w.-]*\s*[:=]\s*\S+",
@@ -116,7 +156,8 @@ def main() -> None:
     print(f"detectors on: {len(profile.detectors)} built-in (of {len(BUILTIN_IDS)}); chunk {args.chunk} B; "
           f"corpus {args.mib:g} MiB each; best of 3")
     print(f"{'corpus':<12}{'copy MiB/s':>12}{'naive re.sub':>14}{'masker':>10}{'vs naive':>10}{'vs copy':>9}  hits")
-    for name, gen in (("log-like", log_like), ("base64", dense_base64), ("env-dump", env_dump)):
+    for name, gen in (("log-like", log_like), ("base64", dense_base64), ("env-real", env_realistic),
+                      ("env-dense", env_dump)):
         data = gen(size, rng)
         n = len(data)
 
