@@ -183,6 +183,11 @@ def validate_issuer_settings(raw: Mapping[str, Any], path: str, *, base_dir: Pat
             raise ConfigError(f"{path}.required_claims.{name}: must be a string, number, boolean, list or null")
 
     cache_seconds = need_number("jwks_cache_seconds", OidcIssuerSettings.jwks_cache_seconds, low=1)
+    refresh_interval = need_number(
+        "jwks_min_refresh_interval", OidcIssuerSettings.jwks_min_refresh_interval, low=0, high=cache_seconds
+    )
+    clock_skew = need_number("clock_skew", OidcIssuerSettings.clock_skew, low=0, high=MAX_CLOCK_SKEW)
+    user_claim = need_str("user_claim", default=OidcIssuerSettings.user_claim) or "sub"
     try:
         return OidcIssuerSettings(
             issuer=issuer,
@@ -190,14 +195,12 @@ def validate_issuer_settings(raw: Mapping[str, Any], path: str, *, base_dir: Pat
             discovery=discovery_raw,
             jwks_file=jwks_file,
             algorithms=tuple(algorithms_raw),
-            clock_skew=need_number("clock_skew", OidcIssuerSettings.clock_skew, low=0, high=MAX_CLOCK_SKEW),
-            user_claim=need_str("user_claim", default=OidcIssuerSettings.user_claim) or "sub",
+            clock_skew=clock_skew,
+            user_claim=user_claim,
             groups_claim=groups_claim,
             required_claims=dict(required_raw),
             jwks_cache_seconds=cache_seconds,
-            jwks_min_refresh_interval=need_number(
-                "jwks_min_refresh_interval", OidcIssuerSettings.jwks_min_refresh_interval, low=0, high=cache_seconds
-            ),
+            jwks_min_refresh_interval=refresh_interval,
         )
     except ConfigError as exc:
         raise ConfigError(f"{path}.{exc}") from None
