@@ -11,6 +11,8 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from bastion import audit
+from bastion.errors import MaskingConfigError
+from bastion.masking.profiles import ProfileSet, build_profiles
 from bastion.policy.evaluate import PolicyDecision
 from bastion.policy.explain import refusal_line
 from bastion.policy.holder import PolicyHolder
@@ -39,6 +41,27 @@ class PolicyEnforcer:
         ctx.decide = self.decide
         ctx.check_line = self.check_line
         ctx.policy_version = lambda: self.holder.current.version
+        ctx.masking_profiles = self.masking_profiles
+        self._profiles: tuple[str, ProfileSet] | None = None
+
+    def masking_profiles(self) -> ProfileSet:
+        """The masking profiles of the policy in force (they live in the same files, same version).
+
+        INVARIANT: a masking section that does not build keeps the previous profiles (or the built-in
+        default, which masks every kind it knows), never "no masking".
+        """
+        policy = self.holder.current
+        if self._profiles is None or self._profiles[0] != policy.version:
+            sections = [(m.file, m.line, m.data) for m in policy.masking_sections]
+            try:
+                profiles = build_profiles(sections)
+            except MaskingConfigError as exc:
+                log.error("masking profiles not updated: %s", exc)
+                self.ctx.audit.emit(audit.PolicyReloadFailed(errors=(str(exc),), path=str(self.ctx.settings.policy_dir),
+                                                             kept_version=self._profiles[0] if self._profiles else None))
+                profiles = self._profiles[1] if self._profiles else build_profiles(())
+            self._profiles = (policy.version, profiles)
+        return self._profiles[1]
 
     def reload(self) -> bool:
         return self.holder.reload()

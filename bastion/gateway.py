@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
+import functools
 import logging
 import secrets
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ import asyncssh
 from bastion import audit
 from bastion.clock import Clock
 from bastion.config import Settings, TargetSettings, UserSettings
+from bastion.masking.profiles import ProfileSet, build_profiles
 from bastion.identity.keys import certificate_trust, key_matches
 from bastion.identity.principal import LoginName, Principal
 from bastion.recording.fanout import Fanout
@@ -31,6 +33,11 @@ log = logging.getLogger(__name__)
 # Offered to clients, fastest first. chacha20-poly1305 is left out on purpose: OpenSSH clients prefer it
 # and the client's order wins, and it costs the relay ~1.9x the CPU of AES-GCM (FIELD-NOTES).
 SERVER_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes192-ctr", "aes256-ctr")
+
+
+@functools.cache
+def _builtin_profiles() -> ProfileSet:
+    return build_profiles(())
 
 
 def new_session_id(clock: Clock) -> str:
@@ -54,6 +61,9 @@ class GatewayContext:
     # check_line(session, text) -> bool | Awaitable[bool]: a shell line's decision (text None: unreadable).
     check_line: Callable[[Session, str | None], Any] | None = None
     policy_version: Callable[[], str | None] = lambda: None
+    # masking_profiles() -> ProfileSet for the policy in force; mask_key: the HMAC key for hit digests.
+    masking_profiles: Callable[[], ProfileSet] = lambda: _builtin_profiles()
+    mask_key: bytes | None = None
     id_factory: Callable[[Clock], str] = new_session_id
     accepting: bool = True
 

@@ -53,6 +53,22 @@ def load_or_generate_host_keys(settings: Settings) -> list[asyncssh.SSHKey]:
     return [key]
 
 
+def load_or_generate_secret(path: Path, size: int = 32) -> bytes:
+    """A server-side random key, created 0600 on first use (the HMAC key for masked-secret digests)."""
+    try:
+        data = path.read_bytes()
+        if len(data) >= 16:
+            return data
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = os.urandom(size)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    return data
+
+
 class GatewayService:
     """Owns every long-lived part of a running gateway."""
 
@@ -89,6 +105,7 @@ class GatewayService:
                                   pool=UpstreamPool(settings.upstream))
         from bastion.enforcement import install_policy  # policy wiring lives with enforcement
 
+        self.ctx.mask_key = load_or_generate_secret(settings.state_dir / "mask_hmac.key")
         self._policy = install_policy(self.ctx)
         try:
             self.acceptor = await start_server(self.ctx, self.host_keys)

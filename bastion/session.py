@@ -23,10 +23,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 import asyncssh
 
 from bastion import audit
-from bastion.errors import HostKeyMismatch, RecordingError, UpstreamError
+from bastion.errors import HostKeyMismatch, MaskingError, RecordingError, UpstreamError
 from bastion.capture import CommandLineReader
 from bastion.identity.principal import Principal
 from bastion.line_gate import PtyLineGate, ScriptLineGate
+from bastion.masking.stream import MaskHit, StreamMasker
 from bastion.recording.recorder import Recorder, recording_path
 from bastion.store import commands as store_commands
 from bastion.store import sessions as store_sessions
@@ -131,6 +132,10 @@ class Session:
         self._gate: PtyLineGate | ScriptLineGate | None = None
         self._mono_start = ctx.clock.monotonic()
         self._live_decoders: dict[str, codecs.IncrementalDecoder] = {}
+        self._maskers: dict[str, StreamMasker] = {}
+        self._idle_timers: dict[str, asyncio.TimerHandle] = {}
+        self._last_feed: dict[str, float] = {}
+        self._output_stopped = False
         self._forced_exit: int | None = None
 
     # --- requests before start (from ClientChannel) --------------------------------------------------
@@ -224,9 +229,73 @@ class Session:
     # --- upstream → client --------------------------------------------------------------------------
     def upstream_data(self, data: bytes, stream: str) -> None:
         self.bytes_out += len(data)
-        self._emit(data, stream)
+        if self._output_stopped:
+            return
+        masker = self._maskers.get(stream)
+        if masker is None:
+            self._emit(data, stream)
+            return
+        try:
+            out = masker.feed(data)
+        except MaskingError as exc:
+            self._masking_failed(exc)
+            return
+        if out:
+            self._emit(out, stream)
+        if masker.held:
+            self._last_feed[stream] = self.ctx.clock.monotonic()
+            if stream not in self._idle_timers:
+                self._idle_timers[stream] = asyncio.get_running_loop().call_later(
+                    masker.idle_release, self._release_idle, stream)
+
+    def _release_idle(self, stream: str) -> None:
+        """Held bytes are released after a short quiet time, so prompts and typing stay responsive."""
+        self._idle_timers.pop(stream, None)
+        masker = self._maskers.get(stream)
+        if masker is None or self._output_stopped or not masker.held:
+            return
+        quiet = self.ctx.clock.monotonic() - self._last_feed.get(stream, 0.0)
+        if quiet < masker.idle_release:
+            self._idle_timers[stream] = asyncio.get_running_loop().call_later(
+                masker.idle_release - quiet, self._release_idle, stream)
+            return
+        try:
+            out = masker.release_idle()
+        except MaskingError as exc:
+            self._masking_failed(exc)
+            return
+        if out:
+            self._emit(out, stream)
+
+    def _finish_maskers(self) -> None:
+        for stream, masker in list(self._maskers.items()):
+            timer = self._idle_timers.pop(stream, None)
+            if timer is not None:
+                timer.cancel()
+            if self._output_stopped:
+                continue
+            try:
+                out = masker.finish()
+            except MaskingError as exc:
+                self._masking_failed(exc)
+                return
+            if out:
+                self._emit(out, stream)
+
+    def _masking_failed(self, exc: Exception) -> None:
+        # INVARIANT: when the masker cannot vouch for the output, no more output leaves the gateway.
+        self._output_stopped = True
+        self._audit(audit.MaskFailed(session_id=self.id, user=self.principal.name, reason=str(exc)[:500]))
+        self._end_status, self._end_error = "failed", f"masking failed: {exc}"
+        self._forced_exit = EXIT_GATEWAY_ERROR
+        self.terminate("output masking failed; session closed")
+
+    def _mask_hit(self, stream: str, hit: MaskHit) -> None:
+        self._audit(audit.MaskHit(session_id=self.id, user=self.principal.name, detector=hit.detector,
+                                  stream=stream, offset=hit.offset, length=hit.length, digest=hit.digest))
 
     def upstream_eof(self) -> None:
+        self._finish_maskers()
         if not self._client_gone:
             with contextlib.suppress(OSError):
                 self.client.write_eof()
@@ -282,6 +351,15 @@ class Session:
             if not self._open_recording():
                 exit_status = EXIT_GATEWAY_ERROR
                 return
+            try:
+                self._open_maskers()
+            except Exception as exc:  # fail closed: no masker, no session
+                log.exception("session %s: masker unavailable", self.id)
+                self._audit(audit.MaskFailed(session_id=self.id, user=self.principal.name, reason=str(exc)[:500]))
+                self.notice("output masking unavailable; session refused")
+                exit_status = EXIT_GATEWAY_ERROR
+                self._end_status, self._end_error = "failed", "masking unavailable"
+                return
             self._audit(audit.SessionStart(
                 session_id=self.id, user=self.principal.name, target=self.target.name,
                 account=self.target.account, kind=self.kind, command=self.command,
@@ -332,6 +410,14 @@ class Session:
         if asyncio.iscoroutine(verdict):
             verdict = await verdict
         return bool(verdict)
+
+    def _open_maskers(self) -> None:
+        profiles = self.ctx.masking_profiles()
+        profile = profiles.select(self.principal.name, self.principal.groups, self.target.name)
+        for stream in ("stdout", "stderr"):
+            self._maskers[stream] = StreamMasker(
+                profile, hmac_key=self.ctx.mask_key,
+                on_hit=lambda hit, stream=stream: self._mask_hit(stream, hit))
 
     def _open_recording(self) -> bool:
         settings = self.ctx.settings.recording
@@ -522,6 +608,7 @@ class Session:
         self.ctx.fanout.end(self.id)
         if self._gate is not None:
             self._gate.close()
+        self._finish_maskers()
         if self._forced_exit is not None and exit_signal is None:
             exit_status = self._forced_exit
         if self._lease is not None:

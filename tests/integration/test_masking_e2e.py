@@ -1,0 +1,61 @@
+"""Secrets in target output arrive masked at the real ssh client and in the recording, and hits are audited."""
+
+from __future__ import annotations
+
+import json
+import random
+import string
+
+import asyncssh
+import pytest
+
+from bastion.clock import SystemClock
+from bastion.store.audit_events import iter_events
+from bastion.store.db import Store
+
+pytestmark = pytest.mark.slow
+
+
+def _secrets() -> dict[str, str]:
+    rng = random.Random()
+    upper = string.ascii_uppercase + string.digits
+    alnum = string.ascii_letters + string.digits
+    pem = asyncssh.generate_private_key("ssh-rsa", key_size=2048).export_private_key("pkcs8-pem").decode()
+    return {
+        "aws_id": "AKIA" + "".join(rng.choice(upper) for _ in range(16)),
+        "aws_secret": "".join(rng.choice(alnum + "/+") for _ in range(40)),
+        "github": "ghp_" + "".join(rng.choice(alnum) for _ in range(36)),
+        "password": "".join(rng.choice(alnum) for _ in range(18)),
+        "pem": pem,
+    }
+
+
+def test_cat_of_secrets_is_masked_for_the_client_and_the_recording(gateway):
+    s = _secrets()
+    document = (
+        f"[default]\naws_access_key_id = {s['aws_id']}\naws_secret_access_key = {s['aws_secret']}\n"
+        f"export GITHUB_TOKEN={s['github']}\nDATABASE_URL=postgres://app:{s['password']}@db:5432/app\n"
+        f"{s['pem']}"
+        "ordinary log line: request served in 12 ms\n"
+    ).encode()
+    result = gateway.ssh("cat", input=document)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for name, secret in s.items():
+        body = secret if name != "pem" else secret.splitlines()[5]
+        assert body.encode() not in out, f"{name} leaked to the client"
+    assert b"ordinary log line: request served in 12 ms" in out
+    assert b"[MASKED:" in out
+    cast = gateway.recordings()[0].read_bytes()
+    for name, secret in s.items():
+        body = secret if name != "pem" else secret.splitlines()[5]
+        assert body.encode() not in cast, f"{name} leaked to the recording"
+    store = Store.open(gateway.settings.store_path, clock=SystemClock())
+    try:
+        hits = [json.loads(e["data"]) if isinstance(e["data"], str) else e["data"]
+                for e in iter_events(store) if e["name"] == "mask.hit"]
+    finally:
+        store.close()
+    assert len(hits) >= 4
+    assert all(h["stream"] == "stdout" and len(h["digest"]) == 64 for h in hits)
+    assert all(s["aws_secret"] not in json.dumps(h) for h in hits)
