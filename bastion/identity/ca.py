@@ -33,7 +33,7 @@ MIN_RSA_BITS = 2048
 
 # Principals end up inside authorized-keys `principals="..."` options and key ids inside audit
 # records: keep both to characters that cannot break out of either.
-_PRINCIPAL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
+_PRINCIPAL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}")
 _KEY_ID_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f\"]")
 
 
@@ -122,7 +122,7 @@ class UserCertificateAuthority:
 
         `serial` defaults to a random 64-bit number, so audit records can name one certificate.
         """
-        if not _PRINCIPAL.match(principal):
+        if not _PRINCIPAL.fullmatch(principal):
             raise CertificateRefused(f"principal {principal[:40]!r} has characters a certificate cannot carry")
         if not key_id or len(key_id) > 256 or _KEY_ID_FORBIDDEN.search(key_id):
             raise CertificateRefused("key id must be 1-256 printable characters without quotes")
