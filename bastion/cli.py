@@ -182,19 +182,17 @@ def _when(value: float | None) -> str:
     return dt.datetime.fromtimestamp(value, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _register_optional_commands() -> None:
+def _register_subcommands() -> None:
+    # Each package owns its own click commands; the root only gathers them.
+    from bastion.identity.cli import reviewer, users
+    from bastion.masking.cli import mask
     from bastion.policy.cli import policy
 
-    main.add_command(policy)
-    from bastion.masking.cli import mask
-
-    main.add_command(mask)
+    for command in (policy, mask, reviewer, users):
+        main.add_command(command)
 
 
-try:
-    _register_optional_commands()
-except ImportError:  # pragma: no cover - only while a package is being built
-    pass
+_register_subcommands()
 
 
 if __name__ == "__main__":

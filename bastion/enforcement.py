@@ -6,9 +6,10 @@ the recording — and anything that goes wrong on the way means the command does
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Awaitable
 
 from bastion import audit
 from bastion.errors import MaskingConfigError
@@ -16,6 +17,7 @@ from bastion.masking.profiles import ProfileSet, build_profiles
 from bastion.policy.evaluate import PolicyDecision
 from bastion.policy.explain import refusal_line
 from bastion.policy.holder import PolicyHolder
+from bastion.policy.shell import parse_command_line
 from bastion.store import commands as store_commands
 
 if TYPE_CHECKING:
@@ -86,7 +88,7 @@ class PolicyEnforcer:
         except Exception:
             log.exception("audit write failed for policy event")
 
-    def decide(self, session: "Session") -> bool:
+    def decide(self, session: "Session") -> "bool | Awaitable[bool]":
         """True when the session may go on to the target; otherwise the client has been told why."""
         principal = session.principal
         try:
@@ -109,6 +111,8 @@ class PolicyEnforcer:
         self.record(session, text, decision)
         if decision.action == "allow":
             return True
+        if decision.action == "review" and session.kind != "shell" and self.ctx.approvals is not None:
+            return self.hold(session, text, decision)
         if session.kind == "shell":
             rule = ",".join(decision.rules) or "default"
             session.notice(f"interactive shell denied by policy (rule {rule}): {decision.reason}")
@@ -116,7 +120,7 @@ class PolicyEnforcer:
             session.notice(denial_line(decision))
         return False
 
-    def check_line(self, session: "Session", text: str | None) -> bool:
+    def check_line(self, session: "Session", text: str | None) -> "bool | Awaitable[bool]":
         """A line submitted in a shell session; None when it could not be read (then it is opaque)."""
         principal = session.principal
         if text is not None and not text.strip():
@@ -143,8 +147,73 @@ class PolicyEnforcer:
         self.record(session, text if text is not None else "(unreadable line)", decision)
         if decision.action == "allow":
             return True
+        if decision.action == "review" and text and self.ctx.approvals is not None:
+            return self.hold(session, text, decision, fresh_line=True)
         session.notice(denial_line(decision), fresh_line=True)
         return False
+
+    async def hold(self, session: "Session", text: str, decision: Any, *, fresh_line: bool = False) -> bool:
+        """A `review` decision: run under a live grant, or wait for a reviewer's verdict.
+
+        INVARIANT: the command runs only on an `approved` outcome; expiry, denial, cancellation and any
+        error on the way mean it does not.
+        """
+        broker = self.ctx.approvals
+        principal = session.principal
+        rules = tuple(decision.rules)
+        key = grant_key(text)
+        rule = ",".join(rules) or "opaque"
+        try:
+            grant = broker.find_grant(user=principal.name, target=session.target.name, rules=rules,
+                                      grant_key=key, session_id=session.id, command=text)
+            if grant is not None:
+                session._safe_marker(f"allowed by grant #{grant.id} from {grant.granted_by}")
+                return True
+            request = await broker.request(
+                session_id=session.id, user=principal.name, groups=principal.groups, target=session.target.name,
+                command=text, grant_key=key, rules=rules, reason=decision.reason,
+                policy_version=decision.policy_version, timeout=decision.approval_timeout,
+                approvers_required=decision.approvers_required)
+        except Exception as exc:  # the approval store failed: fail closed
+            log.exception("approval request failed")
+            session.notice(f"denied: approval unavailable ({type(exc).__name__}); command not run",
+                           fresh_line=fresh_line)
+            return False
+        self.ctx.held_matches[request.id] = (decision.matched, decision.span)
+        waiting = duration(request.expires_at - request.requested_at)
+        session.notice(f"held for review (request {request.id}, rule {rule}): {decision.reason}; "
+                       f"waiting up to {waiting}", fresh_line=fresh_line)
+        session._safe_marker(request.held_marker())
+        session.pending_approval = request.id
+        progress = asyncio.get_running_loop().create_task(self._progress(session, request))
+        try:
+            final = await broker.wait(request.id)
+        except asyncio.CancelledError:
+            broker.cancel(request.id, "session ended")
+            raise
+        finally:
+            progress.cancel()
+            session.pending_approval = None
+            self.ctx.held_matches.pop(request.id, None)
+        session._safe_marker(final.verdict_marker())
+        if final.state == "approved":
+            session.notice(f"approved by {' and '.join(final.approvals) or final.decided_by} (request {final.id})")
+            return True
+        if final.state == "denied":
+            session.notice(f"denied by reviewer {final.decided_by} (request {final.id}): "
+                           f"{final.decision_reason or 'no reason given'}")
+        elif final.state == "expired":
+            session.notice(f"review expired (request {final.id}): no verdict within {waiting}")
+        elif final.state == "cancelled":
+            session.notice(f"review cancelled (request {final.id}): {final.decision_reason or 'cancelled'}")
+        return False
+
+    async def _progress(self, session: "Session", request: Any) -> None:
+        interval = self.ctx.settings.approvals.progress_interval
+        while True:
+            await asyncio.sleep(interval)
+            left = max(0.0, request.expires_at - self.ctx.clock.now())
+            session.notice(f"still waiting for review (request {request.id}, {duration(left)} left)")
 
     def record(self, session: "Session", text: str, decision: Any) -> None:
         principal = session.principal
@@ -158,6 +227,24 @@ class PolicyEnforcer:
             action=decision.action, rules=tuple(decision.rules), reason=decision.reason,
             policy_version=decision.policy_version, opaque=decision.opaque, command_id=session._command_id))
         session._safe_marker(f"{decision.action} {','.join(decision.rules) or 'default'}: {text[:200]}")
+
+
+def grant_key(command: str) -> str:
+    """What a grant matches: the simple commands the line would run, unquoted and unwrapped, so the same
+    command written differently (quoting, spacing) is the same grant, and a different one is not."""
+    parsed = parse_command_line(command)
+    if parsed.opaque:
+        return "opaque:" + " ".join(command.split())
+    return " ; ".join(" ".join([c.program, *c.args]) for c in parsed.commands)
+
+
+def duration(seconds: float) -> str:
+    """10m, 1m30s, 45s, 2h: the human form used in the caller's messages."""
+    total = int(round(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{hours}h" if hours else "", f"{minutes}m" if minutes else "", f"{secs}s" if secs else ""]
+    return "".join(parts) or "0s"
 
 
 def install_policy(ctx: "GatewayContext") -> PolicyEnforcer:

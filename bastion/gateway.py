@@ -64,6 +64,10 @@ class GatewayContext:
     # masking_profiles() -> ProfileSet for the policy in force; mask_key: the HMAC key for hit digests.
     masking_profiles: Callable[[], ProfileSet] = lambda: _builtin_profiles()
     mask_key: bytes | None = None
+    approvals: Any = None          # ApprovalBroker
+    totp: Any = None               # TotpVerifier
+    # approval id → (the matched part of the command, its span), for reviewers' highlighting
+    held_matches: dict[int, tuple[str, tuple[int, int] | None]] = field(default_factory=dict)
     id_factory: Callable[[Clock], str] = new_session_id
     accepting: bool = True
 

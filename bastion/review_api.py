@@ -35,6 +35,13 @@ _SEND_HIGH_WATER = 4 * 1024 * 1024
 _CHUNK = 64 * 1024
 
 
+# The engine's stable reason codes → the protocol's error codes (docs/review-protocol.md).
+_PROTOCOL_CODES = {
+    "unknown_request": "not_found", "not_pending": "already_decided", "not_reviewer": "forbidden",
+    "replayed_totp": "totp_replayed", "totp_not_enrolled": "not_enrolled",
+}
+
+
 class ReviewError(BastionError):
     """A request the review API refuses; `code` is the protocol's error code."""
 
@@ -160,9 +167,10 @@ class ReviewSession:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # one bad request must not end the reviewer's channel
-            code = getattr(exc, "code", None)
+            code = getattr(exc, "reason_code", None)
             if isinstance(code, str) and isinstance(exc, BastionError):
-                self.send({"id": request_id, "ok": False, "error": {"code": code, "message": str(exc)}})
+                self.send({"id": request_id, "ok": False,
+                           "error": {"code": _PROTOCOL_CODES.get(code, code), "message": str(exc)}})
             else:
                 log.exception("review op %s failed", op)
                 self.send({"id": request_id, "ok": False,
@@ -387,7 +395,8 @@ class ReviewSession:
             _int_param(params, "approval_id", 0, 0, 1 << 62), reviewer=self.reviewer.name,
             approve=verdict == "approve", reason=str(params.get("reason") or "")[:500],
             totp_code=str(params.get("totp") or ""),
-            grant_seconds=float(grant_minutes) * 60 if grant_minutes else None)
+            grant_seconds=float(grant_minutes) * 60 if grant_minutes else None,
+            reviewer_groups=self.reviewer.groups)
         return {"approval": self.approval_json(request)}
 
     def approval_json(self, request: Any) -> dict:

@@ -20,6 +20,11 @@ from bastion.clock import Clock, SystemClock
 from bastion.config import Settings
 from bastion.errors import BastionError, ConfigError
 from bastion.gateway import GatewayContext, start_server
+from bastion.approvals import ApprovalBroker, ApprovalSettings
+from bastion.identity.totp import TotpVerifier
+from bastion.masking.profiles import build_profiles
+from bastion.masking.stream import StreamMasker
+from bastion.notify import WebhookNotifier
 from bastion.store.db import Store
 from bastion.store.sessions import get_session, mark_interrupted
 from bastion.upstream import UpstreamPool
@@ -82,6 +87,7 @@ class GatewayService:
         self._stopped = asyncio.Event()
         self._policy = None
         self._watch_task: asyncio.Task[None] | None = None
+        self._expiry_task: asyncio.Task[None] | None = None
 
     @property
     def port(self) -> int:
@@ -107,13 +113,23 @@ class GatewayService:
 
         self.ctx.mask_key = load_or_generate_secret(settings.state_dir / "mask_hmac.key")
         self._policy = install_policy(self.ctx)
+        self.ctx.totp = TotpVerifier(store, self.clock, audit_log)
+        self.ctx.approvals = ApprovalBroker(
+            store, audit_log, self.clock,
+            ApprovalSettings(default_timeout=settings.approvals.default_timeout,
+                             max_grant=settings.approvals.max_grant,
+                             reviewer_group=settings.approvals.reviewer_group),
+            self.ctx.totp, notifier=self._notifier(audit_log))
+        self.ctx.approvals.recover()
         try:
             self.acceptor = await start_server(self.ctx, self.host_keys)
         except OSError as exc:
             store.close()
             raise BastionError(f"cannot listen on {settings.listen.host}:{settings.listen.port}: "
                                f"{exc.strerror or exc}") from exc
-        self._watch_task = asyncio.get_running_loop().create_task(self._policy.watch())
+        loop = asyncio.get_running_loop()
+        self._watch_task = loop.create_task(self._policy.watch())
+        self._expiry_task = loop.create_task(self.ctx.approvals.run_expiry())
         audit_log.emit(audit.GatewayStart(version=__version__, listen=f"{settings.listen.host}:{self.port}",
                                           policy_version=self.ctx.policy_version(),
                                           interrupted_sessions=tuple(self.interrupted)))
@@ -123,6 +139,19 @@ class GatewayService:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, lambda: asyncio.ensure_future(self.stop()))
         loop.add_signal_handler(signal.SIGHUP, self.reload_policy)
+
+    def _notifier(self, audit_log: audit.AuditLog) -> WebhookNotifier | None:
+        config = self.settings.approvals
+        if not config.webhook_url:
+            return None
+        profile = build_profiles(()).default()
+
+        def mask(text: str) -> str:
+            # Commands can carry secrets (`mysql -pSECRET`): the page gets them masked.
+            masker = StreamMasker(profile)
+            return (masker.feed(text.encode()) + masker.finish()).decode("utf-8", "replace")
+
+        return WebhookNotifier(config.webhook_url, style=config.webhook_style, audit=audit_log, mask=mask)
 
     def policy_set(self):
         return self._policy.holder.current if self._policy is not None else None
@@ -144,6 +173,8 @@ class GatewayService:
             self.acceptor.close()
         if self._watch_task is not None:
             self._watch_task.cancel()
+        if self._expiry_task is not None:
+            self._expiry_task.cancel()
         sessions = list(ctx.sessions.values())
         for session in sessions:
             session.terminate(message)

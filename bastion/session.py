@@ -42,6 +42,7 @@ EXIT_DENIED = 126        # like a shell's "found but cannot execute": the comman
 EXIT_GATEWAY_ERROR = 255  # like ssh: the gateway or the target could not be reached
 
 _UPSTREAM_CLOSE_GRACE = 2.0
+_KEYSTROKE_ECHO = 8  # pty output chunks this small are echo of typing, released without waiting
 _SEND_HIGH_WATER = 256 * 1024
 _SEND_LOW_WATER = 64 * 1024
 
@@ -136,6 +137,7 @@ class Session:
         self._idle_timers: dict[str, asyncio.TimerHandle] = {}
         self._last_feed: dict[str, float] = {}
         self._output_stopped = False
+        self.pending_approval: int | None = None
         self._forced_exit: int | None = None
 
     # --- requests before start (from ClientChannel) --------------------------------------------------
@@ -162,6 +164,9 @@ class Session:
     # --- client → upstream --------------------------------------------------------------------------
     def client_data(self, data: bytes) -> None:
         self.bytes_in += len(data)
+        if self.pending_approval is not None and b"\x03" in data and self.ctx.approvals is not None:
+            # Ctrl-C while a line is held: the user gave up on it.
+            self.ctx.approvals.cancel(self.pending_approval, "cancelled by the user (Ctrl-C)")
         if self.recorder is not None:
             self.recorder.input(data)
         if self._upstream is None:
@@ -220,6 +225,8 @@ class Session:
         """The client hung up: end the upstream process too."""
         self._client_gone = True
         self._client_drained.set()
+        if self.pending_approval is not None and self.ctx.approvals is not None:
+            self.ctx.approvals.cancel(self.pending_approval, "client disconnected")
         if not self._finished:
             self._end_status = "closed"
             if self.recorder is not None:
@@ -243,6 +250,12 @@ class Session:
         if out:
             self._emit(out, stream)
         if masker.held:
+            if self.pty is not None and len(data) <= _KEYSTROKE_ECHO:
+                # A keystroke's echo must not wait for the idle timer. Releasing now shows what an idle
+                # release would show (a lone letter, a public prefix); a token that could be a secret is
+                # still masked, and the rest of it when it arrives.
+                self._release_held(stream, masker)
+                return
             self._last_feed[stream] = self.ctx.clock.monotonic()
             if stream not in self._idle_timers:
                 self._idle_timers[stream] = asyncio.get_running_loop().call_later(
@@ -259,6 +272,9 @@ class Session:
             self._idle_timers[stream] = asyncio.get_running_loop().call_later(
                 masker.idle_release - quiet, self._release_idle, stream)
             return
+        self._release_held(stream, masker)
+
+    def _release_held(self, stream: str, masker: StreamMasker) -> None:
         try:
             out = masker.release_idle()
         except MaskingError as exc:

@@ -35,7 +35,9 @@ class GatewayHarness:
     """Owns a gateway thread, its config directory and the callers' keys."""
 
     def __init__(self, workdir: Path, sshd: Sshd | None, *, policy: str = ALLOW_ALL_POLICY,
-                 extra_config: dict[str, Any] | None = None, users: dict[str, dict] | None = None) -> None:
+                 extra_config: dict[str, Any] | None = None, users: dict[str, dict] | None = None,
+                 clock: Any = None) -> None:
+        self.clock = clock
         self.workdir = workdir
         self.sshd = sshd
         self.keys: dict[str, Path] = {}
@@ -84,7 +86,7 @@ class GatewayHarness:
             loop = asyncio.new_event_loop()
             self.loop = loop
             asyncio.set_event_loop(loop)
-            self.service = GatewayService(self.settings)
+            self.service = GatewayService(self.settings, clock=self.clock)
             try:
                 loop.run_until_complete(self.service.start())
             except BaseException as exc:  # noqa: BLE001 - reported to the test thread
