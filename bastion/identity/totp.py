@@ -22,7 +22,8 @@ from dataclasses import dataclass
 
 import pyotp
 
-from bastion.audit import AuditLog, TotpEnrolled, TotpFailed, TotpLockedOut, TotpVerified
+from bastion import audit as events
+from bastion.audit import AuditLog
 from bastion.clock import Clock
 from bastion.errors import IdentityError
 from bastion.identity.secret import Secret
@@ -112,7 +113,7 @@ class TotpVerifier:
             raise IdentityError(f"cannot enrol {name!r} for TOTP: a name must be non-empty and contain no ':'")
         raw = pyotp.random_base32()  # 32 base32 characters: 160 bits, as RFC 4226 recommends
         replaced = totp_store.put_credential(self._store, name=name, secret=raw, enrolled_at=self._clock.now())
-        self._audit.emit(TotpEnrolled(user=name, issuer=self.issuer, replaced=replaced))
+        self._audit.emit(events.TotpEnrolled(user=name, issuer=self.issuer, replaced=replaced))
         uri = pyotp.TOTP(raw, digits=DIGITS, interval=INTERVAL).provisioning_uri(name=name, issuer_name=self.issuer)
         return Enrollment(name=name, secret=Secret(raw), uri=uri)
 
@@ -155,7 +156,7 @@ class TotpVerifier:
             self._fail(name, "replayed", 0, purpose, session_id)
             raise ReplayedTotpCode(f"TOTP code for {name} was already used; wait for the next code")
         totp_store.set_last_step(self._store, name, step)
-        self._audit.emit(TotpVerified(user=name, session_id=session_id, purpose=purpose))
+        self._audit.emit(events.TotpVerified(user=name, session_id=session_id, purpose=purpose))
 
     def _matching_step(self, secret: str, code: str, now: float) -> int | None:
         """The time step within the window whose code equals `code`, else None. Every candidate is
@@ -179,14 +180,15 @@ class TotpVerifier:
         if failures >= self.max_failures:
             until = now + self.lockout
             totp_store.set_locked_until(self._store, name, until)
-            self._audit.emit(TotpLockedOut(user=name, session_id=session_id, failures=failures, until=until))
+            self._audit.emit(events.TotpLockedOut(user=name, session_id=session_id, failures=failures,
+                                                  until=until))
             raise TotpLockedOut(f"bad TOTP code for {name}; {failures} bad codes in "
                                 f"{_span(self.failure_window)}: locked out until {_utc(until)}", until=until)
         raise BadTotpCode(f"bad TOTP code for {name} ({failures} of {self.max_failures} allowed failures "
                           f"in {_span(self.failure_window)})")
 
     def _fail(self, name: str, reason: str, failures: int, purpose: str, session_id: str | None) -> None:
-        self._audit.emit(TotpFailed(user=name, session_id=session_id, reason=reason, failures=failures,
+        self._audit.emit(events.TotpFailed(user=name, session_id=session_id, reason=reason, failures=failures,
                                     purpose=purpose))
 
     @staticmethod
