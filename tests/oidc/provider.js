@@ -40,6 +40,8 @@ server.listen(0, '127.0.0.1', () => {
       response_types: [],
       redirect_uris: [],
       token_endpoint_auth_method: 'client_secret_basic',
+      // Client metadata defaults to RS256; with only an ES256 key that would be refused at startup.
+      id_token_signed_response_alg: alg,
     })),
     jwks: { keys: [signingKey] },
     features: {
