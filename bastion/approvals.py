@@ -42,7 +42,7 @@ from bastion.audit import (
     ApprovalGrantRevoked,
     ApprovalGrantUsed,
     ApprovalPartiallyApproved,
-    ApprovalRequested,
+    ApprovalCreated,
     ApprovalVerdictRefused,
     AuditLog,
 )
@@ -346,7 +346,7 @@ class ApprovalBroker:
             approvers_required=approvers_required)
         self._created_here.add(request_id)
         req = self._load(request_id)
-        self._audit.emit(ApprovalRequested(
+        self._audit.emit(ApprovalCreated(
             session_id=session_id, user=user, request_id=req.id, target=target, command=command,
             rules=req.rules, reason=reason, policy_version=policy_version, expires_at=req.expires_at,
             approvers_required=approvers_required))

@@ -395,8 +395,8 @@ class TotpLockedOut(AuditEvent):
 # --- 7: approvals ----------------------------------------------------------------------------------
 # `user` is who acted: the requester for requested/expired/cancelled/grant_used, the reviewer for verdicts.
 @dataclass(frozen=True, kw_only=True)
-class ApprovalRequested(AuditEvent):
-    name = "approval.requested"
+class ApprovalCreated(AuditEvent):
+    name = "approval.created"
     code = "T7000I"
     request_id: int
     target: str

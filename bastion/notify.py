@@ -52,7 +52,7 @@ def request_body(request: ApprovalRequest, style: Style, *, mask: Callable[[str]
         }
     return {
         "version": 1,
-        "event": "approval.requested",
+        "event": "approval.created",
         "text": summary,
         "request": {
             "id": request.id, "session_id": request.session_id, "user": request.user, "target": request.target,

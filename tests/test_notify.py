@@ -79,7 +79,7 @@ async def test_json_body_is_posted_and_audited(hook):
     await asyncio.wait_for(notifier.drain(), 5)
     assert len(hook.bodies) == 1
     body = hook.bodies[0]
-    assert body["version"] == 1 and body["event"] == "approval.requested"
+    assert body["version"] == 1 and body["event"] == "approval.created"
     assert body["request"]["id"] == 42 and body["request"]["command"] == "apt-get install -y jq"
     assert body["request"]["rules"] == ["pkg-install"] and "web-1" in body["text"]
     assert hook.headers[0]["Content-Type"] == "application/json"

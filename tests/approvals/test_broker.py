@@ -40,7 +40,7 @@ async def test_approve_with_valid_code_releases_the_waiter(broker, phone, store)
     assert final.verdict_marker() == f"approved by carol (#{req.id})"
     assert req.held_marker() == f"held #{req.id} (rule pkg-install)"
     names = [r["name"] for r in audit_rows(store) if r["name"].startswith(("approval.", "totp.v"))]
-    assert names == ["approval.requested", "totp.verified", "approval.approved"]
+    assert names == ["approval.created", "totp.verified", "approval.approved"]
     approved = audit_rows(store, "approval.approved")[0]
     assert approved["user"] == "carol" and approved["session_id"] == "s-1"
     assert approved["data"]["requester"] == "alice" and approved["data"]["request_id"] == req.id
