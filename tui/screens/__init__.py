@@ -1,0 +1,1 @@
+"""The screens: sessions, live view, approvals, replay, audit, and the modal dialogs."""
