@@ -20,6 +20,7 @@ import asyncio
 import base64
 import ipaddress
 import json
+import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
@@ -233,6 +234,20 @@ def _is_claim_requirement(value: Any) -> bool:
 
 
 # --- fetching keys ---------------------------------------------------------------------------------
+class _SameSchemeRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow redirects, but never from https down to http (keys must not arrive in the clear)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+        old_scheme = urllib.parse.urlsplit(req.full_url).scheme
+        new_scheme = urllib.parse.urlsplit(newurl).scheme
+        if new_scheme not in ("http", "https") or (old_scheme == "https" and new_scheme != "https"):
+            raise urllib.error.HTTPError(newurl, code, "refusing redirect to another scheme", headers, fp)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_OPENER = urllib.request.build_opener(_SameSchemeRedirects)
+
+
 async def http_fetch(url: str) -> bytes:
     """GET `url` (http or https only) in a worker thread with a 5 s timeout and a 1 MiB cap."""
     if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
@@ -240,7 +255,7 @@ async def http_fetch(url: str) -> bytes:
 
     def get() -> bytes:
         request = urllib.request.Request(url, headers={"Accept": "application/json"})
-        with urllib.request.urlopen(request, timeout=_FETCH_TIMEOUT) as response:  # noqa: S310 (scheme checked)
+        with _OPENER.open(request, timeout=_FETCH_TIMEOUT) as response:
             body = response.read(_MAX_DOCUMENT_BYTES + 1)
         if len(body) > _MAX_DOCUMENT_BYTES:
             raise OSError(f"{url}: response larger than {_MAX_DOCUMENT_BYTES} bytes")

@@ -162,6 +162,15 @@ async def test_tampered_payload_refused(idp, clock):
     await refused(validator, f"{header}.{evil_payload}.{signature}", "signature does not verify")
 
 
+async def test_key_embedded_in_the_token_header_is_ignored(idp, clock):
+    # jwk / jku / x5u headers point at keys the attacker controls; only the issuer's JWKS counts.
+    attacker = rsa_key(1)
+    header = {"jwk": attacker.as_dict(private=False), "jku": "https://evil.example.test/jwks", "kid": rsa_key(0).kid}
+    validator = make_validator(idp, clock)
+    await refused(validator, idp.mint(claims(clock), key=attacker, header=header), "signature does not verify")
+    assert all(url.startswith(ISSUER) for url in idp.fetched)
+
+
 # --- algorithms ------------------------------------------------------------------------------------
 async def test_alg_none_refused(idp, clock):
     validator = make_validator(idp, clock)
