@@ -341,8 +341,8 @@ class ApprovalBroker:
         now = self._clock.now()
         request_id = q.insert_request(
             self._store, session_id=session_id, user=user, groups=tuple(groups), target=target,
-            command=command, grant_key=grant_key, rules=tuple(rules), reason=reason,
-            policy_version=policy_version, requested_at=now, expires_at=now + timeout,
+            command=command, grant_key=grant_key, rules=tuple(rules), reason=reason or "",
+            policy_version=policy_version or "", requested_at=now, expires_at=now + timeout,
             approvers_required=approvers_required)
         self._created_here.add(request_id)
         req = self._load(request_id)
