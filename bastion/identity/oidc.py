@@ -283,14 +283,14 @@ class _IssuerKeys:
         """Keys that may have signed a token with this `kid` and key type (refetching as allowed)."""
         async with self._lock:
             if not self._fresh():
-                await self._refresh(reason="expired")
+                await self._refresh()
             keys = self._matching(kid, key_type)
             if keys or kid is None:
                 return keys
             # Unknown kid: the provider may have rotated its keys. Refetch, but not more often than
             # the minimum interval, so a stream of junk kids cannot turn us into a request amplifier.
             if self._may_refetch():
-                await self._refresh(reason="unknown kid")
+                await self._refresh()
                 keys = self._matching(kid, key_type)
             return keys
 
@@ -304,7 +304,7 @@ class _IssuerKeys:
             self._clock.monotonic() - self._attempted_at >= self.settings.jwks_min_refresh_interval
         )
 
-    async def _refresh(self, *, reason: str) -> None:
+    async def _refresh(self) -> None:
         stale = not self._fresh()
         if stale and self._last_error and not self._may_refetch():
             # The last attempt failed moments ago: fail closed without hammering the provider.

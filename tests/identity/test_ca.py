@@ -35,7 +35,9 @@ def user_key() -> asyncssh.SSHKey:
 def issue(ca: UserCertificateAuthority, key: asyncssh.SSHKey, *, principal="alice", start=None, lifetime=600.0):
     now = time.time() if start is None else start
     after, before = certificate_validity(now, now + lifetime)
-    return ca.issue(key, principal=principal, key_id=f"bastion:{principal}:jti=t-1", valid_after=after, valid_before=before)
+    return ca.issue(
+        key, principal=principal, key_id=f"bastion:{principal}:jti=t-1", valid_after=after, valid_before=before
+    )
 
 
 def gateway_accepts(cert: asyncssh.SSHCertificate, user: str, ca: UserCertificateAuthority) -> bool:
