@@ -155,6 +155,9 @@ class EchoSession(asyncssh.SSHClientSession):
 
 # `printf R` says raw mode is on, so nothing typed before it can be echoed twice.
 ECHO_COMMAND = "stty raw -echo && printf R && exec cat"
+# What is typed, one byte at a time: ordinary command lines, so the echoed stream looks like a terminal
+# session to the masker (one endless run of letters would look like a token and be held back).
+TYPED = b"ls -la /var/log | tail -n 20\rgit status\rcat README.md\rcd /srv/app && make test\r"
 
 
 class Echoer:
@@ -178,7 +181,7 @@ class Echoer:
     async def samples(self, count: int) -> list[float]:
         out: list[float] = []
         for _ in range(count):
-            key = bytes([97 + self._next % 26])
+            key = TYPED[self._next % len(TYPED):][:1]
             self._next += 1
             t0 = time.perf_counter()
             self.chan.write(key)
