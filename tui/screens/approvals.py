@@ -20,6 +20,7 @@ class ApprovalsScreen(BastionScreen):
     """The queue. `a` approves, `d` denies the selected request (reason + TOTP [+ grant])."""
 
     TITLE = "Approvals"
+    AUTO_FOCUS = "#queue"
     BINDINGS = [
         Binding("a", "decide('approve')", "Approve"),
         Binding("d", "decide('deny')", "Deny"),

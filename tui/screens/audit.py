@@ -44,6 +44,7 @@ class AuditScreen(BastionScreen):
     """Filters on top, results below; Enter in any field searches, `r` replays the selected session."""
 
     TITLE = "Audit"
+    AUTO_FOCUS = "#user"
     BINDINGS = [
         Binding("ctrl+s", "search", "Search"),
         Binding("r", "replay", "Replay session"),

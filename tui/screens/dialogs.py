@@ -42,15 +42,17 @@ class VerdictDialog(ModalScreen[Approval | None]):
     DEFAULT_CSS = """
     VerdictDialog { align: center middle; }
     VerdictDialog > Vertical {
-        width: 76; max-width: 100%; height: auto; padding: 1 2;
-        border: thick $primary; background: $surface;
+        width: 76; max-width: 100%; height: auto; max-height: 100%; padding: 0 1;
+        border: round $success; background: $surface;
     }
-    VerdictDialog.deny > Vertical { border: thick $error; }
-    VerdictDialog .title { text-style: bold; margin-bottom: 1; }
-    VerdictDialog .command { background: $boost; padding: 0 1; margin-bottom: 1; }
-    VerdictDialog Label { margin-top: 1; }
-    VerdictDialog #error { color: $error; text-style: bold; height: auto; margin-top: 1; }
-    VerdictDialog Horizontal { height: auto; margin-top: 1; align-horizontal: right; }
+    VerdictDialog.deny > Vertical { border: round $error; }
+    VerdictDialog .title { text-style: bold; }
+    VerdictDialog .command { background: $boost; padding: 0 1; margin: 1 0; }
+    VerdictDialog Label { color: $text-muted; }
+    VerdictDialog Input { border: none; height: 1; padding: 0 1; margin-bottom: 1; background: $boost; }
+    VerdictDialog Input:focus { border: none; background: $primary 30%; }
+    VerdictDialog #error { color: $error; text-style: bold; height: auto; }
+    VerdictDialog Horizontal { height: auto; align-horizontal: right; }
     VerdictDialog Button { margin-left: 2; }
     """
 
@@ -79,8 +81,9 @@ class VerdictDialog(ModalScreen[Approval | None]):
                 yield Input(placeholder="minutes", id="grant", restrict=r"[0-9]*", max_length=4)
             yield Static("", id="error")
             with Horizontal():
-                yield Button(verb, id="submit", variant="success" if self.verdict == "approve" else "error")
-                yield Button("Cancel", id="cancel")
+                yield Button(f"{verb} ⏎", id="submit", compact=True,
+                             variant="success" if self.verdict == "approve" else "error")
+                yield Button("Cancel (Esc)", id="cancel", compact=True)
 
     def on_mount(self) -> None:
         for field in self.query(Input):
@@ -176,8 +179,9 @@ class ConfirmTerminate(ModalScreen[str | None]):
     DEFAULT_CSS = """
     ConfirmTerminate { align: center middle; }
     ConfirmTerminate > Vertical {
-        width: 70; max-width: 100%; height: auto; padding: 1 2; border: thick $error; background: $surface;
+        width: 70; max-width: 100%; height: auto; padding: 0 1; border: round $error; background: $surface;
     }
+    ConfirmTerminate Input { border: none; height: 1; padding: 0 1; margin-bottom: 1; background: $boost; }
     ConfirmTerminate #error { color: $error; height: auto; }
     ConfirmTerminate Horizontal { height: auto; margin-top: 1; align-horizontal: right; }
     ConfirmTerminate Button { margin-left: 2; }
@@ -195,8 +199,8 @@ class ConfirmTerminate(ModalScreen[str | None]):
             yield Input(placeholder="why", id="reason")
             yield Static("", id="error")
             with Horizontal():
-                yield Button("Terminate", id="yes", variant="error")
-                yield Button("Cancel", id="cancel")
+                yield Button("Terminate ⏎", id="yes", variant="error", compact=True)
+                yield Button("Cancel (Esc)", id="cancel", compact=True)
 
     def on_mount(self) -> None:
         field = self.query_one(Input)
@@ -225,8 +229,9 @@ class OpenRecording(ModalScreen[str | None]):
     DEFAULT_CSS = """
     OpenRecording { align: center middle; }
     OpenRecording > Vertical {
-        width: 70; max-width: 100%; height: auto; padding: 1 2; border: thick $primary; background: $surface;
+        width: 70; max-width: 100%; height: auto; padding: 0 1; border: round $primary; background: $surface;
     }
+    OpenRecording Input { border: none; height: 1; padding: 0 1; background: $boost; }
     """
 
     def compose(self) -> ComposeResult:

@@ -138,6 +138,7 @@ class LiveScreen(BastionScreen):
     """Tabs of watched sessions. `x` terminates the session in front (after a confirmation)."""
 
     TITLE = "Live"
+    AUTO_FOCUS = "TerminalView"
     BINDINGS = [
         Binding("x", "terminate", "Terminate"),
         Binding("c", "close_tab", "Close tab"),
@@ -162,17 +163,21 @@ class LiveScreen(BastionScreen):
 
     async def open(self, session: Session) -> LivePane:
         tabs = self.query_one(TabbedContent)
-        for pane in self.panes():
-            if pane.session.id == session.id:
-                tabs.active = pane.id or ""
-                pane.view.focus()
-                return pane
-        pane = LivePane(session)
-        await tabs.add_pane(pane)
-        tabs.active = pane.id or ""
-        self.query_one("#empty").display = False
-        pane.view.focus()
+        pane = next((p for p in self.panes() if p.session.id == session.id), None)
+        if pane is None:
+            pane = LivePane(session)
+            await tabs.add_pane(pane)
+            self.query_one("#empty").display = False
+        self._activate(pane)
         return pane
+
+    def _activate(self, pane: LivePane) -> None:
+        tabs = self.query_one(TabbedContent)
+        tabs.active = pane.id or ""
+        # Adding a tab makes Tabs post its own activation, which lands later and would win: set it again
+        # once pending messages are through.
+        self.call_after_refresh(setattr, tabs, "active", pane.id or "")
+        self.call_after_refresh(pane.view.focus)
 
     async def action_close_tab(self) -> None:
         pane = self.current()
@@ -187,8 +192,7 @@ class LiveScreen(BastionScreen):
         current = self.current()
         if not panes or current is None:
             return
-        tabs = self.query_one(TabbedContent)
-        tabs.active = panes[(panes.index(current) + step) % len(panes)].id or ""
+        self._activate(panes[(panes.index(current) + step) % len(panes)])
 
     def action_scroll_back(self, pages: int) -> None:
         pane = self.current()

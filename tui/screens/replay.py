@@ -74,6 +74,7 @@ class ReplayScreen(BastionScreen):
     """Plays one recording through the same emulator as the live view."""
 
     TITLE = "Replay"
+    AUTO_FOCUS = "TerminalView"
     BINDINGS = [
         Binding("space", "toggle", "Play/pause"),
         Binding("left", "skip(-5)", "-5s"),
@@ -105,7 +106,8 @@ class ReplayScreen(BastionScreen):
 
     def on_mount(self) -> None:
         self._draw()
-        self.set_interval(FRAME_SECONDS, self._tick, name="replay-tick")
+        # The clock only runs while playing, so an idle replay screen costs nothing.
+        self._timer = self.set_interval(FRAME_SECONDS, self._tick, name="replay-tick", pause=True)
         if self._initial_file is not None:
             self.load_file(self._initial_file)
 
@@ -140,7 +142,7 @@ class ReplayScreen(BastionScreen):
         self.marker = ""
         self._reset_model()
         self.player.playing = True
-        self._last_tick = None
+        self._run_clock()
         title = Text(no_wrap=True)
         title.append_text(plain(source, "bold"))
         title.append(f"  {header.get('width')}x{header.get('height')}", style="dim")
@@ -158,9 +160,16 @@ class ReplayScreen(BastionScreen):
     def _tick(self) -> None:
         now = self.tui.clock.monotonic()
         last, self._last_tick = self._last_tick, now
-        if self.player is None or not self.player.playing or last is None:
+        if self.player is None or not self.player.playing:
+            self._timer.pause()
             return
-        self._apply(Step(False, self.player.advance(now - last)))
+        if last is not None:
+            self._apply(Step(False, self.player.advance(now - last)))
+
+    def _run_clock(self) -> None:
+        if self.player is not None and self.player.playing:
+            self._last_tick = None
+            self._timer.resume()
 
     def _apply(self, step: Step) -> None:
         if step.reset:
@@ -187,8 +196,8 @@ class ReplayScreen(BastionScreen):
 
     def action_toggle(self) -> None:
         if self.player is not None:
-            self._last_tick = None
             self._apply(self.player.toggle())
+            self._run_clock()
 
     def action_skip(self, seconds: float) -> None:
         if self.player is not None:

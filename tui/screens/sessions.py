@@ -23,6 +23,7 @@ class SessionsScreen(BastionScreen):
     """The session list. Enter or `w` watches a session live; `r` replays its recording."""
 
     TITLE = "Sessions"
+    AUTO_FOCUS = "#sessions"
     BINDINGS = [
         Binding("w", "watch", "Watch"),
         Binding("r", "replay", "Replay"),
