@@ -44,6 +44,9 @@ class BastionTui(App[None]):
         Binding("3", "go('approvals')", "Approvals"),
         Binding("4", "go('replay')", "Replay"),
         Binding("5", "go('audit')", "Audit"),
+        # F1-F5 work even while typing in a field (digits then go to the field).
+        *(Binding(f"f{i}", f"go({mode!r})", mode.title(), show=False, priority=True)
+          for i, mode in enumerate(("sessions", "live", "approvals", "replay", "audit"), start=1)),
         Binding("ctrl+q", "quit", "Quit", priority=True, show=False),
     ]
 

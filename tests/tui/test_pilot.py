@@ -319,9 +319,10 @@ async def test_audit_search_filters(make_app, fake):
         await _settle(pilot)
         table = app.screen.query_one(DataTable)
         assert table.row_count == len(fake.commands)
-        await pilot.press(*"alice", "enter")
+        await pilot.press("slash", *"alice", "enter")
         await _settle(pilot)
         assert table.row_count == 5
+        assert app.focused is table  # Enter searched and went back to the results
         app.screen.query_one("#text", Input).value = "nginx"
         app.screen.action_search()
         await _settle(pilot)

@@ -57,11 +57,14 @@ class ApprovalsScreen(BastionScreen):
         for a in pending:
             age, left = self._times(a)
             table.add_row(age, left, plain(a.user, "bold"), plain(a.target),
-                          command_text(a.command, a.match_span(), limit=48),
+                          command_text(a.command, a.match_span(), limit=48 if self.size.width >= 110 else 28),
                           plain(", ".join(a.rules), "yellow"), plain(a.reason, "dim"), key=a.id)
         if selected is not None and selected.id in wanted:
             table.move_cursor(row=wanted.index(selected.id))
         self._show_detail()
+
+    def on_resize(self) -> None:
+        self._render_rows()
 
     def _tick(self) -> None:
         table = self.query_one(DataTable)

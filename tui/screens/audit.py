@@ -44,11 +44,12 @@ class AuditScreen(BastionScreen):
     """Filters on top, results below; Enter in any field searches, `r` replays the selected session."""
 
     TITLE = "Audit"
-    AUTO_FOCUS = "#user"
+    AUTO_FOCUS = "#results"
     BINDINGS = [
         Binding("ctrl+s", "search", "Search"),
         Binding("r", "replay", "Replay session"),
-        Binding("slash", "focus_text", "Text", show=False),
+        Binding("slash", "focus_filters", "Filters"),
+        Binding("escape", "focus_results", "Results", show=False),
     ]
 
     def __init__(self) -> None:
@@ -59,7 +60,8 @@ class AuditScreen(BastionScreen):
         with Horizontal(classes="toolbar", id="filters1"):
             yield Input(placeholder="user", id="user")
             yield Input(placeholder="target", id="target")
-            yield Select([(a, a) for a in ACTIONS], prompt="any action", id="action", allow_blank=True)
+            yield Select([(a, a) for a in ACTIONS], prompt="any action", id="action", allow_blank=True,
+                         compact=True)
         with Horizontal(classes="toolbar", id="filters2"):
             yield Input(placeholder="text in command or reason", id="text")
             yield Input(placeholder="since (15m, 2h, 2026-01-01)", id="since")
@@ -73,7 +75,6 @@ class AuditScreen(BastionScreen):
             table.add_column(label, key=key)
         for field in self.query(Input):
             field.cursor_blink = self.tui.cursor_blink
-        self.query_one("#user", Input).focus()
         self.action_search()
 
     def query_from_fields(self) -> AuditQuery:
@@ -97,6 +98,7 @@ class AuditScreen(BastionScreen):
             self.query_one("#detail", Static).update(plain(str(exc), "red"))
             return
         self.run_search(query)
+        self.query_one(DataTable).focus()
 
     @work(exclusive=True, group="audit")
     async def run_search(self, query: AuditQuery) -> None:
@@ -149,5 +151,8 @@ class AuditScreen(BastionScreen):
         if command is not None and command.session_id:
             await self.tui.replay_session(command.session_id)
 
-    def action_focus_text(self) -> None:
-        self.query_one("#text", Input).focus()
+    def action_focus_filters(self) -> None:
+        self.query_one("#user", Input).focus()
+
+    def action_focus_results(self) -> None:
+        self.query_one(DataTable).focus()

@@ -27,7 +27,7 @@ class SessionsScreen(BastionScreen):
     BINDINGS = [
         Binding("w", "watch", "Watch"),
         Binding("r", "replay", "Replay"),
-        Binding("f", "cycle_filter", "Live/recent/all"),
+        Binding("f", "cycle_filter", "Filter"),
         Binding("slash", "search", "Search"),
         Binding("escape", "clear_search", "Clear search", show=False),
         Binding("ctrl+r", "reload", "Reload", show=False),
@@ -121,8 +121,7 @@ class SessionsScreen(BastionScreen):
                 table.move_cursor(row=wanted.index(selected.id))
         live = sum(1 for s in self.sessions.values() if s.live)
         self.query_one("#summary", Static).update(
-            Text(f"{len(rows)} shown · {live} live · {len(self.sessions)} total · "
-                 "Enter/w watch live · r replay · f filter · / search", no_wrap=True))
+            Text(f"{len(rows)} shown · {live} live · {len(self.sessions)} total", no_wrap=True))
 
     def _tick(self) -> None:
         table = self.query_one(DataTable)
