@@ -43,6 +43,13 @@ class GatewaySettings:
     known_hosts: Path | None = None
     connect_timeout: float = 15.0
 
+    def __post_init__(self) -> None:
+        if not self.user or not self.target:
+            raise IntegrationConfigError("bastion connection settings need both user and target")
+        if self.key_path is None and self.token_file is None:
+            raise IntegrationConfigError("no credentials: set key_path (BASTION_KEY) or token_file "
+                                         "(BASTION_TOKEN_FILE)")
+
     @property
     def login(self) -> str:
         """The SSH username the gateway expects: identity and target."""
@@ -123,13 +130,12 @@ class GatewayConnection:
         else:
             options["client_keys"] = None
         if s.token_file is not None:
+            # Read at each connect (tokens are short-lived and rotated on disk); sent as the SSH
+            # password, never logged or kept on this object.
             try:
                 options["password"] = s.token_file.read_text(encoding="utf-8").strip()
             except OSError as exc:
                 raise GatewayUnavailable(f"cannot read the token file {s.token_file}: {exc.strerror}") from exc
-        if s.key_path is None and s.token_file is None:
-            raise IntegrationConfigError("no credentials: set key_path (BASTION_KEY) or token_file "
-                                         "(BASTION_TOKEN_FILE)")
         return options
 
     def _usable(self) -> bool:

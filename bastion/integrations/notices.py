@@ -19,6 +19,7 @@ NoticeKind = Literal[
     "approved",          # a reviewer approved; the command's output follows
     "reviewer_denied",   # a reviewer refused (exit 126)
     "expired",           # no verdict in time (exit 126)
+    "cancelled",         # the review was cancelled on the gateway's side (exit 126)
     "unreachable",       # the target could not be reached (exit 255)
     "unknown_target",    # the target is unknown or not allowed for this identity (exit 255)
 ]
@@ -37,6 +38,7 @@ _SHAPES: tuple[tuple[NoticeKind, re.Pattern[str]], ...] = (
     ("reviewer_denied", re.compile(r"denied by reviewer (?P<reviewer>.+?) \(request (?P<request>[^)]+)\): "
                                    r"(?P<reason>.*)")),
     ("expired", re.compile(r"review expired \(request (?P<request>[^)]+)\): no verdict within (?P<duration>.+)")),
+    ("cancelled", re.compile(r"review cancelled \(request (?P<request>[^)]+)\): (?P<reason>.*)")),
     ("unreachable", re.compile(r"target (?P<target>\S+) unreachable: (?P<reason>.*)")),
     ("unknown_target", re.compile(r"unknown or unauthorised target (?P<target>\S*); connect as USER:TARGET")),
 )
@@ -58,8 +60,8 @@ class GatewayNotice:
     @property
     def ends_command(self) -> bool:
         """True when this notice means the command will not run (or not run any further)."""
-        return self.kind in ("denied", "review_required", "reviewer_denied", "expired", "unreachable",
-                             "unknown_target")
+        return self.kind in ("denied", "review_required", "reviewer_denied", "expired", "cancelled",
+                             "unreachable", "unknown_target")
 
 
 def parse_gateway_notice(line: str) -> GatewayNotice | None:
@@ -117,6 +119,10 @@ def refusal_text(notice: GatewayNotice, command: str | None = None) -> str:
         return (f"{subject} was held for review (request {notice.request}) but no reviewer decided within "
                 f"{notice.duration}, so it did not run. Do not resubmit it in a loop; continue with other work "
                 "or ask a human to review it.")
+    if notice.kind == "cancelled":
+        return (f"{subject} was held for review (request {notice.request}) and the review was cancelled "
+                f"({notice.reason}), so it did not run. Do not resubmit it in a loop; ask a human if it is "
+                "still needed.")
     if notice.kind == "unreachable":
         return (f"{subject} did not run: the bastion gateway could not reach target {notice.target} "
                 f"({notice.reason}). This is an infrastructure problem, not a problem with the command; "

@@ -35,7 +35,8 @@ EXIT_UNAVAILABLE = 255  # as ssh: the gateway or the target could not be reached
 Status = Literal["ran", "refused", "timeout", "cancelled", "hold_timeout", "unavailable", "lost"]
 
 _REFUSAL_EXIT = {"denied": EXIT_REFUSED, "review_required": EXIT_REFUSED, "reviewer_denied": EXIT_REFUSED,
-                 "expired": EXIT_REFUSED, "unreachable": EXIT_UNAVAILABLE, "unknown_target": EXIT_UNAVAILABLE}
+                 "expired": EXIT_REFUSED, "cancelled": EXIT_REFUSED,
+                 "unreachable": EXIT_UNAVAILABLE, "unknown_target": EXIT_UNAVAILABLE}
 
 
 @dataclass(frozen=True)
@@ -151,8 +152,11 @@ def clip(text: str, limit: int) -> str:
 
 
 async def _stop(chan: asyncssh.SSHClientChannel, run: _Run, grace: float) -> None:
-    """End the command on the target: TERM to its process group, KILL if it lingers, then close."""
-    for sig in ("TERM", "KILL"):
+    """End the command on the target: TERM to its process group, KILL if it lingers, then close.
+
+    A command still held for review has nothing running yet: closing the channel withdraws it.
+    """
+    for sig in () if run.holding else ("TERM", "KILL"):
         with contextlib.suppress(Exception):
             chan.send_signal(sig)
         with contextlib.suppress(asyncio.TimeoutError):
