@@ -57,6 +57,7 @@ class RecordingSettings:
     flush_interval: float = 0.1
     coalesce: float = 0.01
     strict: bool = True  # a session whose recording fails is refused / ended
+    fsync: bool = False  # fsync each recording on close (survives power loss; costs latency per session)
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,7 @@ def settings_from_mapping(raw: Any, *, source: Path | None = None) -> Settings:
                               lo=0.001, hi=0.1),
         coalesce=_float(rec_raw, "coalesce", "recording.coalesce", errors, 0.01, lo=0.0, hi=0.1),
         strict=_bool(rec_raw, "strict", "recording.strict", errors, True),
+        fsync=_bool(rec_raw, "fsync", "recording.fsync", errors, False),
     )
     up_raw = _mapping(raw, "upstream", errors)
     upstream = UpstreamSettings(
@@ -430,6 +432,7 @@ recording:
   record_input: false      # true records keystrokes too, passwords typed at prompts included
   flush_interval: 0.1      # seconds; a crash loses at most this much of a recording
   strict: true             # refuse or end a session whose recording cannot be written
+  fsync: false             # true: fsync each recording when it closes (survives power loss, slower)
 
 upstream:
   max_channels_per_connection: 10   # sessions share a pooled connection to each target account

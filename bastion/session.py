@@ -446,7 +446,7 @@ class Session:
                 command=self.command, title=f"{self.principal.name}@{self.target.name}",
                 env={"TERM": term, "SHELL": "/bin/sh"}, clock=self.ctx.clock,
                 record_input=settings.record_input, coalesce=settings.coalesce,
-                flush_interval=settings.flush_interval)
+                flush_interval=settings.flush_interval, fsync_on_close=settings.fsync)
         except RecordingError as exc:
             self._audit(audit.RecordingFailed(session_id=self.id, user=self.principal.name, path=str(path),
                                               reason=str(exc)))

@@ -52,10 +52,18 @@ def test_denied_exec_never_reaches_the_target(gw, tmp_path):
     assert not marker.exists()
 
 
-def test_review_behaves_as_deny_until_approvals_exist(gw):
-    result = gw.ssh("apt-get install -y cowsay")
-    assert result.returncode == 126
-    assert b"(rule pkg-install): requires approval: package installs need a human" in result.stderr
+def test_review_holds_the_command_until_a_verdict(gw, tmp_path):
+    marker = tmp_path / "installed"
+    proc = subprocess.Popen(gw.ssh_args() + [f"apt-get install -y cowsay; touch {marker}"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stderr is not None
+    line = proc.stderr.readline()
+    assert line.startswith(b"bastion: held for review (request ")
+    assert b"rule pkg-install): package installs need a human; waiting up to 10m" in line
+    time.sleep(0.3)
+    assert not marker.exists()
+    proc.kill()
+    proc.wait()
 
 
 def test_opaque_commands_are_not_allowed(gw):
