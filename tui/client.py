@@ -9,6 +9,7 @@ primitives over asyncssh; `tui.fake.FakeReviewClient` supplies them in-process f
 from __future__ import annotations
 
 import asyncio
+import copy
 import itertools
 import json
 from collections import deque
@@ -149,7 +150,7 @@ class ReviewClientBase:
     async def call(self, op: str, params: dict | None = None) -> dict:
         """Send one request and wait for its response; `RequestFailed` carries the server's error code."""
         if self._failure is not None:
-            raise self._failure
+            raise _fresh(self._failure)
         request_id = next(self._ids)
         future: asyncio.Future[dict] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
@@ -244,7 +245,7 @@ class ReviewClientBase:
             while True:
                 item = await queue.get()
                 if item is _CLOSED:
-                    raise self._failure or GatewayUnreachable("the connection closed during a fetch")
+                    raise _fresh(self._failure or GatewayUnreachable("the connection closed during a fetch"))
                 if item is None:
                     return "".join(parts)
                 parts.append(item)
@@ -349,7 +350,7 @@ class ReviewClientBase:
             self._failure = error
         for future in self._pending.values():
             if not future.done():
-                future.set_exception(error)
+                future.set_exception(_fresh(error))
         for watch in list(self._watches.values()):
             watch._put(_CLOSED)
         self._watches.clear()
@@ -361,6 +362,13 @@ class ReviewClientBase:
     def failure(self) -> ReviewClientError | None:
         """Why the connection ended, once it has."""
         return self._failure
+
+
+def _fresh(error: ReviewClientError) -> ReviewClientError:
+    """A new instance of a stored error: raising one instance from many places chains it to itself."""
+    new = copy.copy(error)
+    new.__traceback__ = None
+    return new
 
 
 def _error_fields(error: Any) -> tuple[str, str]:
@@ -436,6 +444,11 @@ class SshReviewClient(ReviewClientBase):
         try:
             self._process.stdin.write(json.dumps(message, separators=(",", ":")) + "\n")
         except Exception as exc:  # noqa: BLE001
+            # The server may have said why before closing (e.g. `forbidden`): let the reader get to it.
+            if self._reader is not None:
+                await asyncio.wait([self._reader], timeout=2)
+            if self._failure is not None:
+                raise _fresh(self._failure) from None
             raise GatewayUnreachable(f"the connection to {self.endpoint} is gone") from exc
 
     async def close(self) -> None:

@@ -32,3 +32,6 @@ class RequestFailed(ReviewClientError):
         self.code = code
         self.message = message
         super().__init__(f"{message} ({code})" if message else code)
+
+    def __reduce__(self):  # so copy.copy() works (the client hands each waiter its own instance)
+        return (type(self), (self.code, self.message))

@@ -46,6 +46,7 @@ class FakeReviewClient(ReviewClientBase):
         self._new_ids = itertools.count(1)
         self._demo_task: asyncio.Task[None] | None = None
         self.handlers: dict[str, Callable[[dict], dict]] = {}  # tests may override an op
+        self.chunk_size = 1024  # recording.chunk size, small so fetches really come in pieces
 
     async def connect(self) -> Hello:
         if self.fail_connect is not None:
@@ -161,8 +162,8 @@ class FakeReviewClient(ReviewClientBase):
         session = self._session(str(params.get("session_id")))
         text = demo_data.cast_text(session["id"], timestamp=int(session["started_at"]))
         fetch = next(self._fetch_ids)
-        for i in range(0, len(text), 4096):
-            events.append({"event": "recording.chunk", "data": {"fetch": fetch, "data": text[i:i + 4096]}})
+        for i in range(0, len(text), self.chunk_size):
+            events.append({"event": "recording.chunk", "data": {"fetch": fetch, "data": text[i:i + self.chunk_size]}})
         events.append({"event": "recording.end", "data": {"fetch": fetch, "sha256": None}})
         return {"fetch": fetch, "size": len(text.encode())}
 
