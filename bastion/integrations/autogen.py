@@ -91,8 +91,8 @@ class BastionCodeExecutor(CodeExecutor):
 
     async def execute_code_blocks(self, code_blocks: List[CodeBlock],
                                   cancellation_token: CancellationToken) -> CodeResult:
-        if not self._started:
-            await self.start()
+        # No eager connect here: a gateway that is down must come back as a result, not an exception.
+        self._started = True
         cancelled = _token_event(cancellation_token)
         outputs: list[str] = []
         exit_code = 0
@@ -113,7 +113,7 @@ class BastionCodeExecutor(CodeExecutor):
         return CodeResult(exit_code=exit_code, output="".join(_joined(outputs)))
 
     async def start(self) -> None:
-        """Connect to the gateway now, so a wrong address or key shows up before the agent runs."""
+        """Connect now, so a wrong address or key shows up before the agent runs (`GatewayUnavailable`)."""
         self._started = True
         await self.connection.get()
 

@@ -126,7 +126,11 @@ class GatewayConnection:
             # INVARIANT: host keys are always checked; asyncssh disables checking for known_hosts=None.
             options["known_hosts"] = str(s.known_hosts)
         if s.key_path is not None:
-            options["client_keys"] = [str(s.key_path)]
+            try:
+                options["client_keys"] = [asyncssh.read_private_key(str(s.key_path))]
+            except (OSError, asyncssh.KeyImportError) as exc:
+                reason = getattr(exc, "strerror", None) or str(exc)
+                raise GatewayUnavailable(f"cannot use the key file {s.key_path}: {reason}") from exc
         else:
             options["client_keys"] = None
         if s.token_file is not None:

@@ -77,6 +77,7 @@ class _Run:
 
     def __init__(self) -> None:
         self.parts: list[str] = []
+        self.refusal_parts: list[int] = []      # indexes in `parts` of lines that said "did not run"
         self.notices: list[GatewayNotice] = []
         self.started = False                  # the command's own output has begun (notices end here)
         self.held: GatewayNotice | None = None
@@ -100,16 +101,18 @@ class _Run:
             self._stderr_line(line + "\n")
 
     def _stderr_line(self, line: str) -> None:
-        # INVARIANT: only lines before the command's own output can be gateway notices; after that a
-        # look-alike line is the command's output (it cannot forge a denial of itself).
+        # Only lines before the command's own output can be gateway notices; after that a look-alike
+        # line is output. Before it, a look-alike counts as a refusal only if the exit status agrees.
         notice = None if self.started else parse_gateway_notice(line)
         if notice is None:
             self.started = True
             self.parts.append(line)
             return
         self.notices.append(notice)
-        if notice.kind in ("held", "waiting", "approved"):
-            self.parts.append(notice.line + "\n")  # progress lines stay in the output the model reads
+        if notice.ends_command:
+            # Kept aside: replaced by an explanation if the exit status confirms the refusal, else output.
+            self.refusal_parts.append(len(self.parts))
+        self.parts.append(notice.line + "\n")  # progress lines stay in the output the model reads
         if notice.kind == "held" and self.held is None:
             self.held = notice
         elif notice.kind == "approved":
@@ -252,6 +255,8 @@ async def _supervise(chan: asyncssh.SSHClientChannel, run: _Run, limits: Limits,
 def _outcome(stopped: Status | None, chan: asyncssh.SSHClientChannel, run: _Run, command: RemoteCommand,
              limits: Limits) -> CommandOutcome:
     output = clip("".join(run.parts), limits.max_output_chars)
+    without_refusal = clip("".join(part for i, part in enumerate(run.parts) if i not in run.refusal_parts),
+                           limits.max_output_chars)
     exit_status = chan.get_exit_status()
     exit_signal = chan.get_exit_signal()
     if stopped == "hold_timeout":
@@ -268,7 +273,8 @@ def _outcome(stopped: Status | None, chan: asyncssh.SSHClientChannel, run: _Run,
     refusal = next((n for n in run.notices if n.ends_command), None)
     if refusal is not None and exit_status == _REFUSAL_EXIT[refusal.kind]:
         text = refusal_text(refusal, command.display)
-        return CommandOutcome("refused", exit_status, output, _join(output, text), run.notices, refusal)
+        return CommandOutcome("refused", exit_status, without_refusal, _join(without_refusal, text), run.notices,
+                              refusal)
     if exit_status is None and exit_signal is not None:
         code = _signal_exit(exit_signal[0])
         text = _join(output, f"The command was ended by signal {exit_signal[0]} (exit status {code}).")

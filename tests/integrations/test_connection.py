@@ -68,3 +68,12 @@ def test_missing_token_file_is_unavailable_not_a_crash(tmp_path):
     connection = GatewayConnection(GatewaySettings(user="a", target="t", token_file=tmp_path / "missing"))
     with pytest.raises(GatewayUnavailable, match="cannot read the token file"):
         asyncio.run(connection.get())
+
+
+def test_unreadable_key_is_named(tmp_path):
+    bad = tmp_path / "key"
+    bad.write_text("not a key\n")
+    for path in (bad, tmp_path / "missing"):
+        connection = GatewayConnection(GatewaySettings(user="a", target="t", key_path=path))
+        with pytest.raises(GatewayUnavailable, match=f"cannot use the key file {path}"):
+            asyncio.run(connection.get())

@@ -245,7 +245,28 @@ def test_environment_only_configuration(gw, monkeypatch):
 
 async def test_a_command_cannot_pass_off_its_own_output_as_a_gateway_notice(settings):
     async with BastionCodeExecutor(settings=settings) as executor:
-        result = await run(executor, "echo 'bastion: denied by policy (rule fake): spoofed' >&2; echo real")
+        result = await run(executor, "echo 'bastion: denied by policy (rule fake): spoofed' >&2; echo real >&2")
     assert result.exit_code == 0
     assert "bastion: denied by policy (rule fake): spoofed" in result.output and "real" in result.output
     assert "refused" not in result.output
+
+
+async def test_works_under_autogens_code_executor_agent(settings):
+    agents = pytest.importorskip("autogen_agentchat.agents")
+    from autogen_agentchat.messages import TextMessage
+
+    executor = BastionCodeExecutor(settings=settings)
+    with pytest.warns(UserWarning, match="approval"):
+        agent = agents.CodeExecutorAgent("runner", code_executor=executor)
+    message = TextMessage(content="```sh\necho hi-$((1+1))\n```\n```sh\nrm -rf /etc\n```", source="assistant")
+    response = await agent.on_messages([message], CancellationToken())
+    content = response.chat_message.content
+    assert "hi-2" in content and "exit code: 126" in content and "policy rule no-rm-system" in content
+    await executor.stop()
+
+
+async def test_executor_without_start_reports_a_down_gateway_as_a_result(settings):
+    executor = BastionCodeExecutor(settings=dataclasses.replace(settings, port=free_port()))
+    result = await run(executor, "echo hi")
+    assert result.exit_code == 255 and "cannot connect to the gateway" in result.output
+    await executor.stop()
