@@ -67,7 +67,7 @@ class BastionTui(App[None]):
         self.clock = clock
         self.cursor_blink = cursor_blink
         self._connect = connect
-        self.approvals: dict[str, Approval] = {}  # the pending queue, by id
+        self.approvals: dict[str, Approval] = {}  # the pending queue, by str(id)
         self.live_screen = LiveScreen()
         self.replay_screen = ReplayScreen(replay_file)
         self.add_mode("sessions", SessionsScreen)
@@ -138,13 +138,14 @@ class BastionTui(App[None]):
                     await self.reload_approvals()
                     continue
                 approval = event.approval
+                key = str(approval.id)
                 if approval.state == "pending":
-                    is_new = approval.id not in self.approvals
-                    self.approvals[approval.id] = approval
+                    is_new = key not in self.approvals
+                    self.approvals[key] = approval
                     if is_new:
                         self.announce(approval)
                 else:
-                    self.approvals.pop(approval.id, None)
+                    self.approvals.pop(key, None)
                 self._queue_changed()
         except ReviewClientError as exc:
             self.notify(safe(str(exc)), title="Gateway", severity="error", timeout=30, markup=False)
@@ -156,7 +157,7 @@ class BastionTui(App[None]):
     async def reload_approvals(self) -> None:
         assert self.client is not None
         pending = await self.client.list_approvals("pending")
-        self.approvals = {a.id: a for a in pending}
+        self.approvals = {str(a.id): a for a in pending}
         self._queue_changed()
 
     def announce(self, approval: Approval) -> None:
@@ -172,12 +173,12 @@ class BastionTui(App[None]):
 
     def pending(self) -> list[Approval]:
         """The queue, oldest first."""
-        return sorted(self.approvals.values(), key=lambda a: (a.requested_at, a.id))
+        return sorted(self.approvals.values(), key=lambda a: (a.requested_at, str(a.id)))
 
     def forget(self, approval: Approval) -> None:
         """Drop a decided request now (the server's `approval.changed` will agree)."""
         if approval.state != "pending":
-            self.approvals.pop(approval.id, None)
+            self.approvals.pop(str(approval.id), None)
             self._queue_changed()
 
 

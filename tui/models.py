@@ -21,6 +21,14 @@ def _int(value: Any) -> int:
     return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
 
 
+def _ident(value: Any) -> str | int:
+    """An id as the server sent it: ids are opaque, and the gateway's approval ids are integers that it
+    expects back as integers."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return _str(value)
+
+
 def _strs(value: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in value) if isinstance(value, list) else ()
 
@@ -82,7 +90,7 @@ class Session:
 class Approval:
     """One held command waiting for (or past) a reviewer's verdict."""
 
-    id: str
+    id: str | int
     session_id: str
     user: str
     target: str
@@ -108,7 +116,7 @@ class Approval:
             isinstance(span, list) and len(span) == 2 and all(isinstance(v, int) for v in span)
         )
         return cls(
-            id=_str(d.get("id")), session_id=_str(d.get("session_id")), user=_str(d.get("user")),
+            id=_ident(d.get("id")), session_id=_str(d.get("session_id")), user=_str(d.get("user")),
             target=_str(d.get("target")), command=_str(d.get("command")), rules=_strs(d.get("rules")),
             reason=_str(d.get("reason")), requested_at=_float(d.get("requested_at")) or 0.0,
             expires_at=_float(d.get("expires_at")), state=_str(d.get("state")) or "pending",
@@ -134,7 +142,7 @@ class Approval:
 class Command:
     """One decided command from `audit.search`."""
 
-    id: str
+    id: str | int
     session_id: str
     text: str
     at: float
@@ -151,7 +159,7 @@ class Command:
     def from_json(cls, d: dict) -> "Command":
         exit_status = d.get("exit_status")
         return cls(
-            id=_str(d.get("id")), session_id=_str(d.get("session_id")), text=_str(d.get("text")),
+            id=_ident(d.get("id")), session_id=_str(d.get("session_id")), text=_str(d.get("text")),
             at=_float(d.get("at")) or 0.0, user=_str(d.get("user")), target=_str(d.get("target")),
             action=_str(d.get("action")), rules=_strs(d.get("rules")), reason=_str(d.get("reason")),
             policy_version=_str(d.get("policy_version")), opaque=bool(d.get("opaque")),

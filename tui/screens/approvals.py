@@ -52,15 +52,15 @@ class ApprovalsScreen(BastionScreen):
         table = self.query_one(DataTable)
         pending = self.tui.pending()
         selected = self.selected()
-        wanted = [a.id for a in pending]
+        wanted = [str(a.id) for a in pending]
         table.clear()
         for a in pending:
             age, left = self._times(a)
             table.add_row(age, left, plain(a.user, "bold"), plain(a.target),
                           command_text(a.command, a.match_span(), limit=48 if self.size.width >= 110 else 28),
-                          plain(", ".join(a.rules), "yellow"), plain(a.reason, "dim"), key=a.id)
-        if selected is not None and selected.id in wanted:
-            table.move_cursor(row=wanted.index(selected.id))
+                          plain(", ".join(a.rules), "yellow"), plain(a.reason, "dim"), key=str(a.id))
+        if selected is not None and str(selected.id) in wanted:
+            table.move_cursor(row=wanted.index(str(selected.id)))
         self._show_detail()
 
     def on_resize(self) -> None:
@@ -69,10 +69,10 @@ class ApprovalsScreen(BastionScreen):
     def _tick(self) -> None:
         table = self.query_one(DataTable)
         for a in self.tui.pending():
-            if a.id in table.rows:
+            if str(a.id) in table.rows:
                 age, left = self._times(a)
-                table.update_cell(a.id, "age", age)
-                table.update_cell(a.id, "left", left)
+                table.update_cell(str(a.id), "age", age)
+                table.update_cell(str(a.id), "left", left)
 
     def selected(self) -> Approval | None:
         table = self.query_one(DataTable)
@@ -90,7 +90,7 @@ class ApprovalsScreen(BastionScreen):
                                style="dim"))
             return
         text = Text()
-        text.append(f"{a.id}  ", style="bold")
+        text.append(f"{safe(a.id)}  ", style="bold")
         text.append_text(plain(f"{a.user}@{a.target}"))
         text.append(f"  session {safe(a.session_id)}", style="dim")
         if a.approvers_required > 1:

@@ -110,12 +110,12 @@ class AuditScreen(BastionScreen):
         now = self.tui.clock.now()
         table = self.query_one(DataTable)
         table.clear()
-        self.results = {c.id: c for c in commands}
+        self.results = {str(c.id): c for c in commands}
         for c in commands:
             table.add_row(Text(clock_time(c.at, now)), plain(c.user, "bold"), plain(c.target),
                           Text(c.action, style=ACTION_STYLES.get(c.action, "")), plain(c.text),
                           plain(", ".join(c.rules), "yellow"), plain(c.reason, "dim"), plain(c.session_id, "dim"),
-                          key=c.id)
+                          key=str(c.id))
         self._detail()
         if not commands:
             self.query_one("#detail", Static).update(Text("No matching commands.", style="dim"))

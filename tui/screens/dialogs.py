@@ -15,7 +15,7 @@ from textual.widgets import Button, Input, Label, Static
 
 from tui.errors import RequestFailed, ReviewClientError
 from tui.models import Approval
-from tui.text import command_text, plain
+from tui.text import command_text, plain, safe
 
 MAX_GRANT_MINUTES = 480  # the gateway's default maximum (8 h); the server has the last word
 
@@ -67,7 +67,7 @@ class VerdictDialog(ModalScreen[Approval | None]):
         a = self.approval
         verb = "Approve" if self.verdict == "approve" else "Deny"
         with Vertical():
-            title = Text(f"{verb} request {a.id} from ", style="bold")
+            title = Text(f"{verb} request {safe(a.id)} from ", style="bold")
             title.append_text(plain(f"{a.user}@{a.target}"))
             yield Static(title, classes="title")
             yield Static(command_text(a.command, a.match_span()), classes="command")
