@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
+import shlex
 import shutil
 import tempfile
 import time
@@ -78,7 +79,7 @@ async def test_exit_codes_and_both_streams(settings):
 async def test_quoting_survives_the_trip(settings):
     tricky = "it's \"quoted\" $HOME `x` \\ end"
     async with BastionCodeExecutor(settings=settings, timeout=20) as executor:
-        result = await run(executor, f"printf '%s\\n' '{tricky.replace(chr(39), chr(39) + chr(92) + chr(39) + chr(39))}'")
+        result = await run(executor, f"printf '%s\\n' {shlex.quote(tricky)}")
         assert (result.exit_code, result.output) == (0, tricky + "\n")
 
 
