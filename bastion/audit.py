@@ -107,6 +107,19 @@ class TargetRefused(AuditEvent):
     client_addr: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class CertificateIssued(AuditEvent):
+    """`bastion login` traded a token for a gateway-signed SSH certificate (or was refused: `error`)."""
+
+    name = "certificate.issued"
+    code = "T1200I"
+    key_id: str | None = None
+    serial: int | None = None
+    valid_before: int | None = None
+    key_fingerprint: str | None = None
+    error: str | None = None
+
+
 # --- 2: sessions and channels ----------------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
 class SessionStart(AuditEvent):

@@ -185,10 +185,11 @@ def _when(value: float | None) -> str:
 def _register_subcommands() -> None:
     # Each package owns its own click commands; the root only gathers them.
     from bastion.identity.cli import reviewer, users
+    from bastion.identity.login import login_command
     from bastion.masking.cli import mask
     from bastion.policy.cli import policy
 
-    for command in (policy, mask, reviewer, users):
+    for command in (policy, mask, reviewer, users, login_command):
         main.add_command(command)
 
 

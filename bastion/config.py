@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,16 @@ class UserSettings:
     keys: tuple[asyncssh.SSHKey, ...] = ()
     default_target: str | None = None
     targets: tuple[str, ...] = ("*",)  # glob patterns of targets this user may reach
+    totp_required: bool = False        # a TOTP code (keyboard-interactive) after key, certificate or token
+
+
+@dataclass(frozen=True)
+class TargetAccount:
+    """One login account on a target: its label in policy, the account name and bastion's key for it."""
+
+    label: str
+    account: str
+    key_path: Path
 
 
 @dataclass(frozen=True)
@@ -44,10 +54,19 @@ class TargetSettings:
     name: str
     host: str
     port: int
-    account: str
+    account: str                 # the account in use (the least-privileged one unless policy maps another)
     client_key_path: Path
     host_keys: tuple[asyncssh.SSHKey, ...]
     connect_timeout: float = 10.0
+    accounts: tuple[TargetAccount, ...] = ()   # least privileged first
+    account_label: str = ""
+
+    def with_account(self, label: str) -> "TargetSettings | None":
+        """This target as logged in with the account labelled `label`, or None if it has no such account."""
+        for entry in self.accounts:
+            if entry.label == label:
+                return replace(self, account=entry.account, client_key_path=entry.key_path, account_label=label)
+        return None
 
 
 @dataclass(frozen=True)
@@ -97,6 +116,12 @@ class Settings:
     env_allowlist: tuple[str, ...] = ENV_ALLOWLIST_DEFAULT
     shutdown_grace: float = 2.0
     approvals: ApprovalConfig = ApprovalConfig()
+    oidc_issuers: tuple[Any, ...] = ()          # bastion.identity.oidc.OidcIssuerSettings
+    certificate_max_validity: float = 3600.0    # longest certificate `bastion login` gets
+
+    @property
+    def user_ca_key_path(self) -> Path:
+        return self.state_dir / "user_ca_ed25519"
 
     @property
     def generated_host_key_path(self) -> Path:
@@ -158,7 +183,7 @@ def settings_from_mapping(raw: Any, *, source: Path | None = None) -> Settings:
         errors.raise_if_any()
 
     known = {"listen", "state_dir", "host_keys", "store", "policies", "recording", "upstream", "users",
-             "user_ca_keys", "targets", "env_allowlist", "shutdown_grace", "approvals"}
+             "user_ca_keys", "targets", "env_allowlist", "shutdown_grace", "approvals", "oidc"}
     for key in raw:
         if key not in known:
             errors.add(str(key), f"unknown key (known: {', '.join(sorted(known))})")
@@ -200,13 +225,37 @@ def settings_from_mapping(raw: Any, *, source: Path | None = None) -> Settings:
     env_allowlist = tuple(_str_list(raw, "env_allowlist", "env_allowlist", errors)) or ENV_ALLOWLIST_DEFAULT
     shutdown_grace = _float(raw, "shutdown_grace", "shutdown_grace", errors, 2.0, lo=0.0, hi=300)
     approvals = _approvals(_mapping(raw, "approvals", errors), errors)
+    oidc_issuers, cert_max = _oidc(_mapping(raw, "oidc", errors), errors, base)
     errors.raise_if_any()
     return Settings(
         source=source, listen=listen, state_dir=state_dir, host_key_paths=host_key_paths,
         store_path=store_path, policy_dir=policy_dir, recording=recording, upstream=upstream,
         users=users, user_ca_keys=ca_keys, targets=targets, env_allowlist=env_allowlist,
-        shutdown_grace=shutdown_grace, approvals=approvals,
+        shutdown_grace=shutdown_grace, approvals=approvals, oidc_issuers=oidc_issuers,
+        certificate_max_validity=cert_max,
     )
+
+
+def _oidc(raw: dict, errors: _Errors, base: Path) -> tuple[tuple[Any, ...], float]:
+    from bastion.identity.oidc import validate_issuer_settings
+
+    for key in raw:
+        if key not in ("issuers", "certificate_max_validity"):
+            errors.add(f"oidc.{key}", "unknown key (known: certificate_max_validity, issuers)")
+    issuers = []
+    listed = raw.get("issuers") or []
+    if not isinstance(listed, list):
+        errors.add("oidc.issuers", "must be a list of issuer settings")
+        listed = []
+    for index, entry in enumerate(listed):
+        try:
+            issuers.append(validate_issuer_settings(entry if isinstance(entry, dict) else {},
+                                                    f"oidc.issuers[{index}]", base_dir=base))
+        except ConfigError as exc:
+            errors.add(f"oidc.issuers[{index}]", str(exc))
+    cert_max = _float(raw, "certificate_max_validity", "oidc.certificate_max_validity", errors, 3600.0,
+                      lo=60, hi=86400)
+    return tuple(issuers), cert_max
 
 
 def _approvals(raw: dict, errors: _Errors) -> ApprovalConfig:
@@ -341,7 +390,7 @@ def _targets(value: Any, errors: _Errors, base: Path) -> dict[str, TargetSetting
         errors.add("targets", "must be a mapping of target name to settings")
         return {}
     result: dict[str, TargetSettings] = {}
-    allowed = {"host", "port", "account", "key", "host_keys", "connect_timeout"}
+    allowed = {"host", "port", "account", "key", "accounts", "host_keys", "connect_timeout"}
     for name, raw in value.items():
         path = f"targets.{name}"
         if not isinstance(name, str) or not TARGET_NAME_RE.match(name):
@@ -353,7 +402,11 @@ def _targets(value: Any, errors: _Errors, base: Path) -> dict[str, TargetSetting
         for key in raw:
             if key not in allowed:
                 errors.add(f"{path}.{key}", f"unknown key (known: {', '.join(sorted(allowed))})")
-        for required in ("host", "account", "key", "host_keys"):
+        accounts = _target_accounts(raw, path, errors, base)
+        required_keys = ("host", "host_keys") if "accounts" in raw else ("host", "account", "key", "host_keys")
+        if "accounts" in raw and ("account" in raw or "key" in raw):
+            errors.add(path, "give either account and key, or accounts, not both")
+        for required in required_keys:
             if required not in raw:
                 why = " (pin the target's host key: ssh-keyscan it and check the fingerprint)" \
                     if required == "host_keys" else ""
@@ -361,20 +414,49 @@ def _targets(value: Any, errors: _Errors, base: Path) -> dict[str, TargetSetting
         host_keys = _public_keys(raw.get("host_keys"), f"{path}.host_keys", errors, base)
         if "host_keys" in raw and not host_keys:
             errors.add(f"{path}.host_keys", "must pin at least one host key")
-        key_path = _path(raw, "key", f"{path}.key", errors, Path(), base)
-        if "key" in raw and isinstance(raw.get("key"), str) and not key_path.is_file():
-            errors.add(f"{path}.key", f"private key file {key_path} does not exist")
+        if not accounts and "accounts" not in raw:
+            key_path = _path(raw, "key", f"{path}.key", errors, Path(), base)
+            if "key" in raw and isinstance(raw.get("key"), str) and not key_path.is_file():
+                errors.add(f"{path}.key", f"private key file {key_path} does not exist")
+            account = _str(raw, "account", f"{path}.account", errors, "nobody") if "account" in raw else ""
+            accounts = [TargetAccount(account, account, key_path)]
+        if not accounts:
+            continue
         result[name] = TargetSettings(
             name=name,
             host=_str(raw, "host", f"{path}.host", errors, "127.0.0.1") if "host" in raw else "",
             port=_int(raw, "port", f"{path}.port", errors, 22, lo=1, hi=65535),
-            account=_str(raw, "account", f"{path}.account", errors, "nobody") if "account" in raw else "",
-            client_key_path=key_path,
+            account=accounts[0].account,
+            client_key_path=accounts[0].key_path,
             host_keys=tuple(host_keys),
             connect_timeout=_float(raw, "connect_timeout", f"{path}.connect_timeout", errors, 10.0,
                                    lo=0.1, hi=300),
+            accounts=tuple(accounts),
+            account_label=accounts[0].label,
         )
     return result
+
+
+def _target_accounts(raw: dict, path: str, errors: _Errors, base: Path) -> list[TargetAccount]:
+    """`accounts: {readonly: {account: ro, key: keys/ro}, deploy: {...}}`, least privileged first."""
+    value = raw.get("accounts")
+    if value is None:
+        return []
+    if not isinstance(value, dict) or not value:
+        errors.add(f"{path}.accounts", "must map account labels to {account, key}, least privileged first")
+        return []
+    accounts = []
+    for label, entry in value.items():
+        where = f"{path}.accounts.{label}"
+        if not isinstance(entry, dict) or "account" not in entry or "key" not in entry:
+            errors.add(where, "needs account and key")
+            continue
+        key_path = _path(entry, "key", f"{where}.key", errors, Path(), base)
+        if not key_path.is_file():
+            errors.add(f"{where}.key", f"private key file {key_path} does not exist")
+        accounts.append(TargetAccount(str(label), _str(entry, "account", f"{where}.account", errors, "nobody"),
+                                      key_path))
+    return accounts
 
 
 def _users(value: Any, errors: _Errors, base: Path,
@@ -385,7 +467,7 @@ def _users(value: Any, errors: _Errors, base: Path,
         errors.add("users", "must be a mapping of user name to settings")
         return {}
     result: dict[str, UserSettings] = {}
-    allowed = {"groups", "keys", "default_target", "targets"}
+    allowed = {"groups", "keys", "default_target", "targets", "totp"}
     for name, raw in value.items():
         path = f"users.{name}"
         if not isinstance(name, str) or not USER_NAME_RE.match(name):
@@ -402,12 +484,16 @@ def _users(value: Any, errors: _Errors, base: Path,
         if default_target is not None and default_target not in targets:
             errors.add(f"{path}.default_target", f"names no configured target ({default_target!r})")
         target_globs = _str_list(raw, "targets", f"{path}.targets", errors) or ["*"]
+        totp = raw.get("totp", "off")
+        if totp not in ("off", "required"):
+            errors.add(f"{path}.totp", "must be off or required")
         result[name] = UserSettings(
             name=name,
             groups=tuple(_str_list(raw, "groups", f"{path}.groups", errors)),
             keys=tuple(_public_keys(raw.get("keys"), f"{path}.keys", errors, base)),
             default_target=default_target,
             targets=tuple(target_globs),
+            totp_required=totp == "required",
         )
     return result
 
@@ -455,6 +541,18 @@ users: {}
 #      - "ssh-ed25519 AAAA... alice@laptop" # or: - file:keys/alice.pub
 #    default_target: web-1                 # used when alice connects without ':TARGET'
 #    targets: ["web-*"]                    # glob patterns alice may reach (default: all)
+#    totp: required                        # people: a TOTP code after the key (`bastion users enroll-totp`)
+
+# Short-lived tokens: agents log in with an OIDC access token as the SSH password (user = the token's
+# user claim, which must name a user above), or trade it for an SSH certificate with `bastion login`.
+# oidc:
+#   issuers:
+#     - issuer: https://idp.example.com
+#       audience: bastion
+#       algorithms: [RS256]
+#       user_claim: sub
+#       groups_claim: groups
+#   certificate_max_validity: 3600
 
 # OpenSSH user certificates signed by these CAs are accepted for the user named in a principal.
 # user_ca_keys:
@@ -464,8 +562,12 @@ targets: {}
 #  web-1:
 #    host: 10.0.0.5
 #    port: 22
-#    account: deploy                       # the least-privileged account bastion logs in as
+#    account: deploy                       # the account bastion logs in as
 #    key: keys/web-1_deploy                # private key bastion uses for it (callers never see it)
+#    # or several accounts, least privileged first; policy `accounts:` rules map callers to them:
+#    # accounts:
+#    #   readonly: {account: viewer, key: keys/web-1_viewer}
+#    #   deploy:   {account: deploy, key: keys/web-1_deploy}
 #    host_keys:                            # pinned: any other host key is refused
 #      - "ssh-ed25519 AAAA..."             # from `ssh-keyscan -t ed25519 HOST`, fingerprint checked
 #    connect_timeout: 10

@@ -42,6 +42,7 @@ class PolicyEnforcer:
         self.holder = PolicyHolder(ctx.settings.policy_dir, on_event=self._on_policy_event)
         ctx.decide = self.decide
         ctx.check_line = self.check_line
+        ctx.choose_account = self.choose_account
         ctx.policy_version = lambda: self.holder.current.version
         ctx.masking_profiles = self.masking_profiles
         self._profiles: tuple[str, ProfileSet] | None = None
@@ -120,11 +121,29 @@ class PolicyEnforcer:
             session.notice(denial_line(decision))
         return False
 
+    def choose_account(self, session: "Session") -> Any:
+        """The target as reached with the account policy maps this caller to (least privileged by default).
+        None, after telling the client, when the policy names an account the target does not have."""
+        principal = session.principal
+        rule = self.holder.current.account_for(user=principal.name, groups=principal.groups,
+                                               target=session.target.name)
+        if rule is None:
+            return session.target
+        chosen = session.target.with_account(rule.account)
+        if chosen is None:
+            # Fail closed: a typo in policy must not fall back to some other account.
+            session.notice(f"policy rule {rule.id} maps you to account {rule.account!r}, which target "
+                           f"{session.target.name} does not define")
+        return chosen
+
     def check_line(self, session: "Session", text: str | None) -> "bool | Awaitable[bool]":
         """A line submitted in a shell session; None when it could not be read (then it is opaque)."""
         principal = session.principal
         if text is not None and not text.strip():
             return True
+        if principal.expires_at is not None and self.ctx.clock.now() >= principal.expires_at:
+            session.notice("your token has expired; line not run", fresh_line=True)
+            return False
         try:
             policy = self.holder.current
             unreadable = None

@@ -20,6 +20,8 @@ from bastion import audit
 from bastion.clock import Clock
 from bastion.config import Settings, TargetSettings, UserSettings
 from bastion.masking.profiles import ProfileSet, build_profiles
+from bastion.errors import BastionError
+from bastion.identity.ca import process_cert_request
 from bastion.identity.keys import certificate_trust, key_matches
 from bastion.identity.principal import LoginName, Principal
 from bastion.recording.fanout import Fanout
@@ -58,12 +60,16 @@ class GatewayContext:
     fanout: Fanout = field(default_factory=Fanout)
     # decide(session) -> bool | Awaitable[bool]: the policy hook; returns False after telling the client.
     decide: Callable[[Session], Any] | None = None
+    # choose_account(session) -> TargetSettings | None: the target with the account policy maps the caller to.
+    choose_account: Callable[[Session], Any] | None = None
     # check_line(session, text) -> bool | Awaitable[bool]: a shell line's decision (text None: unreadable).
     check_line: Callable[[Session, str | None], Any] | None = None
     policy_version: Callable[[], str | None] = lambda: None
     # masking_profiles() -> ProfileSet for the policy in force; mask_key: the HMAC key for hit digests.
     masking_profiles: Callable[[], ProfileSet] = lambda: _builtin_profiles()
     mask_key: bytes | None = None
+    oidc: Any = None               # OidcValidator, when issuers are configured
+    user_ca: Any = None            # UserCertificateAuthority for `bastion login` certificates
     approvals: Any = None          # ApprovalBroker
     totp: Any = None               # TotpVerifier
     # approval id → (the matched part of the command, its span), for reviewers' highlighting
@@ -87,6 +93,10 @@ class GatewayServer(asyncssh.SSHServer):
         self.principal: Principal | None = None
         self._key_auth = False
         self._attempts: list[str] = []
+        self._token: Any = None               # OidcIdentity after a token login
+        self._first_factor: str | None = None  # for TOTP users: what they proved before the code
+        self._totp_ok = False
+        self._auth_failure_reason = "no accepted key, certificate or token"
 
     # --- connection -------------------------------------------------------------------------------
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
@@ -97,27 +107,77 @@ class GatewayServer(asyncssh.SSHServer):
         # replacing its hooks on this connection lets the refusal be audited and explained.
         conn.create_agent_listener = self._refuse_agent  # type: ignore[method-assign]
         conn.attach_x11_listener = self._refuse_x11  # type: ignore[method-assign]
+        # asyncssh has no partial-success auth. For users who must also give a TOTP code, a verified
+        # key signature is noted as the first factor and reported as a failure, so the client goes on
+        # to keyboard-interactive. The wrapper sees whether a signature was checked (`msg`); the
+        # server callback does not, and a mere "would you accept this key?" query proves nothing.
+        verify_key = conn.validate_public_key
+
+        async def validate_public_key(username: str, key_data: bytes, msg: bytes, signature: bytes) -> bool:
+            ok = await verify_key(username, key_data, msg, signature)
+            if ok and msg and self.user is not None and self.user.totp_required and not self._totp_ok:
+                self._first_factor = "publickey" if self._key_auth else "certificate"
+                return False
+            return ok
+
+        conn.validate_public_key = validate_public_key  # type: ignore[method-assign]
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.principal is None and self._attempts and self.login is not None:
             self._audit(audit.AuthFailure(user=self.login.user, client_addr=self.client_addr,
                                           method=",".join(sorted(set(self._attempts))),
-                                          reason="no accepted key or certificate"))
+                                          reason=self._auth_failure_reason))
 
     # --- authentication ---------------------------------------------------------------------------
     def begin_auth(self, username: str) -> bool:
         self.login = LoginName.parse(username)
         self.user = self.ctx.settings.users.get(self.login.user)
-        trust = certificate_trust(self.login.user, self.ctx.settings.user_ca_keys) if self.user else None
+        ca_keys = self.ctx.settings.user_ca_keys + ((self.ctx.user_ca.public_key,) if self.ctx.user_ca else ())
+        trust = certificate_trust(self.login.user, ca_keys) if self.user else None
         if trust is not None and self.conn is not None:
             self.conn.set_authorized_keys(trust)
         return True  # always ask for credentials: never hint that a user does not exist
 
     def password_auth_supported(self) -> bool:
-        return False
+        return self.ctx.oidc is not None  # the password is an OIDC access token
+
+    async def validate_password(self, username: str, password: str) -> bool:
+        self._attempts.append("token")
+        if self.ctx.oidc is None or self.user is None or self.login is None:
+            return False
+        try:
+            identity = await self.ctx.oidc.validate(password)
+        except BastionError as exc:
+            self._auth_failure_reason = str(exc)
+            return False
+        if identity.user != self.login.user:
+            self._auth_failure_reason = "the token names another user"
+            return False
+        self._token = identity
+        if self.user.totp_required and not self._totp_ok:
+            self._first_factor = "oidc"
+            return False
+        return True
 
     def kbdint_auth_supported(self) -> bool:
-        return False
+        return self.user is not None and self.user.totp_required and self.ctx.totp is not None
+
+    def get_kbdint_challenge(self, username: str, lang: str, submethods: str) -> Any:
+        if self._first_factor is None:
+            return False  # the code is a second factor only
+        return ("bastion", "A TOTP code is required for this account.", "", [("TOTP code: ", False)])
+
+    def validate_kbdint_response(self, username: str, responses: Any) -> bool:
+        self._attempts.append("totp")
+        if self._first_factor is None or self.user is None or len(responses) != 1:
+            return False
+        try:
+            self.ctx.totp.verify(self.user.name, str(responses[0]).strip(), purpose="login")
+        except BastionError as exc:
+            self._auth_failure_reason = str(exc)
+            return False
+        self._totp_ok = True
+        return True
 
     def public_key_auth_supported(self) -> bool:
         return True
@@ -136,8 +196,17 @@ class GatewayServer(asyncssh.SSHServer):
 
     def auth_completed(self) -> None:
         assert self.user is not None and self.login is not None
-        source = "publickey" if self._key_auth else "certificate"
-        self.principal = Principal(name=self.user.name, groups=self.user.groups, source=source)
+        if self._totp_ok:
+            source = f"{self._first_factor}+totp"
+        elif self._token is not None:
+            source = "oidc"
+        else:
+            source = "publickey" if self._key_auth else "certificate"
+        token = self._token
+        groups = tuple(dict.fromkeys((*self.user.groups, *(token.groups if token is not None else ()))))
+        self.principal = Principal(name=self.user.name, groups=groups, source=source,
+                                   expires_at=token.expires_at if token is not None else None,
+                                   token_id=token.token_id if token is not None else None)
         self._audit(audit.AuthSuccess(user=self.user.name, client_addr=self.client_addr, method=source))
 
     # --- side channels: refused, audited, explained -----------------------------------------------
@@ -203,6 +272,7 @@ class ClientChannel(asyncssh.SSHServerSession):
         self._pty: PtyRequest | None = None
         self._refusal: tuple[str, int] | None = None
         self.review: ReviewSession | None = None
+        self.cert_request: bytearray | None = None
 
     def connection_made(self, chan: asyncssh.SSHServerChannel) -> None:
         self.chan = chan
@@ -220,6 +290,13 @@ class ClientChannel(asyncssh.SSHServerSession):
 
     def subsystem_requested(self, subsystem: str) -> bool:
         server = self.server
+        if subsystem == "bastion-cert" and server.principal is not None:
+            if server.principal.expires_at is None or server.ctx.user_ca is None:
+                server._refused("subsystem:bastion-cert", "not a token login")
+                self._refusal = ("bastion-cert needs a login with an OIDC token", EXIT_DENIED)
+                return True
+            self.cert_request = bytearray()
+            return True
         if subsystem == "bastion-review" and server.principal is not None:
             if server.ctx.settings.approvals.reviewer_group in server.principal.groups:
                 assert self.chan is not None
@@ -255,6 +332,22 @@ class ClientChannel(asyncssh.SSHServerSession):
             return self.session.request_shell()
         return self.session.request_exec(command)
 
+    def _issue_certificate(self, line: bytes) -> None:
+        server = self.server
+        principal = server.principal
+        assert principal is not None and self.chan is not None and principal.expires_at is not None
+        outcome = process_cert_request(
+            line.split(b"\n", 1)[0], principal=principal.name, token_id=principal.token_id,
+            token_expires_at=principal.expires_at, ca=server.ctx.user_ca,
+            max_validity=server.ctx.settings.certificate_max_validity, clock=server.ctx.clock)
+        issued = outcome.issued
+        server._audit(audit.CertificateIssued(
+            user=principal.name, key_id=issued.key_id if issued else None, serial=issued.serial if issued else None,
+            valid_before=issued.valid_before if issued else None,
+            key_fingerprint=issued.public_key_fingerprint if issued else None, error=outcome.error))
+        self.chan.write(outcome.response)
+        self.chan.exit(0 if issued else 1)
+
     def session_started(self) -> None:
         assert self.chan is not None
         if self._refusal is not None:
@@ -271,6 +364,11 @@ class ClientChannel(asyncssh.SSHServerSession):
             self.session.client_data(data)
         elif self.review is not None:
             self.review.data_received(data)
+        elif self.cert_request is not None:
+            self.cert_request += data
+            if b"\n" in self.cert_request or len(self.cert_request) > 64 * 1024:
+                self._issue_certificate(bytes(self.cert_request))
+                self.cert_request = None
 
     def eof_received(self) -> bool:
         if self.session is not None:

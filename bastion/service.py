@@ -21,6 +21,8 @@ from bastion.config import Settings
 from bastion.errors import BastionError, ConfigError
 from bastion.gateway import GatewayContext, start_server
 from bastion.approvals import ApprovalBroker, ApprovalSettings
+from bastion.identity.ca import UserCertificateAuthority
+from bastion.identity.oidc import OidcValidator
 from bastion.identity.totp import TotpVerifier
 from bastion.masking.profiles import build_profiles
 from bastion.masking.stream import StreamMasker
@@ -114,6 +116,9 @@ class GatewayService:
         self.ctx.mask_key = load_or_generate_secret(settings.state_dir / "mask_hmac.key")
         self._policy = install_policy(self.ctx)
         self.ctx.totp = TotpVerifier(store, self.clock, audit_log)
+        if settings.oidc_issuers:
+            self.ctx.oidc = OidcValidator(settings.oidc_issuers, clock=self.clock)
+            self.ctx.user_ca = UserCertificateAuthority.load_or_create(settings.user_ca_key_path)
         self.ctx.approvals = ApprovalBroker(
             store, audit_log, self.clock,
             ApprovalSettings(default_timeout=settings.approvals.default_timeout,

@@ -138,6 +138,7 @@ class Session:
         self._last_feed: dict[str, float] = {}
         self._output_stopped = False
         self.pending_approval: int | None = None
+        self._expiry_timer: asyncio.TimerHandle | None = None
         self._forced_exit: int | None = None
 
     # --- requests before start (from ClientChannel) --------------------------------------------------
@@ -364,6 +365,16 @@ class Session:
         exit_status: int | None = None
         exit_signal: tuple[str, bool, str] | None = None
         try:
+            if not self._within_token_lifetime():
+                exit_status = EXIT_DENIED
+                return
+            if self.ctx.choose_account is not None:
+                chosen = self.ctx.choose_account(self)
+                if chosen is None:
+                    self._end_status, self._end_error = "failed", "no such account on the target"
+                    exit_status = EXIT_GATEWAY_ERROR
+                    return
+                self.target = chosen
             if not self._open_recording():
                 exit_status = EXIT_GATEWAY_ERROR
                 return
@@ -426,6 +437,20 @@ class Session:
         if asyncio.iscoroutine(verdict):
             verdict = await verdict
         return bool(verdict)
+
+    def _within_token_lifetime(self) -> bool:
+        """Token logins are bounded by the token: nothing starts after `exp`, and what runs is ended then."""
+        expires_at = self.principal.expires_at
+        if expires_at is None:
+            return True
+        left = expires_at - self.ctx.clock.now()
+        if left <= 0:
+            self.notice("your token has expired; log in again")
+            self._end_status, self._end_error = "failed", "token expired"
+            return False
+        self._expiry_timer = asyncio.get_running_loop().call_later(
+            left, self.terminate, "your token has expired; session closed")
+        return True
 
     def _open_maskers(self) -> None:
         profiles = self.ctx.masking_profiles()
@@ -624,6 +649,8 @@ class Session:
         self.ctx.fanout.end(self.id)
         if self._gate is not None:
             self._gate.close()
+        if self._expiry_timer is not None:
+            self._expiry_timer.cancel()
         self._finish_maskers()
         if self._forced_exit is not None and exit_signal is None:
             exit_status = self._forced_exit

@@ -147,10 +147,11 @@ class UpstreamPool:
         return sum(1 for pool in self._pools.values() for p in pool.connections if not p.closed)
 
     async def _connect(self, target: TargetSettings) -> asyncssh.SSHClientConnection:
-        client_key = self._keys.get(target.name)
+        key_id = f"{target.name}\0{target.account}"
+        client_key = self._keys.get(key_id)
         if client_key is None:
             client_key = self._load_client_key(target)
-            self._keys[target.name] = client_key
+            self._keys[key_id] = client_key
         witness = _HostKeyWitness()
         try:
             conn, _ = await asyncio.wait_for(

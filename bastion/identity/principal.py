@@ -11,7 +11,9 @@ class Principal:
 
     name: str
     groups: tuple[str, ...]
-    source: str  # "publickey" | "certificate" | later "oidc" | "totp"
+    source: str  # "publickey" | "certificate" | "oidc", with "+totp" when a TOTP code was given too
+    expires_at: float | None = None  # set for token logins: no command is accepted after it
+    token_id: str | None = None
 
 
 @dataclass(frozen=True)

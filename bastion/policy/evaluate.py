@@ -17,7 +17,7 @@ from typing import Any, Literal, Sequence
 from bastion.errors import PolicyLoadError
 from bastion.policy.match import Check, CommandView, compile_condition, glob_match, holds
 from bastion.policy.model import (DEFAULT_APPROVAL_TIMEOUT, DEFAULT_APPROVERS, SESSION_KINDS, SEVERITY,
-                                  MaskingSection, Rule, SessionRule)
+                                  MaskingSection, Rule, SessionRule, AccountRule)
 from bastion.policy.parse import Document, build_set, load_documents
 from bastion.policy.shell import ParsedLine, SimpleCommand, parse_command_line
 
@@ -71,6 +71,7 @@ class PolicySet:
 
     rules: tuple[Rule, ...] = ()
     session_rules: tuple[SessionRule, ...] = ()
+    account_rules: tuple[AccountRule, ...] = ()
     default: ActionName = "allow"
     opaque_action: ActionName = "review"
     version: str = ""
@@ -243,7 +244,17 @@ class PolicySet:
         return PolicyDecision("deny", (), kind, why, self.version)
 
 
-def _applies_to(rule: Rule | SessionRule, user: str, groups: frozenset[str], target: str) -> bool:
+    # --- accounts --------------------------------------------------------------------------------
+    def account_for(self, *, user: str, groups: Sequence[str] = (), target: str = "*") -> AccountRule | None:
+        """The first account rule that applies, or None (the caller then uses the least-privileged one)."""
+        group_set = frozenset(groups)
+        for rule in self.account_rules:
+            if _applies_to(rule, user, group_set, target):
+                return rule
+        return None
+
+
+def _applies_to(rule: Rule | SessionRule | AccountRule, user: str, groups: frozenset[str], target: str) -> bool:
     """Who and where. Users and groups are alternatives (either may match); targets must match."""
     if rule.users or rule.groups:
         if not (any(glob_match(user, u) for u in rule.users) or not rule.groups.isdisjoint(groups)):
@@ -268,6 +279,7 @@ def build_policy_set(documents: list[Document]) -> PolicySet:
     return PolicySet(
         rules=tuple(parsed.rules),
         session_rules=tuple(parsed.sessions),
+        account_rules=tuple(parsed.accounts),
         default=parsed.default or "allow",  # type: ignore[arg-type]
         opaque_action=parsed.opaque or "review",  # type: ignore[arg-type]
         version=version,

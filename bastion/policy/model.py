@@ -99,6 +99,21 @@ class SessionRule:
 
 
 @dataclass(frozen=True)
+class AccountRule:
+    """Which of a target's accounts a principal gets: the first matching rule wins; none matching means
+    the target's least-privileged account (the first it lists)."""
+
+    id: str
+    account: str
+    file: str
+    line: int
+    users: tuple[str, ...] = ()
+    groups: frozenset[str] = frozenset()
+    targets: tuple[str, ...] = ()
+    order: int = 0
+
+
+@dataclass(frozen=True)
 class MaskingSection:
     """A top-level `masking:` block, kept raw for the masking package (not interpreted here)."""
 

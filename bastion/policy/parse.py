@@ -18,9 +18,12 @@ import yaml
 from bastion.policy.match import compile_path_glob
 from bastion.policy.words import expand_braces
 from bastion.policy.model import (ACTIONS, DEFAULT_APPROVAL_TIMEOUT, DEFAULT_APPROVERS, SESSION_KINDS, Condition,
-                                  FlagGroup, MaskingSection, PolicyTestCase, Rule, SessionRule)
+                                  FlagGroup, MaskingSection, PolicyTestCase, Rule, SessionRule,
+                                  AccountRule)
 
-TOP_LEVEL_KEYS = frozenset({"default", "opaque", "rules", "sessions", "lists", "masking", "description"})
+TOP_LEVEL_KEYS = frozenset({"default", "opaque", "rules", "sessions", "accounts", "lists", "masking",
+                            "description"})
+ACCOUNT_KEYS = frozenset({"id", "account", "users", "groups", "targets", "description"})
 RULE_KEYS = frozenset({"id", "action", "reason", "when", "unless", "users", "groups", "targets", "approval",
                        "description"})
 SESSION_KEYS = frozenset({"id", "kinds", "kind", "action", "reason", "users", "groups", "targets"})
@@ -109,6 +112,7 @@ class ParsedSet:
 
     rules: list[Rule] = field(default_factory=list)
     sessions: list[SessionRule] = field(default_factory=list)
+    accounts: list[AccountRule] = field(default_factory=list)
     default: str | None = None
     opaque: str | None = None
     masking: list[MaskingSection] = field(default_factory=list)
@@ -196,6 +200,20 @@ def build_set(documents: list[Document]) -> ParsedSet:
                 continue
             seen_rule_ids[srule.id] = f"{doc.file}:{line}"
             out.sessions.append(srule)
+        accounts = data.get("accounts", [])
+        if "accounts" in data and not isinstance(accounts, list):
+            err.add(data.key_lines["accounts"], "accounts must be a list")
+            accounts = []
+        for index, raw in enumerate(accounts):
+            line = accounts.item_lines[index] if isinstance(accounts, _LineList) else 1
+            arule = _account_rule(raw, line, err, lists, order=len(out.accounts))
+            if arule is None:
+                continue
+            if arule.id in seen_rule_ids:
+                err.add(line, f"duplicate rule id {arule.id!r} (first at {seen_rule_ids[arule.id]})")
+                continue
+            seen_rule_ids[arule.id] = f"{doc.file}:{line}"
+            out.accounts.append(arule)
     return out
 
 
@@ -466,6 +484,26 @@ def _session_rule(raw: Any, line: int, err: _Errors, lists: dict, order: int) ->
         return None
     return SessionRule(id=rid, kinds=tuple(kinds), action=ar[0], reason=ar[1], file=err.file, line=line,  # type: ignore[arg-type]
                        users=who[0], groups=who[1], targets=who[2], order=order)
+
+
+def _account_rule(raw: Any, line: int, err: _Errors, lists: dict, order: int) -> AccountRule | None:
+    rid = _rule_id(raw, line, err)
+    if rid is None:
+        return None
+    ok = True
+    for key in raw:
+        if key not in ACCOUNT_KEYS:
+            err.add(raw.key_lines[key], f"account rule {rid!r}: unknown key {key!r}")
+            ok = False
+    account = raw.get("account")
+    if not isinstance(account, str) or not account:
+        err.add(raw.key_lines.get("account", line), f"account rule {rid!r}: `account` (an account label of the target) is required")
+        ok = False
+    who = _who(raw, err, lists)
+    if not ok or who is None:
+        return None
+    return AccountRule(id=rid, account=account, file=err.file, line=line, users=who[0], groups=who[1],
+                       targets=who[2], order=order)
 
 
 # --- files ---------------------------------------------------------------------------------------
