@@ -13,12 +13,14 @@ from tui.screens.sessions import SessionsScreen
 
 from tests.tui.conftest import BellCounter
 
-SIZE = (120, 40)
+SIZE = (100, 30)  # smaller than the snapshots: rendering is most of a pilot test's time
 
 
 async def _settle(pilot, times: int = 3) -> None:
+    # Several short pauses: each lets the fake's answers (delivered on later loop turns) and the
+    # messages they cause be processed.
     for _ in range(times):
-        await pilot.pause(0.05)
+        await pilot.pause(0.02)
 
 
 async def _fill_verdict(pilot, reason: str, totp: str, grant: str = "") -> None:
