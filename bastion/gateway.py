@@ -42,6 +42,9 @@ def _builtin_profiles() -> ProfileSet:
     return build_profiles(())
 
 
+_TOTP_TRIES_PER_CONNECTION = 3  # clients retry keyboard-interactive as long as it is offered
+
+
 def new_session_id(clock: Clock) -> str:
     """Time-ordered, unguessable: 8 hex digits of epoch seconds + 12 random hex digits."""
     return f"{int(clock.now()):08x}{secrets.token_hex(6)}"
@@ -96,6 +99,7 @@ class GatewayServer(asyncssh.SSHServer):
         self._token: Any = None               # OidcIdentity after a token login
         self._first_factor: str | None = None  # for TOTP users: what they proved before the code
         self._totp_ok = False
+        self._totp_failures = 0
         self._auth_failure_reason = "no accepted key, certificate or token"
 
     # --- connection -------------------------------------------------------------------------------
@@ -160,7 +164,8 @@ class GatewayServer(asyncssh.SSHServer):
         return True
 
     def kbdint_auth_supported(self) -> bool:
-        return self.user is not None and self.user.totp_required and self.ctx.totp is not None
+        return (self.user is not None and self.user.totp_required and self.ctx.totp is not None
+                and self._totp_failures < _TOTP_TRIES_PER_CONNECTION)
 
     def get_kbdint_challenge(self, username: str, lang: str, submethods: str) -> Any:
         if self._first_factor is None:
@@ -175,6 +180,7 @@ class GatewayServer(asyncssh.SSHServer):
             self.ctx.totp.verify(self.user.name, str(responses[0]).strip(), purpose="login")
         except BastionError as exc:
             self._auth_failure_reason = str(exc)
+            self._totp_failures += 1
             return False
         self._totp_ok = True
         return True
@@ -416,7 +422,9 @@ async def start_server(ctx: GatewayContext, host_keys: list[asyncssh.SSHKey]) ->
         encoding=None,              # bytes end to end: the relay is binary-exact
         line_editor=False,          # the target's pty does line editing, not us
         agent_forwarding=False, x11_forwarding=False, allow_scp=False,
-        password_auth=False, kbdint_auth=False, gss_host=None,
+        # Offered only when the callbacks say so: passwords are OIDC tokens (when issuers are configured),
+        # keyboard-interactive is the TOTP second factor (for users who need one).
+        password_auth=True, kbdint_auth=True, gss_host=None,
         encryption_algs=SERVER_CIPHERS,
         login_timeout=30, keepalive_interval=60, keepalive_count_max=3,
         reuse_address=True,
