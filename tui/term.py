@@ -54,6 +54,20 @@ def char_style(fg: str, bg: str, bold: bool, italics: bool, underscore: bool, st
 
 
 CURSOR_STYLE = Style(reverse=True)
+_STYLES: dict[tuple, Style] = {}  # pyte attributes (a Char without its data) -> Style
+
+
+def _style_of(char) -> Style:
+    key = char[1:8]  # fg, bg, bold, italics, underscore, strikethrough, reverse
+    style = _STYLES.get(key)
+    if style is None:
+        if len(_STYLES) > 4096:  # bounded: 256-colour/true-colour output can make many
+            _STYLES.clear()
+        style = _STYLES[key] = char_style(*key)
+    return style
+
+
+_BLANK = pyte.screens.Char(" ")
 
 
 class EmulatorScreen(pyte.Screen):
@@ -65,6 +79,7 @@ class EmulatorScreen(pyte.Screen):
         self.history: deque[tuple[Segment, ...]] = deque(maxlen=max(0, scrollback))
         self._saved_main: tuple[dict, tuple[int, int]] | None = None
         self.title_changes = 0  # counted, never passed on
+        self.keep_history = True  # off while a flood is being skipped (see TerminalModel.pump)
 
     @property
     def in_alternate(self) -> bool:
@@ -73,7 +88,8 @@ class EmulatorScreen(pyte.Screen):
     def index(self) -> None:
         top, bottom = self.margins or Margins(0, self.lines - 1)
         # Only whole-screen scrolling of the main screen feeds the scrollback (as xterm does).
-        if self.cursor.y == bottom and top == 0 and not self.in_alternate and self.history.maxlen:
+        if (self.cursor.y == bottom and top == 0 and not self.in_alternate and self.history.maxlen
+                and self.keep_history):
             self.history.append(tuple(render_row(self.buffer[0], self.columns)))
         super().index()
 
@@ -114,19 +130,16 @@ def render_row(line: dict, columns: int, cursor_x: int | None = None) -> list[Se
     segments: list[Segment] = []
     run: list[str] = []
     run_style: Style | None = None
-    default = getattr(line, "default", None)
+    default = getattr(line, "default", None) or _BLANK
+    get = line.get
     for x in range(columns):
-        char = line[x] if x in line else default
-        if char is None:
-            data, style = " ", char_style("default", "default", False, False, False, False, False)
-        else:
-            data = char.data
-            if data == "":
-                continue  # the right half of a wide character
-            style = char_style(char.fg, char.bg, char.bold, char.italics, char.underscore, char.strikethrough,
-                               char.reverse)
-            if not data.isprintable():
-                data = safe(data) if data != "\t" else " "
+        char = get(x, default)
+        data = char[0]
+        if data == "":
+            continue  # the right half of a wide character
+        style = _style_of(char)
+        if not data.isprintable():
+            data = safe(data) if data != "\t" else " "
         if x == cursor_x:
             style = style + CURSOR_STYLE
         if style is not run_style and style != run_style:
@@ -146,6 +159,8 @@ class TerminalModel:
     `scrollback` bounds the kept history (lines); `backlog_limit` bounds queued, not yet emulated output
     (characters) — past it the head is dropped and counted in `skipped`.
     """
+
+    FLOOD_BACKLOG = 16 * 1024  # queued characters beyond which output counts as a flood
 
     def __init__(self, columns: int = 80, lines: int = 24, *, scrollback: int = 2000,
                  backlog_limit: int = 64 * 1024) -> None:
@@ -188,6 +203,10 @@ class TerminalModel:
     def pump(self, max_chars: int = 4096) -> int:
         """Emulate up to about `max_chars` of queued output; returns how many characters were fed."""
         fed = 0
+        # While output is being skipped to keep up, lines scrolling past are not rendered into the
+        # scrollback: that rendering would cost more than emulating them, and most of the flood is
+        # skipped anyway (the recording has it all).
+        self.screen.keep_history = self._pending_size <= self.FLOOD_BACKLOG
         while self._pending and fed < max_chars:
             chunk = self._pending.popleft()
             room = max_chars - fed

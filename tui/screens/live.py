@@ -29,7 +29,7 @@ class LivePane(TabPane):
 
     DEFAULT_CSS = """
     LivePane { padding: 0; }
-    LivePane .info { height: 1; padding: 0 1; background: $boost; }
+    LivePane .info { height: 1; width: 1fr; padding: 0 1; background: $boost; }
     LivePane Horizontal { height: 1fr; }
     LivePane #decisions { width: 44; height: 1fr; border-left: solid $primary-muted; }
     LivePane.narrow #decisions { display: none; }
@@ -72,7 +72,10 @@ class LivePane(TabPane):
                         style="yellow")
         if self.view.scroll:
             text.append(f"  ↑ {self.view.scroll} lines back (End: live)", style="magenta")
-        self.query_one(".info", Static).update(text)
+        info = self.query_one(".info", Static)
+        if text != getattr(self, "_last_info", None):  # an unchanged line costs no repaint
+            self._last_info = text
+            info.update(text)
 
     @work(exclusive=True, group="watch")
     async def follow(self) -> None:

@@ -18,6 +18,7 @@ class AppBar(Static):
     AppBar {
         dock: top;
         height: 1;
+        width: 1fr;
         background: $panel;
         color: $foreground;
     }
