@@ -136,12 +136,19 @@ class GatewayProcess:
                 self.process.wait(5)
 
 
-def write_gateway_config(workdir: Path, sshd: Sshd, *, extra: dict | None = None) -> tuple[Path, Path]:
+# A second policy file that turns every masking detector off: the masking-off baseline of benchmark 8.
+MASKING_OFF_POLICY = "masking:\n  profiles:\n    off: {detectors: []}\n  default: off\n"
+
+
+def write_gateway_config(workdir: Path, sshd: Sshd, *, extra: dict | None = None,
+                         extra_policy: str | None = None) -> tuple[Path, Path]:
     """bastion.yaml for one user (alice, a generated key) and one target (the sshd, host key pinned),
     with an allow-everything policy. Returns (config path, alice's private key path)."""
     policy_dir = workdir / "policies"
     policy_dir.mkdir(parents=True, exist_ok=True)
     (policy_dir / "bench.yaml").write_text(ALLOW_ALL_POLICY)
+    if extra_policy:
+        (policy_dir / "bench-extra.yaml").write_text(extra_policy)
     key = asyncssh.generate_private_key("ssh-ed25519", comment="alice@bench")
     key_path = write_private_key(workdir / "alice_ed25519", key)
     config: dict = {
@@ -220,12 +227,14 @@ class BenchRig:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def start_rig(*, max_sessions: int = 10, gateway_extra: dict | None = None) -> BenchRig:
+def start_rig(*, max_sessions: int = 10, gateway_extra: dict | None = None,
+              extra_policy: str | None = None) -> BenchRig:
     """A fresh sshd and a gateway in front of it, in a new temp dir."""
     workdir = Path(tempfile.mkdtemp(prefix="bastion-bench-"))
     sshd = start_sshd(max_sessions=max_sessions)
     try:
-        config_path, user_key = write_gateway_config(workdir, sshd, extra=gateway_extra)
+        config_path, user_key = write_gateway_config(workdir, sshd, extra=gateway_extra,
+                                                     extra_policy=extra_policy)
         gateway = start_gateway(workdir, config_path, user_key)
     except BaseException:
         sshd.stop()
