@@ -66,6 +66,20 @@ PLACEHOLDER_RE = re.compile(
 _PLACEHOLDER_HEADS = frozenset(b"*<$%{[-~?.(xXnNtTfFuUhHeEuUoOrRsSyY\xe2")
 
 
+def line_window(v: bytes, ts: int, max_len: int, avail: int, final: bool) -> int | None:
+    """Where a single-line candidate starting at `ts` must end: the newline, `max_len` bytes on, or the end
+    of a finished stream. None while more input could still change it (the caller holds)."""
+    lim = ts + max_len
+    nl = v.find(b"\n", ts, min(avail, lim))
+    if nl >= 0:
+        return nl
+    if lim <= avail:
+        return lim
+    if final:
+        return avail
+    return None
+
+
 def not_placeholder(value: bytes) -> bool:
     if value and value[0] not in _PLACEHOLDER_HEADS and len(value) > 3:
         return True  # fast path: no placeholder starts this way
@@ -234,15 +248,8 @@ class ContextDetector(Detector):
     def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):
         if self.boundary and ts > 0 and v[ts - 1] in ALNUM:
             return None
-        lim = ts + self.max_len
-        nl = v.find(b"\n", ts, min(avail, lim))
-        if nl >= 0:
-            w = nl
-        elif lim <= avail:
-            w = lim
-        elif final:
-            w = avail
-        else:
+        w = line_window(v, ts, self.max_len, avail, final)
+        if w is None:
             return Pending(self.hold_fn(v, ts, te, avail) if self.hold_fn else te)
         m = self.regex.match(v, ts, w)
         if m is None:

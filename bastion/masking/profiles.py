@@ -37,7 +37,7 @@ from typing import Any, Sequence
 import re2
 
 from bastion.errors import MaskingConfigError
-from bastion.masking.matchers import ALNUM, Detector, Info, Pending
+from bastion.masking.matchers import ALNUM, Detector, Info, Pending, line_window
 
 STYLES = ("label", "fixed", "keep-prefix", "same-length")
 MAX_CUSTOM_WIDTH = 4096
@@ -87,15 +87,8 @@ class CustomDetector(Detector):
         return [Info(self.id, self.pattern.description, (), ())]
 
     def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):
-        lim = ts + self.max_window
-        nl = v.find(b"\n", ts, min(avail, lim))
-        if nl >= 0:
-            w = nl
-        elif lim <= avail:
-            w = lim
-        elif final:
-            w = avail
-        else:
+        w = line_window(v, ts, self.max_window, avail, final)
+        if w is None:
             return Pending(ts)
         m = self.regex.match(v, ts, w)
         if m is None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from bastion.masking.matchers import ALNUM, Detector, Info, Pending, Span, line_start_ok, not_placeholder
+from bastion.masking.matchers import (ALNUM, Detector, Info, Pending, Span, line_start_ok, line_window,
+                                      not_placeholder)
 
 
 def luhn_ok(digits: bytes) -> bool:
@@ -133,15 +134,8 @@ class CliPasswordDetector(Detector):
                     return None
         elif ts > 0 and v[ts - 1] in ALNUM:
             return None
-        lim = ts + self.max_window
-        nl = v.find(b"\n", ts, min(avail, lim))
-        if nl >= 0:
-            w = nl
-        elif lim <= avail:
-            w = lim
-        elif final:
-            w = avail
-        else:
+        w = line_window(v, ts, self.max_window, avail, final)
+        if w is None:
             return Pending(te)
         out: list[Span] = []
         if rule is not None:
