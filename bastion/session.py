@@ -23,11 +23,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 import asyncssh
 
 from bastion import audit
-from bastion.errors import HostKeyMismatch, MaskingError, RecordingError, UpstreamError
+from bastion.errors import HostKeyMismatch, RecordingError, UpstreamError
 from bastion.capture import CommandLineReader
 from bastion.identity.principal import Principal
 from bastion.line_gate import PtyLineGate, ScriptLineGate
-from bastion.masking.stream import MaskHit, StreamMasker
+from bastion.masking.stream import MaskHit
+from bastion.output_masking import OutputMasking
 from bastion.recording.recorder import Recorder, recording_path
 from bastion.store import commands as store_commands
 from bastion.store import sessions as store_sessions
@@ -42,7 +43,6 @@ EXIT_DENIED = 126        # like a shell's "found but cannot execute": the comman
 EXIT_GATEWAY_ERROR = 255  # like ssh: the gateway or the target could not be reached
 
 _UPSTREAM_CLOSE_GRACE = 2.0
-_KEYSTROKE_ECHO = 8  # pty output chunks this small are echo of typing, released without waiting
 _SEND_HIGH_WATER = 256 * 1024
 _SEND_LOW_WATER = 64 * 1024
 
@@ -133,10 +133,7 @@ class Session:
         self._gate: PtyLineGate | ScriptLineGate | None = None
         self._mono_start = ctx.clock.monotonic()
         self._live_decoders: dict[str, codecs.IncrementalDecoder] = {}
-        self._maskers: dict[str, StreamMasker] = {}
-        self._idle_timers: dict[str, asyncio.TimerHandle] = {}
-        self._last_feed: dict[str, float] = {}
-        self._output_stopped = False
+        self._masking: OutputMasking | None = None
         self.pending_approval: int | None = None
         self._expiry_timer: asyncio.TimerHandle | None = None
         self._forced_exit: int | None = None
@@ -237,71 +234,12 @@ class Session:
     # --- upstream → client --------------------------------------------------------------------------
     def upstream_data(self, data: bytes, stream: str) -> None:
         self.bytes_out += len(data)
-        if self._output_stopped:
-            return
-        masker = self._maskers.get(stream)
-        if masker is None:
+        if self._masking is None:
             self._emit(data, stream)
-            return
-        try:
-            out = masker.feed(data)
-        except MaskingError as exc:
-            self._masking_failed(exc)
-            return
-        if out:
-            self._emit(out, stream)
-        if masker.held:
-            if self.pty is not None and len(data) <= _KEYSTROKE_ECHO:
-                # A keystroke's echo must not wait for the idle timer. Releasing now shows what an idle
-                # release would show (a lone letter, a public prefix); a token that could be a secret is
-                # still masked, and the rest of it when it arrives.
-                self._release_held(stream, masker)
-                return
-            self._last_feed[stream] = self.ctx.clock.monotonic()
-            if stream not in self._idle_timers:
-                self._idle_timers[stream] = asyncio.get_running_loop().call_later(
-                    masker.idle_release, self._release_idle, stream)
-
-    def _release_idle(self, stream: str) -> None:
-        """Held bytes are released after a short quiet time, so prompts and typing stay responsive."""
-        self._idle_timers.pop(stream, None)
-        masker = self._maskers.get(stream)
-        if masker is None or self._output_stopped or not masker.held:
-            return
-        quiet = self.ctx.clock.monotonic() - self._last_feed.get(stream, 0.0)
-        if quiet < masker.idle_release:
-            self._idle_timers[stream] = asyncio.get_running_loop().call_later(
-                masker.idle_release - quiet, self._release_idle, stream)
-            return
-        self._release_held(stream, masker)
-
-    def _release_held(self, stream: str, masker: StreamMasker) -> None:
-        try:
-            out = masker.release_idle()
-        except MaskingError as exc:
-            self._masking_failed(exc)
-            return
-        if out:
-            self._emit(out, stream)
-
-    def _finish_maskers(self) -> None:
-        for stream, masker in list(self._maskers.items()):
-            timer = self._idle_timers.pop(stream, None)
-            if timer is not None:
-                timer.cancel()
-            if self._output_stopped:
-                continue
-            try:
-                out = masker.finish()
-            except MaskingError as exc:
-                self._masking_failed(exc)
-                return
-            if out:
-                self._emit(out, stream)
+        else:
+            self._masking.feed(data, stream)
 
     def _masking_failed(self, exc: Exception) -> None:
-        # INVARIANT: when the masker cannot vouch for the output, no more output leaves the gateway.
-        self._output_stopped = True
         self._audit(audit.MaskFailed(session_id=self.id, user=self.principal.name, reason=str(exc)[:500]))
         self._end_status, self._end_error = "failed", f"masking failed: {exc}"
         self._forced_exit = EXIT_GATEWAY_ERROR
@@ -312,7 +250,8 @@ class Session:
                                   stream=stream, offset=hit.offset, length=hit.length, digest=hit.digest))
 
     def upstream_eof(self) -> None:
-        self._finish_maskers()
+        if self._masking is not None:
+            self._masking.finish()
         if not self._client_gone:
             with contextlib.suppress(OSError):
                 self.client.write_eof()
@@ -453,12 +392,10 @@ class Session:
         return True
 
     def _open_maskers(self) -> None:
-        profiles = self.ctx.masking_profiles()
-        profile = profiles.select(self.principal.name, self.principal.groups, self.target.name)
-        for stream in ("stdout", "stderr"):
-            self._maskers[stream] = StreamMasker(
-                profile, hmac_key=self.ctx.mask_key,
-                on_hit=lambda hit, stream=stream: self._mask_hit(stream, hit))
+        profile = self.ctx.masking_profiles().select(self.principal.name, self.principal.groups,
+                                                      self.target.name)
+        self._masking = OutputMasking(profile, hmac_key=self.ctx.mask_key, interactive=self.pty is not None,
+                                      emit=self._emit, on_hit=self._mask_hit, on_failure=self._masking_failed)
 
     def _open_recording(self) -> bool:
         settings = self.ctx.settings.recording
@@ -651,7 +588,8 @@ class Session:
             self._gate.close()
         if self._expiry_timer is not None:
             self._expiry_timer.cancel()
-        self._finish_maskers()
+        if self._masking is not None:
+            self._masking.finish()
         if self._forced_exit is not None and exit_signal is None:
             exit_status = self._forced_exit
         if self._lease is not None:
