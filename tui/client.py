@@ -415,7 +415,12 @@ class SshReviewClient(ReviewClientBase):
         except asyncssh.HostKeyNotVerifiable as exc:
             raise HostKeyUntrusted(f"the host key of {where} is not trusted (add it to known_hosts)") from exc
         except (OSError, asyncio.TimeoutError, asyncssh.Error) as exc:
-            reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or str(exc) or type(exc).__name__
+            if isinstance(exc, ConnectionRefusedError):
+                reason = "connection refused"
+            elif isinstance(exc, asyncio.TimeoutError):
+                reason = f"no answer in {self.connect_timeout:g} s"
+            else:
+                reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
             raise GatewayUnreachable(f"cannot reach {where}: {reason}") from exc
         try:
             self._process = await self._conn.create_process(subsystem=SUBSYSTEM, encoding="utf-8",

@@ -195,10 +195,10 @@ async def test_watching_two_sessions_gives_two_tabs(make_app, fake):
     async with app.run_test(size=SIZE) as pilot:
         await _settle(pilot)
         sessions = {s.id: s for s in await fake.list_sessions()}
-        await app.watch_session(sessions["s-7f3a"])
-        await app.watch_session(sessions["s-81c2"])
-        await app.watch_session(sessions["s-7f3a"])  # again: focuses the existing tab
-        await _settle(pilot, 4)
+        # A person opens tabs seconds apart; settle between opens (Tabs activates a new tab by a message).
+        for session_id in ("s-7f3a", "s-81c2", "s-7f3a"):  # the last one focuses the existing tab
+            await app.watch_session(sessions[session_id])
+            await _settle(pilot, 4)
         live = app.screen
         assert [p.session.id for p in live.panes()] == ["s-7f3a", "s-81c2"]
         assert live.current().session.id == "s-7f3a"

@@ -12,7 +12,6 @@ import time
 from rich.segment import Segment
 from textual.binding import Binding
 from textual.geometry import Size
-from textual.message import Message
 from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
@@ -43,15 +42,6 @@ class TerminalView(Widget, can_focus=True):
     ]
 
     scroll = reactive(0, repaint=True)  # lines scrolled back into history; 0 = following live output
-
-    class Repainted(Message):
-        """Posted after a repaint that showed new output (the owner may update counters)."""
-
-        def __init__(self, view: "TerminalView") -> None:
-            super().__init__()
-            self.view = view
-
-        can_replace = True  # a flood of repaints collapses to the latest
 
     def __init__(self, model: TerminalModel, *, fps: float = 30.0, slice_seconds: float = 0.010,
                  name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
