@@ -29,7 +29,7 @@ async def _fill_verdict(pilot, reason: str, totp: str, grant: str = "") -> None:
     await pilot.press(*reason, "enter")
     await pilot.press(*totp)
     if grant and dialog.verdict == "approve":
-        await pilot.press("enter", *grant)
+        await pilot.press("tab", *grant)  # Enter after the code sends; Tab reaches the optional grant
     dialog.action_submit()
     await _settle(pilot)
 

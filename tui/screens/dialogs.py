@@ -117,8 +117,10 @@ class VerdictDialog(ModalScreen[Approval | None]):
     def next_field(self, event: Input.Submitted) -> None:
         fields = list(self.query(Input))
         index = fields.index(event.input)
-        if index + 1 < len(fields) and not fields[index + 1].value:
-            fields[index + 1].focus()
+        # Enter moves on to an empty required field; the grant is optional, so Enter after the code sends.
+        following = fields[index + 1] if index + 1 < len(fields) else None
+        if following is not None and not following.value and following.id != "grant":
+            following.focus()
         else:
             self.action_submit()
 
