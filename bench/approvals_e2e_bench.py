@@ -9,7 +9,8 @@ watchers to unrelated sessions. Prints figures; not a test.
 2. Exec latency (`true` over one open connection) of an unrelated session, first alone, then with
    `--pending` requests held and `--watchers` reviewers watching a live session (goal: ≤ 1.10× alone).
 The gateway runs in this process (a background thread, the same `GatewayService` as `bastion serve`) with
-an injected clock, so each verdict can use a fresh TOTP time step; the target is a real OpenSSH sshd.
+an injected clock, so each verdict can use a fresh TOTP time step; the watchers run in a child process; the
+target is a real OpenSSH sshd.
 """
 
 from __future__ import annotations
@@ -103,19 +104,40 @@ async def load_test(gw: GatewayHarness, pending: int, watchers: int, n: int) -> 
         # A live session that keeps printing, watched by `watchers` reviewers.
         async with await connect(gw, "alice") as busy:
             noisy = await busy.create_process("while :; do date; sleep 0.05; done", encoding=None)
-            clients = [await ReviewTestClient.connect(gw.port, "carol", gw.keys["carol"]) for _ in range(watchers)]
-            live = (await clients[0].call("sessions.list", status="live"))["result"]["sessions"]
+            probe = await ReviewTestClient.connect(gw.port, "carol", gw.keys["carol"])
+            live = (await probe.call("sessions.list", status="live"))["result"]["sessions"]
             noisy_id = next(s["id"] for s in live if s["user"] == "alice")
-            for client in clients:
-                await client.call("sessions.watch", session_id=noisy_id)
+            await probe.close()
+            # The watchers run in their own process, as reviewers' terminals would: their SSH work must
+            # not share this process (and its GIL) with the gateway being measured.
+            child = await asyncio.create_subprocess_exec(
+                sys.executable, __file__, "--watcher-child", str(gw.port), str(gw.keys["carol"]), noisy_id,
+                str(watchers), stdout=asyncio.subprocess.PIPE)
+            assert child.stdout is not None
+            assert (await asyncio.wait_for(child.stdout.readline(), 60)).strip() == b"watching"
             loaded = await exec_latency(conn, n)
-            for client in clients:
-                await client.close()
+            child.terminate()
+            await child.wait()
             noisy.close()
     return alone, loaded
 
 
+async def watcher_child(port: int, key: str, session_id: str, count: int) -> None:
+    clients = [await ReviewTestClient.connect(port, "carol", Path(key)) for _ in range(count)]
+    for client in clients:
+        await client.call("sessions.watch", session_id=session_id)
+    print("watching", flush=True)
+    while True:  # drain events until terminated
+        for client in clients:
+            while not client.events.empty():
+                client.events.get_nowait()
+        await asyncio.sleep(0.05)
+
+
 def main() -> int:
+    if len(sys.argv) == 6 and sys.argv[1] == "--watcher-child":
+        asyncio.run(watcher_child(int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])))
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--verdicts", type=int, default=40)
     parser.add_argument("--pending", type=int, default=1000)
