@@ -130,6 +130,7 @@ class Session:
         self._end_error: str | None = None
         self._command_id: int | None = None
         self._terminated: str | None = None
+        self._row_started = False
         self._gate: PtyLineGate | ScriptLineGate | None = None
         self._mono_start = ctx.clock.monotonic()
         self._live_decoders: dict[str, codecs.IncrementalDecoder] = {}
@@ -304,18 +305,20 @@ class Session:
         exit_status: int | None = None
         exit_signal: tuple[str, bool, str] | None = None
         try:
-            if not self._within_token_lifetime():
-                exit_status = EXIT_DENIED
-                return
             if self.ctx.choose_account is not None:
                 chosen = self.ctx.choose_account(self)
                 if chosen is None:
-                    self._end_status, self._end_error = "failed", "no such account on the target"
+                    self._audit(audit.TargetRefused(user=self.principal.name, target=self.target.name,
+                                                    reason="policy maps to an account the target lacks",
+                                                    client_addr=self.client_addr))
                     exit_status = EXIT_GATEWAY_ERROR
                     return
                 self.target = chosen
             if not self._open_recording():
                 exit_status = EXIT_GATEWAY_ERROR
+                return
+            if not self._within_token_lifetime():
+                exit_status = EXIT_DENIED
                 return
             try:
                 self._open_maskers()
@@ -332,7 +335,7 @@ class Session:
                 client_addr=self.client_addr, auth_method=self.principal.source,
                 recording_path=str(self.recorder.path) if self.recorder else None))
             if not await self._decide():
-                exit_status = self._denied_status
+                exit_status = EXIT_DENIED
                 return
             if not await self._open_upstream():
                 exit_status = EXIT_GATEWAY_ERROR
@@ -364,8 +367,6 @@ class Session:
             exit_status = EXIT_GATEWAY_ERROR
         finally:
             await self._finish(exit_status, exit_signal)
-
-    _denied_status = 126
 
     async def _decide(self) -> bool:
         """Session- and command-level policy. True when the session may proceed to the target."""
@@ -425,6 +426,7 @@ class Session:
             kind=self.kind, command=self.command, started_at=self.started_at,
             recording_path=str(self.recorder.path) if self.recorder else None,
             policy_version=self.ctx.policy_version())
+        self._row_started = True
         if self.recorder is not None:
             self._flusher = asyncio.get_running_loop().create_task(self.recorder.run_flusher())
             self._safe_marker(f"session {self.id} {self.principal.name}@{self.target.name}")
@@ -612,10 +614,11 @@ class Session:
         ended_at = self.ctx.clock.now()
         status = self._end_status
         try:
-            store_sessions.end_session(
-                self.ctx.store, self.id, ended_at=ended_at, status=status, exit_status=exit_status,
-                exit_signal=exit_signal[0] if exit_signal else None, bytes_in=self.bytes_in,
-                bytes_out=self.bytes_out, recording_sha256=digest, error=self._end_error)
+            if self._row_started:
+                store_sessions.end_session(
+                    self.ctx.store, self.id, ended_at=ended_at, status=status, exit_status=exit_status,
+                    exit_signal=exit_signal[0] if exit_signal else None, bytes_in=self.bytes_in,
+                    bytes_out=self.bytes_out, recording_sha256=digest, error=self._end_error)
             if self._command_id is not None and exit_status is not None:
                 store_commands.set_command_exit(self.ctx.store, self._command_id, exit_status)
         except Exception:
