@@ -67,9 +67,15 @@ class PtyLineGate:
         self._loop = asyncio.get_running_loop()
         self._last_output = self._loop.time()
         self._typed = bytearray()   # keystrokes since the line began
+        self._busy = False          # the task is working on queued input (keep order: no fast path)
         self._task = self._loop.create_task(self._run())
 
     def feed_input(self, data: bytes) -> None:
+        if not self._queue and not self._busy and b"\r" not in data and b"\n" not in data:
+            # Fast path for typing: nothing is held and no line is submitted, so the keystroke goes
+            # straight through (in order) without a hop through the gate's task.
+            self._pass_keys(data)
+            return
         self._queue.append(data)
         self._queued += len(data)
         if self._queued > _QUEUE_HIGH_WATER and not self._paused:
@@ -120,6 +126,7 @@ class PtyLineGate:
             while True:
                 await self._wakeup.wait()
                 self._wakeup.clear()
+                self._busy = True
                 while self._queue:
                     data = self._queue.popleft()
                     if data is None:
@@ -127,6 +134,7 @@ class PtyLineGate:
                         continue
                     self._queued -= len(data)
                     await self._process(data)
+                self._busy = False
                 if self._paused:
                     self._paused = False
                     self._resume_client()
@@ -136,18 +144,25 @@ class PtyLineGate:
             self._queue.clear()
             self._on_error(exc)
 
+    def _pass_keys(self, data: bytes) -> None:
+        """Keystrokes with no Enter: forwarded at once, remembered as part of the line being typed."""
+        if self.reader.fullscreen:
+            self._forward(data)
+            return
+        self.reader.note_input()
+        self._typed += data
+        self._forward(data)
+        if any(key in data for key in _LINE_ABANDONED):
+            self.reader.submit()  # the line was abandoned: the next keystroke starts a new one
+            self._typed.clear()
+
     async def _process(self, data: bytes) -> None:
         if self.reader.fullscreen:
             self._forward(data)  # a full-screen program owns the keyboard; its keys are not command lines
             return
         cut = min((i for i in (data.find(b"\r"), data.find(b"\n")) if i >= 0), default=-1)
         if cut < 0:
-            self.reader.note_input()
-            self._typed += data
-            self._forward(data)
-            if any(key in data for key in _LINE_ABANDONED):
-                self.reader.submit()  # the line was abandoned: the next keystroke starts a new one
-                self._typed.clear()
+            self._pass_keys(data)
             return
         before, enter, rest = data[:cut], data[cut:cut + 1], data[cut + 1:]
         if enter == b"\r" and rest.startswith(b"\n"):

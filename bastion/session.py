@@ -276,6 +276,15 @@ class Session:
             except RecordingError as exc:
                 self._recording_failed(exc)
                 return
+        if not self._client_gone:
+            try:
+                if stream == "stderr":
+                    self.client.write_stderr(data)
+                else:
+                    self.client.write(data)
+            except OSError:
+                pass
+        # The screen model and the watchers come after the client: a keystroke's echo goes out first.
         if self._gate is not None:
             self._gate.feed_output(data)
         if self.ctx.fanout.watched(self.id):
@@ -283,15 +292,6 @@ class Session:
             if decoder is None:
                 decoder = self._live_decoders[stream] = codecs.getincrementaldecoder("utf-8")(errors="replace")
             self._publish("o", decoder.decode(data))
-        if self._client_gone:
-            return
-        try:
-            if stream == "stderr":
-                self.client.write_stderr(data)
-            else:
-                self.client.write(data)
-        except OSError:
-            return
 
     def notice(self, line: str, *, fresh_line: bool = False) -> None:
         """A one-line message from the gateway to the client's stderr (and the recording)."""
