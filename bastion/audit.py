@@ -277,6 +277,11 @@ class SqliteAuditLog:
         self._store = store
         self._clock = clock
         self._seq, self._hash = audit_events.last_link(store)
+        # A rolled-back transaction takes its events with it: continue the chain from what is stored.
+        store.on_rollback(self._resync)
+
+    def _resync(self) -> None:
+        self._seq, self._hash = audit_events.last_link(self._store)
 
     def emit(self, event: AuditEvent) -> None:
         try:

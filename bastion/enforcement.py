@@ -235,16 +235,20 @@ class PolicyEnforcer:
             session.notice(f"still waiting for review (request {request.id}, {duration(left)} left)")
 
     def record(self, session: "Session", text: str, decision: Any) -> None:
+        """The decision as a `commands` row and an audit event, in one commit; a store failure raises, and
+        the command then does not run."""
         principal = session.principal
-        session._command_id = store_commands.record_command(
-            self.ctx.store, session_id=session.id, text=text, at=self.ctx.clock.now(),
-            user=principal.name, groups=list(principal.groups), target=session.target.name,
-            action=decision.action, rules=list(decision.rules), reason=decision.reason,
-            policy_version=decision.policy_version, opaque=decision.opaque)
-        session._audit(audit.PolicyDecision(
-            session_id=session.id, user=principal.name, target=session.target.name, command=text,
-            action=decision.action, rules=tuple(decision.rules), reason=decision.reason,
-            policy_version=decision.policy_version, opaque=decision.opaque, command_id=session._command_id))
+        with self.ctx.store.transaction():
+            session._command_id = store_commands.record_command(
+                self.ctx.store, session_id=session.id, text=text, at=self.ctx.clock.now(),
+                user=principal.name, groups=list(principal.groups), target=session.target.name,
+                action=decision.action, rules=list(decision.rules), reason=decision.reason,
+                policy_version=decision.policy_version, opaque=decision.opaque)
+            self.ctx.audit.emit(audit.PolicyDecision(
+                session_id=session.id, user=principal.name, target=session.target.name, command=text,
+                action=decision.action, rules=tuple(decision.rules), reason=decision.reason,
+                policy_version=decision.policy_version, opaque=decision.opaque,
+                command_id=session._command_id))
         session._safe_marker(f"{decision.action} {','.join(decision.rules) or 'default'}: {text[:200]}")
 
 

@@ -329,11 +329,6 @@ class Session:
                 exit_status = EXIT_GATEWAY_ERROR
                 self._end_status, self._end_error = "failed", "masking unavailable"
                 return
-            self._audit(audit.SessionStart(
-                session_id=self.id, user=self.principal.name, target=self.target.name,
-                account=self.target.account, kind=self.kind, command=self.command,
-                client_addr=self.client_addr, auth_method=self.principal.source,
-                recording_path=str(self.recorder.path) if self.recorder else None))
             if not await self._decide():
                 exit_status = EXIT_DENIED
                 return
@@ -420,12 +415,19 @@ class Session:
                 self.recorder = None
                 return False
             self.recorder = None
-        store_sessions.start_session(
-            self.ctx.store, id=self.id, user=self.principal.name, auth_method=self.principal.source,
-            client_addr=self.client_addr, target=self.target.name, account=self.target.account,
-            kind=self.kind, command=self.command, started_at=self.started_at,
-            recording_path=str(self.recorder.path) if self.recorder else None,
-            policy_version=self.ctx.policy_version())
+        # One commit for the row and its audit event.
+        with self.ctx.store.transaction():
+            store_sessions.start_session(
+                self.ctx.store, id=self.id, user=self.principal.name, auth_method=self.principal.source,
+                client_addr=self.client_addr, target=self.target.name, account=self.target.account,
+                kind=self.kind, command=self.command, started_at=self.started_at,
+                recording_path=str(self.recorder.path) if self.recorder else None,
+                policy_version=self.ctx.policy_version())
+            self.ctx.audit.emit(audit.SessionStart(
+                session_id=self.id, user=self.principal.name, target=self.target.name,
+                account=self.target.account, kind=self.kind, command=self.command,
+                client_addr=self.client_addr, auth_method=self.principal.source,
+                recording_path=str(self.recorder.path) if self.recorder else None))
         self._row_started = True
         if self.recorder is not None:
             self._flusher = asyncio.get_running_loop().create_task(self.recorder.run_flusher())
@@ -613,21 +615,22 @@ class Session:
                                                   path=str(self.recorder.path), reason=str(exc)))
         ended_at = self.ctx.clock.now()
         status = self._end_status
+        end_event = audit.SessionEnd(session_id=self.id, user=self.principal.name, status=status,
+                                     error=self._end_error, exit_status=exit_status,
+                                     exit_signal=exit_signal[0] if exit_signal else None,
+                                     bytes_in=self.bytes_in, bytes_out=self.bytes_out, recording_sha256=digest)
         try:
-            if self._row_started:
-                store_sessions.end_session(
-                    self.ctx.store, self.id, ended_at=ended_at, status=status, exit_status=exit_status,
-                    exit_signal=exit_signal[0] if exit_signal else None, bytes_in=self.bytes_in,
-                    bytes_out=self.bytes_out, recording_sha256=digest, error=self._end_error)
-            if self._command_id is not None and exit_status is not None:
-                store_commands.set_command_exit(self.ctx.store, self._command_id, exit_status)
+            with self.ctx.store.transaction():  # one commit for the closing rows and their audit event
+                if self._row_started:
+                    store_sessions.end_session(
+                        self.ctx.store, self.id, ended_at=ended_at, status=status, exit_status=exit_status,
+                        exit_signal=exit_signal[0] if exit_signal else None, bytes_in=self.bytes_in,
+                        bytes_out=self.bytes_out, recording_sha256=digest, error=self._end_error)
+                if self._command_id is not None and exit_status is not None:
+                    store_commands.set_command_exit(self.ctx.store, self._command_id, exit_status)
+                self.ctx.audit.emit(end_event)
         except Exception:
             log.exception("session %s: cannot close its store row", self.id)
-        self._audit(audit.SessionEnd(session_id=self.id, user=self.principal.name, status=status,
-                                      error=self._end_error, exit_status=exit_status,
-                                      exit_signal=exit_signal[0] if exit_signal else None,
-                                      bytes_in=self.bytes_in, bytes_out=self.bytes_out,
-                                      recording_sha256=digest))
         if self._client_gone:
             return
         with contextlib.suppress(OSError):

@@ -6,8 +6,10 @@ Queries live next to the noun they serve (`sessions.py`, `commands.py`, `audit_e
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from pathlib import Path
+from typing import Callable, Iterator
 
 import sqlite_utils
 
@@ -23,6 +25,7 @@ class Store:
         self.db = db
         self.path = path
         self.clock = clock
+        self._rollback_hooks: list[Callable[[], None]] = []
 
     @classmethod
     def open(cls, path: Path, *, clock: Clock) -> "Store":
@@ -48,6 +51,39 @@ class Store:
             return self.db.execute(sql, params)
         except sqlite3.Error as exc:
             raise StoreError(f"audit store write failed: {exc}") from exc
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group writes into one commit (each `write` alone commits at once). Nested use joins the outer
+        transaction. On an error everything in it is rolled back and the error re-raised."""
+        conn = self.db.conn
+        if conn.in_transaction:
+            yield
+            return
+        try:
+            conn.execute("BEGIN")
+        except sqlite3.Error as exc:
+            raise StoreError(f"audit store transaction failed: {exc}") from exc
+        try:
+            yield
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            for hook in self._rollback_hooks:
+                hook()
+            raise
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            for hook in self._rollback_hooks:
+                hook()
+            raise StoreError(f"audit store commit failed: {exc}") from exc
+
+    def on_rollback(self, hook: Callable[[], None]) -> None:
+        """Call `hook` after a transaction is rolled back (the audit log re-reads its last link)."""
+        self._rollback_hooks.append(hook)
 
     def query(self, sql: str, params: list | tuple = ()) -> list[dict]:
         """Run one read statement; rows as dicts keyed by column name."""
