@@ -128,7 +128,8 @@ def build_engine(detectors: list[Detector]) -> Engine:
     alts.extend(b"(?:" + det.trigger_re + b")" for det, _ in regex_dets)  # type: ignore[operator]
     opts = re2.Options()
     opts.max_mem = 64 << 20
-    scanner = re2.compile(b"|".join(alts) if alts else b"(?!x)x", opts)
+    # With every detector off nothing may ever match: `\b\B` (RE2 has no lookahead for the usual `(?!x)x`).
+    scanner = re2.compile(b"|".join(alts) if alts else rb"\b\B", opts)
     first2: dict[bytes, list[bytes]] = {}
     for lit in literals:
         first2.setdefault(lit[:2], []).append(lit)

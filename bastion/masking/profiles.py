@@ -304,4 +304,13 @@ def build_profiles(sections: Sequence[tuple[str, int, Any]]) -> ProfileSet:
             raise MaskingConfigError(f"{where}: select rule names unknown profile {rule.profile!r}")
     if default_name not in profiles:
         raise MaskingConfigError(f"{default_where}: masking.default names unknown profile {default_name!r}")
+    # Compile every profile now: a profile that cannot run must fail the policy load (and keep the old
+    # profiles), not refuse sessions later.
+    from bastion.masking.engine import compile_engine
+
+    for name, profile in profiles.items():
+        try:
+            compile_engine(profile)
+        except Exception as exc:
+            raise MaskingConfigError(f"masking profile {name!r} cannot be compiled: {exc}") from exc
     return ProfileSet(profiles, tuple(r for _w, r in rules), default_name)

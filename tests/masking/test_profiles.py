@@ -89,3 +89,13 @@ def test_custom_regex_runs_in_linear_time_on_hostile_input() -> None:
     ps = build_profiles([("a.yaml", 1, {"profiles": {"c": {"custom": custom}}})])
     data = b"AB" + b"a" * 5000 + b"!\n"
     assert mask_whole(data, ps.get("c")) == data  # RE2: no catastrophic backtracking
+
+
+def test_a_profile_with_every_detector_off_passes_output_through():
+    from bastion.masking.profiles import build_profiles
+    from bastion.masking.stream import StreamMasker
+
+    profiles = build_profiles([("p.yaml", 1, {"profiles": {"off": {"detectors": []}}, "default": "off"})])
+    masker = StreamMasker(profiles.default())
+    text = b"AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"
+    assert masker.feed(text) + masker.finish() == text
