@@ -137,7 +137,7 @@ class GatewayProcess:
 
 
 # A second policy file that turns every masking detector off: the masking-off baseline of benchmark 8.
-MASKING_OFF_POLICY = "masking:\n  profiles:\n    off: {detectors: []}\n  default: off\n"
+MASKING_OFF_POLICY = "masking:\n  profiles:\n    passthrough: {detectors: []}\n  default: passthrough\n"
 
 
 def write_gateway_config(workdir: Path, sshd: Sshd, *, extra: dict | None = None,
