@@ -151,43 +151,24 @@ class Recorder:
     # --- the hot path --------------------------------------------------------------------------
     def output(self, data: bytes, stream: str = "stdout") -> None:
         """Record a chunk of (already masked) output. Cheap: appends to the open event."""
-        if self.failed is not None:
-            raise self.failed
-        if not data:
-            return
-        now = self._monotonic()
-        if (
-            stream == self._cur_key
-            and now - self._cur_t0 < self._coalesce
-            and self._cur_size < _MAX_EVENT_BYTES
-        ):
-            self._cur_parts.append(data)
-            self._cur_size += len(data)
-        else:
-            self._start_event(stream, "o", data, now)
-        if now >= self._flush_due:
-            self._flush_soon()
-        elif self._wake is not None:
-            self._wake.set()
+        self._append(stream, "o", data)
 
     def input(self, data: bytes) -> None:
         """Record typed input; ignored unless the recorder was opened with record_input."""
-        if not self._record_input:
-            return
+        if self._record_input:
+            self._append(_INPUT_KEY, "i", data)
+
+    def _append(self, key: str, code: str, data: bytes) -> None:
         if self.failed is not None:
             raise self.failed
         if not data:
             return
         now = self._monotonic()
-        if (
-            self._cur_key == _INPUT_KEY
-            and now - self._cur_t0 < self._coalesce
-            and self._cur_size < _MAX_EVENT_BYTES
-        ):
+        if key == self._cur_key and now - self._cur_t0 < self._coalesce and self._cur_size < _MAX_EVENT_BYTES:
             self._cur_parts.append(data)
             self._cur_size += len(data)
         else:
-            self._start_event(_INPUT_KEY, "i", data, now)
+            self._start_event(key, code, data, now)
         if now >= self._flush_due:
             self._flush_soon()
         elif self._wake is not None:
