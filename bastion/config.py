@@ -184,9 +184,7 @@ def settings_from_mapping(raw: Any, *, source: Path | None = None) -> Settings:
 
     known = {"listen", "state_dir", "host_keys", "store", "policies", "recording", "upstream", "users",
              "user_ca_keys", "targets", "env_allowlist", "shutdown_grace", "approvals", "oidc"}
-    for key in raw:
-        if key not in known:
-            errors.add(str(key), f"unknown key (known: {', '.join(sorted(known))})")
+    _known_keys(raw, known, "", errors)
 
     listen_raw = _mapping(raw, "listen", errors)
     listen = ListenSettings(
@@ -239,9 +237,7 @@ def settings_from_mapping(raw: Any, *, source: Path | None = None) -> Settings:
 def _oidc(raw: dict, errors: _Errors, base: Path) -> tuple[tuple[Any, ...], float]:
     from bastion.identity.oidc import validate_issuer_settings
 
-    for key in raw:
-        if key not in ("issuers", "certificate_max_validity"):
-            errors.add(f"oidc.{key}", "unknown key (known: certificate_max_validity, issuers)")
+    _known_keys(raw, {"issuers", "certificate_max_validity"}, "oidc", errors)
     issuers = []
     listed = raw.get("issuers") or []
     if not isinstance(listed, list):
@@ -260,9 +256,7 @@ def _oidc(raw: dict, errors: _Errors, base: Path) -> tuple[tuple[Any, ...], floa
 
 def _approvals(raw: dict, errors: _Errors) -> ApprovalConfig:
     allowed = {"reviewer_group", "default_timeout", "max_grant", "progress_interval", "webhook"}
-    for key in raw:
-        if key not in allowed:
-            errors.add(f"approvals.{key}", f"unknown key (known: {', '.join(sorted(allowed))})")
+    _known_keys(raw, allowed, "approvals", errors)
     hook = raw.get("webhook") or {}
     if not isinstance(hook, dict):
         errors.add("approvals.webhook", "must be a mapping with url and style")
@@ -286,6 +280,13 @@ def _approvals(raw: dict, errors: _Errors) -> ApprovalConfig:
 
 
 # --- field readers ---------------------------------------------------------------------------------
+
+def _known_keys(raw: dict, allowed: set[str], path: str, errors: _Errors) -> None:
+    """A typo in a key is an error, not a silently ignored setting."""
+    for key in raw:
+        if key not in allowed:
+            errors.add(f"{path}.{key}" if path else str(key), f"unknown key (known: {', '.join(sorted(allowed))})")
+
 
 def _mapping(raw: dict, key: str, errors: _Errors) -> dict:
     value = raw.get(key)
@@ -399,9 +400,7 @@ def _targets(value: Any, errors: _Errors, base: Path) -> dict[str, TargetSetting
         if not isinstance(raw, dict):
             errors.add(path, "must be a mapping")
             continue
-        for key in raw:
-            if key not in allowed:
-                errors.add(f"{path}.{key}", f"unknown key (known: {', '.join(sorted(allowed))})")
+        _known_keys(raw, allowed, path, errors)
         accounts = _target_accounts(raw, path, errors, base)
         required_keys = ("host", "host_keys") if "accounts" in raw else ("host", "account", "key", "host_keys")
         if "accounts" in raw and ("account" in raw or "key" in raw):
@@ -477,9 +476,7 @@ def _users(value: Any, errors: _Errors, base: Path,
         if not isinstance(raw, dict):
             errors.add(path, "must be a mapping")
             continue
-        for key in raw:
-            if key not in allowed:
-                errors.add(f"{path}.{key}", f"unknown key (known: {', '.join(sorted(allowed))})")
+        _known_keys(raw, allowed, path, errors)
         default_target = raw.get("default_target")
         if default_target is not None and default_target not in targets:
             errors.add(f"{path}.default_target", f"names no configured target ({default_target!r})")
