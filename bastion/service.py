@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import resource
 import signal
 from pathlib import Path
 
@@ -196,8 +197,23 @@ class GatewayService:
         self._stopped.set()
 
 
+def raise_open_file_limit() -> tuple[int, int]:
+    """Each session holds about two descriptors (its client socket and its recording); the usual soft
+    limit of 1,024 would stop a gateway near 500 sessions. Raise the soft limit to the hard one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+    if soft < want:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+            soft = want
+        except (ValueError, OSError):
+            log.warning("cannot raise the open-file limit above %d", soft)
+    return soft, hard
+
+
 async def run_until_stopped(settings: Settings, *, announce=print) -> None:
     """`bastion serve`: start, say how to connect, run until SIGTERM/SIGINT, stop cleanly."""
+    raise_open_file_limit()
     service = GatewayService(settings)
     await service.start()
     service.install_signal_handlers()

@@ -275,7 +275,9 @@ def build_profiles(sections: Sequence[tuple[str, int, Any]]) -> ProfileSet:
             raise MaskingConfigError(f"{where}: masking.profiles must be a mapping of name to profile")
         for name, raw in profs.items():
             if not isinstance(name, str) or not _NAME_RE.match(name):
-                raise MaskingConfigError(f"{where}: profile name {name!r} must be lower-case letters, digits, dashes")
+                hint = " (YAML reads on/off/yes/no as true/false: quote the name)" if isinstance(name, bool) else ""
+                raise MaskingConfigError(
+                    f"{where}: profile name {name!r} must be lower-case letters, digits, dashes{hint}")
             if name in defined:
                 raise MaskingConfigError(f"{where}: profile {name!r} already defined at {defined[name]}")
             defined[name] = where

@@ -54,10 +54,14 @@ def test_sigterm_tells_clients_and_closes_everything(tmp_path, sshd):
     harness = GatewayHarness(tmp_path, sshd)
     port = free_port()
     server = _serve(harness, port)
-    client = _ssh(harness, port, "echo started; sleep 30")
-    assert client.stdout is not None and client.stdout.readline() == b"started\n"
-    server.send_signal(signal.SIGTERM)
-    assert server.wait(15) == 0
+    try:
+        client = _ssh(harness, port, "echo started; sleep 30")
+        assert client.stdout is not None and client.stdout.readline() == b"started\n"
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(15) == 0
+    finally:
+        if server.poll() is None:
+            server.kill()
     _, err = client.communicate(timeout=15)
     assert b"bastion: gateway shutting down" in err
     rows = _bastion(harness, "sessions", "--json").stdout
@@ -71,9 +75,11 @@ def test_restart_after_kill_9_marks_sessions_interrupted_and_recordings_play(tmp
     port = free_port()
     server = _serve(harness, port)
     client = _ssh(harness, port, "echo started; sleep 30")
-    assert client.stdout is not None and client.stdout.readline() == b"started\n"
-    time.sleep(0.3)  # past one flush interval
-    os.kill(server.pid, signal.SIGKILL)
+    try:
+        assert client.stdout is not None and client.stdout.readline() == b"started\n"
+        time.sleep(0.3)  # past one flush interval
+    finally:
+        os.kill(server.pid, signal.SIGKILL)
     server.wait(10)
     client.kill()
     server = _serve(harness, port)
