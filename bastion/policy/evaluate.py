@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Sequence
 
-from bastion.errors import PolicyLoadError
+from bastion.errors import MaskingConfigError, PolicyLoadError
 from bastion.policy.match import Check, CommandView, compile_condition, glob_match, holds
 from bastion.policy.model import (DEFAULT_APPROVAL_TIMEOUT, DEFAULT_APPROVERS, SESSION_KINDS, SEVERITY,
                                   MaskingSection, Rule, SessionRule, AccountRule)
@@ -274,6 +274,14 @@ def build_policy_set(documents: list[Document]) -> PolicySet:
     parsed = build_set(documents)
     if parsed.errors:
         raise PolicyLoadError(parsed.errors)
+    # Masking profiles live in the same files and share the version: a set whose masking does not build
+    # is refused whole (a reload then keeps the previous version, rules and profiles alike).
+    from bastion.masking.profiles import build_profiles
+
+    try:
+        build_profiles([(m.file, m.line, m.data) for m in parsed.masking])
+    except MaskingConfigError as exc:
+        raise PolicyLoadError([str(exc)]) from exc
     # The version covers the content only (file base names + data), not where the directory lives.
     version = _hash([[Path(d.file).name, d.data] for d in documents])
     return PolicySet(

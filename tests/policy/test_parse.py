@@ -90,12 +90,12 @@ def test_missing_or_empty_directory_denies_everything(tmp_path) -> None:
 
 
 def test_masking_sections_are_kept_raw_and_versioned(write_policy) -> None:
-    directory = write_policy(**{"a.yaml": GOOD + "masking:\n  profile: strict\n  custom: [{name: x}]\n"})
+    directory = write_policy(**{"a.yaml": GOOD + "masking:\n  profiles:\n    strict: {detectors: []}\n"})
     ps = load_policy_set(directory)
     assert len(ps.masking_sections) == 1
     section = ps.masking_sections[0]
-    assert section.line == 7 and section.data == {"profile": "strict", "custom": [{"name": "x"}]}
-    other = load_policy_set(write_policy(**{"a.yaml": GOOD + "masking:\n  profile: lax\n"}))
+    assert section.line == 7 and section.data == {"profiles": {"strict": {"detectors": []}}}
+    other = load_policy_set(write_policy(**{"a.yaml": GOOD + "masking:\n  profiles:\n    lax: {detectors: []}\n"}))
     assert other.version != ps.version
 
 
