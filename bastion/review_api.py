@@ -283,11 +283,12 @@ class ReviewSession:
                 self._watches.pop(handle, None)
                 self.send({"event": "session.lagged", "data": {"watch": handle}})
                 return
-        if handle in self._watches:
+        if handle in self._watches:  # not unwatched: the session ended
             self._watches.pop(handle, None)
-            if session_id in self.ctx.sessions:
-                return  # unwatched while live
-            await asyncio.sleep(0)  # let the session's closing row land first
+            for _ in range(500):  # its live stream ends first; its closing row lands a moment later
+                if session_id not in self.ctx.sessions:
+                    break
+                await asyncio.sleep(0.01)
             row = store_sessions.get_session(self.ctx.store, session_id) or {}
             self.send({"event": "session.ended", "data": {"watch": handle, "session_id": session_id,
                                                           "status": row.get("status"),

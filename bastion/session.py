@@ -586,7 +586,6 @@ class Session:
         if self._finished:
             return
         self._finished = True
-        self.ctx.sessions.pop(self.id, None)
         self.ctx.fanout.end(self.id)
         if self._gate is not None:
             self._gate.close()
@@ -603,6 +602,14 @@ class Session:
         if not self._client_gone:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wait_client_drained(), timeout=30)
+            # The exit status goes out now; the closing bookkeeping below runs without yielding to the
+            # loop, so nothing (a reviewer's request, the next command on this connection) can observe the
+            # session between the two, and the client does not wait for it.
+            with contextlib.suppress(OSError):
+                if exit_signal is not None:
+                    self.client.exit_with_signal(exit_signal[0], exit_signal[1], exit_signal[2])
+                else:
+                    self.client.exit(exit_status if exit_status is not None else EXIT_GATEWAY_ERROR)
         digest = None
         if self.recorder is not None:
             final = (f"exit {exit_status}" if exit_signal is None else f"exit signal {exit_signal[0]}")
@@ -631,13 +638,7 @@ class Session:
                 self.ctx.audit.emit(end_event)
         except Exception:
             log.exception("session %s: cannot close its store row", self.id)
-        if self._client_gone:
-            return
-        with contextlib.suppress(OSError):
-            if exit_signal is not None:
-                self.client.exit_with_signal(exit_signal[0], exit_signal[1], exit_signal[2])
-            else:
-                self.client.exit(exit_status if exit_status is not None else EXIT_GATEWAY_ERROR)
+        self.ctx.sessions.pop(self.id, None)
 
     async def _wait_client_drained(self) -> None:
         # asyncssh only signals a drain below the low-water mark, not an empty buffer: poll briefly.

@@ -141,8 +141,16 @@ class GatewayHarness:
         args = self.ssh_args(login, *extra, **kwargs)
         if command is not None:
             args.append(command)
-        return subprocess.run(args, input=input if input is not None else b"", capture_output=True,
-                              timeout=timeout, env={**os.environ, "LC_ALL": "C"})
+        result = subprocess.run(args, input=input if input is not None else b"", capture_output=True,
+                                timeout=timeout, env={**os.environ, "LC_ALL": "C"})
+        self.settle()
+        return result
+
+    def settle(self) -> None:
+        """Wait for the gateway's loop to take a turn: a session closes its rows right after it sends the
+        exit status, without yielding, so a read of the store after this sees them."""
+        if self.loop is not None and self.service is not None and self._thread and self._thread.is_alive():
+            self.call(asyncio.sleep(0))
 
     def recordings(self) -> list[Path]:
         return sorted((self.workdir / "recordings").rglob("*.cast"))
