@@ -610,6 +610,13 @@ class Session:
                     self.client.exit_with_signal(exit_signal[0], exit_signal[1], exit_signal[2])
                 else:
                     self.client.exit(exit_status if exit_status is not None else EXIT_GATEWAY_ERROR)
+        try:
+            self._close_records(exit_status, exit_signal)
+        finally:
+            self.ctx.sessions.pop(self.id, None)
+
+    def _close_records(self, exit_status: int | None, exit_signal: tuple[str, bool, str] | None) -> None:
+        """The recording's final marker and hash, the closing rows and the session.end event."""
         digest = None
         if self.recorder is not None:
             final = (f"exit {exit_status}" if exit_signal is None else f"exit signal {exit_signal[0]}")
@@ -638,7 +645,6 @@ class Session:
                 self.ctx.audit.emit(end_event)
         except Exception:
             log.exception("session %s: cannot close its store row", self.id)
-        self.ctx.sessions.pop(self.id, None)
 
     async def _wait_client_drained(self) -> None:
         # asyncssh only signals a drain below the low-water mark, not an empty buffer: poll briefly.
