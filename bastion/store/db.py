@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -26,6 +27,7 @@ class Store:
         self.path = path
         self.clock = clock
         self._rollback_hooks: list[Callable[[], None]] = []
+        self._checkpointer: tuple[threading.Thread, threading.Event] | None = None
 
     @classmethod
     def open(cls, path: Path, *, clock: Clock) -> "Store":
@@ -94,7 +96,40 @@ class Store:
         except sqlite3.Error as exc:
             raise StoreError(f"audit store read failed: {exc}") from exc
 
+    def checkpoint_in_background(self, interval: float = 1.0) -> None:
+        """Move WAL checkpoints off the writer: SQLite's automatic checkpoint runs inside whichever commit
+        crosses the threshold and fsyncs the database there, which showed up as 15–30 ms stalls in the
+        gateway's p99 exec latency. A thread with its own connection checkpoints every `interval` instead
+        (SQLite releases the GIL while it does the I/O)."""
+        if self._checkpointer is not None:
+            return
+        try:
+            self.db.execute("PRAGMA wal_autocheckpoint = 0")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot configure checkpoints for {self.path}: {exc}") from exc
+        stop = threading.Event()
+
+        def run() -> None:
+            conn = sqlite3.connect(str(self.path), timeout=5.0, check_same_thread=False)
+            try:
+                while not stop.wait(interval):
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                conn.close()
+
+        thread = threading.Thread(target=run, name="store-checkpoint", daemon=True)
+        thread.start()
+        self._checkpointer = (thread, stop)
+
     def close(self) -> None:
+        if self._checkpointer is not None:
+            thread, stop = self._checkpointer
+            stop.set()
+            thread.join(10)
+            self._checkpointer = None
         try:
             self.db.conn.close()
         except sqlite3.Error as exc:

@@ -35,3 +35,20 @@ def test_rolled_back_rows_and_events_are_gone_and_the_chain_stays_whole(tmp_path
     report = audit.verify(store, tmp_path)
     assert report.ok, report.problems
     store.close()
+
+
+def test_background_checkpoints_keep_the_wal_small_and_stop_on_close(tmp_path):
+    import time
+
+    clock = FakeClock()
+    store = Store.open(tmp_path / "s.sqlite3", clock=clock)
+    store.checkpoint_in_background(interval=0.05)
+    for i in range(300):
+        _start(store, f"s{i}")
+    time.sleep(0.3)
+    wal = tmp_path / "s.sqlite3-wal"
+    store.close()
+    assert not wal.exists() or wal.stat().st_size == 0  # truncated at close
+    again = Store.open(tmp_path / "s.sqlite3", clock=clock)
+    assert len(again.query("SELECT id FROM sessions")) == 300
+    again.close()
