@@ -198,6 +198,7 @@ class PolicyDecision(AuditEvent):
     opaque: bool = False
     target: str | None = None
     command_id: int | None = None
+    account: str | None = None  # the target account the command runs as
 
 
 @dataclass(frozen=True, kw_only=True)

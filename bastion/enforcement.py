@@ -248,7 +248,7 @@ class PolicyEnforcer:
                 session_id=session.id, user=principal.name, target=session.target.name, command=text,
                 action=decision.action, rules=tuple(decision.rules), reason=decision.reason,
                 policy_version=decision.policy_version, opaque=decision.opaque,
-                command_id=session._command_id))
+                command_id=session._command_id, account=session.target.account))
         session._safe_marker(f"{decision.action} {','.join(decision.rules) or 'default'}: {text[:200]}")
 
 

@@ -100,6 +100,9 @@ def test_policy_maps_groups_to_least_privileged_accounts(make_gateway, sshd):
                                        "admin": {"account": "no-such-admin", "key": str(sshd.client_key_path)}}}}})
     plain = gw.ssh("whoami")
     assert plain.stdout.decode().strip() == sshd.account  # default: the least privileged account
+    from tests.integration.test_refusals import wait_for_event
+    decisions = wait_for_event(gw, "policy.decision")
+    assert decisions[-1]["account"] == sshd.account  # decisions record the account used
     mapped = gw.ssh("whoami", "olga:web-1")
     assert mapped.returncode == 255
     assert b"refused account 'no-such-admin'" in mapped.stderr
