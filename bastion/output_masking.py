@@ -35,6 +35,9 @@ class OutputMasking:
         # A profile with every detector off (chosen in policy) costs nothing on the hot path.
         self._passthrough = not profile.detectors and not profile.custom
         self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._gathered: list[bytes] = []
+        self._gathered_stream = "stdout"
+        self._gather_scheduled = False
         self._last_feed: dict[str, float] = {}
         self.stopped = False
 
@@ -44,6 +47,30 @@ class OutputMasking:
         if self._passthrough:
             self._emit(data, stream)
             return
+        if not self._interactive:
+            # asyncssh hands over one SSH packet at a time (4–32 KiB); the packets of one socket read are
+            # masked together at the end of this loop turn, which halves the masker's per-call cost and
+            # delays nothing. Streams are kept in order: a switch of stream masks what was gathered first.
+            if self._gathered and self._gathered_stream != stream:
+                self._mask_gathered()
+            self._gathered.append(data)
+            self._gathered_stream = stream
+            if not self._gather_scheduled:
+                self._gather_scheduled = True
+                asyncio.get_running_loop().call_soon(self._mask_gathered)
+            return
+        self._mask(data, stream)
+
+    def _mask_gathered(self) -> None:
+        self._gather_scheduled = False
+        if not self._gathered:
+            return
+        data = self._gathered[0] if len(self._gathered) == 1 else b"".join(self._gathered)
+        self._gathered.clear()
+        if not self.stopped:
+            self._mask(data, self._gathered_stream)
+
+    def _mask(self, data: bytes, stream: str) -> None:
         masker = self._maskers[stream]
         try:
             out = masker.feed(data)
@@ -88,6 +115,7 @@ class OutputMasking:
 
     def finish(self) -> None:
         """End of output: release everything still held (masked as the whole text would be)."""
+        self._mask_gathered()
         for stream, masker in self._maskers.items():
             timer = self._timers.pop(stream, None)
             if timer is not None:

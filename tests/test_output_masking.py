@@ -55,3 +55,22 @@ async def test_a_failing_masker_stops_all_output_once():
     masking.finish()
     assert b"".join(d for d, _ in out) == b"before\n"
     assert len(failures) == 1 and masking.stopped
+
+
+async def test_packets_of_one_loop_turn_are_masked_together_and_streams_keep_their_order():
+    masking, out, hits, _ = _driver(interactive=False)
+    secret = b"ghp_" + b"A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+    masking.feed(b"one\ntoken=" + secret[:10], "stdout")
+    masking.feed(secret[10:] + b"\n", "stdout")
+    masking.feed(b"err\n", "stderr")
+    masking.feed(b"two\n", "stdout")
+    # A switch of stream masks what was gathered first, so stdout and stderr keep their interleaving.
+    assert [stream for _, stream in out] == ["stdout", "stderr"]
+    await asyncio.sleep(0)
+    masking.finish()
+    streams = [stream for _, stream in out]
+    text = b"".join(data for data, _ in out)
+    assert secret not in text and secret[4:14] not in text
+    assert text.index(b"err") < text.index(b"two")
+    assert streams.index("stderr") < len(streams) - 1  # stdout after stderr stayed after it
+    assert hits
