@@ -172,49 +172,29 @@ def build_set(documents: list[Document]) -> ParsedSet:
                     setattr(out, key, value)
         if "masking" in data:
             out.masking.append(MaskingSection(doc.file, data.key_lines["masking"], data["masking"]))
-        rules = data.get("rules", [])
-        if "rules" in data and not isinstance(rules, list):
-            err.add(data.key_lines["rules"], "rules must be a list")
-            rules = []
-        for index, raw in enumerate(rules):
-            line = rules.item_lines[index] if isinstance(rules, _LineList) else 1
-            rule = _rule(raw, line, err, lists, order=len(out.rules))
-            if rule is None:
-                continue
-            if rule.id in seen_rule_ids:
-                err.add(line, f"duplicate rule id {rule.id!r} (first at {seen_rule_ids[rule.id]})")
-                continue
-            seen_rule_ids[rule.id] = f"{doc.file}:{line}"
-            out.rules.append(rule)
-        sessions = data.get("sessions", [])
-        if "sessions" in data and not isinstance(sessions, list):
-            err.add(data.key_lines["sessions"], "sessions must be a list")
-            sessions = []
-        for index, raw in enumerate(sessions):
-            line = sessions.item_lines[index] if isinstance(sessions, _LineList) else 1
-            srule = _session_rule(raw, line, err, lists, order=len(out.sessions))
-            if srule is None:
-                continue
-            if srule.id in seen_rule_ids:
-                err.add(line, f"duplicate rule id {srule.id!r} (first at {seen_rule_ids[srule.id]})")
-                continue
-            seen_rule_ids[srule.id] = f"{doc.file}:{line}"
-            out.sessions.append(srule)
-        accounts = data.get("accounts", [])
-        if "accounts" in data and not isinstance(accounts, list):
-            err.add(data.key_lines["accounts"], "accounts must be a list")
-            accounts = []
-        for index, raw in enumerate(accounts):
-            line = accounts.item_lines[index] if isinstance(accounts, _LineList) else 1
-            arule = _account_rule(raw, line, err, lists, order=len(out.accounts))
-            if arule is None:
-                continue
-            if arule.id in seen_rule_ids:
-                err.add(line, f"duplicate rule id {arule.id!r} (first at {seen_rule_ids[arule.id]})")
-                continue
-            seen_rule_ids[arule.id] = f"{doc.file}:{line}"
-            out.accounts.append(arule)
+        for key, build, into in (("rules", _rule, out.rules), ("sessions", _session_rule, out.sessions),
+                                 ("accounts", _account_rule, out.accounts)):
+            _rule_list(data, key, build, into, err, lists, doc.file, seen_rule_ids)
     return out
+
+
+def _rule_list(data: Any, key: str, build: Any, into: list, err: "_Errors", lists: dict, file: str,
+               seen_rule_ids: dict[str, str]) -> None:
+    """Parse the list under `key` with `build`, appending to `into`; ids are unique across every kind."""
+    items = data.get(key, [])
+    if key in data and not isinstance(items, list):
+        err.add(data.key_lines[key], f"{key} must be a list")
+        return
+    for index, raw in enumerate(items):
+        line = items.item_lines[index] if isinstance(items, _LineList) else 1
+        rule = build(raw, line, err, lists, order=len(into))
+        if rule is None:
+            continue
+        if rule.id in seen_rule_ids:
+            err.add(line, f"duplicate rule id {rule.id!r} (first at {seen_rule_ids[rule.id]})")
+            continue
+        seen_rule_ids[rule.id] = f"{file}:{line}"
+        into.append(rule)
 
 
 def _resolve_list_references(lists: dict[str, list[str]], errors: list[str], documents: list[Document]) -> None:
