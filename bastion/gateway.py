@@ -6,7 +6,6 @@ channels; `ClientChannel` turns channel callbacks into calls on a `Session`.
 
 from __future__ import annotations
 
-import asyncio
 import fnmatch
 import functools
 import logging

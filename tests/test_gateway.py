@@ -6,7 +6,6 @@ import asyncio
 from pathlib import Path
 
 import asyncssh
-import pytest
 
 from bastion.config import settings_from_mapping
 from bastion.service import GatewayService

@@ -37,7 +37,7 @@ from typing import Any, Sequence
 import re2
 
 from bastion.errors import MaskingConfigError
-from bastion.masking.matchers import ALNUM, Detector, Info, Pending, line_window
+from bastion.masking.matchers import Detector, Info, Pending, line_window
 
 STYLES = ("label", "fixed", "keep-prefix", "same-length")
 MAX_CUSTOM_WIDTH = 4096
