@@ -121,7 +121,8 @@ class Detector:
     max_window = 256
 
     def infos(self) -> list[Info]:
-        raise NotImplementedError
+        """The detector's id, description and samples (subclasses that cover several kinds override)."""
+        return [Info(self.id, self.description, self.positives, self.negatives)]  # type: ignore[attr-defined]
 
     def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):  # pragma: no cover
         raise NotImplementedError
@@ -173,9 +174,6 @@ class TokenDetector(Detector):
         self.zone_re = re.compile(zone_re) if zone_re else None
         self.positives = tuple(positives)
         self.negatives = tuple(negatives)
-
-    def infos(self) -> list[Info]:
-        return [Info(self.id, self.description, self.positives, self.negatives)]
 
     def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):
         if self.boundary and ts > 0 and v[ts - 1] in ALNUM:
@@ -241,9 +239,6 @@ class ContextDetector(Detector):
         self.value_class = re.compile(value_class + b"*")
         self.positives = tuple(positives)
         self.negatives = tuple(negatives)
-
-    def infos(self) -> list[Info]:
-        return [Info(self.id, self.description, self.positives, self.negatives)]
 
     def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):
         if self.boundary and ts > 0 and v[ts - 1] in ALNUM:

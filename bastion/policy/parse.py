@@ -178,6 +178,16 @@ def build_set(documents: list[Document]) -> ParsedSet:
     return out
 
 
+def _known_keys(raw: Any, allowed: frozenset[str], what: str, err: "_Errors") -> bool:
+    """Report every key not in `allowed` (a typo must not silently widen or narrow a rule)."""
+    ok = True
+    for key in raw:
+        if key not in allowed:
+            err.add(raw.key_lines[key], f"{what}: unknown key {key!r}")
+            ok = False
+    return ok
+
+
 def _rule_list(data: Any, key: str, build: Any, into: list, err: "_Errors", lists: dict, file: str,
                seen_rule_ids: dict[str, str]) -> None:
     """Parse the list under `key` with `build`, appending to `into`; ids are unique across every kind."""
@@ -284,11 +294,7 @@ def _rule(raw: Any, line: int, err: _Errors, lists: dict, order: int) -> Rule | 
     rid = _rule_id(raw, line, err)
     if rid is None:
         return None
-    ok = True
-    for key in raw:
-        if key not in RULE_KEYS:
-            err.add(raw.key_lines[key], f"rule {rid!r}: unknown key {key!r}")
-            ok = False
+    ok = _known_keys(raw, RULE_KEYS, f"rule {rid!r}", err)
     ar = _action_reason(raw, line, err, rid)
     who = _who(raw, err, lists)
     if "when" not in raw:
@@ -443,11 +449,7 @@ def _session_rule(raw: Any, line: int, err: _Errors, lists: dict, order: int) ->
     rid = _rule_id(raw, line, err)
     if rid is None:
         return None
-    ok = True
-    for key in raw:
-        if key not in SESSION_KEYS:
-            err.add(raw.key_lines[key], f"session rule {rid!r}: unknown key {key!r}")
-            ok = False
+    ok = _known_keys(raw, SESSION_KEYS, f"session rule {rid!r}", err)
     kinds_raw = raw.get("kinds", raw.get("kind"))
     kline = raw.key_lines.get("kinds", raw.key_lines.get("kind", line))
     kinds = _strings(kinds_raw, kline, f"session rule {rid!r}: kinds", err, lists) if kinds_raw is not None else None
@@ -470,11 +472,7 @@ def _account_rule(raw: Any, line: int, err: _Errors, lists: dict, order: int) ->
     rid = _rule_id(raw, line, err)
     if rid is None:
         return None
-    ok = True
-    for key in raw:
-        if key not in ACCOUNT_KEYS:
-            err.add(raw.key_lines[key], f"account rule {rid!r}: unknown key {key!r}")
-            ok = False
+    ok = _known_keys(raw, ACCOUNT_KEYS, f"account rule {rid!r}", err)
     account = raw.get("account")
     if not isinstance(account, str) or not account:
         err.add(raw.key_lines.get("account", line), f"account rule {rid!r}: `account` (an account label of the target) is required")
