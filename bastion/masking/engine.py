@@ -20,7 +20,7 @@ import re2
 
 _UNANCHORED = getattr(getattr(re2, "_Anchor", None), "UNANCHORED", None)
 
-from bastion.masking.matchers import ALNUM, Detector, Pending, PemOpen
+from bastion.masking.matchers import ALNUM, Detector, KeyValueFamily, Pending, PemOpen
 
 if TYPE_CHECKING:
     from bastion.masking.profiles import MaskingProfile
@@ -37,6 +37,7 @@ class Engine:
     partials: dict[bytes, bool]  # proper prefix of a prefix-type literal -> needs a token boundary
     first2: dict[bytes, list[bytes]]
     max_literal: int
+    kv: Detector | None = None  # the key-value family (its hits within one key are decided once)
 
     def iter_hits(self, v: bytes, pos: int, end: int):
         """Trigger hits `(start, end)` in `v[pos:end]`, leftmost-first and non-overlapping."""
@@ -54,9 +55,13 @@ class Engine:
             pos = te if te > ts else ts + 1
 
     def dispatch(self, v: bytes, ts: int, te: int) -> list[Detector]:
+        """The detectors of a trigger hit, in priority order."""
         found = self.lit_map.get(v[ts:te].lower())
         if found is not None:
             return found
+        return self.regex_dispatch(v, ts)
+
+    def regex_dispatch(self, v: bytes, ts: int) -> list[Detector]:
         return [d for d, rx in self.regex_dets if rx.match(v, ts)]
 
     def zone_hold(self, v: bytes, zs: int, avail: int) -> int:
@@ -143,6 +148,7 @@ def build_engine(detectors: list[Detector]) -> Engine:
         partials=partials,
         first2=first2,
         max_literal=max((len(x) for x in literals), default=1),
+        kv=next((d for d in detectors if type(d) is KeyValueFamily), None),
     )
 
 

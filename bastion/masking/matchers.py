@@ -27,6 +27,7 @@ Validator = Callable[[bytes], bool]
 ALNUM = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 _NOT_IDENT_REV = re.compile(rb"[^A-Za-z0-9_.\-]")
 _STOP = frozenset(b" \t\r\n\"'=:;,{}[]()<>")
+_IDENT_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
 
 
 class Pending:
@@ -329,6 +330,25 @@ class KeyValueFamily(Detector):
         return self.rules[-1].id
 
     def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):
+        return self.evaluate_key(v, ts, avail, final)[0]
+
+    def evaluate_key(self, v: bytes, ts: int, avail: int, final: bool) -> tuple[object, int]:
+        """`evaluate`, plus `skip_to`: any later hit of this family at `ts < t < skip_to` lies in the same
+        key and would decide exactly the same (same key start, same key tail, same window), so the
+        caller need not evaluate it. `skip_to` is -1 unless the answer is decided.
+
+        Why it is the same: a hit inside the key sees the same identifier run to its end (`_KEY_TAIL`
+        either takes the whole run, at most 64 bytes, or fails), the same separator and value start
+        (the 160-byte window was not what stopped the first match), and `key_start` finds the same
+        boundary byte as long as it lies within its 64-byte look-back.
+        """
+        r = self._evaluate(v, ts, avail, final)
+        if type(r) is tuple:
+            return r[0], r[1]
+        return r, -1
+
+    def _evaluate(self, v: bytes, ts: int, avail: int, final: bool):
+        """The answer, or `(answer, skip_to)` once the key tail matched and the answer is decided."""
         ks = key_start(v, ts)
         m = _KEY_TAIL.match(v, ts, min(avail, ts + 160))
         if m is None:
@@ -342,8 +362,19 @@ class KeyValueFamily(Detector):
         sep = m.group(3)
         quoted_key = ks > 0 and v[ks - 1] in b"\"'"
         at_line_start = line_start_ok(v, ks - 1 if quoted_key else ks)
+        cap = ts + 160
+        if avail <= cap or vs + 2 < cap:
+            kend = ts + len(m.group(1))
+            if ks == 0:
+                skip = min(kend, 65)
+            elif v[ks - 1] not in _IDENT_BYTES:
+                skip = min(kend, ks + 64)
+            else:
+                skip = -1
+        else:
+            skip = -1
         if sep == b":" and key.startswith(b"http"):
-            return None
+            return None, skip
         cached = self._cache.get(key)
         if cached is None:
             parts = key_parts(key)
@@ -354,7 +385,7 @@ class KeyValueFamily(Detector):
             self._cache[key] = cached
         rules, simple_key = cached
         if not rules:
-            return None
+            return None, skip
         # `key: value` in the middle of a line is prose unless the key is compound (access_token) or
         # the value looks generated ("invalid password: too short" must stay)
         weak = sep == b":" and simple_key and not (quoted_key or at_line_start)
@@ -389,31 +420,31 @@ class KeyValueFamily(Detector):
                 line = line.rstrip(b" \t\r")
                 s, t = vs, vs + len(line)
                 if line[:1] in (b"{", b"[", b"|", b">", b"&", b"*", b"!"):
-                    return None
+                    return None, skip
                 if _CODE_CALL.match(line) or (v[vs - 1] in b" \t" and b"." in line and _CODE_REF.match(line)):
-                    return None  # `password = get_password()`, `token = settings.TOKEN`
+                    return None, skip  # `password = get_password()`, `token = settings.TOKEN`
             else:
                 mm = _UNQUOTED.match(v, vs, w)
                 if mm is None:
-                    return None
+                    return None, skip
                 s, t = mm.span()
                 nxt = v[t : t + 1]
                 if nxt in (b"(", b"[", b"{"):
-                    return None  # a call or an index in source code
+                    return None, skip  # a call or an index in source code
         value = v[s:t]
         if len(value) < 3 or not not_placeholder(value) or value.startswith(b"[MASKED"):
-            return None
+            return None, skip
         if weak and not (len(value) >= 6 and any(c in b"0123456789+/=_-!@#$%^&*" for c in value)):
-            return None
+            return None, skip
         if not quoted:
             if (b"." in value and _CODE_REF.match(value)) or value.lower() == key.lower():
-                return None
+                return None, skip
             if not at_line_start and _IDENT.match(value) and v[vs - 1] in b" \t":
-                return None  # `password = get_password` style code
+                return None, skip  # `password = get_password` style code
         for r in rules:
             if r.value_ok(value, quoted):
-                return [(s, t, r.id, 0)]
-        return None
+                return [(s, t, r.id, 0)], skip
+        return None, skip
 
 
 @dataclass

@@ -72,7 +72,9 @@ class StreamMasker:
         self._emitted = 0  # stream offset up to which output was produced
         self._scan = 0  # where the trigger scan resumes
         self._pending: list[tuple[int, int, Detector]] = []  # (start, end, detector), stream offsets
-        self._spans: list[tuple[int, int, str, bytes, int]] = []  # (start, end, id, prefix, priority)
+        # (start, priority, sequence, end, id, prefix): plain tuple order is (start, priority, arrival)
+        self._spans: list[tuple[int, int, int, int, str, bytes]] = []
+        self._seq = 0
         self._in_run = False  # the last emitted byte was masked
         self._pem: list | None = None  # [END marker, search-from offset, detector id, start, hmac or None]
         self._swallow: tuple[object, str] | None = None  # (token class, detector id) after an idle mask
@@ -139,35 +141,30 @@ class StreamMasker:
         v = view.text
         avail = len(v)
         eng = self._eng
+        prio = eng.prio
+        kv = eng.kv
         stable = avail if final else avail - eng.t_max
-        hits = [(view.to_view(s), view.to_view(e), d) for s, e, d in self._pending]
-        sv = view.to_view(self._scan)
-        last_end = sv
-        if sv < avail:
-            for ts, te in eng.iter_hits(v, sv, avail):
-                if ts > stable:
-                    break
-                last_end = te
-                for det in eng.dispatch(v, ts, te):
-                    hits.append((ts, te, det))
-        new_scan = avail if final else max(last_end, sv, stable + 1)
-        self._scan = view.to_raw(min(new_scan, avail))
-        if len(hits) > 1:
-            prio = eng.prio
-            hits.sort(key=lambda h: (h[0], prio[id(h[2])]))
         pending: list[tuple[int, int, Detector]] = []
         hold = avail
         pem: tuple[int, PemOpen] | None = None
-        for ts, te, det in hits:
-            if pem is not None and ts >= pem[0]:
-                break  # inside a private-key block: nothing else is looked at there
-            r = det.evaluate(v, ts, te, avail, final)
+        kv_end = -1  # KV hits before this position (same key, already decided) would decide the same
+        # Pending hits were found by earlier scans, so they all start before the scan position and
+        # come first; scanner hits arrive in order and `dispatch` lists detectors in priority order:
+        # the hits are evaluated in (start, priority) order without sorting.
+        for s, e, det in self._pending:
+            ts, te = view.to_view(s), view.to_view(e)
+            if pem is not None:
+                break
+            if det is kv:
+                r, kv_end = det.evaluate_key(v, ts, avail, final)
+            else:
+                r = det.evaluate(v, ts, te, avail, final)
             if r is None:
                 continue
             kind = type(r)
             if kind is list:
                 if r:
-                    self._add_spans(view, r, eng.prio[id(det)])  # type: ignore[arg-type]
+                    self._add_spans(view, r, prio[id(det)])  # type: ignore[arg-type]
             elif kind is Pending:
                 pending.append((ts, te, det))
                 h = r.hold  # type: ignore[union-attr]
@@ -175,11 +172,51 @@ class StreamMasker:
                     hold = h
             else:
                 pem = (ts, r)  # type: ignore[assignment]
+        sv = view.to_view(self._scan)
+        last_end = sv
+        if sv < avail:
+            lit_map = eng.lit_map
+            for ts, te in eng.iter_hits(v, sv, avail):
+                if ts > stable:
+                    break
+                last_end = te
+                if pem is not None:
+                    continue  # inside a private-key block: nothing else is looked at there
+                dets = lit_map.get(v[ts:te].lower())
+                if dets is None:
+                    dets = eng.regex_dispatch(v, ts)
+                for det in dets:
+                    if det is kv:
+                        if ts < kv_end:
+                            continue
+                        r, kv_end = det.evaluate_key(v, ts, avail, final)
+                    else:
+                        r = det.evaluate(v, ts, te, avail, final)
+                    if r is None:
+                        continue
+                    kind = type(r)
+                    if kind is list:
+                        if r:
+                            self._add_spans(view, r, prio[id(det)])  # type: ignore[arg-type]
+                    elif kind is Pending:
+                        pending.append((ts, te, det))
+                        h = r.hold  # type: ignore[union-attr]
+                        if h is not None and h < hold:
+                            hold = h
+                    else:
+                        pem = (ts, r)  # type: ignore[assignment]
+                        break
+        new_scan = avail if final else max(last_end, sv, stable + 1)
+        self._scan = view.to_raw(min(new_scan, avail))
         if not final:
             zh = eng.zone_hold(v, max(stable + 1, 0), avail)
             if zh < hold:
                 hold = zh
-        self._pending = [(view.to_raw(s), view.to_raw_end(e), d) for s, e, d in pending]
+        if view.identity:
+            base = view.base
+            self._pending = [(base + s, base + e, d) for s, e, d in pending]
+        else:
+            self._pending = [(view.to_raw(s), view.to_raw_end(e), d) for s, e, d in pending]
         hold_raw = view.to_raw(hold) if hold < avail else view.eff_end
         return hold_raw, pem
 
@@ -187,13 +224,16 @@ class StreamMasker:
         v = view.text
         plain = view.identity
         base = view.base
+        add = self._spans.append
+        report = self._on_hit is not None
         for s, e, det_id, keep in spans:
             if plain:
                 rs, re_ = base + s, base + e
             else:
                 rs, re_ = view.to_raw(s), view.to_raw_end(e)
-            self._spans.append((rs, re_, det_id, v[s : s + keep] if keep else b"", prio))
-            if self._reported.get(rs) != re_:
+            self._seq += 1
+            add((rs, prio, self._seq, re_, det_id, v[s : s + keep] if keep else b""))
+            if report and self._reported.get(rs) != re_:
                 self._reported[rs] = re_
                 self._report(det_id, rs, re_ - rs, v[s:e])
 
@@ -231,11 +271,14 @@ class StreamMasker:
         pos = self._emitted
         spans = self._spans
         if len(spans) > 1:
-            spans.sort(key=lambda sp: (sp[0], sp[4]))
+            spans.sort()
         i = 0
         n = len(spans)
+        in_run = self._in_run
+        label = self._label
+        same_length = self._profile.replacement == "same-length"
         while i < n:
-            s, e, det_id, prefix, _p = spans[i]
+            s, _p, _q, e, det_id, prefix = spans[i]
             if e <= pos:
                 i += 1
                 continue
@@ -244,22 +287,25 @@ class StreamMasker:
                     break
                 out.append(buf[pos - base : s - base])
                 pos = s
-                self._in_run = False
-            if not self._in_run:
+                in_run = False
+            if not in_run:
                 if s == pos and s >= limit:
                     break  # the run's name is not settled until every span starting here is known
-                out.append(self._label(det_id, prefix if s == pos else b""))
-                self._in_run = True
-            filler = self._filler(buf[pos - base : e - base])
-            if filler:
-                out.append(filler)
+                out.append(label(det_id, prefix if s == pos else b""))
+                in_run = True
+            if same_length:
+                out.append(buf[pos - base : e - base].translate(_STARS))
             pos = e
             i += 1
-        rest = [sp for sp in spans[i:] if sp[1] > pos]
+        if i < n:
+            rest = [sp for sp in spans[i:] if sp[3] > pos]
+        else:
+            rest = []
         if pos < limit and not (rest and rest[0][0] < limit):
             out.append(buf[pos - base : limit - base])
             pos = limit
-            self._in_run = False
+            in_run = False
+        self._in_run = in_run
         self._spans = rest
         self._emitted = pos
         if pem is None or pos < pem_raw:
@@ -318,7 +364,8 @@ class StreamMasker:
             return
         e = cls.match(v, sv).end()  # type: ignore[attr-defined]
         if e > sv:
-            self._spans.append((self._emitted, view.to_raw_end(e), det_id, b"", -1))
+            self._seq += 1
+            self._spans.append((self._emitted, -1, self._seq, view.to_raw_end(e), det_id, b""))
         if e < len(v):
             self._swallow = None
 
