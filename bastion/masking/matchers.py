@@ -279,6 +279,16 @@ _IDENT = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*\Z")
 _CODE_CALL = re.compile(rb"[A-Za-z_][A-Za-z0-9_.]*(?:\(.*\)|\[.*\])[;,]?\Z")
 
 
+_LINE_VALUE_REJECT = (b"{", b"[", b"|", b">", b"&", b"*", b"!")  # a line value starting so is structure
+# `KEY=value` alone on a complete line (the key-value fast path). What it pins down, so that the general
+# path would answer the same: the key is one identifier run of at most 64 bytes from the line start (so
+# `key_start` finds the line start and `_KEY_TAIL` takes the whole run), the separator is a bare `=` (no
+# quote, backslash, space or `>` after it: not `=>`, not quoted), and the value, 3-8000 bytes, runs to a
+# newline with no whitespace (no ` #` comment, nothing to strip, the newline ends the window) and no
+# `(` or `[` (so it is neither a code call nor `[MASKED…]`).
+_ENV_LINE = re.compile(rb"([A-Za-z0-9_.\-]{1,64})=(?![\"'\\>])([^\s(\[]{3,8000})(?=\n)")
+
+
 def key_parts(key: bytes) -> list[bytes]:
     parts: list[bytes] = []
     for chunk in re.split(rb"[_.\-]+", key):
@@ -342,10 +352,46 @@ class KeyValueFamily(Detector):
         (the 160-byte window was not what stopped the first match), and `key_start` finds the same
         boundary byte as long as it lies within its 64-byte look-back.
         """
+        # Fast path, the commonest shape: `KEY=value` alone on a complete line, the hit inside KEY.
+        # Every test of `_evaluate` below is then known (see `_ENV_LINE`) except the ones kept here,
+        # so the answer is the same; anything else takes the general path.
+        nl = v.rfind(b"\n", ts - 64 if ts > 64 else 0, ts)
+        if nl >= 0 or ts <= 64:
+            ls = nl + 1  # key_start(ts) is ls: the newline (or the stream start) is within its look-back
+            m = _ENV_LINE.match(v, ls, avail)
+            if m is not None and m.end(1) > ts:
+                eq = m.end(1)
+                lim = ls + 64 if ls else 65  # as in `_evaluate`: where key_start stops finding ls
+                skip = eq if eq < lim else lim
+                key = m.group(1)
+                cached = self._cache.get(key)
+                if cached is None:
+                    cached = self._rules_for(key)
+                rules = cached[0]
+                if not rules:
+                    return None, skip
+                value = m.group(2)
+                if value[:1] in _LINE_VALUE_REJECT or not not_placeholder(value):
+                    return None, skip
+                if (b"." in value and _CODE_REF.match(value)) or value.lower() == key.lower():
+                    return None, skip
+                for r in rules:
+                    if r.value_ok(value, False):
+                        return [(eq + 1, m.end(2), r.id, 0)], skip
+                return None, skip
         r = self._evaluate(v, ts, avail, final)
         if type(r) is tuple:
             return r[0], r[1]
         return r, -1
+
+    def _rules_for(self, key: bytes) -> tuple[list[KeyRule], bool]:
+        parts = key_parts(key)
+        norm = b"".join(parts)
+        cached = ([r for r in self.rules if r.accepts(norm, parts)], len(parts) < 2)
+        if len(self._cache) > 4096:
+            self._cache.clear()
+        self._cache[key] = cached
+        return cached
 
     def _evaluate(self, v: bytes, ts: int, avail: int, final: bool):
         """The answer, or `(answer, skip_to)` once the key tail matched and the answer is decided."""
@@ -377,12 +423,7 @@ class KeyValueFamily(Detector):
             return None, skip
         cached = self._cache.get(key)
         if cached is None:
-            parts = key_parts(key)
-            norm = b"".join(parts)
-            cached = ([r for r in self.rules if r.accepts(norm, parts)], len(parts) < 2)
-            if len(self._cache) > 4096:
-                self._cache.clear()
-            self._cache[key] = cached
+            cached = self._rules_for(key)
         rules, simple_key = cached
         if not rules:
             return None, skip
@@ -419,7 +460,7 @@ class KeyValueFamily(Detector):
                     line = line[:cut]
                 line = line.rstrip(b" \t\r")
                 s, t = vs, vs + len(line)
-                if line[:1] in (b"{", b"[", b"|", b">", b"&", b"*", b"!"):
+                if line[:1] in _LINE_VALUE_REJECT:
                     return None, skip
                 if _CODE_CALL.match(line) or (v[vs - 1] in b" \t" and b"." in line and _CODE_REF.match(line)):
                     return None, skip  # `password = get_password()`, `token = settings.TOKEN`
