@@ -38,11 +38,16 @@ class Engine:
     first2: dict[bytes, list[bytes]]
     max_literal: int
     kv: Detector | None = None  # the key-value family (its hits within one key are decided once)
+    low: object = None  # the scanner's C-level regexp, when `iter_hits` can call it directly
+
+    def __post_init__(self) -> None:
+        if self.low is None and _UNANCHORED is not None:
+            self.low = getattr(self.scanner, "_regexp", None)
 
     def iter_hits(self, v: bytes, pos: int, end: int):
         """Trigger hits `(start, end)` in `v[pos:end]`, leftmost-first and non-overlapping."""
-        low = getattr(self.scanner, "_regexp", None)
-        if low is None or _UNANCHORED is None:  # pragma: no cover - other re2 wrappers
+        low = self.low
+        if low is None:  # pragma: no cover - other re2 wrappers
             for m in self.scanner.finditer(v, pos, end):  # type: ignore[attr-defined]
                 yield m.span()
             return

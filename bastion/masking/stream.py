@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from bastion.errors import MaskingError
-from bastion.masking.engine import compile_engine
+from bastion.masking.engine import _UNANCHORED, compile_engine
 from bastion.masking.matchers import Detector, KeyValueFamily, Pending, PemOpen
 from bastion.masking.profiles import MaskingProfile
 from bastion.masking.view import MAX_ESCAPE, TextView
@@ -176,7 +176,30 @@ class StreamMasker:
         last_end = sv
         if sv < avail:
             lit_map = eng.lit_map
-            for ts, te in eng.iter_hits(v, sv, avail):
+            identity = view.identity and self._on_hit is None
+            base = view.base
+            add = self._spans.append
+            seq = self._seq
+            low = eng.low
+            if low is not None:  # one C call per hit (what `Engine.iter_hits` does, inlined)
+                match = low.Match
+                pos = sv
+                hits = None
+            else:  # pragma: no cover - other re2 wrappers
+                hits = eng.iter_hits(v, sv, avail)
+            while True:
+                if hits is None:
+                    if pos >= avail:
+                        break
+                    ts, te = match(_UNANCHORED, v, pos, avail)[0]
+                    if ts < 0:
+                        break
+                    pos = te if te > ts else ts + 1
+                else:  # pragma: no cover
+                    nxt = next(hits, None)
+                    if nxt is None:
+                        break
+                    ts, te = nxt
                 if ts > stable:
                     break
                 last_end = te
@@ -196,8 +219,17 @@ class StreamMasker:
                         continue
                     kind = type(r)
                     if kind is list:
-                        if r:
+                        if not r:
+                            continue
+                        if identity:  # `_add_spans`, inlined for the common case
+                            p = prio[id(det)]
+                            for s, e, det_id, keep in r:  # type: ignore[union-attr]
+                                seq += 1
+                                add((base + s, p, seq, base + e, det_id, v[s : s + keep] if keep else b""))
+                        else:
+                            self._seq = seq
                             self._add_spans(view, r, prio[id(det)])  # type: ignore[arg-type]
+                            seq = self._seq
                     elif kind is Pending:
                         pending.append((ts, te, det))
                         h = r.hold  # type: ignore[union-attr]
@@ -206,6 +238,7 @@ class StreamMasker:
                     else:
                         pem = (ts, r)  # type: ignore[assignment]
                         break
+            self._seq = seq
         new_scan = avail if final else max(last_end, sv, stable + 1)
         self._scan = view.to_raw(min(new_scan, avail))
         if not final:
