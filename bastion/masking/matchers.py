@@ -81,9 +81,19 @@ def line_window(v: bytes, ts: int, max_len: int, avail: int, final: bool) -> int
     return None
 
 
+# Letters that start only bounded placeholder words (at most 9 bytes: `undefined`, `[filtered]` less
+# its bracket…); `x` (`xxxx…`) and `y` (`your…`) start unbounded ones.
+_BOUNDED_HEADS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWZabcdefghijklmnopqrstuvwz")
+
+
 def not_placeholder(value: bytes) -> bool:
-    if value and value[0] not in _PLACEHOLDER_HEADS and len(value) > 3:
-        return True  # fast path: no placeholder starts this way
+    if value:
+        c = value[0]
+        n = len(value)
+        if n > 3 and c not in _PLACEHOLDER_HEADS:
+            return True  # fast path: no placeholder starts this way
+        if n > 9 and c in _BOUNDED_HEADS:
+            return True  # too long for any placeholder word starting with this letter
     return PLACEHOLDER_RE.match(value) is None
 
 
