@@ -32,6 +32,7 @@ from bastion.output_masking import OutputMasking
 from bastion.recording.recorder import Recorder, recording_path
 from bastion.store import commands as store_commands
 from bastion.store import sessions as store_sessions
+from bastion.upstream_session import open_session
 
 if TYPE_CHECKING:
     from bastion.config import TargetSettings
@@ -138,6 +139,8 @@ class Session:
         self.pending_approval: int | None = None
         self._expiry_timer: asyncio.TimerHandle | None = None
         self._forced_exit: int | None = None
+        self._upstream_gate: asyncio.Future[bool] | None = None
+        self._upstream_task: asyncio.Task[Any] | None = None
 
     # --- requests before start (from ClientChannel) --------------------------------------------------
     def request_pty(self, pty: PtyRequest) -> bool:
@@ -314,25 +317,25 @@ class Session:
                     exit_status = EXIT_GATEWAY_ERROR
                     return
                 self.target = chosen
-            if not self._open_recording():
-                exit_status = EXIT_GATEWAY_ERROR
+            # The target's channel opens while the gateway records and decides; nothing is requested on
+            # it until the decision allows (upstream_session.py).
+            self._begin_upstream()
+            if self._upstream_task is not None:
+                await asyncio.sleep(0)  # let the channel-open packet leave before the local work below
+            with self.ctx.store.transaction():  # one commit: the session row and the decision
+                exit_status = self._prepare()
+                verdict: Any = self._decide() if exit_status is None else False
+            if exit_status is not None:
                 return
-            if not self._within_token_lifetime():
+            if asyncio.iscoroutine(verdict):
+                self._drop_upstream()  # a hold can last minutes: open a fresh channel once approved
+                verdict = await verdict
+                if verdict:
+                    self._begin_upstream(allowed=True)
+            if not verdict:
                 exit_status = EXIT_DENIED
                 return
-            try:
-                self._open_maskers()
-            except Exception as exc:  # fail closed: no masker, no session
-                log.exception("session %s: masker unavailable", self.id)
-                self._audit(audit.MaskFailed(session_id=self.id, user=self.principal.name, reason=str(exc)[:500]))
-                self.notice("output masking unavailable; session refused")
-                exit_status = EXIT_GATEWAY_ERROR
-                self._end_status, self._end_error = "failed", "masking unavailable"
-                return
-            if not await self._decide():
-                exit_status = EXIT_DENIED
-                return
-            if not await self._open_upstream():
+            if not await self._upstream_ready():
                 exit_status = EXIT_GATEWAY_ERROR
                 return
             await self._upstream_done.wait()
@@ -361,17 +364,31 @@ class Session:
                 self.notice("internal error; session closed")
             exit_status = EXIT_GATEWAY_ERROR
         finally:
+            self._drop_upstream()
             await self._finish(exit_status, exit_signal)
 
-    async def _decide(self) -> bool:
-        """Session- and command-level policy. True when the session may proceed to the target."""
+    def _prepare(self) -> int | None:
+        """Recording, token lifetime and maskers; None when the session may go on, else its exit status."""
+        if not self._open_recording():
+            return EXIT_GATEWAY_ERROR
+        if not self._within_token_lifetime():
+            return EXIT_DENIED
+        try:
+            self._open_maskers()
+        except Exception as exc:  # fail closed: no masker, no session
+            log.exception("session %s: masker unavailable", self.id)
+            self._audit(audit.MaskFailed(session_id=self.id, user=self.principal.name, reason=str(exc)[:500]))
+            self.notice("output masking unavailable; session refused")
+            self._end_status, self._end_error = "failed", "masking unavailable"
+            return EXIT_GATEWAY_ERROR
+        return None
+
+    def _decide(self) -> Any:
+        """Session- and command-level policy: True/False, or a coroutine that waits for a reviewer."""
         decide = self.ctx.decide
         if decide is None:
             return True
-        verdict = decide(self)
-        if asyncio.iscoroutine(verdict):
-            verdict = await verdict
-        return bool(verdict)
+        return decide(self)
 
     def _within_token_lifetime(self) -> bool:
         """Token logins are bounded by the token: nothing starts after `exp`, and what runs is ended then."""
@@ -434,23 +451,58 @@ class Session:
             self._safe_marker(f"session {self.id} {self.principal.name}@{self.target.name}")
         return True
 
-    async def _open_upstream(self) -> bool:
+    def _begin_upstream(self, *, allowed: bool = False) -> None:
+        """Start opening the target channel now if a pooled connection has room; dialling a target waits
+        for the decision, so a denied command never makes the gateway connect anywhere."""
+        loop = asyncio.get_running_loop()
+        self._upstream_gate = loop.create_future()
+        if allowed:
+            self._upstream_gate.set_result(True)
+        lease = self.ctx.pool.try_acquire(self.target)
+        if lease is not None or allowed:
+            self._upstream_task = loop.create_task(self._connect_upstream(self._upstream_gate, lease))
+
+    def _drop_upstream(self) -> None:
+        """The session will not use the channel being opened: close it and free its pool slot."""
+        gate, task = self._upstream_gate, self._upstream_task
+        self._upstream_gate = self._upstream_task = None
+        if gate is not None and not gate.done():
+            gate.set_result(False)
+        if task is not None:
+            # Its outcome (an unreachable target, say) no longer concerns anyone: retrieve it quietly.
+            task.add_done_callback(_discard_outcome)
+
+    async def _connect_upstream(self, gate: "asyncio.Future[bool]",
+                                lease: Any = None) -> tuple[Any, asyncssh.SSHClientChannel]:
+        if lease is None:
+            lease = await self.ctx.pool.acquire(self.target)
+        pty = None
+        if self.pty is not None:
+            pty = (self.pty.term_type, (self.pty.width, self.pty.height, self.pty.pixwidth, self.pty.pixheight),
+                   self.pty.modes)
         try:
-            self._lease = await self.ctx.pool.acquire(self.target)
-            env = self._allowed_env()
-            kwargs: dict[str, Any] = {"env": env, "encoding": None}
-            if self.pty is not None:
-                kwargs.update(request_pty="force", term_type=self.pty.term_type,
-                              term_size=(self.pty.width, self.pty.height, self.pty.pixwidth, self.pty.pixheight),
-                              term_modes=self.pty.modes)
-            else:
-                kwargs["request_pty"] = False
-            try:
-                chan, _ = await self._lease.conn.create_session(
-                    lambda: UpstreamChannel(self), self.command, **kwargs)
-            except (asyncssh.ChannelOpenError, asyncssh.ConnectionLost, OSError) as exc:
-                self.ctx.pool.discard_broken(self._lease)
-                raise UpstreamError(f"cannot open a channel: {exc}") from exc
+            chan, _ = await open_session(lease.conn, lambda: UpstreamChannel(self), self.command, gate=gate,
+                                         env=self._allowed_env(), pty=pty)
+        except (asyncssh.ChannelOpenError, asyncssh.ConnectionLost, OSError) as exc:
+            self.ctx.pool.discard_broken(lease)
+            lease.release()
+            raise UpstreamError(f"cannot open a channel: {exc}") from exc
+        except BaseException:
+            lease.release()
+            raise
+        return lease, chan
+
+    async def _upstream_ready(self) -> bool:
+        """Open the gate and wait for the channel; False (after telling the client) when it failed."""
+        gate, task = self._upstream_gate, self._upstream_task
+        assert gate is not None
+        if not gate.done():
+            gate.set_result(True)
+        if task is None:
+            task = asyncio.get_running_loop().create_task(self._connect_upstream(gate))
+        self._upstream_gate = self._upstream_task = None
+        try:
+            self._lease, chan = await task
         except HostKeyMismatch as exc:
             self._audit(audit.UpstreamHostKeyMismatch(session_id=self.id, user=self.principal.name,
                                                       target=self.target.name, expected=exc.expected,
@@ -667,3 +719,13 @@ class Session:
             self.ctx.audit.emit(event)
         except Exception:
             log.exception("audit write failed for %s", type(event).__name__)
+
+
+def _discard_outcome(task: "asyncio.Task[Any]") -> None:
+    if task.cancelled():
+        return
+    exc = task.exception()
+    if exc is None:  # opened and then allowed after all: cannot happen once dropped, but never leak it
+        lease, chan = task.result()
+        chan.close()
+        lease.release()

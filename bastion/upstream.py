@@ -81,7 +81,7 @@ class UpstreamPool:
         """
         if self._closing:
             raise UpstreamError("gateway is shutting down")
-        key = f"{target.name}\0{target.account}\0{target.host}\0{target.port}"
+        key = self._key(target)
         pool = self._pools.setdefault(key, _Pool())
         pooled = self._free_slot(pool)
         if pooled is None:
@@ -93,6 +93,24 @@ class UpstreamPool:
                     conn = await self._connect(target)
                     pooled = _PooledConnection(conn)
                     pool.connections.append(pooled)
+        return self._lease(key, pooled)
+
+    def try_acquire(self, target: TargetSettings) -> UpstreamLease | None:
+        """A lease on an open connection with a free slot, or None when getting one would mean dialling."""
+        if self._closing:
+            return None
+        key = self._key(target)
+        pool = self._pools.get(key)
+        pooled = self._free_slot(pool) if pool is not None else None
+        if pooled is None:
+            return None
+        return self._lease(key, pooled)
+
+    @staticmethod
+    def _key(target: TargetSettings) -> str:
+        return f"{target.name}\0{target.account}\0{target.host}\0{target.port}"
+
+    def _lease(self, key: str, pooled: _PooledConnection) -> UpstreamLease:
         pooled.channels += 1
         if pooled.idle_handle is not None:
             pooled.idle_handle.cancel()
