@@ -294,9 +294,10 @@ _LINE_VALUE_REJECT = (b"{", b"[", b"|", b">", b"&", b"*", b"!")  # a line value 
 # path would answer the same: the key is one identifier run of at most 64 bytes from the line start (so
 # `key_start` finds the line start and `_KEY_TAIL` takes the whole run), the separator is a bare `=` (no
 # quote, backslash, space or `>` after it: not `=>`, not quoted), and the value, 3-8000 bytes, runs to a
-# newline with no whitespace (no ` #` comment, nothing to strip, the newline ends the window) and no
-# `(` or `[` (so it is neither a code call nor `[MASKED…]`).
-_ENV_LINE = re.compile(rb"([A-Za-z0-9_.\-]{1,64})=(?![\"'\\>])([^\s(\[]{3,8000})(?=\n)")
+# newline with no whitespace (no ` #` comment, nothing to strip, the newline ends the window), does not
+# start with a structural byte (`_LINE_VALUE_REJECT`) and has no `(` or `[` (so it is neither a code
+# call nor `[MASKED…]`).
+_ENV_LINE = re.compile(rb"([A-Za-z0-9_.\-]{1,64})=(?![\"'\\>{|&*!])([^\s(\[]{3,8000})(?=\n)")
 
 
 def key_parts(key: bytes) -> list[bytes]:
@@ -323,6 +324,7 @@ class KeyValueFamily(Detector):
         self.rules = rules
         self.ids = tuple(r.id for r in rules)
         self._cache: dict[bytes, tuple[list[KeyRule], bool]] = {}  # key name -> accepting rules
+        self._fast: dict[bytes, tuple[list[KeyRule], bytes]] = {}  # key name -> (rules, lower-cased name)
 
     def enabled(self, ids: frozenset[str]) -> "Detector | None":
         rules = [r for r in self.rules if r.id in ids]
@@ -369,30 +371,44 @@ class KeyValueFamily(Detector):
         if nl >= 0 or ts <= 64:
             ls = nl + 1  # key_start(ts) is ls: the newline (or the stream start) is within its look-back
             m = _ENV_LINE.match(v, ls, avail)
-            if m is not None and m.end(1) > ts:
-                eq = m.end(1)
-                lim = ls + 64 if ls else 65  # as in `_evaluate`: where key_start stops finding ls
-                skip = eq if eq < lim else lim
-                key = m.group(1)
-                cached = self._cache.get(key)
-                if cached is None:
-                    cached = self._rules_for(key)
-                rules = cached[0]
-                if not rules:
+            if m is not None:
+                key, value = m.groups()
+                eq = ls + len(key)
+                if eq > ts:
+                    lim = ls + 64 if ls else 65  # as in `_evaluate`: where key_start stops finding ls
+                    skip = eq if eq < lim else lim
+                    cached = self._fast.get(key)
+                    if cached is None:
+                        cached = self._fast_for(key)
+                    rules, key_lower = cached
+                    if not rules:
+                        return None, skip
+                    n = len(value)
+                    c = value[0]
+                    if not (c not in _PLACEHOLDER_HEADS or (n > 9 and c in _BOUNDED_HEADS)):
+                        if PLACEHOLDER_RE.match(value) is not None:  # `not_placeholder`, inlined
+                            return None, skip
+                    if (b"." in value and _CODE_REF.match(value)) or (
+                        n == len(key) and value.lower() == key_lower
+                    ):
+                        return None, skip
+                    for r in rules:
+                        if r.value_ok(value, False):
+                            return [(eq + 1, eq + 1 + n, r.id, 0)], skip
                     return None, skip
-                value = m.group(2)
-                if value[:1] in _LINE_VALUE_REJECT or not not_placeholder(value):
-                    return None, skip
-                if (b"." in value and _CODE_REF.match(value)) or value.lower() == key.lower():
-                    return None, skip
-                for r in rules:
-                    if r.value_ok(value, False):
-                        return [(eq + 1, m.end(2), r.id, 0)], skip
-                return None, skip
         r = self._evaluate(v, ts, avail, final)
         if type(r) is tuple:
             return r[0], r[1]
         return r, -1
+
+    def _fast_for(self, key: bytes) -> tuple[list[KeyRule], bytes]:
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = self._rules_for(key)
+        if len(self._fast) > 4096:
+            self._fast.clear()
+        out = self._fast[key] = (cached[0], key.lower())
+        return out
 
     def _rules_for(self, key: bytes) -> tuple[list[KeyRule], bool]:
         parts = key_parts(key)
