@@ -142,6 +142,17 @@ def _parser() -> Parser:
     return parser
 
 
+_FOUR_BYTE_LEAD = re.compile(rb"[\xf0-\xf7]")
+
+
+def _crashes_parser(source: bytes) -> bool:
+    """tree-sitter-bash 0.25 can crash the process (SIGSEGV) on a `{` followed, anywhere later, by a 4-byte
+    UTF-8 character (tree-sitter/tree-sitter-bash#337; our own property test found it). One agent's command
+    must not take the gateway down, so such text is never handed to the parser: it is opaque instead."""
+    brace = source.find(b"{")
+    return brace >= 0 and _FOUR_BYTE_LEAD.search(source, brace + 1) is not None
+
+
 def _opaque_line(text: str, reason: str) -> ParsedLine:
     return ParsedLine(text, (SimpleCommand("", "", opaque=True, opaque_reason=reason, span=(0, len(text))),))
 
@@ -246,6 +257,8 @@ class _Walker:
             return self._opaque(ctx, "too many nested scripts", (0, len(text)))
         clean = remove_line_continuations(text)
         source = clean.encode("utf-8", "surrogatepass")
+        if _crashes_parser(source):
+            return self._opaque(ctx, "characters the shell parser cannot read safely", (0, len(text)))
         tree = _parser().parse(source)
         if tree.root_node.has_error and b"{" in source:
             # `{rm,-rf,/}` is a brace-expanded word in bash, but tree-sitter reads `{` as a group. Retry

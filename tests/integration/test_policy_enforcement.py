@@ -126,3 +126,23 @@ def test_script_on_stdin_of_a_shell_is_checked_line_by_line(gw, tmp_path):
     assert result.stdout == b"first\n"
     assert b"bastion: denied by policy (rule no-rm-root)" in result.stderr
     assert not after.exists()
+
+
+def test_channels_opened_ahead_of_a_refusal_are_closed_and_their_slots_freed(make_gateway, tmp_path):
+    """The target channel opens while the gateway decides; a refusal must close it and free its pool slot,
+    or a handful of denied commands would exhaust the pooled connection."""
+    gw = make_gateway(policy=POLICY, extra_config={"upstream": {"max_channels_per_connection": 2}})
+    assert gw.ssh("true").returncode == 0  # warm: one pooled connection
+    marker = tmp_path / "ran"
+    for _ in range(6):
+        result = gw.ssh(f"touch {marker}; rm -rf /etc")
+        assert result.returncode == 126
+    assert not marker.exists()
+    result = gw.ssh("echo still-fine")
+    assert (result.returncode, result.stdout) == (0, b"still-fine\n")
+    pool = gw.service.ctx.pool
+    assert gw.call(_open_connections(pool)) == 1  # no slot leaked, so no second connection was needed
+
+
+async def _open_connections(pool):
+    return pool.open_connections()

@@ -70,3 +70,25 @@ def test_shell_metacharacter_soup_is_never_allowed_by_accident(text: str) -> Non
     parsed = parse_command_line(text)
     if parsed.opaque:
         assert decide(text) != "allow"
+
+
+def test_text_that_crashes_tree_sitter_bash_is_opaque_not_parsed() -> None:
+    """tree-sitter-bash#337: `{` then a 4-byte UTF-8 character can SIGSEGV the parser. Run in a child
+    process, so a regression fails this test instead of killing the test run (or the gateway)."""
+    import subprocess
+    import sys
+
+    script = (
+        "from bastion.policy.shell import parse_command_line\n"
+        "import random\n"
+        "rng = random.Random(7)\n"
+        "for i in range(3000):\n"
+        "    astral = ''.join(chr(rng.randrange(0x10000, 0x110000)) for _ in range(rng.randrange(1, 4)))\n"
+        "    p = parse_command_line('echo {' + chr(rng.randrange(33, 127)) + astral + str(i))\n"
+        "    assert p.opaque, p\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout.strip()) == (0, "ok"), done.stderr[-2000:]
+    assert decide("echo {\U00031860") in ("review", "deny")
+    assert decide("echo \U0001F600 done") == "allow"  # astral text without a brace is still parsed
