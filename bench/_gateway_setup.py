@@ -227,18 +227,10 @@ class BenchRig:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-# Where the gateway's state (SQLite, recordings) lives during a run. Not the system temp dir: on this
-# machine creating a file under /tmp costs 400-670 µs against ~30 µs elsewhere on the same disk, and a
-# gateway keeps its state where `bastion serve` puts it by default (the working directory), not in /tmp.
-# BASTION_BENCH_DIR overrides it.
-WORK_ROOT = Path(os.environ.get("BASTION_BENCH_DIR") or ROOT / "bench" / ".work")
-
-
 def start_rig(*, max_sessions: int = 10, gateway_extra: dict | None = None,
               extra_policy: str | None = None) -> BenchRig:
-    """A fresh sshd and a gateway in front of it, in a new directory under WORK_ROOT (removed after)."""
-    WORK_ROOT.mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix="bastion-bench-", dir=WORK_ROOT))
+    """A fresh sshd and a gateway in front of it, in a new temp dir."""
+    workdir = Path(tempfile.mkdtemp(prefix="bastion-bench-"))
     sshd = start_sshd(max_sessions=max_sessions)
     try:
         config_path, user_key = write_gateway_config(workdir, sshd, extra=gateway_extra,
