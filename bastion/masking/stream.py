@@ -31,7 +31,7 @@ from typing import Callable
 
 from bastion.errors import MaskingError
 from bastion.masking.engine import _UNANCHORED, compile_engine
-from bastion.masking.matchers import Detector, KeyValueFamily, Pending, PemOpen
+from bastion.masking.matchers import Detector, KeyValueFamily, PemDetector, Pending, PemOpen
 from bastion.masking.profiles import MaskingProfile
 from bastion.masking.view import MAX_ESCAPE, TextView
 
@@ -172,6 +172,7 @@ class StreamMasker:
                     hold = h
             else:
                 pem = (ts, r)  # type: ignore[assignment]
+                pending.append((ts, te, det))  # until the block is entered (see below)
         sv = view.to_view(self._scan)
         last_end = sv
         if sv < avail:
@@ -236,7 +237,11 @@ class StreamMasker:
                         if h is not None and h < hold:
                             hold = h
                     else:
+                        # A private-key block starts here. It is entered once everything before it
+                        # is emitted, which an earlier hold can delay (a `data:` block or a value
+                        # still arriving): the hit stays pending until then, as the scan moves on.
                         pem = (ts, r)  # type: ignore[assignment]
+                        pending.append((ts, te, det))
                         break
             self._seq = seq
         new_scan = avail if final else max(last_end, sv, stable + 1)
@@ -421,13 +426,29 @@ class StreamMasker:
         for det, _rx in eng.regex_dets:
             if det.zone_re is not None:
                 cands.extend((m.start(), m.start(), det) for m in det.zone_re.finditer(v, zs, avail))
+        pem: tuple[int, PemOpen] | None = None
+        for ts, te, det in cands:
+            if isinstance(det, PemDetector):
+                r = det.evaluate(v, ts, te, avail, False)
+                if type(r) is PemOpen and (pem is None or ts < pem[0]):
+                    pem = (ts, r)
         swallow = None
         for ts, te, det in cands:
+            if pem is not None and ts >= pem[0]:
+                continue  # inside the private-key block
             spans, cls = idle_spans(det, v, ts, te, avail)
             if spans:
                 self._add_spans(view, spans, -1)
             if cls is not None:
                 swallow = (cls, spans[-1][2])
+        if pem is not None:
+            # A private-key block whose header has arrived: release up to it, then swallow it as
+            # `_process` would; what follows its END line is scanned and released as usual.
+            if self._emit(view, view.raw_end, pem, out):
+                out.append(self._process(False))
+                if self.held:
+                    out.append(self._idle())
+            return b"".join(out)
         self._emit(view, view.raw_end, None, out)
         if swallow is not None and self._emitted >= view.raw_end and self._in_run:
             self._swallow = swallow

@@ -196,6 +196,31 @@ def test_openssh_and_unterminated_blocks() -> None:
     assert m.finish() == b""
 
 
+def test_pem_block_after_a_held_block_is_masked_however_it_arrives() -> None:
+    # A private key inside a Kubernetes `stringData:` block (or right after a `data:` line): the block
+    # holds output until it ends, so the BEGIN line is seen before the key block can be entered. The
+    # key must not leak when the stream arrives line by line, cut after the BEGIN line, or is released
+    # while idle.
+    key = f"-----BEGIN RSA PRIVATE KEY-----\n{PEM_BODY}\n-----END RSA PRIVATE KEY-----"
+    indented = key.replace("\n", "\n    ")
+    ghp = "ghp_" + "Ab1" * 12
+    for data in (f"apiVersion: v1\nstringData:\n  tls.key: |\n    {indented}\nkind: Secret\n{ghp}\n".encode(),
+                 f"data:\n{key}\nafter {ghp}\n".encode()):
+        whole = mask_whole(data)
+        body_line = PEM_BODY.split("\n")[1].encode()
+        assert body_line not in whole and ghp.encode() not in whole and b"[MASKED:private-key-pem]" in whole
+        lines = data.splitlines(keepends=True)
+        assert mask_chunks(lines) == whole
+        cut = data.index(b"-----BEGIN") + 31
+        assert mask_chunks([data[:cut], data[cut:]]) == whole
+        for at in (cut, data.index(body_line) + 5, len(data) - 3):
+            m = StreamMasker(MaskingProfile())
+            out = m.feed(data[:at]) + m.release_idle() + m.feed(data[at:]) + m.finish()
+            for line in PEM_BODY.split("\n"):
+                assert line[8:16].encode() not in out
+            assert ghp.encode()[8:16] not in out
+
+
 def test_gcp_service_account_json() -> None:
     body = PEM_BODY.replace("\n", "\\n")
     data = ('{"type": "service_account", "private_key_id": "0123abcd", "private_key": "-----BEGIN PRIVATE KEY-----\\n'
