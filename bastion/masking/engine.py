@@ -43,6 +43,8 @@ class Engine:
     def __post_init__(self) -> None:
         if self.low is None and _UNANCHORED is not None:
             self.low = getattr(self.scanner, "_regexp", None)
+        # first bytes (lower case) of every trigger literal and of every partial one
+        self.heads = frozenset(x[0] for x in list(self.lit_map) + list(self.partials) if x)
 
     def iter_hits(self, v: bytes, pos: int, end: int):
         """Trigger hits `(start, end)` in `v[pos:end]`, leftmost-first and non-overlapping."""
@@ -77,19 +79,25 @@ class Engine:
             return hold
         tail = v[zs:avail].lower()
         n = len(tail)
+        first2, lit_map, partials = self.first2, self.lit_map, self.partials
+        heads = self.heads
+        max_literal = self.max_literal
         for i in range(n):
+            if tail[i] not in heads:
+                continue  # no trigger literal (nor a prefix of one) starts with this byte
             q = zs + i
             if q >= hold:
                 break
-            s = tail[i:]
-            for lit in self.first2.get(s[:2], ()):
-                if s.startswith(lit):
-                    for det in self.lit_map[lit]:
-                        h = _hold_of(det.evaluate(v, q, q + len(lit), avail, False), q)
-                        if h is not None and h < hold:
-                            hold = h
-            if n - i < self.max_literal:
-                need_boundary = self.partials.get(s)
+            lits = first2.get(tail[i : i + 2])
+            if lits is not None:
+                for lit in lits:
+                    if tail.startswith(lit, i):
+                        for det in lit_map[lit]:
+                            h = _hold_of(det.evaluate(v, q, q + len(lit), avail, False), q)
+                            if h is not None and h < hold:
+                                hold = h
+            if n - i < max_literal:
+                need_boundary = partials.get(tail[i:])
                 if need_boundary is not None and not (need_boundary and q > 0 and v[q - 1] in ALNUM):
                     hold = min(hold, q)
         for det, _rx in self.regex_dets:
