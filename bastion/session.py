@@ -335,6 +335,9 @@ class Session:
             if not verdict:
                 exit_status = EXIT_DENIED
                 return
+            if not await self._recording_ready():
+                exit_status = EXIT_GATEWAY_ERROR
+                return
             if not await self._upstream_ready():
                 exit_status = EXIT_GATEWAY_ERROR
                 return
@@ -421,7 +424,7 @@ class Session:
                 command=self.command, title=f"{self.principal.name}@{self.target.name}",
                 env={"TERM": term, "SHELL": "/bin/sh"}, clock=self.ctx.clock,
                 record_input=settings.record_input, coalesce=settings.coalesce,
-                flush_interval=settings.flush_interval, fsync_on_close=settings.fsync)
+                flush_interval=settings.flush_interval, fsync_on_close=settings.fsync, defer=True)
         except RecordingError as exc:
             self._audit(audit.RecordingFailed(session_id=self.id, user=self.principal.name, path=str(path),
                                               reason=str(exc)))
@@ -449,6 +452,30 @@ class Session:
         if self.recorder is not None:
             self._flusher = asyncio.get_running_loop().create_task(self.recorder.run_flusher())
             self._safe_marker(f"session {self.id} {self.principal.name}@{self.target.name}")
+        return True
+
+    async def _recording_ready(self) -> bool:
+        """The recording file is created off the event loop; nothing runs on the target until it exists
+        (or, unless recording is strict, until we know it cannot and the session goes on unrecorded)."""
+        recorder = self.recorder
+        if recorder is None:
+            return True
+        try:
+            await recorder.ready()
+            return True
+        except RecordingError as exc:
+            reason = str(exc)
+        self._audit(audit.RecordingFailed(session_id=self.id, user=self.principal.name, path=str(recorder.path),
+                                          reason=reason))
+        self.recorder = None
+        if self._flusher is not None:
+            self._flusher.cancel()
+        store_sessions.forget_recording(self.ctx.store, self.id)
+        if self.ctx.settings.recording.strict:
+            self._end_status = "failed"
+            self._end_error = f"recording failed: {reason}"
+            self.notice("recording unavailable; session refused")
+            return False
         return True
 
     def _begin_upstream(self, *, allowed: bool = False) -> None:

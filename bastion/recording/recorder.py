@@ -51,6 +51,14 @@ def recording_path(root: Path, session_id: str, started_at: float) -> Path:
     return Path(root) / f"{day:%Y}" / f"{day:%m}" / f"{day:%d}" / f"{session_id}.cast"
 
 
+def _create(path: Path) -> int:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, 0o640)
+    except OSError as exc:
+        raise RecordingError(f"cannot create recording {path}: {exc.strerror or exc}") from exc
+
+
 class Recorder:
     """One channel's recording file. Owned by the session task; not thread-safe."""
 
@@ -111,9 +119,13 @@ class Recorder:
         coalesce: float = 0.010,
         flush_interval: float = 0.100,
         fsync_on_close: bool = False,
+        defer: bool = False,
     ) -> "Recorder":
         """Create the file (and its directories) and write the header at once, so even a crash in the
-        first instant leaves a playable file. Never overwrites an existing recording."""
+        first instant leaves a playable file. Never overwrites an existing recording.
+
+        With `defer`, creation happens on a worker thread and this returns at once: events recorded
+        meanwhile queue behind it, and `await ready()` says whether the file could be created."""
         header = header_line(
             width=width,
             height=height,
@@ -123,11 +135,7 @@ class Recorder:
             env=env,
         )
         path = Path(path)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, 0o640)
-        except OSError as exc:
-            raise RecordingError(f"cannot create recording {path}: {exc.strerror or exc}") from exc
+        fd = -1 if defer else _create(path)
         # Event times count from the session's start even if the recorder opened a little later.
         offset = max(0.0, clock.now() - started_at)
         recorder = cls(
@@ -140,6 +148,11 @@ class Recorder:
             flush_interval=flush_interval,
             fsync_on_close=fsync_on_close,
         )
+        if defer:
+            # The file is created, and the header written, on a worker thread: creating a file can take
+            # the better part of a millisecond, which the event loop would otherwise spend blocked.
+            recorder._inflight = _writer_pool().submit(recorder._create_and_write, [header])
+            return recorder
         recorder._lines.append(header)
         try:
             recorder.flush()
@@ -147,6 +160,22 @@ class Recorder:
             os.close(fd)
             raise
         return recorder
+
+    def _create_and_write(self, batch: list[bytes]) -> None:
+        try:
+            self._fd = _create(self.path)
+        except RecordingError as exc:
+            self.failed = exc
+            return
+        self._write(batch)
+
+    async def ready(self) -> None:
+        """Wait until the file exists (a deferred open); RecordingError if it could not be created."""
+        inflight = self._inflight
+        if inflight is not None:
+            await asyncio.wrap_future(inflight)
+        if self.failed is not None:
+            raise self.failed
 
     # --- the hot path --------------------------------------------------------------------------
     def output(self, data: bytes, stream: str = "stdout") -> None:

@@ -44,6 +44,11 @@ def start_session(
     )
 
 
+def forget_recording(store: Store, id: str) -> None:
+    """The session's recording file could not be created after all: its row names none."""
+    store.write("UPDATE sessions SET recording_path = NULL WHERE id = ?", [id])
+
+
 def end_session(
     store: Store,
     id: str,

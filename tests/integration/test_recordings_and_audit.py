@@ -63,3 +63,27 @@ def test_audit_verify_passes_then_detects_an_altered_recording(gateway):
     bad = bastion(gateway, "audit", "verify")
     assert bad.returncode == 1
     assert cast.name.removesuffix(".cast") in bad.stderr
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_a_recording_that_cannot_be_created_stops_the_command_when_strict(make_gateway, tmp_path, strict):
+    """The file is created off the event loop, but still before anything runs on the target."""
+    import datetime as dt
+    import sqlite3
+
+    gw = make_gateway(extra_config={"recording": {"strict": strict}})
+    year = dt.datetime.now(dt.timezone.utc).strftime("%Y")
+    (gw.workdir / "recordings").mkdir(exist_ok=True)
+    (gw.workdir / "recordings" / year).write_text("a file where the year's directory should be")
+    marker = tmp_path / "ran"
+    result = gw.ssh(f"echo ran; touch {marker}")
+    rows = sqlite3.connect(gw.workdir / "state" / "bastion.sqlite3").execute(
+        "SELECT status, recording_path, error FROM sessions").fetchall()
+    if strict:
+        assert result.returncode == 255
+        assert b"recording unavailable; session refused" in result.stderr
+        assert result.stdout == b"" and not marker.exists()  # nothing ran on the target
+        assert rows == [("failed", None, rows[0][2])] and "recording failed" in rows[0][2]
+    else:
+        assert result.stdout == b"ran\n"  # (the target account may not write to tmp_path)
+        assert rows == [("closed", None, None)]

@@ -188,3 +188,27 @@ def test_large_batches_written_by_the_worker_keep_order_and_hash(tmp_path: Path)
     events = _events(path)
     assert "".join(d for _, c, d in events if c == "o") == b"".join(sent).decode()
     assert events[-1][1:] == ("m", "exit 0")
+
+
+async def test_deferred_open_creates_the_file_off_the_loop_and_keeps_early_events(tmp_path: Path) -> None:
+    clock = FakeClock()
+    path = tmp_path / "d" / "s.cast"
+    rec = _open(path, clock, defer=True)
+    rec.marker("session starts")  # recorded before the file exists: queued behind its creation
+    await rec.ready()
+    assert path.exists()
+    rec.output(b"hello\n")
+    digest = rec.close(final_marker="exit 0")
+    data = path.read_bytes()
+    assert digest == hashlib.sha256(data).hexdigest()
+    assert [(c, d) for _t, c, d in _events(path)] == [("m", "session starts"), ("o", "hello\n"), ("m", "exit 0")]
+
+
+async def test_deferred_open_reports_a_file_it_cannot_create(tmp_path: Path) -> None:
+    clock = FakeClock()
+    (tmp_path / "taken").write_text("a file, not a directory")
+    rec = _open(tmp_path / "taken" / "s.cast", clock, defer=True)
+    with pytest.raises(RecordingError, match="cannot create recording"):
+        await rec.ready()
+    with pytest.raises(RecordingError):
+        rec.close()
