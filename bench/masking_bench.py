@@ -9,7 +9,10 @@ Corpora (each ~4 MiB, fed in 64 KiB chunks as an SSH channel would deliver them)
 Baselines: a plain copy (`bytes(...)` of each chunk) and the naive approach, `re.sub` of one big Python
 alternation of the built-in detectors' shapes over the whole text.
 
-Run: python bench/masking_bench.py [--mib 4] [--chunk 65536]
+Run: python bench/masking_bench.py [--mib 4] [--chunk 65536] [--repeat 3] [--corpus env-real,env-dense]
+
+The machine these figures come from is shared (2 cores): take the best of several runs (`--repeat`),
+and compare two versions in the same run of the same machine, never against figures from another day.
 """
 
 from __future__ import annotations
@@ -148,17 +151,22 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mib", type=float, default=4.0)
     ap.add_argument("--chunk", type=int, default=65536)
+    ap.add_argument("--repeat", type=int, default=3, help="best of N runs of the masker per corpus")
+    ap.add_argument("--corpus", default="", help="comma-separated subset of: log-like,base64,env-real,env-dense")
     args = ap.parse_args()
+    only = {c for c in args.corpus.split(",") if c}
     rng = random.Random(7)
     size = int(args.mib * MIB)
     profile = MaskingProfile()
     naive = naive_regex()
     print(f"detectors on: {len(profile.detectors)} built-in (of {len(BUILTIN_IDS)}); chunk {args.chunk} B; "
-          f"corpus {args.mib:g} MiB each; best of 3")
+          f"corpus {args.mib:g} MiB each; best of {args.repeat}")
     print(f"{'corpus':<12}{'copy MiB/s':>12}{'naive re.sub':>14}{'masker':>10}{'vs naive':>10}{'vs copy':>9}  hits")
     for name, gen in (("log-like", log_like), ("base64", dense_base64), ("env-real", env_realistic),
                       ("env-dense", env_dump)):
-        data = gen(size, rng)
+        data = gen(size, rng)  # generated even when skipped: the corpora stay the same whatever is run
+        if only and name not in only:
+            continue
         n = len(data)
 
         def copy() -> float:
@@ -176,7 +184,7 @@ def main() -> None:
 
         t_copy = best(copy)
         t_naive = best(naive_sub, 1)
-        t_mask = best(lambda: run_masker(data, args.chunk, profile)[0])
+        t_mask = best(lambda: run_masker(data, args.chunk, profile)[0], args.repeat)
         _t, out = run_masker(data, args.chunk, profile)
         copy_r, naive_r, mask_r = mibs(n, t_copy), mibs(len(naive_data), t_naive), mibs(n, t_mask)
         print(f"{name:<12}{copy_r:>12.0f}{naive_r:>14.1f}{mask_r:>10.1f}{mask_r / naive_r:>9.0f}x"
