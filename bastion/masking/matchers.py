@@ -198,7 +198,14 @@ class TokenDetector(Detector):
         elif final:
             w = avail
         else:
-            if self.viable is not None and not self.viable.fullmatch(v, ts, avail):
+            # The token may still grow. Not a secret only if no continuation can match: the partial
+            # token is no prefix of a match (`viable`) and holds no match already (a pattern without
+            # an end guard, `dop_v1_` + 64 hex, also matches a longer token, as a whole-text pass sees).
+            if (
+                self.viable is not None
+                and not self.viable.fullmatch(v, ts, avail)
+                and self.regex.match(v, ts, avail) is None
+            ):
                 return None
             return Pending(ts)
         m = self.regex.match(v, ts, w)

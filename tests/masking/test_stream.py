@@ -221,6 +221,18 @@ def test_pem_block_after_a_held_block_is_masked_however_it_arrives() -> None:
             assert ghp.encode()[8:16] not in out
 
 
+def test_token_run_on_past_its_shape_is_masked_at_any_split() -> None:
+    # Shapes with no end guard (`dop_v1_` + 64 hex, `AIza` + 35, `shpat_` + 32 hex, age keys) also match
+    # when the token runs on; a cut inside the run must not decide "no secret" early.
+    for text in (b"dop_v1_" + b"3f1c0b35" * 8 + b"private_key x\n", b"AIza" + b"Ab1_-" * 7 + b"ZZZ more\n",
+                 b"shpat_" + b"0123456789abcdef" * 2 + b"xyz more\n",
+                 b"AGE-SECRET-KEY-1" + b"QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L" * 2 + b"q more\n"):
+        whole = mask_whole(text)
+        assert whole.startswith(b"[MASKED:")
+        for k in range(1, len(text)):
+            assert mask_chunks([text[:k], text[k:]]) == whole
+
+
 def test_gcp_service_account_json() -> None:
     body = PEM_BODY.replace("\n", "\\n")
     data = ('{"type": "service_account", "private_key_id": "0123abcd", "private_key": "-----BEGIN PRIVATE KEY-----\\n'
