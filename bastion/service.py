@@ -17,7 +17,7 @@ from pathlib import Path
 
 import asyncssh
 
-from bastion import __version__, asyncssh_logging, audit
+from bastion import __version__, asyncssh_tuning, audit
 from bastion.clock import Clock, SystemClock
 from bastion.config import Settings
 from bastion.errors import BastionError, ConfigError
@@ -100,7 +100,7 @@ class GatewayService:
 
     async def start(self) -> None:
         settings = self.settings
-        asyncssh_logging.install()
+        asyncssh_tuning.install()
         self.host_keys = load_or_generate_host_keys(settings)
         store = Store.open(settings.store_path, clock=self.clock)
         store.checkpoint_in_background()
