@@ -108,6 +108,23 @@ class GatewayProcess:
                 return int(line.split()[1])
         raise RuntimeError(f"no {field} in /proc/{self.pid}/status")
 
+    def wait_recording_closed(self, path: Path, timeout: float = 30) -> None:
+        """Wait until the session that writes `path` has closed its row (recording flushed and hashed):
+        `ssh` returns as soon as the exit status arrives, and the gateway finishes the file after that."""
+        import sqlite3
+
+        deadline = time.monotonic() + timeout
+        db = sqlite3.connect(self.workdir / "state" / "bastion.sqlite3", timeout=5)
+        try:
+            while time.monotonic() < deadline:
+                row = db.execute("SELECT status FROM sessions WHERE recording_path = ?", [str(path)]).fetchone()
+                if row is not None and row[0] != "open":
+                    return
+                time.sleep(0.02)
+        finally:
+            db.close()
+        raise RuntimeError(f"session recording {path} still open after {timeout:g}s")
+
     def rss_kib(self) -> int:
         """Resident set size (VmRSS) in KiB."""
         return self._status("VmRSS")

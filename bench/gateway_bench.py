@@ -512,6 +512,7 @@ async def bench_recording_size(rig: BenchRig, scale: Scale, results: Results) ->
         new = _new_recordings(root, before)
         if len(new) != 1:
             raise RuntimeError(f"{label}: expected one new recording, found {len(new)}")
+        rig.gateway.wait_recording_closed(new[0])
         size = new[0].stat().st_size
         ratio = size / n
         results.add(f"6 recording size, {label}", f"{n / MiB:.2f} MiB out", f"{size / MiB:.2f} MiB .cast",
