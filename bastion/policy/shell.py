@@ -536,7 +536,7 @@ class _Walker:
             redirects=ctx.redirects,
             wrappers=ctx.wrappers,
             dynamic_args=stdin_args or any(w.dynamic for w in args),
-            dynamic_paths=tuple(w.value for w in args if w.dynamic_prefix),
+            dynamic_paths=tuple(w.value for w in args if w.dynamic_prefix or _unknown_base(w.value)),
             span=span,
             fed_by=ctx.fed_by,
             stdin_data=ctx.stdin_text.value if ctx.stdin_text is not None and not ctx.stdin_text.dynamic else None,
@@ -676,15 +676,40 @@ def _basename(path: str) -> str:
 
 
 def _normalise_path(value: str) -> str:
-    """Lexical clean-up for path matching: `//etc/./x/../` → `/etc`; relative paths stay relative."""
-    if not value or "/" not in value:
+    """Lexical clean-up for path matching: `//etc/./x/../` → `/etc`; relative paths stay relative.
+
+    A home directory is taken to sit two levels below the root (`/home/NAME`, `/root` for root), so `..` can
+    never climb out of a `~` unnoticed: `~/..` → `/home`, `~/../..` → `/`, `~bob/x` → `/home/bob/x`.
+    (`posixpath.normpath` alone turns `~/..` into `.`, which hid `rm -rf ~/../..`.)"""
+    if not value or ("/" not in value and not value.startswith("~")):
         return value
-    if value.startswith("/") or value.startswith("~"):
+    if value.startswith("~"):
+        head, _sep, rest = value.partition("/")
+        if head in ("~+", "~-"):  # $PWD / $OLDPWD: no better than relative
+            return value
+        home = "/home/~" if head == "~" else "/root" if head == "~root" else "/home/" + head[1:]
+        cleaned = posixpath.normpath(home + "/" + rest) if rest else home
+        if head == "~" and (cleaned == home or cleaned.startswith(home + "/")):
+            return "~" + cleaned[len(home):]
+        return "/" + cleaned.lstrip("/")
+    if value.startswith("/"):
         cleaned = posixpath.normpath(value)
         if cleaned.startswith("//"):
             cleaned = "/" + cleaned.lstrip("/")
         return cleaned
     return value
+
+
+def _unknown_base(value: str) -> bool:
+    """A path argument whose location the gateway cannot know: another user's home (`~name`: `~daemon` is
+    `/usr/sbin`), `~+`/`~-`, or a relative path that climbs out of the working directory (`..`, `a/../..`)."""
+    if value.startswith("~"):
+        head = value.partition("/")[0]
+        return head != "~"
+    if ".." not in value or value.startswith("/") or value.startswith("-"):
+        return False
+    cleaned = posixpath.normpath(value)
+    return cleaned == ".." or cleaned.startswith("../")
 
 
 normalise_path = _normalise_path
