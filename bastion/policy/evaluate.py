@@ -101,7 +101,8 @@ class PolicySet:
         object.__setattr__(self, "_glob_rules", tuple(globbed))
         object.__setattr__(self, "_any_rules", tuple(anyprog))
         object.__setattr__(self, "_checks", {
-            r.id: tuple(compile_condition(c) for c in r.unless) for r in self.rules})
+            r.id: tuple(compile_condition(c, resolve_cwd=r.action == "allow") for c in r.unless)
+            for r in self.rules})
 
     @classmethod
     def empty(cls, reason: str) -> "PolicySet":
@@ -131,7 +132,8 @@ class PolicySet:
         found = []
         for order in sorted(rules):
             rule = rules[order]
-            blocks = tuple(compile_condition(c, program_checked=True) for c in rule.when
+            blocks = tuple(compile_condition(c, program_checked=True, resolve_cwd=rule.action != "allow")
+                           for c in rule.when
                            if c.program_keys is None or program in c.programs
                            or any(glob_match(program, g) for g in c.program_globs))
             if blocks:

@@ -122,6 +122,27 @@ class CommandView:
         return tuple(out)
 
     @cached_property
+    def cwd_paths(self) -> tuple[str, ...]:
+        """Relative arguments resolved against the directory an earlier `cd` on the line moved to
+        (`cd / && rm -rf bin` → `/bin`, `cd /etc; rm -rf *` → `/etc`)."""
+        cwd = self.cmd.cwd
+        if cwd is None:
+            return ()
+        out: list[str] = []
+        for arg in self.cmd.args:
+            if not arg or arg.startswith(("-", "/", "~")) or "=" in arg:
+                continue
+            resolved = normalise_path(cwd.rstrip("/") + "/" + arg)
+            out.append(resolved)
+            if _GLOB_CHARS.intersection(resolved):
+                out.append(_glob_base(resolved))
+        return tuple(out)
+
+    @cached_property
+    def paths_with_cwd(self) -> tuple[str, ...]:
+        return self.path_args + self.cwd_paths
+
+    @cached_property
     def destination(self) -> str | None:
         """The destination operand: `-t DIR`/`--target-directory=DIR`, else the last non-option argument."""
         args = self.cmd.args
@@ -162,10 +183,14 @@ def _glob_base(path: str) -> str:
 Check = Callable[[CommandView], bool]
 
 
-def compile_condition(cond: Condition, *, program_checked: bool = False) -> tuple[Check, ...]:  # noqa: C901
+def compile_condition(cond: Condition, *, program_checked: bool = False,  # noqa: C901
+                      resolve_cwd: bool = False) -> tuple[Check, ...]:
     """The checks a condition needs, cheapest and most selective first; all must pass.
 
     `program_checked`: the caller's index already matched the program name, so that check is left out.
+    `resolve_cwd`: `paths` also sees relative arguments resolved against an earlier `cd` on the line. Only
+    where matching more can only make a decision stricter (a deny/review rule's `when`, an allow rule's
+    `unless`): whether a `cd` really happened (`cd /x; rm -rf y` after a failed cd) cannot be known.
     """
     checks: list[Check] = []
     if (cond.programs or cond.program_globs) and not program_checked:
@@ -204,7 +229,10 @@ def compile_condition(cond: Condition, *, program_checked: bool = False) -> tupl
         checks.append(lambda v: any(rx.search(a) for a in v.cmd.args))
     if cond.paths:
         prx = _union(cond.paths)
-        checks.append(lambda v: any(prx.match(a) for a in v.path_args))
+        if resolve_cwd:
+            checks.append(lambda v: any(prx.match(a) for a in v.paths_with_cwd))
+        else:
+            checks.append(lambda v: any(prx.match(a) for a in v.path_args))
     if cond.destination:
         drx = _union(cond.destination)
         checks.append(lambda v: v.destination is not None and drx.match(v.destination) is not None)

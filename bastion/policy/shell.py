@@ -100,6 +100,7 @@ class SimpleCommand:
     stdin_data: str | None = None       # literal data on its stdin, when known (here-doc, `echo ... |`)
     recursive: bool = False             # calls the inline function it is defined in (`:(){ :|:& };:`)
     span: tuple[int, int] = (0, 0)      # character offsets of the source on the submitted line
+    cwd: str | None = None              # working directory an earlier `cd` on the line set, when literal
 
     @property
     def argv(self) -> tuple[str, ...]:
@@ -245,6 +246,9 @@ class _Walker:
     def __init__(self) -> None:
         self.commands: list[SimpleCommand] = []
         self.variables: dict[str, str] = {}
+        # Where an earlier literal `cd` on the line went (`cd / && rm -rf bin`). Tracked in order, like
+        # variables, without subshell scoping: rules only use it to deny or review more, never to allow.
+        self.cwd: str | None = None
         self.nodes = 0
         self.depth = 0  # recursion depth of the tree walk (ctx.depth counts wrapper/script nesting)
         self.scripts = 0
@@ -538,6 +542,7 @@ class _Walker:
             dynamic_args=stdin_args or any(w.dynamic for w in args),
             dynamic_paths=tuple(w.value for w in args if w.dynamic_prefix or _unknown_base(w.value)),
             span=span,
+            cwd=self.cwd,
             fed_by=ctx.fed_by,
             stdin_data=ctx.stdin_text.value if ctx.stdin_text is not None and not ctx.stdin_text.dynamic else None,
             recursive=bool(ctx.function) and program == ctx.function,
@@ -553,6 +558,8 @@ class _Walker:
             cmd = replace(cmd, is_wrapper=bool(unwrapped.inners or unwrapped.scripts),
                           starts_shell=unwrapped.root_shell)
         self.commands.append(self._finish(cmd, ctx, span, reason))
+        if program in ("cd", "pushd", "popd"):
+            self._change_directory(program, args)
         if unwrapped is None:
             return
         inner_ctx = ctx.child(wrappers=ctx.wrappers + (program,))
@@ -560,6 +567,22 @@ class _Walker:
             self._emit(inner, inner_ctx, span, stdin_args or unwrapped.stdin_args, forced=reason)
         for script in unwrapped.scripts:
             self._nested(script, inner_ctx, span, program, reason)
+
+    def _change_directory(self, program: str, args: list[Word]) -> None:
+        operands = [w for w in args if not (w.value.startswith("-") and w.value != "-")]  # -L, -P, -e, -@
+        if program == "popd" or len(operands) > 1 or any(w.dynamic for w in args):
+            self.cwd = None
+            return
+        if not operands:
+            self.cwd = "~" if program == "cd" else None
+            return
+        target = operands[0].value
+        if target.startswith("/") or (target.startswith("~") and not target.startswith(("~+", "~-"))):
+            self.cwd = _normalise_path(target)
+        elif target and target != "-" and self.cwd is not None:
+            self.cwd = _normalise_path(self.cwd.rstrip("/") + "/" + target)
+        else:
+            self.cwd = None
 
     def _nested(self, script: Word, ctx: _Context, span: tuple[int, int], program: str, reason: str) -> None:
         """Parse shell text a command runs (`bash -c`, `eval`, a here-doc into `sh`)."""
