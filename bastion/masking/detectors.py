@@ -189,6 +189,70 @@ TOKEN_DETECTORS: list[Detector] = [
     _tok("vault-token", "HashiCorp Vault service/batch token (hvs., hvb.)", ["hvs.", "hvb."],
          rb"hv[sb]\.[A-Za-z0-9_\-]{24,}", "hvs." + fake(URLSAFE, 24, "vault"), keep=4, cont=rb"[A-Za-z0-9_\-.]",
          viable=rb"hv[sb]\.[A-Za-z0-9_\-]*"),
+    _tok("grafana-token", "Grafana service-account / cloud token (glsa_, glc_)", ["glsa_", "glc_"],
+         rb"(?:glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}|glc_[A-Za-z0-9+/]{32,}={0,2})",
+         "glsa_" + fake(ALNUM, 32, "glsa") + "_" + fake(HEX, 8, "glsa2"), keep=5, cont=rb"[A-Za-z0-9_+/=]",
+         viable=rb"(?:glsa_[A-Za-z0-9_]*|glc_[A-Za-z0-9+/=]*)", negs=["glc_ is a prefix"]),
+    _tok("newrelic-key", "New Relic user / ingest API key (NRAK-, NRII-)", ["nrak-", "nrii-"],
+         rb"NR(?:AK|II)-[A-Z0-9]{27}(?![A-Za-z0-9])", "NRAK-" + fake(UPPER_DIGITS, 27, "nrak"), keep=5,
+         cont=rb"[A-Za-z0-9\-]", viable=rb"NR(?:AK|II)-[A-Z0-9]{0,27}"),
+    _tok("postman-api-key", "Postman API key (PMAK-)", ["pmak-"], rb"PMAK-[a-f0-9]{24}-[a-f0-9]{34}",
+         "PMAK-" + fake(HEX, 24, "pmak1") + "-" + fake(HEX, 34, "pmak2"), keep=5, viable=rb"PMAK-[a-f0-9\-]{0,59}"),
+    _tok("linear-api-key", "Linear API key (lin_api_)", ["lin_api_"], rb"lin_api_[A-Za-z0-9]{40}",
+         "lin_api_" + fake(ALNUM, 40, "linear"), keep=8, cont=rb"[A-Za-z0-9_]", viable=rb"lin_api_[A-Za-z0-9]{0,40}"),
+    # (Notion's older `secret_…` tokens are left to the key-value rules: a `secret_` trigger would shadow
+    # the `secret` one that SECRET_KEY=… needs, since the scan takes the longest literal at a position.)
+    _tok("notion-token", "Notion integration token (ntn_)", ["ntn_"],
+         rb"ntn_[A-Za-z0-9]{46}(?![A-Za-z0-9_])", "ntn_" + fake(ALNUM, 46, "ntn"), keep=4,
+         cont=rb"[A-Za-z0-9_]", viable=rb"ntn_[A-Za-z0-9]{0,46}"),
+    _tok("atlassian-api-token", "Atlassian API token (ATATT…)", ["atatt3"], rb"ATATT3[A-Za-z0-9_\-=]{100,}",
+         "ATATT3xFfGF0" + fake(URLSAFE, 170, "atatt"), keep=6, viable=rb"ATATT3[A-Za-z0-9_\-=]*"),
+    _tok("square-token", "Square access token / application secret (sq0atp-, sq0csp-)", ["sq0atp-", "sq0csp-"],
+         rb"sq0(?:atp-[A-Za-z0-9_\-]{22}|csp-[A-Za-z0-9_\-]{43})", "sq0atp-" + fake(URLSAFE, 22, "square"), keep=7,
+         viable=rb"sq0(?:atp|csp)-[A-Za-z0-9_\-]*"),
+    _tok("mapbox-secret-token", "Mapbox secret token (sk.eyJ…)", ["sk.eyj"],
+         rb"sk\.eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{20,}", "sk.eyJ1Ijoi" + fake(URLSAFE, 20, "mb1") + "." +
+         fake(URLSAFE, 22, "mb2"), keep=3, cont=rb"[A-Za-z0-9_\-.]", viable=rb"sk\.eyJ[A-Za-z0-9_\-.]*"),
+    _tok("doppler-token", "Doppler token (dp.pt., dp.st., dp.sa., dp.ct., dp.scim., dp.audit.)",
+         ["dp.pt.", "dp.st.", "dp.sa.", "dp.ct.", "dp.scim.", "dp.audit."],
+         rb"dp\.(?:pt|st|sa|ct|scim|audit)\.[A-Za-z0-9]{40,44}", "dp.pt." + fake(ALNUM, 43, "doppler"), keep=6,
+         cont=rb"[A-Za-z0-9_.]", viable=rb"dp\.(?:pt|st|sa|ct|scim|audit)\.[A-Za-z0-9]*"),
+    _tok("terraform-cloud-token", "Terraform Cloud / Enterprise API token (….atlasv1.…)", ["atlasv1."],
+         rb"atlasv1\.(?P<s>[A-Za-z0-9_=\-]{60,})", fake(URLSAFE, 67, "tfc2"),
+         ctx="TFE_TOKEN=" + fake(ALNUM, 14, "tfc1") + ".atlasv1.{s}", boundary=False, cont=rb"[A-Za-z0-9_=\-.]", viable=rb"atlasv1\.[A-Za-z0-9_=\-]*"),
+    _tok("pulumi-token", "Pulumi access token (pul-)", ["pul-"], rb"pul-[a-f0-9]{40}(?![A-Za-z0-9])",
+         "pul-" + fake(HEX, 40, "pulumi"), keep=4, cont=rb"[A-Za-z0-9\-]", viable=rb"pul-[a-f0-9]{0,40}",
+         negs=["pul-request"]),
+    _tok("supabase-token", "Supabase access token (sbp_)", ["sbp_"], rb"sbp_[a-f0-9]{40}(?![A-Za-z0-9])",
+         "sbp_" + fake(HEX, 40, "supabase"), keep=4, cont=rb"[A-Za-z0-9_]", viable=rb"sbp_[a-f0-9]{0,40}"),
+    _tok("flyio-token", "Fly.io token (fo1_, fm2_)", ["fo1_", "fm2_"], rb"f(?:o1|m2)_[A-Za-z0-9_\-+/=]{40,}",
+         "fo1_" + fake(URLSAFE, 43, "fly"), keep=4, cont=rb"[A-Za-z0-9_\-+/=]", viable=rb"f(?:o1|m2)_[A-Za-z0-9_\-+/=]*"),
+    _tok("dropbox-token", "Dropbox short-lived access token (sl. + 130 or more)", ["sl."],
+         rb"sl\.[A-Za-z0-9_\-]{130,}", "sl." + fake(URLSAFE, 138, "dropbox"), keep=3, cont=rb"[A-Za-z0-9_\-.]",
+         viable=rb"sl\.[A-Za-z0-9_\-]*", negs=["see sl.example.com"]),
+    _tok("twitter-bearer-token", "Twitter / X app bearer token (AAAAAAAAAAAAAAAAAAAAA…)", ["aaaaaaaaaaaaaaaaaaaaa"],
+         rb"A{21,}[A-Za-z0-9%]{60,}", "A" * 22 + fake(ALNUM, 90, "twitter"), cont=rb"[A-Za-z0-9%]",
+         viable=rb"A{21,}[A-Za-z0-9%]*", negs=["a" * 30]),
+    _tok("facebook-access-token", "Facebook / Meta access token (EAAB, EAAG … long)", ["eaab", "eaag", "eaad", "eaac"],
+         rb"EAA[BCDG][A-Za-z0-9]{90,}", "EAAB" + fake(ALNUM, 160, "facebook"), keep=4, cont=rb"[A-Za-z0-9]",
+         viable=rb"EAA[BCDG][A-Za-z0-9]*", negs=["EAAB is a prefix"]),
+    _tok("telegram-bot-token", "Telegram bot token (<bot id>:AA… 35 characters)", [":aa"],
+         rb":AA(?P<s>[A-Za-z0-9_\-]{33})(?![A-Za-z0-9_\-])", fake(URLSAFE, 33, "telegram"),
+         ctx="TELEGRAM_BOT=7123456789:AA{s}", boundary=False, cont=rb"[A-Za-z0-9_\-:]",
+         viable=rb":AA[A-Za-z0-9_\-]{0,33}"),
+    _tok("password-hash", "Password hashes in crypt(3) form ($1$, $5$, $6$, $2b$, $y$, $argon2…): offline-crackable",
+         ["$1$", "$5$", "$6$", "$2a$", "$2b$", "$2y$", "$2x$", "$y$", "$apr1$", "$argon2"],
+         rb"\$(?:(?:1|apr1)\$(?=[./A-Za-z0-9]{1,8}\$[./A-Za-z0-9]{22}(?![./A-Za-z0-9$]))"
+         rb"|[56]\$(?=(?:rounds=\d+\$)?[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{43,86}(?![./A-Za-z0-9$]))"
+         rb"|2[abxy]\$(?=\d\d\$[./A-Za-z0-9]{53}(?![./A-Za-z0-9$]))"
+         rb"|y\$(?=[./A-Za-z0-9]+\$[./A-Za-z0-9]+\$[./A-Za-z0-9]{43}(?![./A-Za-z0-9$]))"
+         rb"|argon2(?:id|i|d)\$(?=v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+))"
+         rb"(?P<s>[./A-Za-z0-9$=,+]+)",
+         fake(ALNUM, 16, "salt") + "$" + fake(ALNUM + "./", 86, "sha512crypt"),
+         ctx="root:$6${s}:19000:0:99999:7:::", boundary=False, cont=rb"[./A-Za-z0-9$=,+]",
+         viable=rb"\$(?:1|5|6|2[abxy]|y|apr1|argon2(?:id|i|d)?)\$[./A-Za-z0-9$=,+]*",
+         negs=["echo $1$2 done", "cost $5$ total", "price: $6$ each"]),
+
 ]
 
 
@@ -342,12 +406,19 @@ KEY_RULES = [
         "ACCESS_KEY", fake(ALNUM, 32, "access_key"), negs=["access_key_id: AKIA0000"]),
     _kv("private-key-assignment", "Values of private-key-named keys (private_key, privateKey)",
         _has(b"privatekey"), "private_key", fake(B64, 44, "private_key")),
+    _kv("dsn-assignment", "Values of DSN-named keys (SENTRY_DSN, DATABASE_DSN): URLs that carry a key",
+        lambda n, p: _key_filter(n, p) and b"dsn" in p, "SENTRY_DSN",
+        "https://" + fake(HEX, 32, "sentry") + "@o4504.ingest.sentry.io/4504"),
+    _kv("mnemonic-assignment", "Wallet recovery phrases (MNEMONIC, SEED_PHRASE, recovery_phrase)",
+        lambda n, p: _key_filter(n, p) and (b"mnemonic" in n or b"seedphrase" in n or b"recoveryphrase" in n),
+        "MNEMONIC", "legal winner thank year wave sausage worth useful legal winner thank yellow"),
     _kv("credential-assignment", "Values of credential-named keys (credential, credentials, creds)",
         _has(b"credential", b"creds"), "DB_CREDENTIALS", fake(ALNUM, 24, "creds"),
         negs=["credential.helper=store"]),
 ]
 KEY_LITERALS = ["pass", "pwd", "pswd", "secret", "token", "auth", "apikey", "api_key", "api-key", "accesskey",
-                "access_key", "access-key", "privatekey", "private_key", "private-key", "credential", "creds"]
+                "access_key", "access-key", "privatekey", "private_key", "private-key", "credential", "creds", "dsn",
+                "mnemonic", "seed_phrase", "seedphrase", "recovery_phrase"]
 KEY_FAMILY = KeyValueFamily(KEY_LITERALS, KEY_RULES)
 
 _PEM_BODY = "\n".join(fake(B64, 64, f"pem{i}") for i in range(4))
@@ -381,11 +452,20 @@ CLI = CliPasswordDetector(
     positives=[("mysql  1234  0.0 /usr/bin/mysql -uroot -p" + PASSWORD + " app", PASSWORD),
                ("sshpass -p " + PASSWORD + " ssh host", PASSWORD),
                ("pg_dump --password " + PASSWORD + " db", PASSWORD),
-               ("machine api.example.com login alice password " + PASSWORD, PASSWORD)],
-    negatives=["mysql -u root -p app", "mkdir -p /tmp/x", "find . -print", "tests pass on CI"],
+               ("machine api.example.com login alice password " + PASSWORD, PASSWORD),
+               ("curl -fsS -u deploy:" + PASSWORD + " https://api.example.com/v1", PASSWORD),
+               ("docker login -u bot -p " + PASSWORD + " registry.example.com", PASSWORD)],
+    negatives=["mysql -u root -p app", "mkdir -p /tmp/x", "find . -print", "tests pass on CI",
+               "docker run -p 8080:80 nginx", "curl -u alice https://example.com"],
 )
 
 # Order is priority: when two detectors mask the same bytes, the first names the span.
+for _det in TOKEN_DETECTORS:
+    # The span starts after the trigger (`atlasv1.`, `:AA`, `$6$`): bytes of a partial trigger can go out at
+    # once, so they are not held back (a lone `a`, `:` or `$` at the end of a chunk would otherwise wait).
+    if _det.ids[0] in ("terraform-cloud-token", "telegram-bot-token", "password-hash"):
+        _det.prefix_type = False
+
 BUILTIN: list[Detector] = [PEM, *TOKEN_DETECTORS, *CONTEXT_DETECTORS, K8S, CLI, KEY_FAMILY, CARDS]
 
 

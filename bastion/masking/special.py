@@ -98,7 +98,7 @@ class CliPasswordDetector(Detector):
     `redis-cli -a SECRET`, `--password SECRET`, `machine h login u password SECRET`."""
 
     ids = ("cli-password",)
-    literals = (b"mysql", b"mariadb", b"sshpass", b"redis-cli", b"pass")
+    literals = (b"mysql", b"mariadb", b"sshpass", b"redis-cli", b"curl", b"docker", b"pass")
     prefix_type = False
     boundary = False
     value_class = re.compile(rb"[^\s]*")
@@ -108,6 +108,10 @@ class CliPasswordDetector(Detector):
         b"mariadb": re.compile(rb"(?<=[ \t])-p([^\s\-'\"][^\s]*)"),
         b"sshpass": re.compile(rb"(?<=[ \t])-p[ \t]*([^\s\-][^\s]*)"),
         b"redis-cli": re.compile(rb"(?<=[ \t])-a[ \t]+([^\s\-][^\s]*)"),
+        # `curl -u user:password`, `--user=user:password` (the part after the first colon)
+        b"curl": re.compile(rb"(?<=[ \t])(?:-u[ \t]*|--user[ \t=]+)['\"]?[^\s:'\"]*:([^\s'\"]+)"),
+        # `docker login -u user -p password` (only after `login`: `docker run -p 8080:80` is a port)
+        b"docker": re.compile(rb"(?<=[ \t])login\b[^\n]*?[ \t]-p[ \t]+([^\s\-][^\s]*)"),
     }
     FLAG = re.compile(rb"(?i)pass(?:word|wd|phrase)?[ \t]+([^\s\-][^\s]*)")
     NETRC = re.compile(rb"(?i)password[ \t]+([^\s]+)")
