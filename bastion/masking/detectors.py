@@ -20,9 +20,10 @@ from bastion.masking.matchers import (
     KeyValueFamily,
     PemDetector,
     TokenDetector,
+    key_parts,
     not_placeholder,
 )
-from bastion.masking.special import CardDetector, CliPasswordDetector, K8sSecretDataDetector
+from bastion.masking.special import CardDetector, CliPasswordDetector, K8sSecretDataDetector, XmlSecretDetector
 
 ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 HEX = "0123456789abcdef"
@@ -451,6 +452,25 @@ CARDS = CardDetector(
     negatives=["order 4111 1111 1111 1112 (bad checksum)", "ts=1714567890123 id=1234567890123456",
                "2024-05-01 12:34:56.789", "phone +1 555 123 4567", "version 4.111.1111.1111"],
 )
+def _xml_key_ok(name: bytes) -> bool:
+    parts = key_parts(name.replace(b":", b"."))
+    norm = b"".join(parts)
+    return any(rule.accepts(norm, parts) for rule in KEY_RULES if rule.id not in ("gcp-service-account-private-key",))
+
+
+XML = XmlSecretDetector(
+    ["pass", "pwd", "secret", "token", "apikey", "api_key", "api-key", "accesskey", "access_key", "privatekey",
+     "private_key", "credential"], _xml_key_ok,
+    positives=[("<password>" + PASSWORD + "</password>", PASSWORD),
+               ('<property name="db.password" value="' + PASSWORD + '"/>', PASSWORD),
+               ("<property>\n  <name>fs.s3a.secret.key</name>\n  <value>" + AWS_SECRET + "</value>\n</property>",
+                AWS_SECRET),
+               ("<server><id>x</id><password>" + PASSWORD + "</password></server>", PASSWORD)],
+    negatives=["<password>${env.DB_PASSWORD}</password>", "<passwordPolicy>strict</passwordPolicy>",
+               '<property name="password.length" value="12"/>', "<tokenType>Bearer</tokenType>",
+               "<secret>***</secret>"],
+)
+
 CLI = CliPasswordDetector(
     positives=[("mysql  1234  0.0 /usr/bin/mysql -uroot -p" + PASSWORD + " app", PASSWORD),
                ("sshpass -p " + PASSWORD + " ssh host", PASSWORD),
@@ -469,7 +489,7 @@ for _det in TOKEN_DETECTORS:
     if _det.ids[0] in ("terraform-cloud-token", "telegram-bot-token", "password-hash"):
         _det.prefix_type = False
 
-BUILTIN: list[Detector] = [PEM, *TOKEN_DETECTORS, *CONTEXT_DETECTORS, K8S, CLI, KEY_FAMILY, CARDS]
+BUILTIN: list[Detector] = [PEM, *TOKEN_DETECTORS, *CONTEXT_DETECTORS, K8S, CLI, KEY_FAMILY, XML, CARDS]
 
 
 def builtin_infos() -> list[Info]:

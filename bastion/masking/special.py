@@ -257,3 +257,101 @@ class K8sSecretDataDetector(Detector):
             if end >= lim:
                 return out
             pos = end + 1
+
+
+_XML_NAME = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-:")
+_XML_TEXT = re.compile(rb"[ \t]*([^<\r\n]+?)[ \t]*</([A-Za-z_][\w.\-:]*)[ \t]*>")
+_XML_ATTR_VALUE = re.compile(rb"""[ \t]+value[ \t]*=[ \t]*(["'])([^"'\r\n]*)\1""")
+_XML_NEXT_VALUE = re.compile(rb"</name>\s*<value>[ \t]*([^<\r\n]+?)[ \t]*</value>")
+_XML_NAME_ATTR = re.compile(rb"""name[ \t]*=[ \t]*["']\Z""")
+_XML_VALUE_OPEN = re.compile(rb"</name>\s*<value>[ \t]*")
+_XML_ATTR_OPEN = re.compile(rb"""["'][ \t]+value[ \t]*=[ \t]*["']""")
+
+
+class XmlSecretDetector(Detector):
+    """Secret-named values in XML: `<password>…</password>`, `<property name="db.password" value="…"/>`
+    (Maven, Ant, Tomcat) and Hadoop-style `<name>fs.s3a.secret.key</name> <value>…</value>`."""
+
+    ids = ("xml-secret-value",)
+    prefix_type = False
+    boundary = False
+    value_class = re.compile(rb"[^<\r\n\"']*")
+    max_window = 1024
+
+    def __init__(self, literals, key_ok, positives=(), negatives=()) -> None:  # noqa: ANN001
+        self.literals = tuple(x.lower().encode() for x in literals)
+        self._key_ok = key_ok
+        self.positives = tuple(positives)
+        self.negatives = tuple(negatives)
+
+    def infos(self) -> list[Info]:
+        return [Info("xml-secret-value", "Values of secret-named XML elements and properties "
+                     "(`<password>…</password>`, `name=\"…password\" value=\"…\"`, `<name>…secret…</name><value>`)",
+                     self.positives, self.negatives)]
+
+    def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):
+        s, lo = ts, max(0, ts - 64)
+        while s > lo and v[s - 1] in _XML_NAME:
+            s -= 1
+        e, hi = te, min(avail, te + 64)
+        while e < hi and v[e] in _XML_NAME:
+            e += 1
+        if e >= avail and not final:
+            return Pending(None)  # the name is still arriving: nothing secret has started yet
+        before = v[s - 1 : s]
+        if before not in (b"<", b'"', b"'", b">") or not self._key_ok(v[s:e]):
+            return None
+        if before == b"<":  # <password>value</password>
+            if v[e : e + 1] != b">":
+                return None
+            w = line_window(v, e + 1, self.max_window, avail, final)
+            if w is None:
+                return Pending(e + 1)
+            m = _XML_TEXT.match(v, e + 1, w + 1 if w < avail else w)
+            if m is not None:
+                return self._span(m.start(1), m.end(1), v) if m.group(2) == v[s:e] else None
+            if final and w >= avail:  # the stream ended (or went idle) inside the value
+                return self._rest(v, e + 1, avail)
+            return None
+        if before == b">":  # <name>fs.s3a.secret.key</name> <value>…</value>
+            if v[max(0, s - 6) : s] != b"<name>":
+                return None
+            cap = min(avail, e + 512)
+            end = v.find(b"</value>", e, cap)
+            if end >= 0:
+                m = _XML_NEXT_VALUE.match(v, e, end + 8)
+                return self._span(m.start(1), m.end(1), v) if m else None
+            opened = _XML_VALUE_OPEN.match(v, e, cap)
+            if not final and avail < e + 512:
+                return Pending(opened.end() if opened else None)  # hold from where the value starts
+            if final and opened is not None:  # the stream ended inside the value: mask what came of it
+                return self._rest(v, opened.end(), avail)
+            return None
+        # name="db.password" value="…"
+        if _XML_NAME_ATTR.search(v, max(0, s - 16), s) is None or v[e : e + 1] != before:
+            return None
+        w = line_window(v, e, self.max_window, avail, final)
+        if w is None:
+            opened = _XML_ATTR_OPEN.match(v, e, avail)
+            return Pending(opened.end() if opened else None)
+        m = _XML_ATTR_VALUE.match(v, e + 1, w)
+        if m is not None:
+            return self._span(m.start(2), m.end(2), v)
+        opened = _XML_ATTR_OPEN.match(v, e, w)
+        if final and w >= avail and opened is not None:
+            return self._rest(v, opened.end(), avail)
+        return None
+
+    def _rest(self, v: bytes, start: int, avail: int) -> list[Span] | None:
+        """What has arrived of a value cut short: up to a `<`, quote or line end."""
+        stop = start
+        while stop < avail and v[stop] not in b"<\r\n\"'":
+            stop += 1
+        return self._span(start, stop, v) if stop - start >= 1 else None
+
+    @staticmethod
+    def _span(a: int, b: int, v: bytes, minimum: int = 3) -> list[Span] | None:
+        value = v[a:b]
+        if len(value) < minimum or not not_placeholder(value) or value.startswith((b"${", b"[MASKED")):
+            return None
+        return [(a, b, "xml-secret-value", 0)]
