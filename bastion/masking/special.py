@@ -93,12 +93,15 @@ class CardDetector(Detector):
         return out
 
 
+_REGISTRY_LOGIN = re.compile(rb"\b(?:docker|podman|nerdctl|buildah|skopeo|oras|crane|regctl)(?:\s+registry)?\s+\Z")
+
+
 class CliPasswordDetector(Detector):
     """Passwords on command lines and in `.netrc`: `mysql -pSECRET`, `sshpass -p SECRET`,
     `redis-cli -a SECRET`, `--password SECRET`, `machine h login u password SECRET`."""
 
     ids = ("cli-password",)
-    literals = (b"mysql", b"mariadb", b"sshpass", b"redis-cli", b"curl", b"docker", b"pass")
+    literals = (b"mysql", b"mariadb", b"sshpass", b"redis-cli", b"curl", b"login", b"pass")
     prefix_type = False
     boundary = False
     value_class = re.compile(rb"[^\s]*")
@@ -110,8 +113,9 @@ class CliPasswordDetector(Detector):
         b"redis-cli": re.compile(rb"(?<=[ \t])-a[ \t]+([^\s\-][^\s]*)"),
         # `curl -u user:password`, `--user=user:password` (the part after the first colon)
         b"curl": re.compile(rb"(?<=[ \t])(?:-u[ \t]*|--user[ \t=]+)['\"]?[^\s:'\"]*:([^\s'\"]+)"),
-        # `docker login -u user -p password` (only after `login`: `docker run -p 8080:80` is a port)
-        b"docker": re.compile(rb"(?<=[ \t])login\b[^\n]*?[ \t]-p[ \t]+([^\s\-][^\s]*)"),
+        # `docker login -u user -p password` (`docker run -p 8080:80` is a port: only after `login`, and only
+        # for the container tools below; triggered by `login`, which is rarer in output than `docker`)
+        b"login": re.compile(rb"[^\n]*?[ \t]-p[ \t]+([^\s\-][^\s]*)"),
     }
     FLAG = re.compile(rb"(?i)pass(?:word|wd|phrase)?[ \t]+([^\s\-][^\s]*)")
     NETRC = re.compile(rb"(?i)password[ \t]+([^\s]+)")
@@ -138,6 +142,10 @@ class CliPasswordDetector(Detector):
                     return None
         elif ts > 0 and v[ts - 1] in ALNUM:
             return None
+        elif word == b"login":
+            ls = v.rfind(b"\n", max(0, ts - 256), ts) + 1
+            if _REGISTRY_LOGIN.search(v, ls, ts) is None:
+                return None
         w = line_window(v, ts, self.max_window, avail, final)
         if w is None:
             return Pending(te)
@@ -259,7 +267,10 @@ class K8sSecretDataDetector(Detector):
             pos = end + 1
 
 
-_XML_NAME = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-:")
+_XML_NOT_NAME = re.compile(rb"[^A-Za-z0-9_.\-:]")
+_XML_NAME_AFTER = re.compile(rb"[A-Za-z0-9_.\-:]*")
+_XML_OPENERS = frozenset(b"<\"'>")
+_XML_CLOSERS = frozenset(b">\"'<")
 _XML_TEXT = re.compile(rb"[ \t]*([^<\r\n]+?)[ \t]*</([A-Za-z_][\w.\-:]*)[ \t]*>")
 _XML_ATTR_VALUE = re.compile(rb"""[ \t]+value[ \t]*=[ \t]*(["'])([^"'\r\n]*)\1""")
 _XML_NEXT_VALUE = re.compile(rb"</name>\s*<value>[ \t]*([^<\r\n]+?)[ \t]*</value>")
@@ -290,16 +301,19 @@ class XmlSecretDetector(Detector):
                      self.positives, self.negatives)]
 
     def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):
-        s, lo = ts, max(0, ts - 64)
-        while s > lo and v[s - 1] in _XML_NAME:
-            s -= 1
-        e, hi = te, min(avail, te + 64)
-        while e < hi and v[e] in _XML_NAME:
-            e += 1
-        if e >= avail and not final:
-            return Pending(None)  # the name is still arriving: nothing secret has started yet
+        e = _XML_NAME_AFTER.match(v, te, min(avail, te + 64)).end()
+        if e >= avail:
+            if not final:
+                return Pending(None)  # the name is still arriving: nothing secret has started yet
+        elif v[e] not in _XML_CLOSERS:
+            return None  # the common case (`KEY=value`, prose): the name is not a tag's or an attribute's
+        lo = max(0, ts - 64)
+        m = _XML_NOT_NAME.search(v[lo:ts][::-1])  # the identifier's start, found backwards in C
+        s = ts - m.start() if m is not None else lo
+        if s == 0 or v[s - 1] not in _XML_OPENERS:
+            return None
         before = v[s - 1 : s]
-        if before not in (b"<", b'"', b"'", b">") or not self._key_ok(v[s:e]):
+        if not self._key_ok(v[s:e]):
             return None
         if before == b"<":  # <password>value</password>
             if v[e : e + 1] != b">":
