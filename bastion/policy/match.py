@@ -116,10 +116,18 @@ class CommandView:
             out.append(cleaned)
             if _GLOB_CHARS.intersection(cleaned):
                 out.append(_glob_base(cleaned))
+            if "$" in value and value.startswith(("/", "~")):
+                # `/${x}` is `/` when x is empty: the directory a run-time part lands in is a path too
+                out.append(_glob_base(normalise_path(value[:value.index("$")] + "*")))
         for r in self.cmd.redirects:
             if r.op not in ("<<", "<<<") and r.target:
                 out.append(r.target)
         return tuple(out)
+
+    @cached_property
+    def glob_args(self) -> tuple[str, ...]:
+        """Path arguments that are globs (`/etc/sha*`): the shell expands them to whatever exists."""
+        return tuple(p for p in self.path_args if _GLOB_CHARS.intersection(p))
 
     @cached_property
     def cwd_paths(self) -> tuple[str, ...]:
@@ -188,9 +196,10 @@ def compile_condition(cond: Condition, *, program_checked: bool = False,  # noqa
     """The checks a condition needs, cheapest and most selective first; all must pass.
 
     `program_checked`: the caller's index already matched the program name, so that check is left out.
-    `resolve_cwd`: `paths` also sees relative arguments resolved against an earlier `cd` on the line. Only
-    where matching more can only make a decision stricter (a deny/review rule's `when`, an allow rule's
-    `unless`): whether a `cd` really happened (`cd /x; rm -rf y` after a failed cd) cannot be known.
+    `resolve_cwd`: `paths` also sees relative arguments resolved against an earlier `cd` on the line, and glob
+    arguments that would expand to a listed path (`cat /etc/sha*`). Only where matching more can only make a
+    decision stricter (a deny/review rule's `when`, an allow rule's `unless`): whether a `cd` really happened
+    (`cd /x; rm -rf y` after a failed cd), or what a glob expands to, cannot be known.
     """
     checks: list[Check] = []
     if (cond.programs or cond.program_globs) and not program_checked:
@@ -229,10 +238,16 @@ def compile_condition(cond: Condition, *, program_checked: bool = False,  # noqa
         checks.append(lambda v: any(rx.search(a) for a in v.cmd.args))
     if cond.paths:
         prx = _union(cond.paths)
-        if resolve_cwd:
-            checks.append(lambda v: any(prx.match(a) for a in v.paths_with_cwd))
-        else:
-            checks.append(lambda v: any(prx.match(a) for a in v.path_args))
+        literals = cond.path_literals if resolve_cwd else ()
+        paths_of = (lambda v: v.paths_with_cwd) if resolve_cwd else (lambda v: v.path_args)
+
+        def paths_match(v: CommandView) -> bool:
+            if any(prx.match(a) for a in paths_of(v)):
+                return True
+            # a glob argument that would expand to a listed path (`cat /etc/sha*` → /etc/shadow)
+            return bool(literals) and any(fnmatch.fnmatchcase(lit, g) for g in v.glob_args for lit in literals)
+
+        checks.append(paths_match)
     if cond.destination:
         drx = _union(cond.destination)
         checks.append(lambda v: v.destination is not None and drx.match(v.destination) is not None)

@@ -41,6 +41,7 @@ class Condition:
     flags_any: tuple[FlagGroup, ...] = ()            # at least one group present
     args_regex: re.Pattern[str] | None = None        # searched in each argument
     paths: tuple[re.Pattern[str], ...] = ()          # path-like arguments and redirection targets
+    path_literals: tuple[str, ...] = ()              # the `paths` entries without wildcards
     writes: tuple[re.Pattern[str], ...] = ()         # redirection targets that are written
     command_regex: re.Pattern[str] | None = None     # searched in the normalised simple command
     via: frozenset[str] = frozenset()                # wrapper chain contains one of these

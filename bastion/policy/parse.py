@@ -427,6 +427,8 @@ def _condition(raw: Any, line: int, err: _Errors, lists: dict, rid: str) -> Cond
             expanded = [e for g in globs for e, _ in expand_braces([(c, False) for c in g])]
             fields["program_paths" if key == "program_path" else key] = tuple(
                 compile_path_glob(g) for g in dict.fromkeys(expanded))
+            if key == "paths":  # literal paths, for arguments that are globs themselves (`cat /etc/sha*`)
+                fields["path_literals"] = tuple(g for g in dict.fromkeys(expanded) if not set("*?[").intersection(g))
         elif key in ("args_regex", "command_regex", "stdin_regex"):
             pattern = _regex(value, kline, what, err)
             ok = ok and pattern is not False
