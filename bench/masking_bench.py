@@ -122,7 +122,7 @@ def env_realistic(size: int, rng: random.Random) -> bytes:
 
 
 def naive_regex() -> re.Pattern[bytes]:
-    parts = [det.regex.pattern for det in TOKEN_DETECTORS]
+    parts = [re.sub(rb"\(\?P<\w+>", b"(?:", det.regex.pattern) for det in TOKEN_DETECTORS]  # one alternation: no named groups
     parts += [rb"(?i)(?:password|passwd|secret|token|api_?key|access_?key|private_?key)[\w.-]*\s*[:=]\s*\S+",
               rb"-----BEGIN [A-Z ]*PRIVATE KEY-----", rb"://[^\s:/@]+:[^\s@/]+@", rb"(?i)bearer\s+\S{16,}",
               rb"\b(?:\d[ -]?){13,19}\b"]
