@@ -244,6 +244,12 @@ TOKEN_DETECTORS: list[Detector] = [
          rb":AA(?P<s>[A-Za-z0-9_\-]{33})(?![A-Za-z0-9_\-])", fake(URLSAFE, 33, "telegram"),
          ctx="TELEGRAM_BOT=7123456789:AA{s}", boundary=False, cont=rb"[A-Za-z0-9_\-:]",
          viable=rb":AA[A-Za-z0-9_\-]{0,33}"),
+    _tok("sentry-dsn-key", "Sentry DSN key (https://<32 hex>@…sentry… or …ingest…)", ["://"],
+         rb"://(?P<s>[0-9a-f]{32})(?::[0-9a-f]{32})?@[A-Za-z0-9.\-]*(?:sentry|ingest)[A-Za-z0-9.\-]*",
+         fake(HEX, 32, "sentry-dsn"), ctx="dsn https://{s}@o450123.ingest.sentry.io/4504123", boundary=False,
+         cont=rb"[A-Za-z0-9:/@.\-]", max_len=200,
+         viable=rb"://[0-9a-f]{0,32}(?::[0-9a-f]{0,32})?(?:@[A-Za-z0-9:/@.\-]*)?",
+         negs=["https://user@sentry.example.com/1", "https://0123456789abcdef0123456789abcdef@example.com/x"]),
     _tok("password-hash", "Password hashes in crypt(3) form ($1$, $5$, $6$, $2b$, $y$, $argon2…): offline-crackable",
          ["$1$", "$5$", "$6$", "$2a$", "$2b$", "$2y$", "$2x$", "$y$", "$apr1$", "$argon2"],
          rb"\$(?:(?:1|apr1)\$(?=[./A-Za-z0-9]{1,8}\$[./A-Za-z0-9]{22}(?![./A-Za-z0-9$]))"
@@ -486,7 +492,7 @@ CLI = CliPasswordDetector(
 for _det in TOKEN_DETECTORS:
     # The span starts after the trigger (`atlasv1.`, `:AA`, `$6$`): bytes of a partial trigger can go out at
     # once, so they are not held back (a lone `a`, `:` or `$` at the end of a chunk would otherwise wait).
-    if _det.ids[0] in ("terraform-cloud-token", "telegram-bot-token", "password-hash"):
+    if _det.ids[0] in ("terraform-cloud-token", "telegram-bot-token", "password-hash", "sentry-dsn-key"):
         _det.prefix_type = False
 
 BUILTIN: list[Detector] = [PEM, *TOKEN_DETECTORS, *CONTEXT_DETECTORS, K8S, CLI, KEY_FAMILY, XML, CARDS]
