@@ -288,6 +288,7 @@ class KeyRule:
 
 
 _KEY_TAIL = re.compile(rb"([A-Za-z0-9_.\-]{0,64})(\\?[\"']?)[ \t]*(=>|:=|=|:)[ \t]*(\\?[\"']?)")
+_KEY_WS = re.compile(rb"[A-Za-z0-9_.\-]{0,64}?(?=[ \t])()[ \t]+")
 _KEY_TAIL_PARTIAL = re.compile(rb"[A-Za-z0-9_.\-]{0,64}\\?[\"']?[ \t]*[=:]?")
 _CAMEL = re.compile(rb"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 _UNQUOTED = re.compile(rb"[^\s\"'`,;&<>()\[\]{}]+")
@@ -433,7 +434,7 @@ class KeyValueFamily(Detector):
         if m is None:
             if not final and avail - ts < 160 and _KEY_TAIL_PARTIAL.fullmatch(v, ts, avail):
                 return Pending(None)
-            return None
+            return self._two_fields(v, ks, ts, avail, final)
         vs = m.end()
         if vs >= avail and not final:
             return Pending(None)  # more spaces or an opening quote may follow
@@ -513,12 +514,43 @@ class KeyValueFamily(Detector):
         if not quoted:
             if (b"." in value and _CODE_REF.match(value)) or value.lower() == key.lower():
                 return None, skip
-            if not at_line_start and _IDENT.match(value) and v[vs - 1] in b" \t":
-                return None, skip  # `password = get_password` style code
+            if (not at_line_start and _IDENT.match(value) and v[vs - 1] in b" \t"
+                    and not any(c in b"0123456789" for c in value)):
+                return None, skip  # `password = get_password`, `password: str` style code
         for r in rules:
             if r.value_ok(value, quoted):
                 return [(s, t, r.id, 0)], skip
         return None, skip
+
+
+    def _two_fields(self, v: bytes, ks: int, ts: int, avail: int, final: bool):
+        """`password    s3cr3t!` alone on a line: tables (`vault kv get`), `requirepass …` (redis.conf).
+        Only two fields, and only a value that looks generated, so prose (`Password expired`) stays."""
+        mw = _KEY_WS.match(v, ts, min(avail, ts + 160))
+        if mw is None or not line_start_ok(v, ks):
+            return None
+        vs = mw.end()
+        if vs >= avail:
+            return Pending(None) if not final else None
+        nl = v.find(b"\n", vs, min(avail, vs + 256))
+        if nl >= 0:
+            w = nl
+        elif avail >= vs + 256:
+            return None
+        elif final:
+            w = avail
+        else:
+            return Pending(vs)
+        value = v[vs:w].rstrip(b" \t\r")
+        if len(value) < 6 or b" " in value or b"\t" in value or value.startswith(b"[MASKED"):
+            return None
+        if not any(c in b"0123456789+/=_-!@#$%^&*" for c in value) or not not_placeholder(value):
+            return None
+        rules, _simple = self._cache.get(v[ks:mw.start(1)]) or self._rules_for(v[ks:mw.start(1)])
+        for r in rules:
+            if r.value_ok(value, False):
+                return [(vs, vs + len(value), r.id, 0)]
+        return None
 
 
 @dataclass

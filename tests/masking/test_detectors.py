@@ -67,3 +67,32 @@ def test_aws_credentials_file_and_export_credentials_json() -> None:
 def test_detector_objects_expose_their_ids() -> None:
     ids = [i for d in BUILTIN for i in d.ids]
     assert sorted(ids) == sorted(BUILTIN_IDS)
+
+
+SECRET = "Zx9Qw7Lk3Mn8Pv2R"
+
+
+@pytest.mark.parametrize("text", [
+    f"password\t{SECRET}\n",                      # tab-separated table (vault kv get)
+    f"password    {SECRET}\nusername    admin\n",
+    f"requirepass {SECRET}\n",                    # redis.conf
+    f"> X-Api-Key: {SECRET}\r\n",                 # curl -v request headers
+    f"curl -H 'X-Api-Key: {SECRET}' https://api.example.com\n",
+    f"<password>{SECRET}</password>\n",
+    f'<property name="db.password" value="{SECRET}"/>\n',
+    "dsn https://0123456789abcdef0123456789abcdef@o4504.ingest.sentry.io/45\n",
+])
+def test_secret_shapes_found_by_probing_are_masked(text: str) -> None:
+    out = mask_whole(text.encode(), MaskingProfile())
+    assert SECRET.encode() not in out and b"0123456789abcdef0123456789abcdef" not in out, out
+
+
+@pytest.mark.parametrize("text", [
+    "Password    expired\n",
+    "password reset link sent\n",
+    "def f(password: str) -> None:\n",
+    "docker run -p 8080:80 nginx\n",
+    "<passwordPolicy>strict</passwordPolicy>\n",
+])
+def test_look_alikes_found_by_probing_stay(text: str) -> None:
+    assert mask_whole(text.encode(), MaskingProfile()) == text.encode()
