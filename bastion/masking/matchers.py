@@ -288,6 +288,7 @@ class KeyRule:
 
 
 _KEY_TAIL = re.compile(rb"([A-Za-z0-9_.\-]{0,64})(\\?[\"']?)[ \t]*(=>|:=|=|:)[ \t]*(\\?[\"']?)")
+_BLOCK_SCALAR = re.compile(rb"[|>][-+]?[1-9]?[-+]?")
 _KEY_WS = re.compile(rb"[A-Za-z0-9_.\-]{0,64}?(?=[ \t])()[ \t]+")
 _KEY_TAIL_PARTIAL = re.compile(rb"[A-Za-z0-9_.\-]{0,64}\\?[\"']?[ \t]*[=:]?")
 _CAMEL = re.compile(rb"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
@@ -494,6 +495,8 @@ class KeyValueFamily(Detector):
                     line = line[:cut]
                 line = line.rstrip(b" \t\r")
                 s, t = vs, vs + len(line)
+                if sep == b":" and _BLOCK_SCALAR.fullmatch(line):
+                    return self._block_value(v, ks, w, avail, final, rules), skip
                 if line[:1] in _LINE_VALUE_REJECT:
                     return None, skip
                 if _CODE_CALL.match(line) or (v[vs - 1] in b" \t" and b"." in line and _CODE_REF.match(line)):
@@ -522,6 +525,39 @@ class KeyValueFamily(Detector):
                 return [(s, t, r.id, 0)], skip
         return None, skip
 
+
+    def _block_value(self, v: bytes, ks: int, w: int, avail: int, final: bool, rules: list):
+        """A YAML block scalar (`password: |` then more-indented lines): the value is those lines. It ends at
+        the first non-blank line indented no deeper than the key, at 8 KiB, or at the end of the stream."""
+        key_indent = ks - (v.rfind(b"\n", 0, ks) + 1)
+        start = last = -1
+        p = w + 1
+        cap = p + self.max_window
+        while True:
+            if p >= avail:
+                if final or avail >= cap:
+                    break
+                return Pending(start if start >= 0 else p)
+            nl = v.find(b"\n", p, min(avail, cap))
+            end = nl if nl >= 0 else min(avail, cap)
+            text = v[p:end]
+            body = text.lstrip(b" ")
+            if body.rstrip(b"\r"):
+                if len(text) - len(body) <= key_indent:
+                    break  # dedented: the block ended on the line before
+                if start < 0:
+                    start = p + len(text) - len(body)
+                last = p + len(text.rstrip(b" \r"))
+            elif nl < 0 and not final and end == avail and avail < cap:
+                return Pending(start if start >= 0 else p)  # a line of spaces so far: depth unknown
+            if nl < 0:
+                if end >= cap or final:
+                    break
+                return Pending(start if start >= 0 else p)
+            p = nl + 1
+        if start < 0 or last - start < 3 or not not_placeholder(v[start:last].strip()):
+            return None
+        return [(start, last, rules[0].id, 0)]
 
     def _two_fields(self, v: bytes, ks: int, ts: int, avail: int, final: bool):
         """`password    s3cr3t!` alone on a line: tables (`vault kv get`), `requirepass …` (redis.conf).
