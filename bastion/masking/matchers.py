@@ -288,6 +288,10 @@ class KeyRule:
 
 
 _KEY_TAIL = re.compile(rb"([A-Za-z0-9_.\-]{0,64})(\\?[\"']?)[ \t]*(=>|:=|=|:)[ \t]*(\\?[\"']?)")
+# A Python/pydantic type annotation after `name:` (optionally `| None` and a default).
+_ANNOTATION = re.compile(
+    rb"(?:str|bytes|int|bool|float|Any|SecretStr|SecretBytes|(?:typing\.)?(?:Optional|Union|List|Dict|Annotated)"
+    rb"\[[^\]]*\])(?:[ \t]*\|[ \t]*None)?(?:[ \t]*=[ \t]*(?:[\"'](?P<lit>[^\"']*)[\"']|[^\"'].*))?\Z")
 _BLOCK_SCALAR = re.compile(rb"[|>][-+]?[1-9]?[-+]?")
 _KEY_WS = re.compile(rb"[A-Za-z0-9_.\-]{0,64}?(?=[ \t])()[ \t]+")
 _KEY_TAIL_PARTIAL = re.compile(rb"[A-Za-z0-9_.\-]{0,64}\\?[\"']?[ \t]*[=:]?")
@@ -501,6 +505,12 @@ class KeyValueFamily(Detector):
                     return None, skip
                 if _CODE_CALL.match(line) or (v[vs - 1] in b" \t" and b"." in line and _CODE_REF.match(line)):
                     return None, skip  # `password = get_password()`, `token = settings.TOKEN`
+                if sep == b":":
+                    ann = _ANNOTATION.match(line)
+                    if ann is not None:  # `password: str`, `token: Optional[str] = None`: a type, not a value
+                        if ann.group("lit") is None:
+                            return None, skip
+                        s, t = vs + ann.start("lit"), vs + ann.end("lit")  # ...but `= "hunter2"` is one
             else:
                 mm = _UNQUOTED.match(v, vs, w)
                 if mm is None:

@@ -83,6 +83,8 @@ SECRET = "Zx9Qw7Lk3Mn8Pv2R"
     "dsn https://0123456789abcdef0123456789abcdef@o4504.ingest.sentry.io/45\n",
     f"db:\n  password: |\n    {SECRET}\n    line2-{SECRET}\n  user: app\n",  # YAML block scalars
     f"secret: >-\n  {SECRET}\n",
+    f"    password: str = '{SECRET}'\n",          # a hard-coded default after the annotation
+    f"password: str{SECRET}\n",
 ])
 def test_secret_shapes_found_by_probing_are_masked(text: str) -> None:
     out = mask_whole(text.encode(), MaskingProfile())
@@ -96,6 +98,9 @@ def test_secret_shapes_found_by_probing_are_masked(text: str) -> None:
     "docker run -p 8080:80 nginx\n",
     "<passwordPolicy>strict</passwordPolicy>\n",
     "script: |\n  echo hi\n",
+    "    password: str\n",                         # type annotations (cat models.py)
+    "    api_key: Optional[str] = None\n",
+    "    token: str = ''\n",
 ])
 def test_look_alikes_found_by_probing_stay(text: str) -> None:
     assert mask_whole(text.encode(), MaskingProfile()) == text.encode()
