@@ -752,7 +752,7 @@ def _discard_outcome(task: "asyncio.Task[Any]") -> None:
     if task.cancelled():
         return
     exc = task.exception()
-    if exc is None:  # opened and then allowed after all: cannot happen once dropped, but never leak it
+    if exc is None:  # opened after approval, but the session ended before using it (cancelled): free it
         lease, chan = task.result()
         chan.close()
         lease.release()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -111,8 +112,6 @@ class GatewayProcess:
     def wait_recording_closed(self, path: Path, timeout: float = 30) -> None:
         """Wait until the session that writes `path` has closed its row (recording flushed and hashed):
         `ssh` returns as soon as the exit status arrives, and the gateway finishes the file after that."""
-        import sqlite3
-
         deadline = time.monotonic() + timeout
         db = sqlite3.connect(self.workdir / "state" / "bastion.sqlite3", timeout=5)
         try:

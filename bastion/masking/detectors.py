@@ -489,12 +489,6 @@ CLI = CliPasswordDetector(
 )
 
 # Order is priority: when two detectors mask the same bytes, the first names the span.
-for _det in TOKEN_DETECTORS:
-    # The span starts after the trigger (`atlasv1.`, `:AA`, `$6$`): bytes of a partial trigger can go out at
-    # once, so they are not held back (a lone `a`, `:` or `$` at the end of a chunk would otherwise wait).
-    if _det.ids[0] in ("terraform-cloud-token", "telegram-bot-token", "password-hash", "sentry-dsn-key"):
-        _det.prefix_type = False
-
 BUILTIN: list[Detector] = [PEM, *TOKEN_DETECTORS, *CONTEXT_DETECTORS, K8S, CLI, KEY_FAMILY, XML, CARDS]
 
 

@@ -173,6 +173,9 @@ class TokenDetector(Detector):
         lb = rb"(?<![A-Za-z0-9])" if boundary else b""
         self.regex = re.compile(lb + pattern, flags)
         self.group = "s" if "s" in self.regex.groupindex else 0
+        # A `(?P<s>…)` group marks the secret after the trigger (`atlasv1.`, `:AA`, `$6$`, `hooks.slack.com/…`):
+        # no span starts at the trigger, so a partial trigger at the end of a chunk need not be held back.
+        self.prefix_type = self.group == 0
         self.cont = re.compile(cont + b"*")
         self.value_class = self.cont
         self.max_len = max_len
@@ -415,15 +418,17 @@ class KeyValueFamily(Detector):
         return r, -1
 
     def _fast_for(self, key: bytes) -> tuple[list[KeyRule], bytes]:
-        cached = self._cache.get(key)
-        if cached is None:
-            cached = self._rules_for(key)
+        cached = self._rules_for(key)
         if len(self._fast) > 4096:
             self._fast.clear()
         out = self._fast[key] = (cached[0], key.lower())
         return out
 
     def _rules_for(self, key: bytes) -> tuple[list[KeyRule], bool]:
+        """The rules that accept a key name, and whether the name is one word (cached per name)."""
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
         parts = key_parts(key)
         norm = b"".join(parts)
         cached = ([r for r in self.rules if r.accepts(norm, parts)], len(parts) < 2)
@@ -460,10 +465,7 @@ class KeyValueFamily(Detector):
             skip = -1
         if sep == b":" and key.startswith(b"http"):
             return None, skip
-        cached = self._cache.get(key)
-        if cached is None:
-            cached = self._rules_for(key)
-        rules, simple_key = cached
+        rules, simple_key = self._rules_for(key)
         if not rules:
             return None, skip
         # `key: value` in the middle of a line is prose unless the key is compound (access_token) or
@@ -592,7 +594,7 @@ class KeyValueFamily(Detector):
             return None
         if not any(c in b"0123456789+/=_-!@#$%^&*" for c in value) or not not_placeholder(value):
             return None
-        rules, _simple = self._cache.get(v[ks:mw.start(1)]) or self._rules_for(v[ks:mw.start(1)])
+        rules, _simple = self._rules_for(v[ks:mw.start(1)])
         for r in rules:
             if r.value_ok(value, False):
                 return [(vs, vs + len(value), r.id, 0)]

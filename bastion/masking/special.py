@@ -358,14 +358,11 @@ class XmlSecretDetector(Detector):
 
     def _rest(self, v: bytes, start: int, avail: int) -> list[Span] | None:
         """What has arrived of a value cut short: up to a `<`, quote or line end."""
-        stop = start
-        while stop < avail and v[stop] not in b"<\r\n\"'":
-            stop += 1
-        return self._span(start, stop, v) if stop - start >= 1 else None
+        return self._span(start, self.value_class.match(v, start, avail).end(), v)
 
     @staticmethod
-    def _span(a: int, b: int, v: bytes, minimum: int = 3) -> list[Span] | None:
+    def _span(a: int, b: int, v: bytes) -> list[Span] | None:
         value = v[a:b]
-        if len(value) < minimum or not not_placeholder(value) or value.startswith((b"${", b"[MASKED")):
+        if len(value) < 3 or not not_placeholder(value) or value.startswith((b"${", b"[MASKED")):
             return None
         return [(a, b, "xml-secret-value", 0)]
