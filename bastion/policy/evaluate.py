@@ -8,9 +8,10 @@ them with the table in `_combine`. `session_decision` does the same for session-
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Sequence
 
@@ -19,7 +20,7 @@ from bastion.policy.match import Check, CommandView, compile_condition, glob_mat
 from bastion.policy.model import (DEFAULT_APPROVAL_TIMEOUT, DEFAULT_APPROVERS, SESSION_KINDS, SEVERITY,
                                   MaskingSection, Rule, SessionRule, AccountRule)
 from bastion.policy.parse import Document, build_set, load_documents
-from bastion.policy.shell import ParsedLine, SimpleCommand, parse_command_line
+from bastion.policy.shell import ParsedLine, SimpleCommand, is_name_pattern, parse_command_line
 
 ActionName = Literal["allow", "deny", "review"]
 
@@ -144,6 +145,18 @@ class PolicySet:
         return result
 
     def _decide(self, cmd: SimpleCommand, user: str, groups: frozenset[str], target: str) -> _Verdict:
+        verdict = self._decide_one(cmd, user, groups, target)
+        if cmd.opaque and is_name_pattern(cmd.program):
+            # `/bin/r? -rf /`: the program is whichever file the pattern matches; every program the rules
+            # name that it could match is tried, and the strictest answer stands.
+            for name in self._by_program:
+                if fnmatch.fnmatchcase(name, cmd.program):
+                    other = self._decide_one(replace(cmd, program=name), user, groups, target)
+                    if SEVERITY[other.action] > SEVERITY[verdict.action]:
+                        verdict = other
+        return verdict
+
+    def _decide_one(self, cmd: SimpleCommand, user: str, groups: frozenset[str], target: str) -> _Verdict:
         view = CommandView(cmd)
         denies: list[Rule] = []
         reviews: list[Rule] = []

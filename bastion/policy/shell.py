@@ -32,6 +32,7 @@ Pure: no I/O, no global state besides a per-thread parser.
 from __future__ import annotations
 
 import base64
+import fnmatch
 import binascii
 import posixpath
 import re
@@ -42,7 +43,8 @@ import tree_sitter_bash
 from tree_sitter import Language, Node, Parser
 
 from bastion.policy.words import Word, WordBuilder, decode_ansi_c
-from bastion.policy.wrappers import reads_program_text, unwrap
+from bastion.policy.downloads import DOWNLOADERS, written_files
+from bastion.policy.wrappers import INTERPRETERS, SHELLS, WRAPPER_NAMES, reads_program_text, unwrap
 
 MAX_LINE_BYTES = 64 * 1024   # larger command lines are opaque without parsing
 MAX_NODES = 10_000           # tree nodes visited per line (including re-parsed scripts)
@@ -50,6 +52,8 @@ MAX_COMMANDS = 1_000         # simple commands per line
 MAX_DEPTH = 120              # nesting depth of the walk (1,000 nested `$(` stop here)
 MAX_SCRIPTS = 64             # nested scripts re-parsed per line (`bash -c "bash -c ..."`)
 
+_PATH_DIRS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin", "~/bin", "~/.local/bin")
+_BRACKET_PATTERN = re.compile(r"\[[^\]]+\]")
 _BRACE_WORD = re.compile(r"(^|[;&|(\s])\{(?=[^\s}])")
 _LANGUAGE = Language(tree_sitter_bash.language())
 _local = threading.local()
@@ -249,6 +253,8 @@ class _Walker:
         # Where an earlier literal `cd` on the line went (`cd / && rm -rf bin`). Tracked in order, like
         # variables, without subshell scoping: rules only use it to deny or review more, never to allow.
         self.cwd: str | None = None
+        # Files a downloader wrote earlier on the line, resolved, with the downloader's name.
+        self.downloads: list[tuple[str, str]] = []
         self.nodes = 0
         self.depth = 0  # recursion depth of the tree walk (ctx.depth counts wrapper/script nesting)
         self.scripts = 0
@@ -526,6 +532,7 @@ class _Walker:
             return self._opaque(ctx, "command line too complex to analyse", span)
         first, args = words[0], words[1:]
         reason = forced
+        pattern = False
         if first.dynamic:
             program = ""
             reason = reason or "program name is only known at run time"
@@ -533,6 +540,12 @@ class _Walker:
             program = _basename(first.value)
             if first.resolved:
                 reason = reason or "program name built from a variable or substitution"
+            if _is_name_pattern(program):
+                # `/bin/r? -rf /`: the shell picks whichever file matches. The evaluator tries the pattern
+                # against the programs its rules name; here, against the wrappers, so that what a matching
+                # wrapper would run (`/usr/bin/su?o rm -rf /`) is still seen.
+                pattern = True
+                reason = reason or f"program name is a file-name pattern ({program}): the shell picks the file"
         cmd = SimpleCommand(
             program=program,
             path=first.value,
@@ -547,26 +560,71 @@ class _Walker:
             stdin_data=ctx.stdin_text.value if ctx.stdin_text is not None and not ctx.stdin_text.dynamic else None,
             recursive=bool(ctx.function) and program == ctx.function,
         )
+        if self.downloads and program:
+            ran = self._runs_download(first, program, args, ctx.redirects)
+            if ran is not None:
+                path, downloader = ran
+                cmd = replace(cmd, fed_by=cmd.fed_by + (downloader,))
+                reason = reason or f"runs {path}, which {downloader} downloaded earlier on this line"
         source = reads_program_text(program, args) if program else None
         if source is not None:
             where = {"stdin": _stdin_description(ctx), "fd": "a file descriptor or process substitution"}
             reason = reason or f"{program} reads its program from {where[source]}"
             if source == "stdin" and ctx.stdin_text is not None:
                 self._nested(ctx.stdin_text, ctx, span, program, reason)
-        unwrapped = unwrap(program, args) if program else None
+        if pattern:
+            found = [(name, unwrap(name, args)) for name in WRAPPER_NAMES if fnmatch.fnmatchcase(name, program)]
+            wrapped = [(name, u) for name, u in found if u is not None]
+        else:
+            wrapped = [(program, unwrap(program, args) if program else None)]
+        unwrapped = wrapped[0][1] if len(wrapped) == 1 else None
         if unwrapped is not None:
             cmd = replace(cmd, is_wrapper=bool(unwrapped.inners or unwrapped.scripts),
                           starts_shell=unwrapped.root_shell)
         self.commands.append(self._finish(cmd, ctx, span, reason))
         if program in ("cd", "pushd", "popd"):
             self._change_directory(program, args)
-        if unwrapped is None:
-            return
-        inner_ctx = ctx.child(wrappers=ctx.wrappers + (program,))
-        for inner in unwrapped.inners:
-            self._emit(inner, inner_ctx, span, stdin_args or unwrapped.stdin_args, forced=reason)
-        for script in unwrapped.scripts:
-            self._nested(script, inner_ctx, span, program, reason)
+        if program in DOWNLOADERS:
+            outputs = [r.target for r in ctx.redirects if r.writes and r.fd in (None, 1)]
+            for path in written_files(program, [w.value for w in args], outputs):
+                self.downloads.append((self._resolve(path), program))
+        for name, unwrapped in wrapped:
+            if unwrapped is None:
+                continue
+            inner_ctx = ctx.child(wrappers=ctx.wrappers + (name,))
+            for inner in unwrapped.inners:
+                self._emit(inner, inner_ctx, span, stdin_args or unwrapped.stdin_args, forced=reason)
+            for script in unwrapped.scripts:
+                self._nested(script, inner_ctx, span, name, reason)
+
+    def _resolve(self, path: str) -> str:
+        """A path as the shell would find it from here: against an earlier literal `cd`, when known."""
+        if path.startswith(("/", "~")):
+            return _normalise_path(path)
+        if self.cwd is not None:
+            return _normalise_path(self.cwd.rstrip("/") + "/" + path)
+        return posixpath.normpath(path)
+
+    def _runs_download(self, first: Word, program: str, args: list[Word],
+                       redirects: tuple[Redirect, ...]) -> tuple[str, str] | None:
+        """(path, downloader) when this command runs a file downloaded earlier on the line: as the program
+        (`./i.sh`, or a bare name saved into a PATH directory), or as what a shell or interpreter reads."""
+        runs: list[str] = []
+        if "/" in first.value:
+            runs.append(first.value)
+        else:
+            runs.extend(d + "/" + first.value for d in _PATH_DIRS)
+        if program in SHELLS or program in INTERPRETERS or program in ("source", "."):
+            runs.extend(w.value for w in args if not w.value.startswith("-"))
+            runs.extend(r.target for r in redirects if r.reads)
+        for path in runs:
+            key = self._resolve(path)
+            relative = not key.startswith(("/", "~"))
+            for saved, downloader in self.downloads:
+                if key == saved or ((relative or not saved.startswith(("/", "~")))
+                                    and _basename(key) == _basename(saved)):
+                    return path, downloader
+        return None
 
     def _change_directory(self, program: str, args: list[Word]) -> None:
         operands = [w for w in args if not (w.value.startswith("-") and w.value != "-")]  # -L, -P, -e, -@
@@ -691,6 +749,11 @@ def _stdin_description(ctx: _Context) -> str:
             "file": "a redirected file"}.get(ctx.stdin_kind, "stdin")
 
 
+def _is_name_pattern(name: str) -> bool:
+    """Would the shell expand this program name as a glob? (`r?`, `*m`, `r[m]`; not the `[` command.)"""
+    return "*" in name or "?" in name or _BRACKET_PATTERN.search(name) is not None
+
+
 def _basename(path: str) -> str:
     if "/" not in path:
         return path
@@ -736,3 +799,4 @@ def _unknown_base(value: str) -> bool:
 
 
 normalise_path = _normalise_path
+is_name_pattern = _is_name_pattern

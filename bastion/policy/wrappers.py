@@ -299,6 +299,17 @@ def _ssh(args: list[Word]) -> Unwrapped:
     return Unwrapped(scripts=[_join_script(rest)]) if rest else Unwrapped()
 
 
+def _coproc(args: list[Word]) -> Unwrapped:
+    """`coproc [NAME] command`: runs the command in the background. tree-sitter-bash has no `coproc`, so
+    `coproc NAME { cmd; }` arrives as the words `NAME { cmd` (the rest of the body as commands after it)."""
+    i = 0
+    if len(args) > 1 and args[1].value in ("{", "(") and args[0].value.isidentifier():
+        i = 1
+    if i < len(args) and args[i].value in ("{", "("):
+        i += 1
+    return Unwrapped(inners=[args[i:]]) if i < len(args) else Unwrapped()
+
+
 def _busybox(args: list[Word]) -> Unwrapped:
     if not args or args[0].value.startswith("-"):
         return Unwrapped()
@@ -368,8 +379,9 @@ _SPECIAL = {
     **{name: _shell for name in SHELLS},
     "eval": _eval, "su": _su, "xargs": _xargs, "watch": _watch, "ssh": _ssh, "busybox": _busybox,
     "script": _script, "find": _find, "alias": _alias_or_trap, "trap": _trap, "sg": _su,
-    "parallel": _xargs,
+    "parallel": _xargs, "coproc": _coproc,
 }
+WRAPPER_NAMES = tuple(sorted(set(SPECS) | set(_SPECIAL) - {"then", "do", "else"}))
 
 
 def reads_program_text(program: str, args: list[Word]) -> str | None:
