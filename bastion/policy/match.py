@@ -20,6 +20,11 @@ from bastion.policy.model import Condition, FlagGroup
 from bastion.policy.shell import SimpleCommand, normalise_path
 
 _GLOB_CHARS = frozenset("*?[")
+# File names that usually hold a secret: what a glob argument is tried against (see `glob_probes`).
+_PROBE_NAMES = ("id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "id_ecdsa_sk", "id_ed25519_sk", "credentials",
+                "config", "config.json", "shadow", "gshadow", "shadow-", ".netrc", ".pgpass", ".my.cnf",
+                ".git-credentials", ".vault-token", "ssh_host_rsa_key", "ssh_host_ecdsa_key",
+                "ssh_host_ed25519_key", "admin.conf", "environ", "token", "credentials.tfrc.json")
 
 
 @lru_cache(maxsize=4096)
@@ -109,7 +114,9 @@ class CommandView:
                     continue
                 value = arg.split("=", 1)[1]  # `--target-directory=/etc`, `of=/dev/sda` below
             elif "=" in arg and "/" in arg.split("=", 1)[1] and not arg.startswith(("/", "~", ".")):
-                value = arg.split("=", 1)[1]  # dd's `of=/dev/sda`
+                value = arg.split("=", 1)[1]  # dd's `of=/dev/sda`, curl's `-F f=@/etc/shadow`
+            if value[:1] in ("@", "<") and len(value) > 1:
+                value = value[1:]  # curl's `-d @file`, `-F f=<file`: the file is read
             if not value or not ("/" in value or value.startswith("~") or value in (".", "..")):
                 continue
             cleaned = normalise_path(value)
@@ -128,6 +135,19 @@ class CommandView:
     def glob_args(self) -> tuple[str, ...]:
         """Path arguments that are globs (`/etc/sha*`): the shell expands them to whatever exists."""
         return tuple(p for p in self.path_args if _GLOB_CHARS.intersection(p))
+
+    @cached_property
+    def glob_probes(self) -> tuple[str, ...]:
+        """For a glob argument whose last part is the pattern (`~/.ssh/*`, `/etc/ssh/*key`): the usual secret
+        files it would expand to if they were there."""
+        out: list[str] = []
+        for g in self.glob_args:
+            head, _sep, last = g.rpartition("/")
+            if not _sep or _GLOB_CHARS.intersection(head):
+                continue
+            out.extend(f"{head}/{name}" for name in _PROBE_NAMES if fnmatch.fnmatchcase(name, last)
+                       and (last.startswith(".") or not name.startswith(".")))  # `*` skips dot files
+        return tuple(out)
 
     @cached_property
     def cwd_paths(self) -> tuple[str, ...]:
@@ -244,8 +264,13 @@ def compile_condition(cond: Condition, *, program_checked: bool = False,  # noqa
         def paths_match(v: CommandView) -> bool:
             if any(prx.match(a) for a in paths_of(v)):
                 return True
-            # a glob argument that would expand to a listed path (`cat /etc/sha*` → /etc/shadow)
-            return bool(literals) and any(fnmatch.fnmatchcase(lit, g) for g in v.glob_args for lit in literals)
+            if not resolve_cwd or not v.glob_args:
+                return False
+            # a glob argument that would expand to a listed path (`cat /etc/sha*` → /etc/shadow), or to a file
+            # that usually holds a secret, where the rule lists it (`cat ~/.ssh/*` → ~/.ssh/id_rsa)
+            if any(fnmatch.fnmatchcase(lit, g) for g in v.glob_args for lit in literals):
+                return True
+            return any(prx.match(p) for p in v.glob_probes)
 
         checks.append(paths_match)
     if cond.destination:

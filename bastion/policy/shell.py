@@ -253,6 +253,9 @@ class _Walker:
         # Where an earlier literal `cd` on the line went (`cd / && rm -rf bin`). Tracked in order, like
         # variables, without subshell scoping: rules only use it to deny or review more, never to allow.
         self.cwd: str | None = None
+        # Set once a `cd` went somewhere unknown that need not be below the starting directory (`cd $d`,
+        # `cd ../..`): relative paths after it are then paths only known at run time.
+        self.cwd_lost = False
         # Files a downloader wrote earlier on the line, resolved, with the downloader's name.
         self.downloads: list[tuple[str, str]] = []
         self.nodes = 0
@@ -441,6 +444,11 @@ class _Walker:
                 self._command(body, sub, b, src, top, extra_args)
             else:
                 self._walk(body, sub, b, src, top)
+        elif len(redirects) > len(ctx.redirects):
+            # `> /etc/passwd` alone still opens (and truncates) the file: the shell's null command does it.
+            span = self._span(node, src, ctx, top)
+            self.commands.append(self._finish(SimpleCommand("", "", tuple(w.value for w in extra_args),
+                                                            redirects=tuple(redirects), span=span), ctx, span))
         for cont in continuations:
             if cont.type == "pipeline":
                 # `cat <<EOF | sh`: tree-sitter nests the rest of the pipeline inside the here-doc.
@@ -553,7 +561,8 @@ class _Walker:
             redirects=ctx.redirects,
             wrappers=ctx.wrappers,
             dynamic_args=stdin_args or any(w.dynamic for w in args),
-            dynamic_paths=tuple(w.value for w in args if w.dynamic_prefix or _unknown_base(w.value)),
+            dynamic_paths=tuple(w.value for w in args if w.dynamic_prefix or _unknown_base(w.value)
+                                or (self.cwd_lost and _relative_operand(w.value))),
             span=span,
             cwd=self.cwd,
             fed_by=ctx.fed_by,
@@ -629,18 +638,22 @@ class _Walker:
     def _change_directory(self, program: str, args: list[Word]) -> None:
         operands = [w for w in args if not (w.value.startswith("-") and w.value != "-")]  # -L, -P, -e, -@
         if program == "popd" or len(operands) > 1 or any(w.dynamic for w in args):
-            self.cwd = None
+            self.cwd, self.cwd_lost = None, True
             return
         if not operands:
             self.cwd = "~" if program == "cd" else None
+            self.cwd_lost = program != "cd"
             return
         target = operands[0].value
         if target.startswith("/") or (target.startswith("~") and not target.startswith(("~+", "~-"))):
-            self.cwd = _normalise_path(target)
+            self.cwd, self.cwd_lost = _normalise_path(target), False
         elif target and target != "-" and self.cwd is not None:
             self.cwd = _normalise_path(self.cwd.rstrip("/") + "/" + target)
         else:
+            # From an unknown directory: still below it unless the path climbs out (`cd ../../..`, `cd -`).
             self.cwd = None
+            if not target or target == "-" or target.startswith("~") or _unknown_base(target):
+                self.cwd_lost = True
 
     def _nested(self, script: Word, ctx: _Context, span: tuple[int, int], program: str, reason: str) -> None:
         """Parse shell text a command runs (`bash -c`, `eval`, a here-doc into `sh`)."""
@@ -784,6 +797,10 @@ def _normalise_path(value: str) -> str:
             cleaned = "/" + cleaned.lstrip("/")
         return cleaned
     return value
+
+
+def _relative_operand(value: str) -> bool:
+    return bool(value) and not value.startswith(("-", "/", "~")) and "=" not in value
 
 
 def _unknown_base(value: str) -> bool:

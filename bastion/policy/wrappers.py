@@ -81,6 +81,13 @@ SPECS: dict[str, WrapperSpec] = {
     "dbus-launch": WrapperSpec(),
     "xvfb-run": WrapperSpec("nlsfep", frozenset({"--server-num", "--server-args", "--auth-file",
                             "--error-file", "--xauth-protocol"})),
+    "daemonize": WrapperSpec("acEeloptuv"),
+    "setpriv": WrapperSpec(),
+    "chpst": WrapperSpec("ugUelmdoptfc/n"),
+    "sshpass": WrapperSpec("pfdP"),
+    "faketime": WrapperSpec("f", operands=1),
+    "cgexec": WrapperSpec("g"),
+    "prlimit": WrapperSpec("p", frozenset({"--pid"})),
     "then": WrapperSpec(), "do": WrapperSpec(), "else": WrapperSpec(),
 }
 
@@ -296,7 +303,10 @@ def _ssh(args: list[Word]) -> Unwrapped:
     spec = WrapperSpec(_SSH_VALUE)
     start, _ = _skip_options(args, spec)
     rest = args[start + 1:]  # skip the host
-    return Unwrapped(scripts=[_join_script(rest)]) if rest else Unwrapped()
+    out = Unwrapped(scripts=_ssh_options(args[:start]))
+    if rest:
+        out.scripts.append(_join_script(rest))
+    return out
 
 
 def _coproc(args: list[Word]) -> Unwrapped:
@@ -308,6 +318,151 @@ def _coproc(args: list[Word]) -> Unwrapped:
     if i < len(args) and args[i].value in ("{", "("):
         i += 1
     return Unwrapped(inners=[args[i:]]) if i < len(args) else Unwrapped()
+
+
+def _option_values(args: list[Word], short: str, longs: tuple[str, ...]) -> list[Word]:
+    """Values of options that hold a command line a program runs (`-e CMD`, `--rsh=CMD`, `-eCMD`)."""
+    out: list[Word] = []
+    for i, a in enumerate(args):
+        v = a.value
+        if v == "--":
+            break
+        name, eq, value = v.partition("=")
+        if name in longs and eq:
+            out.append(Word(value, a.dynamic))
+        elif v in longs or (short and v == short):
+            if i + 1 < len(args):
+                out.append(args[i + 1])
+        elif short and v.startswith(short) and not v.startswith("--") and len(v) > len(short):
+            out.append(Word(v[len(short):], a.dynamic))
+    return out
+
+
+def _rsync(args: list[Word]) -> Unwrapped:
+    """`rsync -e 'CMD' ...`: the remote shell is a command run here."""
+    return Unwrapped(scripts=_option_values(args, "-e", ("--rsh",)))
+
+
+def _zip(args: list[Word]) -> Unwrapped:
+    """`zip -T -TT 'CMD' ...`: the test command runs through the shell."""
+    return Unwrapped(scripts=_option_values(args, "-TT", ("--unzip-command",)))
+
+
+def _man(args: list[Word]) -> Unwrapped:
+    """`man -P 'CMD'`, `man -H'CMD'`: the pager or browser is a shell command."""
+    return Unwrapped(scripts=_option_values(args, "-P", ("--pager",)) + _option_values(args, "-H", ("--html",)))
+
+
+_TAR_COMMANDS = ("--to-command", "--use-compress-program", "--info-script", "--new-volume-script")
+
+
+def _tar(args: list[Word]) -> Unwrapped:
+    """`tar --to-command=CMD`, `-I CMD`, `--checkpoint-action=exec=CMD`, `-F CMD`: commands tar runs."""
+    out = Unwrapped(scripts=_option_values(args, "-I", _TAR_COMMANDS) + _option_values(args, "-F", ()))
+    for a in args:
+        name, _eq, value = a.value.partition("=")
+        if name == "--checkpoint-action" and value.startswith("exec="):
+            out.scripts.append(Word(value[5:], a.dynamic))
+    return out
+
+
+_GIT_COMMAND_KEYS = ("core.pager", "core.editor", "core.sshcommand", "core.fsmonitor", "core.hookspath",
+                     "sequence.editor", "diff.external", "pager.", "credential.helper", "gpg.program",
+                     "uploadpack.packobjectshook")
+
+
+def _git(args: list[Word]) -> Unwrapped:
+    """`git -c core.pager='CMD' ...`, `git -c alias.x='!CMD' x`: configuration values that are commands."""
+    out = Unwrapped()
+    for i, a in enumerate(args):
+        if a.value != "-c" or i + 1 >= len(args):
+            continue
+        key, _eq, value = args[i + 1].value.partition("=")
+        key = key.lower()
+        if key.startswith("alias.") and value.startswith("!"):
+            out.scripts.append(Word(value[1:], args[i + 1].dynamic))
+        elif key.startswith(_GIT_COMMAND_KEYS) or key.endswith((".textconv", ".clean", ".smudge", ".process",
+                                                                ".command", ".cmd")):
+            out.scripts.append(Word(value, args[i + 1].dynamic))
+    return out
+
+
+def _ssh_options(args: list[Word]) -> list[Word]:
+    """`ssh -o ProxyCommand=CMD`, `-oLocalCommand CMD`: commands ssh runs on this machine."""
+    out: list[Word] = []
+    for i, a in enumerate(args):
+        v = a.value
+        if v == "-o" and i + 1 < len(args):
+            opt = args[i + 1]
+        elif v.startswith("-o") and len(v) > 2:
+            opt = Word(v[2:], a.dynamic)
+        else:
+            continue
+        key, _sep, value = opt.value.replace("=", " ", 1).partition(" ")
+        if key.lower() in ("proxycommand", "localcommand", "knownhostscommand", "remotecommand"):
+            out.append(Word(value.strip(), opt.dynamic))
+    return out
+
+
+_TMUX_COMMANDS = frozenset({"new", "new-session", "new-window", "neww", "split-window", "splitw", "run-shell",
+                            "run", "respawn-pane", "respawnp", "respawn-window", "respawnw", "pipe-pane",
+                            "pipep", "send-keys", "send", "display-popup", "popup"})
+_TMUX_VALUE = "cefFnstxylNThwbS"  # options taking a value (`-d` detaches: no value)
+_TMUX_KEYS = frozenset({"Enter", "C-m", "C-j", "C-c", "C-d", "KPEnter", "Escape", "Tab", "Space"})
+
+
+def _tmux(args: list[Word]) -> Unwrapped:
+    """`tmux new -d 'CMD'`, `tmux send-keys -t x 'CMD' Enter`: shell text tmux runs or types."""
+    out = Unwrapped()
+    i = 0
+    while i < len(args) and args[i].value.startswith("-"):
+        i += 2 if args[i].value in ("-L", "-S", "-f", "-c", "-T") else 1
+    while i < len(args):
+        sub = args[i].value
+        j = i + 1
+        while j < len(args) and args[j].value != ";":
+            j += 1
+        rest = args[i + 1:j]
+        if sub in _TMUX_COMMANDS:
+            k = 0
+            while k < len(rest) and rest[k].value.startswith("-") and len(rest[k].value) > 1:
+                flag = rest[k].value
+                k += 2 if flag[-1] in _TMUX_VALUE and len(flag) == 2 else 1
+            words = [w for w in rest[k:] if w.value not in _TMUX_KEYS]
+            if words:
+                out.scripts.append(_join_script(words))
+        i = j + 1
+    return out
+
+
+def _screen(args: list[Word]) -> Unwrapped:
+    """`screen -dmS name CMD args`: runs CMD; `screen -X stuff 'CMD\n'` types it into a window."""
+    for i, a in enumerate(args):
+        if a.value == "-X" and i + 2 < len(args) and args[i + 1].value == "stuff":
+            typed = args[i + 2]  # screen turns `\n`, `\r` and `^M` into the keys that run the line
+            text = typed.value.replace("\\n", "\n").replace("\\r", "\n").replace("^M", "\n")
+            return Unwrapped(scripts=[Word(text, typed.dynamic)])
+    start, _ = _skip_options(args, WrapperSpec("cehpsSTtRrx"))
+    return Unwrapped(inners=[args[start:]]) if start < len(args) else Unwrapped()
+
+
+def _start_stop_daemon(args: list[Word]) -> Unwrapped:
+    """`start-stop-daemon --start --exec PATH -- ARGS`: runs PATH (or `--startas`) with ARGS."""
+    if not any(a.value in ("-S", "--start") for a in args):
+        return Unwrapped()
+    program: Word | None = None
+    rest: list[Word] = []
+    for i, a in enumerate(args):
+        v = a.value
+        if v == "--":
+            rest = args[i + 1:]
+            break
+        name, eq, value = v.partition("=")
+        if name in ("--exec", "--startas") and eq:
+            program = Word(value, a.dynamic)
+        elif v in ("-x", "-a", "--exec", "--startas") and i + 1 < len(args):
+            program = args[i + 1]
+    return Unwrapped(inners=[[program] + rest]) if program is not None else Unwrapped()
 
 
 def _busybox(args: list[Word]) -> Unwrapped:
@@ -379,7 +534,8 @@ _SPECIAL = {
     **{name: _shell for name in SHELLS},
     "eval": _eval, "su": _su, "xargs": _xargs, "watch": _watch, "ssh": _ssh, "busybox": _busybox,
     "script": _script, "find": _find, "alias": _alias_or_trap, "trap": _trap, "sg": _su,
-    "parallel": _xargs, "coproc": _coproc,
+    "parallel": _xargs, "coproc": _coproc, "toybox": _busybox, "rsync": _rsync, "zip": _zip, "man": _man,
+    "tar": _tar, "git": _git, "tmux": _tmux, "screen": _screen, "start-stop-daemon": _start_stop_daemon,
 }
 WRAPPER_NAMES = tuple(sorted(set(SPECS) | set(_SPECIAL) - {"then", "do", "else"}))
 
@@ -392,6 +548,11 @@ def reads_program_text(program: str, args: list[Word]) -> str | None:
     """
     if program in ("source", "."):
         return _script_operand_kind(args[0]) if args else None
+    if program in ("at", "batch"):
+        # the job's commands come from stdin unless `-f FILE`; `-l`/`-r`/`-c` list, remove or show jobs
+        if any(a.value.startswith("-") and any(c in a.value[1:] for c in "flrcd") for a in args):
+            return None
+        return "stdin"
     if program not in SHELLS and program not in INTERPRETERS:
         return None
     inline_flags = {"python": "cm", "python2": "cm", "python3": "cm", "perl": "eE", "ruby": "e", "node": "ep",

@@ -245,3 +245,38 @@ def test_running_a_file_downloaded_earlier_on_the_line_is_opaque_and_fed_by_the_
                                   "wget https://x/f.tgz && tar xzf f.tgz"])
 def test_other_uses_of_a_download_are_not(text: str) -> None:
     assert not parse_command_line(text).opaque
+
+
+@pytest.mark.parametrize("text", [
+    "ssh -o ProxyCommand='rm -rf /' host",
+    "ssh -oLocalCommand='rm -rf /' host",
+    "rsync -e 'rm -rf /' a b",
+    "zip x.zip a -T -TT 'rm -rf /'",
+    "man -P 'rm -rf /' ls",
+    "tar xf x.tar --to-command='rm -rf /'",
+    "tar cf x.tar . --checkpoint=1 --checkpoint-action=exec='rm -rf /'",
+    "git -c core.pager='rm -rf /' log",
+    "git -c alias.x='!rm -rf /' x",
+    "tmux new -d 'rm -rf /'",
+    "tmux send-keys -t 0 'rm -rf /' Enter",
+    "screen -dmS x rm -rf /",
+    "screen -S x -X stuff 'rm -rf /\\n'",
+    "start-stop-daemon --start --exec /bin/rm -- -rf /",
+    "at now <<< 'rm -rf /'",
+    "toybox rm -rf /",
+])
+def test_commands_inside_options_and_job_runners_are_seen(text: str) -> None:
+    assert find(text, "rm").args == ("-rf", "/")
+
+
+def test_a_redirection_alone_is_a_command_with_that_redirection() -> None:
+    (cmd,) = parse_command_line("> /etc/passwd").commands
+    assert cmd.program == "" and cmd.redirects[0].target == "/etc/passwd" and cmd.redirects[0].writes
+
+
+@pytest.mark.parametrize("text, lost", [
+    ("cd ../.. && rm -rf x", True), ('cd "$d"; rm -rf x', True), ("cd -; rm -rf x", True),
+    ("cd build && rm -rf x", False), ("cd ../.. && cd /tmp && rm -rf x", False),
+])
+def test_relative_paths_after_a_cd_to_an_unknown_place_are_run_time_paths(text: str, lost: bool) -> None:
+    assert (find(text, "rm").dynamic_paths == ("x",)) is lost
