@@ -23,7 +23,8 @@ from bastion.masking.matchers import (
     key_parts,
     not_placeholder,
 )
-from bastion.masking.special import CardDetector, CliPasswordDetector, K8sSecretDataDetector, XmlSecretDetector
+from bastion.masking.special import (Base64PrivateKeyDetector, CardDetector, CliPasswordDetector, K8sSecretDataDetector,
+                                     PgpassDetector, PuttyPrivateKeyDetector, XmlSecretDetector)
 
 ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 HEX = "0123456789abcdef"
@@ -74,6 +75,27 @@ def _tok(
         positives=[(ctx.format(s=secret), secret)] + ([(secret, secret)] if kw.get("boundary", True) else []),
         negatives=list(negs), **kw,
     )
+
+
+_DISCORD = "M" + fake(URLSAFE, 23, "dc1") + "." + fake(URLSAFE, 6, "dc2") + "." + fake(URLSAFE, 38, "dc3")
+
+
+class DiscordTokenDetector(TokenDetector):
+    """Its trigger is the short middle part (`.abcdef.`): a trigger over the 24-26 byte head would make re2's
+    DFA track every possible start and crawl. From the middle part, the head is found looking back."""
+
+    overlaps_literals = True
+
+    def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):
+        if v[ts : ts + 1] != b".":  # a candidate head near the end of the input (`zone_re`)
+            return super().evaluate(v, ts, te, avail, final)
+        for n in (24, 25, 26):
+            s = ts - n
+            if s >= 0 and v[s] in b"MNO":
+                r = super().evaluate(v, s, s, avail, final)
+                if r is not None:
+                    return r
+        return None
 
 
 TOKEN_DETECTORS: list[Detector] = [
@@ -262,7 +284,31 @@ TOKEN_DETECTORS: list[Detector] = [
          ctx="root:$6${s}:19000:0:99999:7:::", boundary=False, cont=rb"[./A-Za-z0-9$=,+]",
          viable=rb"\$(?:1|5|6|2[abxy]|y|apr1|argon2(?:id|i|d)?)\$[./A-Za-z0-9$=,+]*",
          negs=["echo $1$2 done", "cost $5$ total", "price: $6$ each"]),
-
+    DiscordTokenDetector(
+         "discord-bot-token", "Discord bot token (base64 user id . timestamp . HMAC)", [],
+         rb"[MNO][A-Za-z0-9_\-]{23,25}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27,38}(?![A-Za-z0-9_\-])",
+         cont=rb"[A-Za-z0-9_\-.]",
+         viable=rb"[MNO][A-Za-z0-9_\-]{0,25}(?:\.[A-Za-z0-9_\-]{0,6}(?:\.[A-Za-z0-9_\-]{0,38})?)?",
+         trigger_re=rb"\.[A-Za-z0-9_\-]{6}\.", trigger_width=8,
+         zone_re=rb"(?<![A-Za-z0-9_\-.])[MNO](?=[A-Za-z0-9_\-]{23,25}\.|[A-Za-z0-9_\-.]*\Z)",
+         positives=[(f"DISCORD_TOKEN={_DISCORD}", _DISCORD), (_DISCORD, _DISCORD)],
+         negatives=["MyApplicationNameIsLong.config.yaml", "NODE_ENV_PRODUCTION_SERV.x12345.y", "api.github.com"]),
+    _tok("discord-webhook-url", "Discord webhook URL token (/api/webhooks/<id>/<token>)", ["/api/webhooks/"],
+         rb"/api/webhooks/[0-9]{17,20}/(?P<s>[A-Za-z0-9_\-]{60,70})(?![A-Za-z0-9_\-])", fake(URLSAFE, 68, "dcw"),
+         ctx="https://discord.com/api/webhooks/123456789012345678/{s}", boundary=False, cont=rb"[A-Za-z0-9_\-/]",
+         max_len=128, viable=rb"/api/webhooks/[0-9]{0,20}(?:/[A-Za-z0-9_\-]{0,70})?",
+         negs=["GET /api/webhooks/123456789012345678 200"]),
+    _tok("google-oauth-refresh-token", "Google OAuth refresh token (1//0…)", ["1//0"],
+         rb"1//0(?P<s>[A-Za-z0-9_\-]{40,512})", fake(URLSAFE, 100, "g-refresh"), ctx="refresh: 1//0{s}",
+         boundary=False, cont=rb"[A-Za-z0-9_\-/]", max_len=520, viable=rb"1//0[A-Za-z0-9_\-]*",
+         negs=["ratio 1//0 is undefined"]),
+    _tok("firebase-fcm-server-key", "Firebase Cloud Messaging legacy server key (AAAA…:APA91b…)", [":apa91b"],
+         rb":APA91b(?P<s>[A-Za-z0-9_\-]{60,})", fake(URLSAFE, 134, "fcm"),
+         ctx="FCM_KEY=AAAA" + fake(URLSAFE, 7, "fcm0") + ":APA91b{s}", boundary=False, cont=rb"[A-Za-z0-9_\-:]",
+         max_len=400, viable=rb":APA91b[A-Za-z0-9_\-]*"),
+    _tok("alibaba-access-key-id", "Alibaba Cloud AccessKey id (LTAI + 12-20)", ["ltai"],
+         rb"LTAI[A-Za-z0-9]{12,20}(?![A-Za-z0-9])", "LTAI" + fake(ALNUM, 20, "ali"), keep=4, cont=rb"[A-Za-z0-9]",
+         viable=rb"LTAI[A-Za-z0-9]{0,20}", negs=["LTAI is a prefix"]),
 ]
 
 
@@ -289,6 +335,13 @@ CONTEXT_DETECTORS: list[Detector] = [
         validate=lambda s: _mixed(s) and not_placeholder(s), value_class=rb"[A-Za-z0-9\-._~+/=]",
         positives=[("curl -H 'Authorization: Bearer " + fake(URLSAFE, 40, "bearer") + "'", fake(URLSAFE, 40, "bearer"))],
         negatives=["Use Bearer authentication for the API", "bearer token <redacted>"],
+    ),
+    ContextDetector(
+        "okta-api-token", "Okta API token (`SSWS <token>` in Authorization headers)", ["ssws"],
+        rb"ssws[ \t]+(?P<s>[A-Za-z0-9_\-]{40,44})(?![A-Za-z0-9_\-])", max_len=256, boundary=True,
+        value_class=rb"[A-Za-z0-9_\-]",
+        positives=[("curl -H 'Authorization: SSWS 00" + fake(URLSAFE, 40, "okta") + "'", "00" + fake(URLSAFE, 40, "okta"))],
+        negatives=["SSWS tokens are documented here"],
     ),
     ContextDetector(
         "authorization-header", "Authorization header values (Basic, Bearer, Token, Digest, …)", ["authorization"],
@@ -370,7 +423,7 @@ def _password_key(norm: bytes, parts: list[bytes]) -> bool:
         return False
     if any(w in norm for w in (b"password", b"passwd", b"passphrase", b"pswd")):
         return True
-    return norm.endswith((b"pass", b"pwd")) or b"pass" in parts or b"pwd" in parts
+    return norm.endswith((b"pass", b"pwd", b"psk")) or b"pass" in parts or b"pwd" in parts or b"psk" in parts
 
 
 _AWS_SECRET = re.compile(rb"[A-Za-z0-9/+=]{40}\Z")
@@ -426,7 +479,7 @@ KEY_RULES = [
         _has(b"credential", b"creds"), "DB_CREDENTIALS", fake(ALNUM, 24, "creds"),
         negs=["credential.helper=store"]),
 ]
-KEY_LITERALS = ["pass", "pwd", "pswd", "secret", "token", "auth", "apikey", "api_key", "api-key", "accesskey",
+KEY_LITERALS = ["pass", "pwd", "pswd", "psk", "secret", "token", "auth", "apikey", "api_key", "api-key", "accesskey",
                 "access_key", "access-key", "privatekey", "private_key", "private-key", "credential", "creds", "dsn",
                 "mnemonic", "seed_phrase", "seedphrase", "recovery_phrase"]
 KEY_FAMILY = KeyValueFamily(KEY_LITERALS, KEY_RULES)
@@ -483,13 +536,33 @@ CLI = CliPasswordDetector(
                ("pg_dump --password " + PASSWORD + " db", PASSWORD),
                ("machine api.example.com login alice password " + PASSWORD, PASSWORD),
                ("curl -fsS -u deploy:" + PASSWORD + " https://api.example.com/v1", PASSWORD),
-               ("docker login -u bot -p " + PASSWORD + " registry.example.com", PASSWORD)],
-    negatives=["mysql -u root -p app", "mkdir -p /tmp/x", "find . -print", "tests pass on CI",
+               ("docker login -u bot -p " + PASSWORD + " registry.example.com", PASSWORD),
+               ("vault login --token " + fake(URLSAFE, 28, "cli-tok") + "1 -x", fake(URLSAFE, 28, "cli-tok") + "1")],
+    negatives=["mytool --token $TOKEN", "mytool --token-file /run/token", "kubectl --token ./token.txt",
+               "gh auth --secret example --x", "mysql -u root -p app", "mkdir -p /tmp/x", "find . -print", "tests pass on CI",
                "docker run -p 8080:80 nginx", "curl -u alice https://example.com"],
 )
 
+_PEM_B64 = base64.b64encode(f"-----BEGIN RSA PRIVATE KEY-----\n{_PEM_BODY}\n-----END RSA PRIVATE KEY-----\n".encode()).decode()
+PEM_BASE64 = Base64PrivateKeyDetector(
+    positives=[("  tls.key: " + _PEM_B64, _PEM_B64[15:]),
+               ("\n".join(_PEM_B64[i : i + 76] for i in range(0, len(_PEM_B64), 76)) + "\n", _PEM_B64[15:76])],
+    negatives=["  tls.crt: " + base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n").decode()],
+)
+_PPK_BODY = "\n".join(fake(B64, 64, f"ppk{i}") for i in range(3))
+PUTTY = PuttyPrivateKeyDetector(
+    positives=[("PuTTY-User-Key-File-3: ssh-rsa\nEncryption: none\nPublic-Lines: 1\nAAAAB3NzaC1yc2E\n"
+                f"Private-Lines: 3\n{_PPK_BODY}\nPrivate-MAC: " + fake(HEX, 64, "ppkmac") + "\n", _PPK_BODY)],
+    negatives=["Private-Lines: see the PuTTY documentation"],
+)
+PGPASS = PgpassDetector(
+    positives=[("db.example.com:5432:app:app_user:" + PASSWORD, PASSWORD), ("*:*:*:postgres:" + PASSWORD, PASSWORD)],
+    negatives=["00:1a:2b:3c:4d:5e", "src/app.py:120:def:main:", "localhost:5432:app:user:********"],
+)
+
 # Order is priority: when two detectors mask the same bytes, the first names the span.
-BUILTIN: list[Detector] = [PEM, *TOKEN_DETECTORS, *CONTEXT_DETECTORS, K8S, CLI, KEY_FAMILY, XML, CARDS]
+BUILTIN: list[Detector] = [PEM, PEM_BASE64, PUTTY, *TOKEN_DETECTORS, *CONTEXT_DETECTORS, K8S, CLI, KEY_FAMILY, XML,
+                           CARDS, PGPASS]
 
 
 def builtin_infos() -> list[Info]:

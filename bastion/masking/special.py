@@ -1,7 +1,9 @@
-"""Detectors that need more than one regex: payment cards, command-line passwords, Kubernetes Secrets."""
+"""Detectors that need more than one regex: payment cards, command-line passwords, Kubernetes Secrets,
+base64-wrapped and PuTTY private keys, `.pgpass` lines."""
 
 from __future__ import annotations
 
+import binascii
 import re
 
 from bastion.masking.matchers import (ALNUM, Detector, Info, Pending, Span, line_start_ok, line_window,
@@ -101,7 +103,12 @@ class CliPasswordDetector(Detector):
     `redis-cli -a SECRET`, `--password SECRET`, `machine h login u password SECRET`."""
 
     ids = ("cli-password",)
-    literals = (b"mysql", b"mariadb", b"sshpass", b"redis-cli", b"curl", b"login", b"pass")
+    # `--token VALUE` (a space, not `=`: `--token=x` is a key-value assignment, seen by that family)
+    SECRET_FLAGS = (b"--token ", b"--secret ", b"--api-key ", b"--apikey ", b"--api-token ", b"--access-token ",
+                    b"--auth-token ", b"--client-secret ", b"--secret-key ", b"--private-token ", b"--bearer-token ",
+                    b"--secret-access-key ", b"--refresh-token ", b"--session-token ")
+    literals = (b"mysql", b"mariadb", b"sshpass", b"redis-cli", b"curl", b"login", b"pass") + SECRET_FLAGS
+    FLAG_VALUE = re.compile(rb"[ \t]*([\"']?)([^\s\"']{8,})\1")
     prefix_type = False
     boundary = False
     value_class = re.compile(rb"[^\s]*")
@@ -130,6 +137,8 @@ class CliPasswordDetector(Detector):
 
     def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):
         word = v[ts:te].lower()
+        if word[:2] == b"--":
+            return self._secret_flag(v, ts, te, avail, final)
         rule = self.RULES.get(word)
         if rule is None:  # "pass": only as `--pass…` flag or a netrc `password` field
             flag = v[max(0, ts - 2) : ts] == b"--"
@@ -162,6 +171,22 @@ class CliPasswordDetector(Detector):
         return out
 
 
+    def _secret_flag(self, v: bytes, ts: int, te: int, avail: int, final: bool):
+        if ts > 0 and v[ts - 1] not in b" \t\"'=":
+            return None
+        w = line_window(v, ts, self.max_window, avail, final)
+        if w is None:
+            return Pending(te)
+        m = self.FLAG_VALUE.match(v, te, w)
+        if m is None:
+            return None
+        value = m.group(2)
+        if value[:1] in b"$-/~.@<" or not not_placeholder(value) or not any(c in _DIGITS_SYMBOLS for c in value):
+            return None  # a variable, another option, a path, a placeholder or a plain word
+        return [(m.start(2), m.end(2), "cli-password", 0)]
+
+
+_DIGITS_SYMBOLS = frozenset(b"0123456789_+/=.~")
 _B64 = re.compile(rb"[A-Za-z0-9+/]+={0,2}\Z")
 _YAML_ITEM = re.compile(rb"[ \t]*([A-Za-z0-9_.\-]+)[ \t]*:[ \t]*(\S.*?)?[ \t\r]*\Z")
 _JSON_PAIR = re.compile(rb'\s*"((?:[^"\\]|\\.)*)"\s*:\s*"((?:[^"\\]|\\.)*)"\s*(,|\})')
@@ -366,3 +391,148 @@ class XmlSecretDetector(Detector):
         if len(value) < 3 or not not_placeholder(value) or value.startswith((b"${", b"[MASKED")):
             return None
         return [(a, b, "xml-secret-value", 0)]
+
+
+_B64_RUN = re.compile(rb"[A-Za-z0-9+/=]*")
+_B64_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+
+
+class Base64PrivateKeyDetector(Detector):
+    """A PEM private key that was base64-encoded again (`LS0tLS1CRUdJTi…`: Kubernetes `tls.key`, Helm
+    values, `base64 key.pem`), on one line or wrapped at 64/76 columns. Certificates are left alone."""
+
+    ids = ("private-key-base64",)
+    literals = (b"ls0tls1crudjtib",)  # base64 of "-----BEGIN " (the scan is case-insensitive; checked exactly)
+    prefix_type = False  # the trigger itself is no secret; the span starts after it
+    boundary = False
+    max_window = 65536
+    value_class = _B64_RUN
+
+    def __init__(self, positives=(), negatives=()) -> None:
+        self.positives = tuple(positives)
+        self.negatives = tuple(negatives)
+
+    def infos(self) -> list[Info]:
+        return [Info("private-key-base64", self.__doc__ or "", self.positives, self.negatives)]
+
+    def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):
+        if v[ts:te] != b"LS0tLS1CRUdJTiB" or (ts > 0 and v[ts - 1] in _B64_CHARS):
+            return None
+        lim = min(avail, ts + self.max_window)
+        growing = not final and lim == avail  # the window's end is only where input stops for now
+        e = _B64_RUN.match(v, te, lim).end()
+        if e == lim and growing:
+            return Pending(te)
+        head = v[ts : min(e, ts + 64)]
+        try:
+            decoded = binascii.a2b_base64(head[: len(head) // 4 * 4])
+        except binascii.Error:
+            return None
+        if b"PRIVATE KEY" not in decoded:
+            return None
+        end = e
+        ls = v.rfind(b"\n", 0, ts) + 1
+        width = e - ls
+        if ls == ts and width in (64, 76) and v[e : e + 1] == b"\n":
+            # wrapped (`base64 key.pem`): every full-width line after it belongs to it, up to a shorter one
+            pos = e + 1
+            while pos < lim:
+                le = _B64_RUN.match(v, pos, lim).end()
+                if le == lim and growing:
+                    return Pending(te)
+                if le == pos:
+                    break
+                end = le
+                if le - pos != width or v[le : le + 1] != b"\n":
+                    break
+                pos = le + 1
+            else:
+                if growing:
+                    return Pending(te)
+        return [(te, end, "private-key-base64", 0)]
+
+
+_PUTTY_LINES = re.compile(rb"private-lines:[ \t]*([0-9]{1,4})[ \t]*\r?\n", re.IGNORECASE)
+
+
+class PuttyPrivateKeyDetector(Detector):
+    """The private part of a PuTTY `.ppk` key: the `Private-Lines: N` lines that follow that header."""
+
+    ids = ("private-key-putty",)
+    literals = (b"private-lines:",)
+    prefix_type = False
+    boundary = True
+    max_window = 65536
+    value_class = re.compile(rb"[A-Za-z0-9+/=\r\n]*")
+
+    def __init__(self, positives=(), negatives=()) -> None:
+        self.positives = tuple(positives)
+        self.negatives = tuple(negatives)
+
+    def infos(self) -> list[Info]:
+        return [Info("private-key-putty", self.__doc__ or "", self.positives, self.negatives)]
+
+    def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):
+        lim = min(avail, ts + self.max_window)
+        m = _PUTTY_LINES.match(v, ts, lim)
+        if m is None:
+            if not final and avail - ts < 32 and b"\n" not in v[ts:avail]:
+                return Pending(te)  # the count is still arriving
+            return None
+        start = pos = m.end()
+        for _ in range(int(m.group(1))):
+            nl = v.find(b"\n", pos, lim)
+            if nl < 0:
+                if not final and lim == avail:
+                    return Pending(start)
+                nl = lim
+            pos = nl + 1
+        end = min(pos - 1, lim)
+        if end > start and v[end - 1 : end] == b"\r":
+            end -= 1
+        return [(start, end, "private-key-putty", 0)] if end > start else []
+
+
+_PGPASS = re.compile(rb"([^:\s#]{1,64}):(?:[0-9]{1,5}|\*):((?:[^:\\\s]|\\.){1,64}):((?:[^:\\\s]|\\.){1,64}):"
+                     rb"(?P<s>[^\r\n]*)")
+_HEX_PAIRS = re.compile(rb"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){4,}")
+
+
+class PgpassDetector(Detector):
+    """The password field of a PostgreSQL `.pgpass` line: `host:port:database:user:password`."""
+
+    ids = ("pgpass-password",)
+    literals = ()
+    # The whole line shape up to the password's first byte, without counted repeats (they blow up re2's DFA):
+    # `host:5432:` alone is also every `12:34:` timestamp.
+    trigger_re = rb"(?m:^)[^:\s#]+:(?:[0-9]+|\*):[^:\s]+:[^:\s]+:[^\s]"
+    trigger_width = 100  # a longer line start is not seen across a chunk cut (hosts are shorter)
+    overlaps_literals = True
+    zone_re = re.compile(rb"(?m:^)[^:\s#]+:(?:[0-9]+|\*):[^:\s]+:[^:\s]+:[^\s]")
+    prefix_type = False
+    boundary = False
+    max_window = 1024
+    value_class = re.compile(rb"[^\r\n]*")
+
+    def __init__(self, positives=(), negatives=()) -> None:
+        self.positives = tuple(positives)
+        self.negatives = tuple(negatives)
+
+    def infos(self) -> list[Info]:
+        return [Info("pgpass-password", self.__doc__ or "", self.positives, self.negatives)]
+
+    def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):
+        if ts > 0 and v[ts - 1] != 10:
+            return None
+        w = line_window(v, ts, self.max_window, avail, final)
+        m = _PGPASS.match(v, ts, avail if w is None else w)
+        if m is None:
+            return Pending(None) if w is None else None  # the fields are still arriving
+        if _HEX_PAIRS.fullmatch(v, ts, m.end()):
+            return None  # a MAC address or a fingerprint, not a pgpass line
+        if w is None:
+            return Pending(m.start("s"))  # the password is arriving: hold it
+        password = m.group("s").rstrip(b" \t")
+        if not password or not not_placeholder(password):
+            return None
+        return [(m.start("s"), m.start("s") + len(password), "pgpass-password", 0)]

@@ -209,6 +209,8 @@ class StreamMasker:
                 dets = lit_map.get(v[ts:te].lower())
                 if dets is None:
                     dets = eng.regex_dispatch(v, ts)
+                    if hits is None and any(d.overlaps_literals for d in dets):
+                        pos = ts + 1  # its trigger may cover a literal one (`.secret.`): scan inside it too
                 for det in dets:
                     if det is kv:
                         if ts < kv_end:
