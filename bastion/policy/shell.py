@@ -50,6 +50,7 @@ MAX_LINE_BYTES = 64 * 1024   # larger command lines are opaque without parsing
 MAX_NODES = 10_000           # tree nodes visited per line (including re-parsed scripts)
 MAX_COMMANDS = 1_000         # simple commands per line
 MAX_DEPTH = 120              # nesting depth of the walk (1,000 nested `$(` stop here)
+MAX_LOOP_VALUES = 16         # a `for` body is walked once per literal value, up to this many
 MAX_SCRIPTS = 64             # nested scripts re-parsed per line (`bash -c "bash -c ..."`)
 
 _PATH_DIRS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin", "~/bin", "~/.local/bin")
@@ -82,6 +83,14 @@ class Redirect:
     @property
     def reads(self) -> bool:
         return self.op in ("<", "<>")
+
+
+@dataclass(frozen=True)
+class _Written:
+    """What is known of a file a command on the line wrote."""
+
+    downloader: str = ""     # the program that downloaded it
+    text: str | None = None  # the literal text written to it
 
 
 @dataclass(frozen=True)
@@ -256,8 +265,10 @@ class _Walker:
         # Set once a `cd` went somewhere unknown that need not be below the starting directory (`cd $d`,
         # `cd ../..`): relative paths after it are then paths only known at run time.
         self.cwd_lost = False
-        # Files a downloader wrote earlier on the line, resolved, with the downloader's name.
-        self.downloads: list[tuple[str, str]] = []
+        # Files written earlier on the line (resolved path → what is known of them): a downloader's name, or
+        # the literal text `echo`/`printf`/`cat <<EOF` put there. A later command that runs one is seen
+        # running the download (`curl -o i.sh URL && sh i.sh`) or that text (`echo 'rm -rf /' > x; sh x`).
+        self.written: dict[str, _Written] = {}
         self.nodes = 0
         self.depth = 0  # recursion depth of the tree walk (ctx.depth counts wrapper/script nesting)
         self.scripts = 0
@@ -322,6 +333,8 @@ class _Walker:
             return self._redirected(node, ctx, b, src, top)
         if kind == "pipeline":
             return self._pipeline(node, ctx, b, src, top)
+        if kind == "for_statement":
+            return self._for(node, ctx, b, src, top)
         if kind == "variable_assignment":
             self._assignment(node, b)
             # A bare `NAME=value` is listed as the pseudo-program `=` so rules can see it (HISTFILE=...).
@@ -337,6 +350,26 @@ class _Walker:
         elif kind == "process_substitution" or kind == "command_substitution":
             # Its output feeds the outer command; its own stdin is not the outer one.
             ctx = ctx.child(stdin_text=None, stdin_kind="", redirects=())
+        self._walk_children(node, ctx, b, src, top)
+
+    def _for(self, node: Node, ctx: _Context, b: WordBuilder, src: bytes, top: bool) -> None:
+        """`for f in / /etc; do rm -rf "$f"; done`: the body is walked once per literal value, with `$f` set."""
+        var, body = node.child_by_field_name("variable"), node.child_by_field_name("body")
+        value_nodes = node.children_by_field_name("value")
+        for child in value_nodes:
+            self._walk_embedded(child, ctx, b, src, top)
+        if var is None or body is None:
+            return self._walk_children(node, ctx, b, src, top)
+        name = b.text(var)
+        words = [w for child in value_nodes for w in b.words(child)]
+        if not value_nodes or not words or len(words) > MAX_LOOP_VALUES or any(w.dynamic for w in words):
+            self.variables.pop(name, None)  # `for f in $(ls)`, `for f; do` ("$@"): only known at run time
+            return self._walk(body, ctx, b, src, top)
+        for w in words:
+            self.variables[name] = w.value
+            self._walk(body, ctx, b, src, top)
+
+    def _walk_children(self, node: Node, ctx: _Context, b: WordBuilder, src: bytes, top: bool) -> None:
         for child in node.children:
             if child.child_count or child.type == "ERROR" or child.is_missing:
                 self._walk(child, ctx, b, src, top)
@@ -427,6 +460,12 @@ class _Walker:
                 stdin_text, stdin_kind = text_word, "heredoc"
                 redirects.append(Redirect("<<", text_word.value, 0, text_word.dynamic))
                 continuations.extend(more)
+                # `cat <<EOF > /etc/x`: tree-sitter-bash nests the redirections after the marker inside it
+                for nested in child.children:
+                    if nested.type == "file_redirect":
+                        r, extra, _text = self._redirect(nested, ctx, b, src, top)
+                        redirects.append(r)
+                        extra_args.extend(extra)
             elif child.type in ("file_redirect", "herestring_redirect"):
                 r, extra, text_word = self._redirect(child, ctx, b, src, top)
                 redirects.append(r)
@@ -569,12 +608,10 @@ class _Walker:
             stdin_data=ctx.stdin_text.value if ctx.stdin_text is not None and not ctx.stdin_text.dynamic else None,
             recursive=bool(ctx.function) and program == ctx.function,
         )
-        if self.downloads and program:
-            ran = self._runs_download(first, program, args, ctx.redirects)
-            if ran is not None:
-                path, downloader = ran
-                cmd = replace(cmd, fed_by=cmd.fed_by + (downloader,))
-                reason = reason or f"runs {path}, which {downloader} downloaded earlier on this line"
+        ran = self._runs_written(first, program, args, ctx.redirects) if self.written and program else None
+        if ran is not None and ran[1].downloader:
+            cmd = replace(cmd, fed_by=cmd.fed_by + (ran[1].downloader,))
+            reason = reason or f"runs {ran[0]}, which {ran[1].downloader} downloaded earlier on this line"
         source = reads_program_text(program, args) if program else None
         if source is not None:
             where = {"stdin": _stdin_description(ctx), "fd": "a file descriptor or process substitution"}
@@ -593,18 +630,21 @@ class _Walker:
         self.commands.append(self._finish(cmd, ctx, span, reason))
         if program in ("cd", "pushd", "popd"):
             self._change_directory(program, args)
-        if program in DOWNLOADERS:
-            outputs = [r.target for r in ctx.redirects if r.writes and r.fd in (None, 1)]
-            for path in written_files(program, [w.value for w in args], outputs):
-                self.downloads.append((self._resolve(path), program))
+        if ran is not None and ran[1].text is not None:
+            self._nested(Word(ran[1].text), ctx.child(wrappers=ctx.wrappers + (program,)), span, program, reason)
+        self._note_writes(cmd, ctx)
         for name, unwrapped in wrapped:
             if unwrapped is None:
                 continue
             inner_ctx = ctx.child(wrappers=ctx.wrappers + (name,))
+            outer_cwd = self.cwd, self.cwd_lost
+            if unwrapped.chdir is not None:  # `env -C / rm -rf .`: the inner command runs there
+                self._change_directory("cd", [unwrapped.chdir])
             for inner in unwrapped.inners:
                 self._emit(inner, inner_ctx, span, stdin_args or unwrapped.stdin_args, forced=reason)
+            self.cwd, self.cwd_lost = outer_cwd
             for script in unwrapped.scripts:
-                self._nested(script, inner_ctx, span, name, reason)
+                self._nested(script, inner_ctx, span, name, reason, unwrapped.script_args)
 
     def _resolve(self, path: str) -> str:
         """A path as the shell would find it from here: against an earlier literal `cd`, when known."""
@@ -614,9 +654,33 @@ class _Walker:
             return _normalise_path(self.cwd.rstrip("/") + "/" + path)
         return posixpath.normpath(path)
 
-    def _runs_download(self, first: Word, program: str, args: list[Word],
-                       redirects: tuple[Redirect, ...]) -> tuple[str, str] | None:
-        """(path, downloader) when this command runs a file downloaded earlier on the line: as the program
+    def _note_writes(self, cmd: SimpleCommand, ctx: _Context) -> None:
+        """Remember the files this command fills: what a downloader fetched, or literal text."""
+        program = cmd.program
+        stdout = [r for r in cmd.redirects if r.writes and r.fd in (None, 1)]
+        if program in DOWNLOADERS:
+            for path in written_files(program, cmd.args, [r.target for r in stdout]):
+                self.written[self._resolve(path)] = _Written(downloader=program)
+            return
+        text: str | None = None
+        if program in ("echo", "printf") and not cmd.dynamic_args:
+            text = _echo_output(program, list(cmd.args))
+        elif program in ("cat", "tee") and cmd.stdin_data is not None:
+            text = cmd.stdin_data
+        targets = [(r.target, r.op == ">>") for r in stdout if not r.dynamic]
+        if program == "tee":
+            targets += [(a, "-a" in cmd.args or "--append" in cmd.args) for a in cmd.args if not a.startswith("-")]
+        for target, appends in targets:
+            key = self._resolve(target)
+            known = self.written.get(key)
+            if appends and known is not None and known.text is not None and text is not None:
+                self.written[key] = _Written(text=known.text + "\n" + text)
+            else:  # appended to unknown content, or written by something else: nothing is known of it
+                self.written[key] = _Written(text=None if appends else text)
+
+    def _runs_written(self, first: Word, program: str, args: list[Word],
+                      redirects: tuple[Redirect, ...]) -> tuple[str, _Written] | None:
+        """(path, what was written) when this command runs a file written earlier on the line: as the program
         (`./i.sh`, or a bare name saved into a PATH directory), or as what a shell or interpreter reads."""
         runs: list[str] = []
         if "/" in first.value:
@@ -628,11 +692,13 @@ class _Walker:
             runs.extend(r.target for r in redirects if r.reads)
         for path in runs:
             key = self._resolve(path)
+            if key in self.written:
+                return path, self.written[key]
             relative = not key.startswith(("/", "~"))
-            for saved, downloader in self.downloads:
-                if key == saved or ((relative or not saved.startswith(("/", "~")))
-                                    and _basename(key) == _basename(saved)):
-                    return path, downloader
+            for saved, what in self.written.items():
+                # from an unknown directory, the same file name may be the same file
+                if (relative or not saved.startswith(("/", "~"))) and _basename(key) == _basename(saved):
+                    return path, what
         return None
 
     def _change_directory(self, program: str, args: list[Word]) -> None:
@@ -655,15 +721,39 @@ class _Walker:
             if not target or target == "-" or target.startswith("~") or _unknown_base(target):
                 self.cwd_lost = True
 
-    def _nested(self, script: Word, ctx: _Context, span: tuple[int, int], program: str, reason: str) -> None:
-        """Parse shell text a command runs (`bash -c`, `eval`, a here-doc into `sh`)."""
+    def _nested(self, script: Word, ctx: _Context, span: tuple[int, int], program: str, reason: str,
+                positional: list[Word] | None = None) -> None:
+        """Parse shell text a command runs (`bash -c`, `eval`, a here-doc into `sh`). `positional`: the words
+        after `bash -c SCRIPT`, which the script sees as `$0`, `$1`, … (`sh -c 'rm -rf "$1"' _ /`)."""
         sub = ctx.child(span=span, stdin_text=None, stdin_kind="", redirects=(), fed_by=(),
                         force_opaque=reason or ctx.force_opaque)
         if script.dynamic:
             return self._opaque(sub, f"{program} runs shell text only known at run time", span)
         if script.resolved and not sub.force_opaque:
             sub.force_opaque = f"{program} runs shell text built from a variable or substitution"
-        self.script(script.value, sub)
+        if positional is None:
+            return self.script(script.value, sub)
+        names = [str(i) for i in range(10)] + ["@", "*", "#"]
+        saved = {n: self.variables[n] for n in names if n in self.variables}
+        for n in names:
+            self.variables.pop(n, None)
+        values = positional[:10]
+        for i in range(1, 10):
+            self.variables[str(i)] = ""  # unset positional parameters expand to nothing (`rm -rf $2/` is `/`)
+        for i, w in enumerate(values):
+            if w.dynamic:
+                self.variables.pop(str(i), None)
+            else:
+                self.variables[str(i)] = w.value
+        if values[1:] and not any(w.dynamic for w in positional[1:]):
+            self.variables["@"] = self.variables["*"] = " ".join(w.value for w in positional[1:])
+        self.variables["#"] = str(max(len(positional) - 1, 0))
+        try:
+            self.script(script.value, sub)
+        finally:
+            for n in names:
+                self.variables.pop(n, None)
+            self.variables.update(saved)
 
     def _finish(self, cmd: SimpleCommand, ctx: _Context, span: tuple[int, int], reason: str = "") -> SimpleCommand:
         reason = reason or ctx.force_opaque

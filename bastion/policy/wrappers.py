@@ -109,6 +109,8 @@ class Unwrapped:
     scripts: list[Word] = field(default_factory=list)         # shell text to parse again
     stdin_args: bool = False                                  # inner gets more args from stdin (xargs)
     root_shell: bool = False                                  # `sudo -i`, `su`, `doas -s`: an interactive shell
+    script_args: list[Word] | None = None                     # `bash -c SCRIPT $0 $1 …`: the script's arguments
+    chdir: Word | None = None                                 # `env -C DIR cmd`: where the inner command runs
 
 
 def _skip_options(args: list[Word], spec: WrapperSpec) -> tuple[int, bool]:
@@ -173,6 +175,7 @@ def _unwrap_generic(program: str, args: list[Word]) -> Unwrapped:
     if program == "nice" and args and args[0].value[:1] == "-" and args[0].value[1:].lstrip("-").isdigit():
         args = args[1:]  # `nice -10 cmd`
     start, no_command = _skip_options(args, spec)
+    out.chdir = _chdir_option(program, args[:start])
     if program == "taskset" and any(a.value in ("-p", "--pid") or (a.value.startswith("-") and "p" in a.value
                                                                     and not a.value.startswith("--"))
                                     for a in args[:start]):
@@ -205,6 +208,27 @@ def _unwrap_generic(program: str, args: list[Word]) -> Unwrapped:
     elif program == "runuser":
         out.root_shell = True
     return out
+
+
+_CHDIR_OPTIONS = {"env": ("-C", "--chdir"), "sudo": ("-D", "--chdir"), "nsenter": ("-w", "--wd"),
+                  "unshare": ("", "--wd"), "systemd-run": ("", "--working-directory")}
+
+
+def _chdir_option(program: str, options: list[Word]) -> Word | None:
+    """The directory a wrapper runs its command in (`env -C /`, `sudo --chdir=/etc`), when it says."""
+    short, long = _CHDIR_OPTIONS.get(program, ("", ""))
+    if not long:
+        return None
+    found: Word | None = None
+    for i, a in enumerate(options):
+        v = a.value
+        if v.startswith(long + "="):
+            found = Word(v[len(long) + 1:], a.dynamic)
+        elif (v == long or (short and v == short)) and i + 1 < len(options):
+            found = options[i + 1]
+        elif short and v.startswith(short) and len(v) > 2 and not v.startswith("--"):
+            found = Word(v[2:], a.dynamic)
+    return found
 
 
 def _split_words(word: Word) -> list[Word]:
@@ -243,6 +267,7 @@ def _shell(args: list[Word]) -> Unwrapped | None:
         out = Unwrapped()
         if i < len(args):
             out.scripts.append(args[i])
+            out.script_args = args[i + 1:]
         return out
     return None
 

@@ -280,3 +280,38 @@ def test_a_redirection_alone_is_a_command_with_that_redirection() -> None:
 ])
 def test_relative_paths_after_a_cd_to_an_unknown_place_are_run_time_paths(text: str, lost: bool) -> None:
     assert (find(text, "rm").dynamic_paths == ("x",)) is lost
+
+
+def test_a_script_written_on_the_line_is_parsed_when_run() -> None:
+    rm = find("echo 'rm -rf /' > /tmp/x.sh; sh /tmp/x.sh", "rm")
+    assert rm.args == ("-rf", "/") and rm.wrappers == ("sh",)
+
+
+def test_appending_unknown_output_forgets_the_script_text() -> None:
+    assert "rm" not in programs("echo 'rm -rf /' > x.sh; ls >> x.sh; sh x.sh")
+
+
+def test_a_redirection_after_a_heredoc_marker_is_seen() -> None:
+    cat = find("cat <<E > /etc/passwd\nx\nE", "cat")
+    assert [r.target for r in cat.redirects if r.writes] == ["/etc/passwd"]
+
+
+def test_bash_c_positional_parameters_are_the_words_after_the_script() -> None:
+    assert find("sh -c 'rm -rf \"$1\" $2/' name /etc", "rm").args == ("-rf", "/etc", "/")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("for f in / /etc; do rm -rf $f; done", [("-rf", "/"), ("-rf", "/etc")]),
+    ("for f in $(ls); do rm -rf $f; done", None),
+])
+def test_a_for_body_is_seen_once_per_literal_value(text: str, expected) -> None:  # noqa: ANN001
+    rms = [c for c in parse_command_line(text).commands if c.program == "rm"]
+    if expected is None:
+        assert len(rms) == 1 and rms[0].dynamic_args
+    else:
+        assert [c.args for c in rms] == expected
+
+
+def test_env_chdir_moves_the_inner_command_only() -> None:
+    cmds = [c for c in parse_command_line("env -C /etc rm -rf x; rm -rf y").commands if c.program == "rm"]
+    assert [c.cwd for c in cmds] == ["/etc", None]
