@@ -24,7 +24,8 @@ from bastion.masking.matchers import (
     not_placeholder,
 )
 from bastion.masking.special import (Base64PrivateKeyDetector, CardDetector, CliPasswordDetector, K8sSecretDataDetector,
-                                     PgpassDetector, PuttyPrivateKeyDetector, XmlSecretDetector)
+                                     NameValueSecretDetector, PgpassDetector, PuttyPrivateKeyDetector,
+                                     XmlSecretDetector)
 
 ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 HEX = "0123456789abcdef"
@@ -85,6 +86,7 @@ class DiscordTokenDetector(TokenDetector):
     DFA track every possible start and crawl. From the middle part, the head is found looking back."""
 
     overlaps_literals = True
+    zone_lookback = 26
 
     def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):
         if v[ts : ts + 1] != b".":  # a candidate head near the end of the input (`zone_re`)
@@ -530,6 +532,18 @@ XML = XmlSecretDetector(
                "<secret>***</secret>"],
 )
 
+NAME_VALUE = NameValueSecretDetector(
+    lambda name: _xml_key_ok(name.rsplit(b"/", 1)[-1]),
+    positives=[("env:\n  - name: DB_PASSWORD\n    value: " + PASSWORD + "\n  - name: LOG_LEVEL\n    value: info\n", PASSWORD),
+               ('{"Parameter": {"Name": "/prod/db/password", "Type": "SecureString", "Value": "' + PASSWORD + '"}}',
+                PASSWORD),
+               ('"environment": [{"name": "API_TOKEN", "value": "' + fake(ALNUM, 24, "nv") + '"}]', fake(ALNUM, 24, "nv")),
+               ('{"db_password": {"sensitive": true, "type": "string", "value": "' + PASSWORD + '"}}', PASSWORD)],
+    negatives=["env:\n  - name: LOG_LEVEL\n    value: debug\n", '{"name": "replicas", "value": "3"}',
+               "  - name: DB_PASSWORD\n    valueFrom:\n      secretKeyRef: {name: db, key: password}\n",
+               '{"name": "password_policy", "value": "strict"}'],
+)
+
 CLI = CliPasswordDetector(
     positives=[("mysql  1234  0.0 /usr/bin/mysql -uroot -p" + PASSWORD + " app", PASSWORD),
                ("sshpass -p " + PASSWORD + " ssh host", PASSWORD),
@@ -562,7 +576,7 @@ PGPASS = PgpassDetector(
 
 # Order is priority: when two detectors mask the same bytes, the first names the span.
 BUILTIN: list[Detector] = [PEM, PEM_BASE64, PUTTY, *TOKEN_DETECTORS, *CONTEXT_DETECTORS, K8S, CLI, KEY_FAMILY, XML,
-                           CARDS, PGPASS]
+                           NAME_VALUE, CARDS, PGPASS]
 
 
 def builtin_infos() -> list[Info]:

@@ -103,7 +103,7 @@ class Engine:
         for det, _rx in self.regex_dets:
             if det.zone_re is None:
                 continue
-            for m in det.zone_re.finditer(v, zs, hold):
+            for m in det.zone_re.finditer(v, max(0, zs - det.zone_lookback), hold):
                 h = _hold_of(det.evaluate(v, m.start(), m.start(), avail, False), m.start())
                 if h is not None and h < hold:
                     hold = h

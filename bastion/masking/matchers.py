@@ -133,6 +133,8 @@ class Detector:
     # A regex trigger that can span another detector's literal trigger (`.secret.` for Discord): the scan
     # goes on inside it, or the literal would be hidden by it (the scan takes non-overlapping hits).
     overlaps_literals = False
+    # How far before the unstable zone a candidate start may lie (a trigger found after the start, Discord's)
+    zone_lookback = 0
 
     def infos(self) -> list[Info]:
         """The detector's id, description and samples (subclasses that cover several kinds override)."""

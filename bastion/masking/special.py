@@ -536,3 +536,63 @@ class PgpassDetector(Detector):
         if not password or not not_placeholder(password):
             return None
         return [(m.start("s"), m.start("s") + len(password), "pgpass-password", 0)]
+
+
+_NV_VALUE = re.compile(rb"[\"']?[ \t]*[:=][ \t]*(?:\"((?:[^\"\\\r\n]|\\.)*)\"|'([^'\r\n]*)'|([^\s\"',}\]]+))")
+_NV_NAME = re.compile(rb"(?:^|[\s{,\[\-])[\"']?(?:name|key|parameterkey|parametername|variable)[\"']?[ \t]*[:=][ \t]*"
+                      rb"[\"']?([^\"'\r\n,}]{1,128})", re.IGNORECASE | re.MULTILINE)
+_NV_PARENT = re.compile(rb"\"([^\"\r\n]{1,128})\"[ \t]*:[ \t]*\{[^{}]*\Z")
+_NV_NOT_SECRET = frozenset((b"true", b"false", b"null", b"none", b"yes", b"no"))
+
+
+class NameValueSecretDetector(Detector):
+    """The value of a name/value pair whose name is secret-named: Kubernetes container `env` (`- name: DB_PASSWORD`
+    then `value: …`), ECS task definitions and SSM parameters (`{"Name": "/prod/db/password", "Value": "…"}`),
+    Terraform outputs (`"db_password": {"sensitive": true, "value": "…"}`)."""
+
+    ids = ("name-value-secret",)
+    literals = (b'"value"', b"'value'", b"value:", b"parametervalue")
+    prefix_type = False
+    boundary = True
+    value_class = re.compile(rb"[^\s\"',}\]]*")
+    max_window = 1024
+
+    def __init__(self, key_ok, positives=(), negatives=()) -> None:  # noqa: ANN001
+        self._key_ok = key_ok
+        self.positives = tuple(positives)
+        self.negatives = tuple(negatives)
+
+    def infos(self) -> list[Info]:
+        return [Info("name-value-secret", self.__doc__ or "", self.positives, self.negatives)]
+
+    def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):
+        if ts > 0 and (v[ts - 1] in ALNUM or v[ts - 1] == 95):  # `default_value:`, `xvalue`
+            return None
+        if not self._named_secret(v, ts):
+            return None
+        at = te - 1 if v[te - 1 : te] == b":" else te  # `value:` already holds its separator
+        w = line_window(v, ts, self.max_window, avail, final)
+        m = _NV_VALUE.match(v, at, avail if w is None else w)
+        if w is None:
+            return Pending(at)  # the value is still arriving
+        if m is None:
+            return None
+        g = 1 if m.start(1) >= 0 else 2 if m.start(2) >= 0 else 3
+        value = m.group(g)
+        if not value or value.lower() in _NV_NOT_SECRET or not not_placeholder(value):
+            return None
+        return [(m.start(g), m.end(g), "name-value-secret", 0)]
+
+    def _named_secret(self, v: bytes, ts: int) -> bool:
+        """Is the nearest name before `ts`, in the same item, a secret's name?"""
+        lo = max(0, ts - 512)
+        last = None
+        for last in _NV_NAME.finditer(v, lo, ts):
+            pass
+        if last is not None:
+            between = v[last.end() : ts]
+            # not across the end of a JSON object or the start of the next YAML list item
+            if b"}" not in between and not re.search(rb"\n[ \t]*- ", between):
+                return bool(self._key_ok(last.group(1).strip()))
+        parent = _NV_PARENT.search(v, lo, ts)  # Terraform: `"db_password": {"sensitive": true, "value": …`
+        return parent is not None and bool(self._key_ok(parent.group(1)))
