@@ -506,7 +506,10 @@ class PgpassDetector(Detector):
     # The whole line shape up to the password's first byte, without counted repeats (they blow up re2's DFA):
     # `host:5432:` alone is also every `12:34:` timestamp.
     trigger_re = rb"(?m:^)[^:\s#]+:(?:[0-9]+|\*):[^:\s]+:[^:\s]+:[^\s]"
-    trigger_width = 100  # a longer line start is not seen across a chunk cut (hosts are shorter)
+    # How far back a trigger cut by a chunk end is scanned again. Every detector pays for this margin (the
+    # end-of-chunk zone is re-checked byte by byte), so it covers the usual `host:port:db:user:` and no more:
+    # a longer one cut inside by a chunk boundary is missed (`cat .pgpass` arrives in one chunk).
+    trigger_width = 40
     overlaps_literals = True
     zone_re = re.compile(rb"(?m:^)[^:\s#]+:(?:[0-9]+|\*):[^:\s]+:[^:\s]+:[^\s]")
     prefix_type = False
@@ -538,7 +541,8 @@ class PgpassDetector(Detector):
         return [(m.start("s"), m.start("s") + len(password), "pgpass-password", 0)]
 
 
-_NV_VALUE = re.compile(rb"[\"']?[ \t]*[:=][ \t]*(?:\"((?:[^\"\\\r\n]|\\.)*)\"|'([^'\r\n]*)'|([^\s\"',}\]]+))")
+_NV_SEP = re.compile(rb"[\"']?[ \t]*[:=][ \t]*")
+_NV_BARE = re.compile(rb"[^\s\"',}\]]*")
 _NV_NAME = re.compile(rb"(?:^|[\s{,\[\-])[\"']?(?:name|key|parameterkey|parametername|variable)[\"']?[ \t]*[:=][ \t]*"
                       rb"[\"']?([^\"'\r\n,}]{1,128})", re.IGNORECASE | re.MULTILINE)
 _NV_PARENT = re.compile(rb"\"([^\"\r\n]{1,128})\"[ \t]*:[ \t]*\{[^{}]*\Z")
@@ -572,16 +576,27 @@ class NameValueSecretDetector(Detector):
             return None
         at = te - 1 if v[te - 1 : te] == b":" else te  # `value:` already holds its separator
         w = line_window(v, ts, self.max_window, avail, final)
-        m = _NV_VALUE.match(v, at, avail if w is None else w)
-        if w is None:
-            return Pending(at)  # the value is still arriving
-        if m is None:
-            return None
-        g = 1 if m.start(1) >= 0 else 2 if m.start(2) >= 0 else 3
-        value = m.group(g)
+        lim = avail if w is None else w
+        m = _NV_SEP.match(v, at, lim)
+        if m is None or m.end() >= lim:
+            return Pending(None) if w is None and avail - at < 16 else None
+        p = m.end()
+        quote = v[p : p + 1]
+        if quote in (b'"', b"'"):
+            p += 1
+            e = v.find(quote, p, lim)
+            if e < 0:
+                if w is None:
+                    return Pending(p)  # the value is still arriving
+                e = lim  # unterminated: the rest of the line
+        else:
+            e = _NV_BARE.match(v, p, lim).end()
+            if e >= lim and w is None:
+                return Pending(p)
+        value = v[p:e].rstrip(b"\r")
         if not value or value.lower() in _NV_NOT_SECRET or not not_placeholder(value):
             return None
-        return [(m.start(g), m.end(g), "name-value-secret", 0)]
+        return [(p, p + len(value), "name-value-secret", 0)]
 
     def _named_secret(self, v: bytes, ts: int) -> bool:
         """Is the nearest name before `ts`, in the same item, a secret's name?"""

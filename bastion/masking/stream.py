@@ -210,7 +210,9 @@ class StreamMasker:
                 if dets is None:
                     dets = eng.regex_dispatch(v, ts)
                     if hits is None and any(d.overlaps_literals for d in dets):
-                        pos = ts + 1  # its trigger may cover a literal one (`.secret.`): scan inside it too
+                        # its trigger may cover a literal one (`.secret.`): scan inside it too, now and, if
+                        # that part is left for the next round, then
+                        pos = last_end = ts + 1
                 for det in dets:
                     if det is kv:
                         if ts < kv_end:
