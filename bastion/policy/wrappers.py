@@ -490,6 +490,29 @@ def _start_stop_daemon(args: list[Word]) -> Unwrapped:
     return Unwrapped(inners=[[program] + rest]) if program is not None else Unwrapped()
 
 
+_CONTAINER_EXEC_VALUE = "euw"  # docker/podman exec: -e VAR, -u USER, -w DIR
+_CONTAINER_EXEC_LONG = frozenset({"--env", "--user", "--workdir", "--env-file", "--detach-keys", "--preserve-fds"})
+
+
+def _container_exec(args: list[Word]) -> Unwrapped:
+    """`docker exec [opts] CONTAINER CMD…` (podman, nerdctl too): the command runs inside the container."""
+    if not args or args[0].value != "exec":
+        return Unwrapped()
+    start, _ = _skip_options(args[1:], WrapperSpec(_CONTAINER_EXEC_VALUE, _CONTAINER_EXEC_LONG))
+    rest = args[1 + start + 1:]  # after the container
+    return Unwrapped(inners=[rest]) if rest else Unwrapped()
+
+
+def _after_double_dash(args: list[Word]) -> Unwrapped:
+    """`kubectl exec POD -- CMD…`, `lxc exec NAME -- CMD…`: what follows `--` runs there."""
+    if not args or args[0].value != "exec":
+        return Unwrapped()
+    for i, a in enumerate(args):
+        if a.value == "--" and i + 1 < len(args):
+            return Unwrapped(inners=[args[i + 1:]])
+    return Unwrapped()
+
+
 def _busybox(args: list[Word]) -> Unwrapped:
     if not args or args[0].value.startswith("-"):
         return Unwrapped()
@@ -561,6 +584,8 @@ _SPECIAL = {
     "script": _script, "find": _find, "alias": _alias_or_trap, "trap": _trap, "sg": _su,
     "parallel": _xargs, "coproc": _coproc, "toybox": _busybox, "rsync": _rsync, "zip": _zip, "man": _man,
     "tar": _tar, "git": _git, "tmux": _tmux, "screen": _screen, "start-stop-daemon": _start_stop_daemon,
+    "docker": _container_exec, "podman": _container_exec, "nerdctl": _container_exec,
+    "kubectl": _after_double_dash, "oc": _after_double_dash, "lxc": _after_double_dash, "incus": _after_double_dash,
 }
 WRAPPER_NAMES = tuple(sorted(set(SPECS) | set(_SPECIAL) - {"then", "do", "else"}))
 

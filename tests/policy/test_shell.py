@@ -315,3 +315,9 @@ def test_a_for_body_is_seen_once_per_literal_value(text: str, expected) -> None:
 def test_env_chdir_moves_the_inner_command_only() -> None:
     cmds = [c for c in parse_command_line("env -C /etc rm -rf x; rm -rf y").commands if c.program == "rm"]
     assert [c.cwd for c in cmds] == ["/etc", None]
+
+
+@pytest.mark.parametrize("text", ["docker exec -it -u root c rm -rf /", "kubectl exec -it pod -c app -- rm -rf /",
+                                  "podman exec c rm -rf /", "lxc exec web -- rm -rf /"])
+def test_a_command_run_in_a_container_is_seen(text: str) -> None:
+    assert find(text, "rm").args == ("-rf", "/")
