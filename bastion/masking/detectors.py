@@ -314,6 +314,101 @@ TOKEN_DETECTORS: list[Detector] = [
 ]
 
 
+def _prefixed(id: str, desc: str, prefixes: list[str], body: bytes, sample_body: str, *, flags: int = 0,
+              negs: tuple[str, ...] = ()) -> TokenDetector:
+    """A token that is a fixed prefix and a body of a known shape (the common case of vendor tokens)."""
+    alts = b"|".join(re.escape(p.encode()) for p in prefixes)
+    return _tok(id, desc, [p.lower() for p in prefixes], b"(?:" + alts + b")" + body + rb"(?![A-Za-z0-9_\-])",
+                prefixes[0] + sample_body, keep=min(len(p) for p in prefixes), cont=rb"[A-Za-z0-9_\-.=+/]",
+                viable=b"(?:" + alts + rb")[A-Za-z0-9_\-.=+/]*", max_len=512, flags=flags, negs=negs)
+
+
+# Vendor tokens with a distinctive prefix (the shapes gitleaks and the vendors' own docs give).
+TOKEN_DETECTORS += [
+    _prefixed("tailscale-key", "Tailscale auth/API/OAuth key (tskey-…)", ["tskey-"],
+              rb"(?:auth|api|client|scim|webhook)-[A-Za-z0-9]{6,}-[A-Za-z0-9]{16,}",
+              "auth-k" + fake(ALNUM, 11, "ts1") + "-" + fake(ALNUM, 33, "ts2")),
+    _prefixed("groq-api-key", "Groq API key (gsk_)", ["gsk_"], rb"[A-Za-z0-9]{52}", fake(ALNUM, 52, "groq")),
+    _prefixed("replicate-api-token", "Replicate API token (r8_)", ["r8_"], rb"[A-Za-z0-9]{37}", fake(ALNUM, 37, "r8")),
+    _prefixed("perplexity-api-key", "Perplexity API key (pplx-)", ["pplx-"], rb"[A-Za-z0-9]{48}",
+              fake(ALNUM, 48, "pplx")),
+    _prefixed("xai-api-key", "xAI API key (xai-)", ["xai-"], rb"[A-Za-z0-9]{70,90}", fake(ALNUM, 80, "xai")),
+    _prefixed("langsmith-api-key", "LangSmith API key (lsv2_pt_, lsv2_sk_)", ["lsv2_pt_", "lsv2_sk_"],
+              rb"[a-f0-9]{32}_[a-f0-9]{10}", fake(HEX, 32, "ls1") + "_" + fake(HEX, 10, "ls2")),
+    _prefixed("pinecone-api-key", "Pinecone API key (pcsk_)", ["pcsk_"], rb"[A-Za-z0-9]{4,8}_[A-Za-z0-9]{50,80}",
+              fake(ALNUM, 5, "pc1") + "_" + fake(ALNUM, 63, "pc2")),
+    _prefixed("sentry-auth-token", "Sentry organisation/user auth token (sntrys_, sntryu_)", ["sntrys_", "sntryu_"],
+              rb"[A-Za-z0-9+/=_]{40,}", "eyJpYXQiOjE3" + fake(ALNUM, 60, "sntry")),
+    _prefixed("figma-token", "Figma personal access token (figd_)", ["figd_"], rb"[A-Za-z0-9_\-]{40}",
+              fake(URLSAFE, 40, "figd")),
+    _prefixed("bitbucket-app-password", "Bitbucket app password / access token (ATBB, ATCTT)", ["ATBB", "ATCTT3"],
+              rb"[A-Za-z0-9_=.\-]{28,}", fake(ALNUM, 32, "atbb")),
+    _prefixed("contentful-token", "Contentful personal access token (CFPAT-)", ["CFPAT-"], rb"[A-Za-z0-9_\-]{43}",
+              fake(URLSAFE, 43, "cfpat")),
+    _prefixed("dynatrace-token", "Dynatrace API token (dt0c01.…)", ["dt0c01."], rb"[A-Z0-9]{24}\.[A-Z0-9]{64}",
+              fake(UPPER_DIGITS, 24, "dt1") + "." + fake(UPPER_DIGITS, 64, "dt2")),
+    _prefixed("harness-token", "Harness personal/service access token (pat.…, sat.…)", ["pat.", "sat."],
+              rb"[A-Za-z0-9_\-]{22}\.[a-f0-9]{24}\.[A-Za-z0-9]{20}",
+              fake(URLSAFE, 22, "h1") + "." + fake(HEX, 24, "h2") + "." + fake(ALNUM, 20, "h3")),
+    _prefixed("hubspot-token", "HubSpot private app token (pat-na1-, pat-eu1-)", ["pat-na1-", "pat-eu1-"],
+              rb"[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}",
+              "-".join(fake(HEX, n, f"hs{n}{i}") for i, n in enumerate((8, 4, 4, 4, 12)))),
+    _prefixed("planetscale-token", "PlanetScale token / password (pscale_tkn_, pscale_pw_, pscale_oauth_)",
+              ["pscale_tkn_", "pscale_pw_", "pscale_oauth_"], rb"[A-Za-z0-9_=.\-]{32,64}", fake(URLSAFE, 43, "ps")),
+    _prefixed("prefect-api-key", "Prefect API key (pnu_)", ["pnu_"], rb"[A-Za-z0-9]{36}", fake(ALNUM, 36, "pnu")),
+    _prefixed("readme-api-key", "ReadMe API key (rdme_)", ["rdme_"], rb"[a-z0-9]{70}",
+              fake("abcdefghijklmnopqrstuvwxyz0123456789", 70, "rdme")),
+    _prefixed("rubygems-api-key", "RubyGems API key (rubygems_)", ["rubygems_"], rb"[a-f0-9]{48}", fake(HEX, 48, "rg")),
+    _prefixed("scalingo-token", "Scalingo API token (tk-us-)", ["tk-us-"], rb"[A-Za-z0-9_\-]{48}",
+              fake(URLSAFE, 48, "scal")),
+    _prefixed("brevo-api-key", "Brevo / Sendinblue API or SMTP key (xkeysib-, xsmtpsib-)", ["xkeysib-", "xsmtpsib-"],
+              rb"[a-f0-9]{64}-[A-Za-z0-9]{16}", fake(HEX, 64, "sib1") + "-" + fake(ALNUM, 16, "sib2")),
+    _prefixed("typeform-token", "Typeform personal access token (tfp_)", ["tfp_"], rb"[A-Za-z0-9_\-.=]{40,64}",
+              fake(URLSAFE, 59, "tfp")),
+    _prefixed("easypost-api-key", "EasyPost production/test API key (EZAK, EZTK)", ["EZAK", "EZTK"],
+              rb"[A-Za-z0-9]{54}", fake(ALNUM, 54, "ezak")),
+    _prefixed("flutterwave-secret-key", "Flutterwave secret / encryption key (FLWSECK-, FLWSECK_TEST-)",
+              ["FLWSECK-", "FLWSECK_TEST-", "FLWSECK_TEST"], rb"[a-hA-H0-9]{12,32}(?:-X)?", fake(HEX, 32, "flw") + "-X"),
+    _prefixed("frameio-token", "Frame.io API token (fio-u-)", ["fio-u-"], rb"[A-Za-z0-9_\-=]{64}",
+              fake(URLSAFE, 64, "fio")),
+    _prefixed("duffel-token", "Duffel API token (duffel_live_, duffel_test_)", ["duffel_live_", "duffel_test_"],
+              rb"[A-Za-z0-9_\-=]{43}", fake(URLSAFE, 43, "duffel")),
+    _prefixed("shippo-token", "Shippo API token (shippo_live_, shippo_test_)", ["shippo_live_", "shippo_test_"],
+              rb"[a-f0-9]{40}", fake(HEX, 40, "shippo")),
+    _prefixed("buildkite-token", "Buildkite API access token (bkua_)", ["bkua_"], rb"[a-f0-9]{40}", fake(HEX, 40, "bk")),
+    _prefixed("circleci-token", "CircleCI personal API token (CCIPAT_)", ["CCIPAT_"], rb"[A-Za-z0-9]{20,24}_[a-f0-9]{40}",
+              fake(ALNUM, 22, "cci1") + "_" + fake(HEX, 40, "cci2")),
+    _prefixed("netlify-token", "Netlify personal access token (nfp_)", ["nfp_"], rb"[A-Za-z0-9]{36,40}",
+              fake(ALNUM, 36, "nfp")),
+    _prefixed("render-api-key", "Render API key (rnd_)", ["rnd_"], rb"[A-Za-z0-9]{32}", fake(ALNUM, 32, "rnd")),
+    _prefixed("onepassword-service-token", "1Password service account token (ops_eyJ…)", ["ops_eyJ"],
+              rb"[A-Za-z0-9+/=_\-]{100,}", fake(URLSAFE, 160, "ops")),
+    _prefixed("heroku-api-key", "Heroku API key, new format (HRKU-)", ["HRKU-"], rb"[A-Za-z0-9_\-]{58,64}",
+              fake(URLSAFE, 60, "hrku")),
+    _prefixed("posthog-personal-key", "PostHog personal API key (phx_)", ["phx_"], rb"[A-Za-z0-9]{43}",
+              fake(ALNUM, 43, "phx")),
+    _prefixed("jfrog-api-key", "JFrog Artifactory API key (AKCp…)", ["AKCp"], rb"[A-Za-z0-9]{69}", fake(ALNUM, 69, "akcp")),
+    _prefixed("clojars-token", "Clojars deploy token (CLOJARS_)", ["CLOJARS_"], rb"[a-z0-9]{60}",
+              fake("abcdefghijklmnopqrstuvwxyz0123456789", 60, "clojars")),
+    _prefixed("defined-networking-key", "Defined Networking API key (dnkey-)", ["dnkey-"],
+              rb"[a-z0-9=_\-]{26}-[a-z0-9=_\-]{52}", fake("abcdefghijklmnopqrstuvwxyz0123456789", 26, "dn1") + "-"
+              + fake("abcdefghijklmnopqrstuvwxyz0123456789", 52, "dn2")),
+    _prefixed("adobe-client-secret", "Adobe client secret (p8e-)", ["p8e-"], rb"[A-Za-z0-9]{32}", fake(ALNUM, 32, "p8e")),
+    _prefixed("supabase-secret-key", "Supabase secret API key (sb_secret_)", ["sb_secret_"], rb"[A-Za-z0-9_\-]{30,}",
+              fake(URLSAFE, 40, "sbs")),
+    _prefixed("sourcegraph-token", "Sourcegraph access token (sgp_)", ["sgp_"], rb"(?:[a-f0-9]{16}_)?[a-f0-9]{40}",
+              fake(HEX, 16, "sg1") + "_" + fake(HEX, 40, "sg2")),
+    _prefixed("infracost-api-key", "Infracost API key (ico-)", ["ico-"], rb"[A-Za-z0-9]{32}", fake(ALNUM, 32, "ico")),
+    _tok("teams-webhook-url", "Microsoft Teams / Power Automate incoming webhook URL secret path",
+         ["webhook.office.com/webhookb2/"],
+         rb"webhook\.office\.com/webhookb2/(?P<s>[A-Za-z0-9@\-]{20,}/IncomingWebhook/[A-Za-z0-9]{20,}/[A-Za-z0-9\-]{20,}"
+         rb"(?:/[A-Za-z0-9_\-]{20,})?)",
+         fake(HEX, 36, "tw1") + "@" + fake(HEX, 36, "tw2") + "/IncomingWebhook/" + fake(HEX, 32, "tw3") + "/"
+         + fake(HEX, 36, "tw4"), ctx="https://acme.webhook.office.com/webhookb2/{s}", boundary=False,
+         cont=rb"[A-Za-z0-9@/_\-.]", max_len=400, viable=rb"webhook\.office\.com/webhookb2/[A-Za-z0-9@/_\-]*"),
+]
+
+
 def _url_hold(v: bytes, ts: int, te: int, avail: int) -> int | None:
     """While a URL arrives, only what follows `user:` in its authority could be a password."""
     m = re.compile(rb"[^\s:/@?#]{0,128}:").match(v, te, avail)
@@ -481,7 +576,7 @@ KEY_RULES = [
         _has(b"credential", b"creds"), "DB_CREDENTIALS", fake(ALNUM, 24, "creds"),
         negs=["credential.helper=store"]),
 ]
-KEY_LITERALS = ["pass", "pwd", "pswd", "psk", "secret", "token", "auth", "apikey", "api_key", "api-key", "accesskey",
+KEY_LITERALS = ["pass", "pwd", "pswd", "psk=", "psk:", 'psk"', "psk'", "psk ", "secret", "token", "auth", "apikey", "api_key", "api-key", "accesskey",
                 "access_key", "access-key", "privatekey", "private_key", "private-key", "credential", "creds", "dsn",
                 "mnemonic", "seed_phrase", "seedphrase", "recovery_phrase"]
 KEY_FAMILY = KeyValueFamily(KEY_LITERALS, KEY_RULES)
