@@ -243,7 +243,8 @@ def compile_condition(cond: Condition, *, program_checked: bool = False,  # noqa
             checks.append(lambda v, w=wanted, s=source: not w.isdisjoint(getattr(v.cmd, s)))
     if cond.writes:
         wrx = _union(cond.writes)
-        checks.append(lambda v: any(wrx.match(t) for t in v.write_targets))
+        # most commands have no redirection: every rule with a `writes` block asks about every command
+        checks.append(lambda v: bool(v.cmd.redirects) and any(wrx.match(t) for t in v.write_targets))
     if cond.program_paths:
         pats = cond.program_paths
         checks.append(lambda v: any(p.match(normalise_path(v.cmd.path)) for p in pats))

@@ -624,7 +624,7 @@ class _Walker:
         else:
             wrapped = [(program, unwrap(program, args) if program else None)]
         unwrapped = wrapped[0][1] if len(wrapped) == 1 else None
-        if unwrapped is not None:
+        if unwrapped is not None and (unwrapped.inners or unwrapped.scripts or unwrapped.root_shell):
             cmd = replace(cmd, is_wrapper=bool(unwrapped.inners or unwrapped.scripts),
                           starts_shell=unwrapped.root_shell)
         self.commands.append(self._finish(cmd, ctx, span, reason))
@@ -634,7 +634,7 @@ class _Walker:
             self._nested(Word(ran[1].text), ctx.child(wrappers=ctx.wrappers + (program,)), span, program, reason)
         self._note_writes(cmd, ctx)
         for name, unwrapped in wrapped:
-            if unwrapped is None:
+            if unwrapped is None or not (unwrapped.inners or unwrapped.scripts):
                 continue
             inner_ctx = ctx.child(wrappers=ctx.wrappers + (name,))
             outer_cwd = self.cwd, self.cwd_lost
@@ -657,6 +657,8 @@ class _Walker:
     def _note_writes(self, cmd: SimpleCommand, ctx: _Context) -> None:
         """Remember the files this command fills: what a downloader fetched, or literal text."""
         program = cmd.program
+        if not cmd.redirects and program not in DOWNLOADERS and program != "tee":
+            return  # the common case: nothing written
         stdout = [r for r in cmd.redirects if r.writes and r.fd in (None, 1)]
         if program in DOWNLOADERS:
             for path in written_files(program, cmd.args, [r.target for r in stdout]):
@@ -854,7 +856,7 @@ def _stdin_description(ctx: _Context) -> str:
 
 def _is_name_pattern(name: str) -> bool:
     """Would the shell expand this program name as a glob? (`r?`, `*m`, `r[m]`; not the `[` command.)"""
-    return "*" in name or "?" in name or _BRACKET_PATTERN.search(name) is not None
+    return "*" in name or "?" in name or ("[" in name and _BRACKET_PATTERN.search(name) is not None)
 
 
 def _basename(path: str) -> str:

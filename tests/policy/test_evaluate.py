@@ -151,7 +151,7 @@ def test_rule_error_fails_closed(ps: PolicySet, monkeypatch) -> None:
         raise RuntimeError("kaput")
 
     monkeypatch.setattr(match.CommandView, "write_targets", property(boom))
-    d = ps.evaluate("ls", user="u")
+    d = ps.evaluate("ls > out.txt", user="u")
     assert d.action == "deny"
     assert d.errors and "writes-etc" in d.errors[0] and "kaput" in d.errors[0]
 
