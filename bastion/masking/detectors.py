@@ -318,9 +318,13 @@ def _prefixed(id: str, desc: str, prefixes: list[str], body: bytes, sample_body:
               negs: tuple[str, ...] = ()) -> TokenDetector:
     """A token that is a fixed prefix and a body of a known shape (the common case of vendor tokens)."""
     alts = b"|".join(re.escape(p.encode()) for p in prefixes)
-    return _tok(id, desc, [p.lower() for p in prefixes], b"(?:" + alts + b")" + body + rb"(?![A-Za-z0-9_\-])",
-                prefixes[0] + sample_body, keep=min(len(p) for p in prefixes), cont=rb"[A-Za-z0-9_\-.=+/]",
-                viable=b"(?:" + alts + rb")[A-Za-z0-9_\-.=+/]*", max_len=512, flags=flags, negs=negs)
+    token = prefixes[0] + sample_body
+    return TokenDetector(
+        id, desc, [p.lower() for p in prefixes], b"(?:" + alts + b")" + body + rb"(?![A-Za-z0-9_\-])",
+        keep=min(len(p) for p in prefixes), cont=rb"[A-Za-z0-9_\-.=+/]",
+        viable=b"(?:" + alts + rb")[A-Za-z0-9_\-.=+/]*", max_len=512, flags=flags,
+        # the samples' secret is the part after the prefix: the prefix is public (and may be in the label)
+        positives=[(f"token: {token}", sample_body), (token, sample_body)], negatives=list(negs))
 
 
 # Vendor tokens with a distinctive prefix (the shapes gitleaks and the vendors' own docs give).
