@@ -321,3 +321,23 @@ def test_env_chdir_moves_the_inner_command_only() -> None:
                                   "podman exec c rm -rf /", "lxc exec web -- rm -rf /"])
 def test_a_command_run_in_a_container_is_seen(text: str) -> None:
     assert find(text, "rm").args == ("-rf", "/")
+
+
+@pytest.mark.parametrize("text, program, args", [
+    ("python3 -c 'import os; os.system(\"rm -rf /\")'", "rm", ("-rf", "/")),
+    ("python3 -c 'import subprocess; subprocess.run([\"rm\", \"-rf\", \"/x\"])'", "rm", ("-rf", "/x")),
+    ("python3 -c 'import shutil; shutil.rmtree(\"/srv\")'", "rm", ("-rf", "--", "/srv")),
+    ("perl -MFile::Path -e 'rmtree \"/\"'", "rm", ("-rf", "--", "/")),
+    ("perl -e 'system \"rm\", \"-rf\", \"/\"'", "rm", ("-rf", "/")),
+    ("ruby -e '%x(rm -rf /)'", "rm", ("-rf", "/")),
+    ("awk 'BEGIN{system(\"rm -rf /\")}'", "rm", ("-rf", "/")),
+    ("python3 -c 'print(open(\"/etc/shadow\").read())'", "cat", ("--", "/etc/shadow")),
+])
+def test_inline_code_is_seen_as_the_commands_it_hands_to_a_shell(text: str, program: str, args: tuple) -> None:
+    assert find(text, program).args == args
+
+
+@pytest.mark.parametrize("text", ["python3 -m json.tool x.json", "python3 script.py -c 'os.system(\"rm\")'",
+                                  "python3 -c 'print(1)'", "node -e 'console.log(`rm -rf /`)'"])
+def test_inline_code_without_shell_text_adds_nothing(text: str) -> None:
+    assert "rm" not in programs(text)
