@@ -94,7 +94,7 @@ SPECS: dict[str, WrapperSpec] = {
 }
 
 # Wrappers whose command operand is shell text, not argv.
-_XARGS_VALUE = "aEdIiLlnPs"
+_XARGS_VALUE = "aEdILnPs"  # `-i[STR]`, `-l[N]`, `-e[EOF]` only take an attached value
 _XARGS_LONG = frozenset({"--arg-file", "--eof", "--delimiter", "--replace", "--max-lines", "--max-args",
                          "--max-procs", "--max-chars", "--process-slot-var"})
 _WATCH_VALUE = "nqc"  # -n SECS, -q, (watch's -c is colour but harmless to treat as a flag)
@@ -311,9 +311,25 @@ def _su(args: list[Word]) -> Unwrapped:
 
 
 def _xargs(args: list[Word]) -> Unwrapped:
+    """`xargs [opts] cmd args…`: cmd runs with words read from stdin, appended or put where `-I STR` says."""
     spec = WrapperSpec(_XARGS_VALUE, _XARGS_LONG)
     start, _ = _skip_options(args, spec)
+    replace_str = None
+    for i, a in enumerate(args[:start]):
+        v = a.value
+        if v in ("-I", "--replace") and i + 1 < start:
+            replace_str = args[i + 1].value
+        elif v.startswith("--replace"):
+            replace_str = v.partition("=")[2] or "{}"
+        elif v.startswith(("-I", "-i")) and not v.startswith("--"):
+            replace_str = v[2:] or ("{}" if v.startswith("-i") else None)
     inner = args[start:] or [Word("echo")]
+    if replace_str:
+        # `xargs -I% sh -c %`: each `%` is a line read from stdin
+        inner = [Word(w.value, True, w.dynamic_prefix or w.value.startswith(replace_str)) if replace_str in w.value
+                 else w for w in inner]
+    elif inner[0].value.rsplit("/", 1)[-1] in SHELLS:
+        inner = [*inner, Word("{words from stdin}", True, True)]  # `xargs sh -c`: the script comes from stdin
     return Unwrapped(inners=[inner], stdin_args=True)
 
 

@@ -341,3 +341,9 @@ def test_inline_code_is_seen_as_the_commands_it_hands_to_a_shell(text: str, prog
                                   "python3 -c 'print(1)'", "node -e 'console.log(`rm -rf /`)'"])
 def test_inline_code_without_shell_text_adds_nothing(text: str) -> None:
     assert "rm" not in programs(text)
+
+
+def test_xargs_replacement_words_come_from_stdin() -> None:
+    sh = find("xargs -I% sh -c % <<< 'rm -rf /'", "sh")
+    assert sh.opaque or find("xargs -I% sh -c % <<< x", "sh").dynamic_args
+    assert find("xargs -i rm {}", "rm").dynamic_args
