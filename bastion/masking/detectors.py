@@ -522,12 +522,30 @@ def _has(*words: bytes):
 def _password_key(norm: bytes, parts: list[bytes]) -> bool:
     if not _key_filter(norm, parts):
         return False
-    if any(w in norm for w in (b"password", b"passwd", b"passphrase", b"pswd")):
+    if any(w in norm for w in (b"password", b"passwd", b"passphrase", b"pswd", b"passcode")):
         return True
     return norm.endswith((b"pass", b"pwd", b"psk")) or b"pass" in parts or b"pwd" in parts or b"psk" in parts
 
 
 _AWS_SECRET = re.compile(rb"[A-Za-z0-9/+=]{40}\Z")
+_GENERATED = re.compile(rb"[A-Za-z0-9+/=_\-.:~!@#%^&*]{12,}\Z")
+
+
+def _generated(value: bytes, quoted: bool) -> bool:
+    """Looks made by a machine, not a name: 12+ bytes, no spaces, a digit or symbol among letters (`signing_key:
+    Zx8f14e45fce9a`, not `sort_key: created_at`), not a path, URL or reference."""
+    if not _GENERATED.match(value) or value.startswith((b"/", b"./", b"~", b"http:", b"https:", b"file:")):
+        return False
+    letters = sum(c.isalpha() for c in value.decode("latin-1"))
+    others = len(value) - letters
+    return letters >= 2 and others >= 2 and not value.replace(b"_", b"").replace(b"-", b"").isalpha()
+
+
+def _key_named(norm: bytes, parts: list[bytes]) -> bool:
+    """`SIGNING_KEY`, `encryptionKey`, `x-hmac-key`: a compound name ending in `key` (a bare `key` is too common)."""
+    return len(parts) >= 2 and parts[-1] == b"key" and _key_filter(norm, parts) and parts[-2] not in (
+        b"primary", b"foreign", b"sort", b"partition", b"cache", b"public", b"pub", b"hash", b"range", b"row",
+        b"object", b"idempotency", b"lookup", b"map", b"dict", b"group", b"routing", b"shard", b"unique")
 
 
 def _kv(id: str, desc: str, accepts, key: str, value: str, negs=(), value_ok=None) -> KeyRule:
@@ -561,7 +579,8 @@ KEY_RULES = [
         _has(b"secret"), "SECRET_KEY", fake(ALNUM, 50, "secretkey"),
         negs=["secretName: db-credentials", "secret_ref=vault/path", "secret: null"]),
     _kv("token-assignment", "Values of token-named keys (token, access_token, refresh_token, authToken, auth)",
-        lambda n, p: _key_filter(n, p) and (b"token" in n or n in (b"auth", b"authkey")), "access_token",
+        lambda n, p: _key_filter(n, p) and (b"token" in n or n in (b"auth", b"authkey") or p[-1] == b"auth"),
+        "access_token",
         fake(URLSAFE, 40, "access_token"),
         negs=["max_tokens=4096", "token_type: Bearer", "tokenizer=gpt2", "TOKENIZERS_PARALLELISM=false"]),
     _kv("api-key-assignment", "Values of API-key-named keys (api_key, apiKey, x-api-key)", _has(b"apikey"),
@@ -576,11 +595,16 @@ KEY_RULES = [
     _kv("mnemonic-assignment", "Wallet recovery phrases (MNEMONIC, SEED_PHRASE, recovery_phrase)",
         lambda n, p: _key_filter(n, p) and (b"mnemonic" in n or b"seedphrase" in n or b"recoveryphrase" in n),
         "MNEMONIC", "legal winner thank year wave sausage worth useful legal winner thank yellow"),
+    _kv("key-assignment", "Generated-looking values of keys named `…_key` (SIGNING_KEY, encryptionKey, APP_KEY, "
+        "x-hmac-key)", _key_named, "SIGNING_KEY", fake(ALNUM, 40, "signing_key"), value_ok=_generated,
+        negs=["sort_key: created_at", "PRIMARY_KEY=id", "cache_key=user:profile", "public_key: ssh-ed25519",
+              "ssh_key=/home/alice/.ssh/id_ed25519.pub", "license_key: TRIAL"]),
     _kv("credential-assignment", "Values of credential-named keys (credential, credentials, creds)",
         _has(b"credential", b"creds"), "DB_CREDENTIALS", fake(ALNUM, 24, "creds"),
         negs=["credential.helper=store"]),
 ]
-KEY_LITERALS = ["pass", "pwd", "pswd", "psk=", "psk:", 'psk"', "psk'", "psk ", "secret", "token", "auth", "apikey", "api_key", "api-key", "accesskey",
+KEY_LITERALS = ["pass", "pwd", "pswd", "psk=", "psk:", 'psk"', "psk'", "psk ", "_key", "-key", "key=", "key:",
+                'key"', "key'", "secret", "token", "auth", "apikey", "api_key", "api-key", "accesskey",
                 "access_key", "access-key", "privatekey", "private_key", "private-key", "credential", "creds", "dsn",
                 "mnemonic", "seed_phrase", "seedphrase", "recovery_phrase"]
 KEY_FAMILY = KeyValueFamily(KEY_LITERALS, KEY_RULES)
