@@ -422,8 +422,9 @@ def _url_hold(v: bytes, ts: int, te: int, avail: int) -> int | None:
 CONTEXT_DETECTORS: list[Detector] = [
     ContextDetector(
         "password-in-url", "Password in a URL's user-info (scheme://user:password@host)", ["://"],
-        rb"://[^\s:/@?#\"']{0,128}:(?P<s>[^\s@/?#\"']{1,256})@", max_len=512, hold=_url_hold,
-        value_class=rb"[^\s@/?#\"']", flags=0,
+        # the password runs to the authority's last `@` (`p@ss` is sloppy, and common)
+        rb"://[^\s:/@?#\"']{0,128}:(?P<s>[^\s/?#\"']{1,256})@(?=[^\s@/?#\"']*(?:[/?#\s\"']|\Z))", max_len=512,
+        hold=_url_hold, value_class=rb"[^\s/?#\"']", flags=0,
         positives=[(f"DATABASE_URL=postgres://app:{PASSWORD}@db.internal:5432/app", PASSWORD),
                    ("git clone https://x-access-token:s3cr3t-" + fake(ALNUM, 12, "u") + "@git.example.com/r.git",
                     "s3cr3t-" + fake(ALNUM, 12, "u"))],
