@@ -11,11 +11,11 @@ command rather than none. Pure: no I/O.
 
 from __future__ import annotations
 
-import re
 import shlex
 from dataclasses import dataclass, field
 from typing import Callable
 
+from bastion.policy.inline_code import AWKS, CODE_FLAGS, shell_texts
 from bastion.policy.words import Word
 
 SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "yash", "fish", "csh", "tcsh",
@@ -150,7 +150,7 @@ def unwrap(program: str, args: list[Word]) -> Unwrapped | None:
     if program in SPECS:
         return _unwrap_generic(program, args)
     handler = _SPECIAL.get(program)
-    if handler is None and program.rstrip("0123456789.") in _CODE_FLAGS:  # python3.12, perl5.36
+    if handler is None and program.rstrip("0123456789.") in CODE_FLAGS:  # python3.12, perl5.36
         handler = _interpreter(program)
     return handler(args) if handler else None
 
@@ -533,126 +533,10 @@ def _after_double_dash(args: list[Word]) -> Unwrapped:
     return Unwrapped()
 
 
-_CODE_FLAGS = {"python": "c", "perl": "eE", "ruby": "e", "node": "ep", "nodejs": "ep", "php": "r", "lua": "e",
-               "bun": "e", "deno": "", "irb": ""}
-# Option letters that take a value (attached, or the next word): no code flag is looked for after them.
-_VALUE_FLAGS = {"python": "WXmQ", "perl": "MmIdDxil0CV", "ruby": "IrECF0iKTWx", "node": "r", "nodejs": "r",
-                "php": "dcnz", "lua": "l", "bun": "r"}
-_AWKS = frozenset({"awk", "gawk", "mawk", "nawk"})
-_STRING = r'(?:[rbuf]{0,2}"((?:[^"\\]|\\.)*)"|[rbuf]{0,2}\'((?:[^\'\\]|\\.)*)\')'
-# A call that hands its string argument to a shell: os.system("…"), subprocess.run("…", shell=True), system "…",
-# shell_exec('…'), execSync(`…`) …
-_SHELL_CALL = re.compile(
-    r"\b(?:os\.system|os\.popen|commands\.getoutput|subprocess\.(?:run|call|check_call|check_output|Popen|getoutput|"
-    r"getstatusoutput)|system|shell_exec|passthru|popen|proc_open|execSync|exec|spawnSync|IO\.popen|Open3\.\w+)"
-    r"\s*\(?\s*" + _STRING)
-# The same with an argv list: subprocess.run(["rm", "-rf", "/"]), spawnSync("rm", ["-rf", "/"]), system("rm", "-rf")
-_ARGV_CALL = re.compile(
-    r"\b(?:subprocess\.(?:run|call|check_call|check_output|Popen)|os\.exec\w*|spawnSync|spawn|execFileSync|execFile|"
-    r"system|exec)\s*\(\s*(?:" + _STRING + r"\s*,\s*)?\[([^\]]*)\]")
-_BACKTICKS = re.compile(r"`([^`]*)`|\bqx\s*(?:\{([^}]*)\}|\(([^)]*)\)|/([^/]*)/)|%x\s*(?:\(([^)]*)\)|\{([^}]*)\})")
-_AWK_SHELL = re.compile(r'\bsystem\s*\(\s*"((?:[^"\\]|\\.)*)"|"((?:[^"\\]|\\.)*)"\s*\|\s*getline|'
-                        r'\|\s*"((?:[^"\\]|\\.)*)"')
-_LIST_ITEM = re.compile(_STRING)
-_MORE_ITEMS = re.compile(r"\s*,\s*" + _STRING)
-# File operations, as the shell command that does the same: shutil.rmtree("/") is `rm -rf -- /`.
-_FILE_OPS = (
-    (re.compile(r"\b(?:shutil\.rmtree|rmtree|remove_tree|FileUtils\.rm_rf|FileUtils\.rm_r|FileUtils\.remove_dir|"
-                r"FileUtils\.remove_entry\w*|rmSync|rmdirSync|fs\.promises\.rm|rimraf(?:\.sync)?)\s*\(?\s*"
-                + _STRING), "rm -rf --"),
-    (re.compile(r"\b(?:os\.remove|os\.unlink|unlink|File\.delete|FileUtils\.rm|unlinkSync|Path\(" + _STRING
-                + r"\)\.unlink)\s*\(?\s*" + _STRING), "rm -f --"),
-    (re.compile(r"\b(?:open|File\.open|fopen|writeFileSync|file_put_contents)\s*\(\s*" + _STRING
-                + r"\s*,\s*[rbuf]?[\"'](?:w|a|r\+|wb|ab)"), ": >"),
-    (re.compile(r"\b(?:open|File\.read|File\.open|fopen|readFileSync|file_get_contents|Path)\s*\(\s*" + _STRING),
-     "cat --"),
-)
-_ESCAPE = re.compile(r"\\(.)", re.S)
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0"}
-
-
-def _unescape(text: str) -> str:
-    return _ESCAPE.sub(lambda m: _ESCAPES.get(m.group(1), m.group(1)), text)
-
-
-def inline_code(program: str, args: list[Word]) -> Word | None:
-    """The program text an interpreter runs from its command line (`python3 -c CODE`, `perl -e CODE`, awk's first
-    operand), when it is given there."""
-    base = program.rstrip("0123456789.")
-    if program in _AWKS:
-        i = 0
-        while i < len(args):
-            a = args[i].value
-            if a in ("-F", "-v", "-W") and i + 1 < len(args):
-                i += 2
-                continue
-            if a == "-f" or a.startswith("--file"):
-                return None
-            if a.startswith("-") and len(a) > 1:
-                i += 1
-                continue
-            return args[i]
-        return None
-    flags = _CODE_FLAGS.get(base)
-    if flags is None:
-        return None
-    valued = _VALUE_FLAGS.get(base, "")
-    i = 0
-    while i < len(args):
-        v = args[i].value
-        if v == "--" or v == "-" or not v.startswith("-"):
-            return None  # a script file or stdin: the text is not on the line
-        i += 1
-        if v.startswith("--"):
-            continue
-        for k, ch in enumerate(v[1:], 1):
-            if ch in flags:
-                if k + 1 < len(v):
-                    return Word(v[k + 1:], args[i - 1].dynamic)
-                return args[i] if i < len(args) else None
-            if ch in valued:
-                if k + 1 == len(v):
-                    i += 1  # `-W ignore`, `-M strict`: the value is the next word
-                break
-    return None
-
-
 def _interpreter(program: str) -> Callable[[list[Word]], Unwrapped | None]:
     def unwrap_code(args: list[Word]) -> Unwrapped | None:
-        """Shell text that inline interpreter code hands to a shell, when it is a literal string there:
-        `python3 -c 'import os; os.system("rm -rf /")'`, `perl -e 'system "rm -rf /"'`, `awk 'BEGIN{system("…")}'`.
-        File operations count as the shell command that does the same (`shutil.rmtree("/")` is `rm -rf -- /`,
-        `open("/etc/shadow")` is `cat`). The commands found are listed beside the interpreter's own: they can only
-        add to the line's decision, never take from it."""
-        code = inline_code(program, args)
-        if code is None or code.dynamic:
-            return None
-        texts: list[str] = []
-        text = code.value
-        if program in _AWKS:
-            texts += [_unescape(next(g for g in m.groups() if g is not None)) for m in _AWK_SHELL.finditer(text)]
-        else:
-            for m in _SHELL_CALL.finditer(text):
-                first = _unescape(m.group(1) if m.group(1) is not None else m.group(2))
-                more, pos = [], m.end()
-                while (item := _MORE_ITEMS.match(text, pos)) is not None:  # perl's `system "rm", "-rf", "/"`
-                    more.append(_unescape(item.group(1) if item.group(1) is not None else item.group(2)))
-                    pos = item.end()
-                texts.append(" ".join(shlex.quote(x) for x in [first, *more]) if more else first)
-            for m in _ARGV_CALL.finditer(text):
-                head = [g for g in m.groups()[:2] if g is not None]
-                items = [_unescape(x.group(1) if x.group(1) is not None else x.group(2))
-                         for x in _LIST_ITEM.finditer(m.group(3))]
-                texts.append(" ".join(shlex.quote(x) for x in [*(_unescape(h) for h in head), *items]))
-            if program.rstrip("0123456789.") in ("perl", "ruby", "php"):
-                texts += [next(g for g in m.groups() if g is not None) for m in _BACKTICKS.finditer(text)]
-            for rx, command in _FILE_OPS:
-                for m in rx.finditer(text):
-                    path = _unescape(next(g for g in reversed(m.groups()) if g is not None))
-                    texts.append(f"{command} {shlex.quote(path)}")
-        if not texts:
-            return None
-        return Unwrapped(scripts=[Word(t) for t in texts])
+        texts = shell_texts(program, args)
+        return Unwrapped(scripts=[Word(t) for t in texts]) if texts else None
     return unwrap_code
 
 
@@ -729,7 +613,7 @@ _SPECIAL = {
     "tar": _tar, "git": _git, "tmux": _tmux, "screen": _screen, "start-stop-daemon": _start_stop_daemon,
     "docker": _container_exec, "podman": _container_exec, "nerdctl": _container_exec,
     "kubectl": _after_double_dash, "oc": _after_double_dash, "lxc": _after_double_dash, "incus": _after_double_dash,
-    **{name: _interpreter(name) for name in _AWKS},
+    **{name: _interpreter(name) for name in AWKS},
 }
 WRAPPER_NAMES = tuple(sorted(set(SPECS) | set(_SPECIAL) - {"then", "do", "else"}))
 

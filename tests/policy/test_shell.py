@@ -304,7 +304,7 @@ def test_bash_c_positional_parameters_are_the_words_after_the_script() -> None:
     ("for f in / /etc; do rm -rf $f; done", [("-rf", "/"), ("-rf", "/etc")]),
     ("for f in $(ls); do rm -rf $f; done", None),
 ])
-def test_a_for_body_is_seen_once_per_literal_value(text: str, expected) -> None:  # noqa: ANN001
+def test_a_for_body_is_seen_once_per_literal_value(text: str, expected: list | None) -> None:
     rms = [c for c in parse_command_line(text).commands if c.program == "rm"]
     if expected is None:
         assert len(rms) == 1 and rms[0].dynamic_args
