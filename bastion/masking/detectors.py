@@ -544,7 +544,7 @@ def _generated(value: bytes, quoted: bool) -> bool:
 
 def _key_named(norm: bytes, parts: list[bytes]) -> bool:
     """`SIGNING_KEY`, `encryptionKey`, `x-hmac-key`: a compound name ending in `key` (a bare `key` is too common)."""
-    return len(parts) >= 2 and parts[-1] == b"key" and _key_filter(norm, parts) and parts[-2] not in (
+    return len(parts) >= 2 and parts[-1] in (b"key", b"pat") and _key_filter(norm, parts) and parts[-2] not in (
         b"primary", b"foreign", b"sort", b"partition", b"cache", b"public", b"pub", b"hash", b"range", b"row",
         b"object", b"idempotency", b"lookup", b"map", b"dict", b"group", b"routing", b"shard", b"unique")
 
@@ -596,8 +596,8 @@ KEY_RULES = [
     _kv("mnemonic-assignment", "Wallet recovery phrases (MNEMONIC, SEED_PHRASE, recovery_phrase)",
         lambda n, p: _key_filter(n, p) and (b"mnemonic" in n or b"seedphrase" in n or b"recoveryphrase" in n),
         "MNEMONIC", "legal winner thank year wave sausage worth useful legal winner thank yellow"),
-    _kv("key-assignment", "Generated-looking values of keys named `…_key` (SIGNING_KEY, encryptionKey, APP_KEY, "
-        "x-hmac-key)", _key_named, "SIGNING_KEY", fake(ALNUM, 40, "signing_key"), value_ok=_generated,
+    _kv("key-assignment", "Generated-looking values of keys named `…_key` or `…_pat` (SIGNING_KEY, encryptionKey, "
+        "APP_KEY, x-hmac-key, AZURE_DEVOPS_PAT)", _key_named, "SIGNING_KEY", fake(ALNUM, 40, "signing_key"), value_ok=_generated,
         negs=["sort_key: created_at", "PRIMARY_KEY=id", "cache_key=user:profile", "public_key: ssh-ed25519",
               "ssh_key=/home/alice/.ssh/id_ed25519.pub", "license_key: TRIAL"]),
     _kv("credential-assignment", "Values of credential-named keys (credential, credentials, creds)",
@@ -605,7 +605,7 @@ KEY_RULES = [
         negs=["credential.helper=store"]),
 ]
 KEY_LITERALS = ["pass", "pwd", "pswd", "psk=", "psk:", 'psk"', "psk'", "psk ", "_key", "-key", "key=", "key:",
-                'key"', "key'", "secret", "token", "auth", "apikey", "api_key", "api-key", "accesskey",
+                'key"', "key'", "_pat=", "_pat:", '_pat"', "secret", "token", "auth", "apikey", "api_key", "api-key", "accesskey",
                 "access_key", "access-key", "privatekey", "private_key", "private-key", "credential", "creds", "dsn",
                 "mnemonic", "seed_phrase", "seedphrase", "recovery_phrase"]
 KEY_FAMILY = KeyValueFamily(KEY_LITERALS, KEY_RULES)

@@ -690,7 +690,10 @@ class _Walker:
         else:
             runs.extend(d + "/" + first.value for d in _PATH_DIRS)
         if program in SHELLS or program in INTERPRETERS or program in ("source", "."):
-            runs.extend(w.value for w in args if not w.value.startswith("-"))
+            # the script is the first operand (`python3 x.py data.txt` runs x.py and only reads data.txt)
+            script = next((w.value for w in args if not w.value.startswith(("-", "+"))), None)
+            if script is not None:
+                runs.append(script)
             runs.extend(r.target for r in redirects if r.reads)
         for path in runs:
             key = self._resolve(path)
