@@ -419,6 +419,13 @@ def _url_hold(v: bytes, ts: int, te: int, avail: int) -> int | None:
     return m.end() if m else None
 
 
+def _after_blanks(v: bytes, ts: int, te: int, avail: int) -> int:
+    """Where the value after a context word starts (past its spaces): what to hold while it arrives."""
+    while te < avail and v[te] in b" \t":
+        te += 1
+    return te
+
+
 CONTEXT_DETECTORS: list[Detector] = [
     ContextDetector(
         "password-in-url", "Password in a URL's user-info (scheme://user:password@host)", ["://"],
@@ -441,7 +448,7 @@ CONTEXT_DETECTORS: list[Detector] = [
     ContextDetector(
         "okta-api-token", "Okta API token (`SSWS <token>` in Authorization headers)", ["ssws"],
         rb"ssws[ \t]+(?P<s>[A-Za-z0-9_\-]{40,44})(?![A-Za-z0-9_\-])", max_len=256, boundary=True,
-        value_class=rb"[A-Za-z0-9_\-]",
+        value_class=rb"[A-Za-z0-9_\-]", hold=_after_blanks,
         positives=[("curl -H 'Authorization: SSWS 00" + fake(URLSAFE, 40, "okta") + "'", "00" + fake(URLSAFE, 40, "okta"))],
         negatives=["SSWS tokens are documented here"],
     ),

@@ -429,7 +429,8 @@ class StreamMasker:
                     cands.extend((i, i + len(lit), d) for d in eng.lit_map[lit])
         for det, _rx in eng.regex_dets:
             if det.zone_re is not None:
-                cands.extend((m.start(), m.start(), det) for m in det.zone_re.finditer(v, zs, avail))
+                cands.extend((m.start(), m.start(), det)
+                             for m in det.zone_re.finditer(v, max(0, zs - det.zone_lookback), avail))
         pem: tuple[int, PemOpen] | None = None
         for ts, te, det in cands:
             if isinstance(det, PemDetector):
@@ -490,8 +491,17 @@ def idle_spans(det: Detector, v: bytes, ts: int, te: int, avail: int) -> tuple[l
         return spans, None
     if det.ids[0].startswith("private-key"):
         return spans, None
-    if cls.fullmatch(v, h, avail) is None:  # type: ignore[union-attr]
-        return spans, None
+    if isinstance(det, KeyValueFamily) and b"\n" not in v[h:avail]:
+        pass  # a key's value may have spaces in it (`MNEMONIC=legal winner …`, INI passwords): all of it
+    elif cls.fullmatch(v, h, avail) is None:  # type: ignore[union-attr]
+        # Several words are held (`Bearer abcD…`, `Cookie: a=1; s=…`): the last one, still arriving, is the
+        # one that may be cut short; what comes before it was already judged by the final-form spans above.
+        p = avail
+        while p > h and cls.fullmatch(v, p - 1, p) is not None:  # type: ignore[union-attr]
+            p -= 1
+        if p == avail:
+            return spans, None
+        h = p
     token = v[h:avail]
     if det.ids == ("credit-card",):
         if sum(c in b"0123456789" for c in token) < 7:

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import uuid
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -282,3 +283,20 @@ def test_hits_report_offsets_and_hmac_never_the_secret() -> None:
 def test_profile_can_turn_detectors_off() -> None:
     only_cards = MaskingProfile(detectors=frozenset({"credit-card"}))
     assert mask_whole(b"password=hunter22 4111111111111111\n", only_cards) == b"password=hunter22 [MASKED:credit-card]\n"
+
+
+@pytest.mark.parametrize("text, secret", [
+    (b"log: Bearer abcDEF123456ghiJKL789xyz", b"abcDEF123456ghiJKL789xyz"),
+    (b"Cookie: theme=dark; session=abcDEF123456ghiJKL789", b"abcDEF123456ghiJKL789"),
+    (b"MNEMONIC=legal winner thank year wave sausage worth useful legal winner thank yellow",
+     b"legal winner thank year wave sausage worth useful legal winner thank yellow"),
+    (b"x MgltsboypQ3Upm0JfnmSUpiJ.1CctUm.Ca08xJo-dWNJX0PdPhF0Zu959bCirey9vgUQUz",
+     b"MgltsboypQ3Upm0JfnmSUpiJ.1CctUm.Ca08xJo-dWNJX0PdPhF0Zu959bCirey9vgUQUz"),
+])
+def test_an_idle_release_in_the_middle_of_a_value_leaks_no_part_of_it(text: bytes, secret: bytes) -> None:
+    start = text.index(secret)
+    for cut in range(start + 1, len(text)):
+        m = StreamMasker(MaskingProfile())
+        out = m.feed(text[:cut]) + m.release_idle() + m.feed(text[cut:] + b"\n") + m.finish()
+        pieces = [secret[i : i + 6] for i in range(len(secret) - 5)]
+        assert not any(p in out for p in pieces if b" " not in p), (cut, out)
