@@ -269,6 +269,7 @@ class _Walker:
         # the literal text `echo`/`printf`/`cat <<EOF` put there. A later command that runs one is seen
         # running the download (`curl -o i.sh URL && sh i.sh`) or that text (`echo 'rm -rf /' > x; sh x`).
         self.written: dict[str, _Written] = {}
+        self.written_names: dict[str, list[str]] = {}  # file name -> the written paths with that name
         self.nodes = 0
         self.depth = 0  # recursion depth of the tree walk (ctx.depth counts wrapper/script nesting)
         self.scripts = 0
@@ -662,7 +663,7 @@ class _Walker:
         stdout = [r for r in cmd.redirects if r.writes and r.fd in (None, 1)]
         if program in DOWNLOADERS:
             for path in written_files(program, cmd.args, [r.target for r in stdout]):
-                self.written[self._resolve(path)] = _Written(downloader=program)
+                self._remember(self._resolve(path), _Written(downloader=program))
             return
         text: str | None = None
         if program in ("echo", "printf") and not cmd.dynamic_args:
@@ -676,9 +677,14 @@ class _Walker:
             key = self._resolve(target)
             known = self.written.get(key)
             if appends and known is not None and known.text is not None and text is not None:
-                self.written[key] = _Written(text=known.text + "\n" + text)
+                self._remember(key, _Written(text=known.text + "\n" + text))
             else:  # appended to unknown content, or written by something else: nothing is known of it
-                self.written[key] = _Written(text=None if appends else text)
+                self._remember(key, _Written(text=None if appends else text))
+
+    def _remember(self, key: str, what: _Written) -> None:
+        if key not in self.written:
+            self.written_names.setdefault(_basename(key), []).append(key)
+        self.written[key] = what
 
     def _runs_written(self, first: Word, program: str, args: list[Word],
                       redirects: tuple[Redirect, ...]) -> tuple[str, _Written] | None:
@@ -700,10 +706,10 @@ class _Walker:
             if key in self.written:
                 return path, self.written[key]
             relative = not key.startswith(("/", "~"))
-            for saved, what in self.written.items():
+            for saved in self.written_names.get(_basename(key), ()):
                 # from an unknown directory, the same file name may be the same file
-                if (relative or not saved.startswith(("/", "~"))) and _basename(key) == _basename(saved):
-                    return path, what
+                if relative or not saved.startswith(("/", "~")):
+                    return path, self.written[saved]
         return None
 
     def _change_directory(self, program: str, args: list[Word]) -> None:
