@@ -537,6 +537,7 @@ def _password_key(norm: bytes, parts: list[bytes]) -> bool:
 
 _AWS_SECRET = re.compile(rb"[A-Za-z0-9/+=]{40}\Z")
 _GENERATED = re.compile(rb"[A-Za-z0-9+/=_\-.:~!@#%^&*]{12,}\Z")
+_LETTERS = bytes(range(65, 91)) + bytes(range(97, 123))
 
 
 def _generated(value: bytes, quoted: bool) -> bool:
@@ -544,8 +545,8 @@ def _generated(value: bytes, quoted: bool) -> bool:
     Zx8f14e45fce9a`, not `sort_key: created_at`), not a path, URL or reference."""
     if not _GENERATED.match(value) or value.startswith((b"/", b"./", b"~", b"http:", b"https:", b"file:")):
         return False
-    letters = sum(c.isalpha() for c in value.decode("latin-1"))
-    others = len(value) - letters
+    others = len(value.translate(None, _LETTERS))
+    letters = len(value) - others
     return letters >= 2 and others >= 2 and not value.replace(b"_", b"").replace(b"-", b"").isalpha()
 
 

@@ -218,6 +218,10 @@ class StreamMasker:
                         if ts < kv_end:
                             continue
                         r, kv_end = det.evaluate_key(v, ts, avail, final)
+                        if r and type(r) is list and r[-1][1] > kv_end:
+                            # Key names inside a value it masked (`a_token=a_token=…`) would mask within it
+                            # again: skip them, or a line of them costs a window scan each (quadratic).
+                            kv_end = r[-1][1]
                     else:
                         r = det.evaluate(v, ts, te, avail, final)
                     if r is None:
