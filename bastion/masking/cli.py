@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import selectors
+import stat
 import sys
 from pathlib import Path
 
@@ -74,11 +75,14 @@ def mask(profile_name: str | None, policy_dir: Path | None, explain: bool) -> No
     fd_in, fd_out = sys.stdin.fileno(), sys.stdout.fileno()
     sys.stdout.flush()
     sel = selectors.DefaultSelector()
-    sel.register(fd_in, selectors.EVENT_READ)
+    # A regular file (`bastion mask < file`) is always readable and epoll refuses it: no idle waits there.
+    waits = not stat.S_ISREG(os.fstat(fd_in).st_mode)
+    if waits:
+        sel.register(fd_in, selectors.EVENT_READ)
     try:
         while True:
             timeout = masker.idle_release if masker.held else None
-            if not sel.select(timeout):
+            if waits and not sel.select(timeout):
                 _write_all(fd_out, masker.release_idle())
                 continue
             chunk = os.read(fd_in, 65536)

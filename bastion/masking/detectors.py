@@ -23,9 +23,9 @@ from bastion.masking.matchers import (
     key_parts,
     not_placeholder,
 )
-from bastion.masking.special import (Base64PrivateKeyDetector, CardDetector, CliPasswordDetector, K8sSecretDataDetector,
-                                     NameValueSecretDetector, PgpassDetector, PuttyPrivateKeyDetector,
-                                     XmlSecretDetector)
+from bastion.masking.special import (Base64PrivateKeyDetector, CardDetector, CliPasswordDetector, JwkPrivateDetector,
+                                     K8sSecretDataDetector, NameValueSecretDetector, PgpassDetector,
+                                     PuttyPrivateKeyDetector, XmlSecretDetector)
 
 ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 HEX = "0123456789abcdef"
@@ -706,8 +706,18 @@ PGPASS = PgpassDetector(
     negatives=["00:1a:2b:3c:4d:5e", "src/app.py:120:def:main:", "localhost:5432:app:user:********"],
 )
 
+_JWK_D = fake(URLSAFE, 342, "jwk-d")
+_JWK_K = fake(URLSAFE, 43, "jwk-k")
+JWK = JwkPrivateDetector(
+    positives=[('{"keys": [{"kty": "RSA", "kid": "k1", "n": "' + fake(URLSAFE, 342, "jwk-n") + '", "e": "AQAB", "d": "'
+                + _JWK_D + '"}]}', _JWK_D),
+               ('{"alg": "HS256", "k": "' + _JWK_K + '", "kty": "oct"}', _JWK_K)],
+    negatives=['{"kty": "RSA", "n": "' + fake(URLSAFE, 342, "jwk-n2") + '", "e": "AQAB"}',
+               '{"d": "2024-01-01T00:00:00Z", "p": "page-two-of-the-report"}'],
+)
+
 # Order is priority: when two detectors mask the same bytes, the first names the span.
-BUILTIN: list[Detector] = [PEM, PEM_BASE64, PUTTY, *TOKEN_DETECTORS, *CONTEXT_DETECTORS, K8S, CLI, KEY_FAMILY, XML,
+BUILTIN: list[Detector] = [PEM, PEM_BASE64, PUTTY, JWK, *TOKEN_DETECTORS, *CONTEXT_DETECTORS, K8S, CLI, KEY_FAMILY, XML,
                            NAME_VALUE, CARDS, PGPASS]
 
 

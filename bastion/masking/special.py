@@ -611,3 +611,46 @@ class NameValueSecretDetector(Detector):
                 return bool(self._key_ok(last.group(1).strip()))
         parent = _NV_PARENT.search(v, lo, ts)  # Terraform: `"db_password": {"sensitive": true, "value": …`
         return parent is not None and bool(self._key_ok(parent.group(1)))
+
+
+_JWK_VALUE = re.compile(rb'[ \t]*:[ \t]*"([A-Za-z0-9_\-]{16,})"')
+_JWK_KTY = re.compile(rb'"kty"[ \t]*:[ \t]*"(?:RSA|EC|OKP|oct)"')
+
+
+class JwkPrivateDetector(Detector):
+    """The private members of a JSON Web Key (`"d"`, `"p"`, `"q"`, `"dp"`, `"dq"`, `"qi"`, and `"k"` of a symmetric
+    key) in an object that has a `"kty"`: JWKS files, OIDC signing keys, Kubernetes service-account keys."""
+
+    ids = ("jwk-private-key",)
+    literals = (b'"d"', b'"p"', b'"q"', b'"dp"', b'"dq"', b'"qi"', b'"k"')
+    prefix_type = False
+    boundary = False
+    value_class = re.compile(rb"[A-Za-z0-9_\-]*")
+    max_window = 16384
+
+    def __init__(self, positives=(), negatives=()) -> None:
+        self.positives = tuple(positives)
+        self.negatives = tuple(negatives)
+
+    def infos(self) -> list[Info]:
+        return [Info("jwk-private-key", self.__doc__ or "", self.positives, self.negatives)]
+
+    def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):
+        lim = min(avail, te + self.max_window)
+        m = _JWK_VALUE.match(v, te, lim)
+        if m is None or m.end() >= avail and not final:
+            # the value is still arriving (or this is no string member): decide when it has
+            if not final and avail - te < self.max_window and b"," not in v[te:avail] and b"}" not in v[te:avail]:
+                return Pending(te)
+            return None
+        # the same object: its `"kty"` before this member (no `{`/`}` between), or after it up to the object's end
+        lo = max(0, ts - 4096)
+        before = v.rfind(b"{", lo, ts)
+        if before >= 0 and v.find(b"}", before, ts) < 0 and _JWK_KTY.search(v, before, ts):
+            return [(m.start(1), m.end(1), "jwk-private-key", 0)]
+        close = v.find(b"}", m.end(), lim)
+        if close < 0:
+            return Pending(m.start(1)) if not final and lim == avail else None
+        if _JWK_KTY.search(v, m.end(), close):
+            return [(m.start(1), m.end(1), "jwk-private-key", 0)]
+        return None

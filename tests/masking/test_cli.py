@@ -64,3 +64,13 @@ def test_bad_policy_reports_file_and_line(tmp_path: Path, bad: str) -> None:
     proc = run(["--policy-dir", str(tmp_path)], b"x\n")
     assert proc.returncode != 0
     assert f"{tmp_path / 'p.yaml'}:2:" in proc.stderr.decode()
+
+
+def test_reads_a_redirected_file(tmp_path: Path) -> None:
+    # `bastion mask < file > out`, as the README shows: a regular file cannot be polled, it is read through
+    source, out = tmp_path / "in.txt", tmp_path / "out.txt"
+    source.write_bytes(b"x\npassword=hunter22\n" * 3)
+    with source.open("rb") as stdin, out.open("wb") as stdout:
+        proc = subprocess.run(CMD, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, cwd=ROOT, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_bytes() == b"x\npassword=[MASKED:password-assignment]\n" * 3
