@@ -10,16 +10,13 @@ from bastion.masking.matchers import (ALNUM, Detector, Info, Pending, Span, line
                                       not_placeholder)
 
 
+_LUHN_DOUBLE = bytes(((d * 2) - 9 if d * 2 > 9 else d * 2) for d in range(10))
+_DIGIT_VALUE = bytes.maketrans(b"0123456789", bytes(range(10)))
+
+
 def luhn_ok(digits: bytes) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = ch - 48
-        if i % 2 == 1:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
+    values = digits.translate(_DIGIT_VALUE)[::-1]  # ASCII digits as 0-9, last digit first
+    return (sum(values[::2]) + sum(_LUHN_DOUBLE[d] for d in values[1::2])) % 10 == 0
 
 
 def card_brand_ok(d: bytes) -> bool:
@@ -81,7 +78,7 @@ class CardDetector(Detector):
             if 50 <= ch <= 54 and (c == ts or v[c - 1] in b" -") and not (c > 0 and v[c - 1] in ALNUM):
                 m = self.CARD.match(v, c, w)
                 if m is not None:
-                    digits = re.sub(rb"[ \-]", b"", m.group())
+                    digits = m.group().translate(None, b" -")
                     if card_brand_ok(digits) and luhn_ok(digits):
                         out.append((m.start(), m.end(), "credit-card", 0))
                         c = m.end()
