@@ -542,7 +542,7 @@ _NV_SEP = re.compile(rb"[\"']?[ \t]*[:=][ \t]*")
 _NV_BARE = re.compile(rb"[^\s\"',}\]]*")
 _NV_NAME = re.compile(rb"(?:^|[\s{,\[\-])[\"']?(?:name|key|parameterkey|parametername|variable)[\"']?[ \t]*[:=][ \t]*"
                       rb"[\"']?([^\"'\r\n,}]{1,128})", re.IGNORECASE | re.MULTILINE)
-_NV_PARENT = re.compile(rb"\"([^\"\r\n]{1,128})\"[ \t]*:[ \t]*\{[^{}]*\Z")
+_NV_PARENT = re.compile(rb"\"([^\"\r\n]{1,128})\"[ \t]*:[ \t]*\{\Z")
 _NV_NOT_SECRET = frozenset((b"true", b"false", b"null", b"none", b"yes", b"no"))
 
 
@@ -598,15 +598,21 @@ class NameValueSecretDetector(Detector):
     def _named_secret(self, v: bytes, ts: int) -> bool:
         """Is the nearest name before `ts`, in the same item, a secret's name?"""
         lo = max(0, ts - 512)
+        window = v[lo:ts].lower()
         last = None
-        for last in _NV_NAME.finditer(v, lo, ts):
-            pass
+        if b"name" in window or b"key" in window or b"variable" in window:  # the regex only where it can match
+            for last in _NV_NAME.finditer(v, lo, ts):
+                pass
         if last is not None:
             between = v[last.end() : ts]
             # not across the end of a JSON object or the start of the next YAML list item
             if b"}" not in between and not re.search(rb"\n[ \t]*- ", between):
                 return bool(self._key_ok(last.group(1).strip()))
-        parent = _NV_PARENT.search(v, lo, ts)  # Terraform: `"db_password": {"sensitive": true, "value": …`
+        # Terraform: `"db_password": {"sensitive": true, "value": …` (the enclosing object's own key)
+        brace = v.rfind(b"{", lo, ts)
+        if brace < 0 or v.find(b"}", brace, ts) >= 0:
+            return False
+        parent = _NV_PARENT.search(v, max(lo, brace - 160), brace + 1)
         return parent is not None and bool(self._key_ok(parent.group(1)))
 
 
