@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from functools import lru_cache
 
 from bastion.masking.matchers import (
     ContextDetector,
@@ -645,6 +646,9 @@ CARDS = CardDetector(
     negatives=["order 4111 1111 1111 1112 (bad checksum)", "ts=1714567890123 id=1234567890123456",
                "2024-05-01 12:34:56.789", "phone +1 555 123 4567", "version 4.111.1111.1111"],
 )
+
+
+@lru_cache(maxsize=4096)  # names come from the output stream, so the cache is bounded
 def _xml_key_ok(name: bytes) -> bool:
     parts = key_parts(name.replace(b":", b"."))
     norm = b"".join(parts)
