@@ -521,8 +521,10 @@ async def bench_recording_size(rig: BenchRig, scale: Scale, results: Results) ->
 
 # --- 7. closed loop of short commands ---------------------------------------------------------------
 
-async def _closed_loop(ep: Endpoint, sessions: int, seconds: float, rig: BenchRig) -> tuple[float, int, float]:
-    """execs/s over `seconds` (after a warm-up), errors, and gateway CPU ms per exec (0 for direct)."""
+async def closed_loop(ep: Endpoint, sessions: int, seconds: float,
+                      cpu_seconds: Callable[[], float] | None = None) -> tuple[float, int, float]:
+    """execs/s over `seconds` (after a warm-up), errors, and the relay's CPU ms per exec (`cpu_seconds` reads
+    its process's CPU time; 0 without one, as for direct OpenSSH)."""
     conns = await open_many(ep, sessions)
     state = {"counting": False, "stop": False, "done": 0, "errors": 0}
 
@@ -539,13 +541,13 @@ async def _closed_loop(ep: Endpoint, sessions: int, seconds: float, rig: BenchRi
     tasks = [asyncio.create_task(worker(c)) for c in conns]
     try:
         await asyncio.sleep(min(3.0, seconds / 2))
-        cpu0 = rig.gateway.cpu_seconds()
+        cpu0 = cpu_seconds() if cpu_seconds else 0.0
         state["counting"] = True
         t0 = time.perf_counter()
         await asyncio.sleep(seconds)
         state["counting"] = False
         elapsed = time.perf_counter() - t0
-        cpu = rig.gateway.cpu_seconds() - cpu0
+        cpu = cpu_seconds() - cpu0 if cpu_seconds else 0.0
         state["stop"] = True
         await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 60)
     finally:
@@ -553,13 +555,13 @@ async def _closed_loop(ep: Endpoint, sessions: int, seconds: float, rig: BenchRi
             t.cancel()
         await close_all(conns)
     done = int(state["done"])
-    return done / elapsed, int(state["errors"]), (cpu / done * 1000 if done and ep.label == "gateway" else 0.0)
+    return done / elapsed, int(state["errors"]), (cpu / done * 1000 if done else 0.0)
 
 
 async def bench_closed_loop(rig: BenchRig, scale: Scale, results: Results) -> None:
     n = scale.loop_sessions
-    d_rate, d_err, _ = await _closed_loop(rig.direct, n, scale.loop_seconds, rig)
-    g_rate, g_err, g_cpu = await _closed_loop(rig.via_gateway, n, scale.loop_seconds, rig)
+    d_rate, d_err, _ = await closed_loop(rig.direct, n, scale.loop_seconds)
+    g_rate, g_err, g_cpu = await closed_loop(rig.via_gateway, n, scale.loop_seconds, rig.gateway.cpu_seconds)
     say(f"{n} connections x 1 session each, {scale.loop_seconds:g} s measured; errors direct {d_err}, gateway "
         f"{g_err}; gateway CPU {g_cpu:.2f} ms per exec")
     ratio = g_rate / d_rate

@@ -25,7 +25,7 @@ import asyncssh
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _gateway_setup import Endpoint, _known_hosts, start_rig  # noqa: E402
-from gateway_bench import _raise_fd_limit, close_all, open_many, pct  # noqa: E402
+from gateway_bench import _raise_fd_limit, close_all, closed_loop, pct  # noqa: E402
 
 from tests.sshd import free_port, write_private_key  # noqa: E402
 
@@ -84,39 +84,6 @@ async def exec_rtt(endpoints: list[Endpoint], pids: dict[str, int], total: int) 
     return {label: (pct(s, 50), pct(s, 99), cpu[label] / len(s) * 1000) for label, s in samples.items()}
 
 
-async def closed_loop(ep: Endpoint, pid: int | None, sessions: int, seconds: float) -> tuple[float, float]:
-    conns = await open_many(ep, sessions)
-    state = {"counting": False, "stop": False, "done": 0}
-
-    async def worker(conn: asyncssh.SSHClientConnection) -> None:
-        while not state["stop"]:
-            try:
-                ok = (await asyncio.wait_for(conn.run("true"), 30)).exit_status == 0
-            except (asyncssh.Error, OSError, asyncio.TimeoutError):
-                ok = False
-            if state["counting"] and ok:
-                state["done"] += 1
-
-    tasks = [asyncio.create_task(worker(c)) for c in conns]
-    try:
-        await asyncio.sleep(min(3.0, seconds / 2))
-        c0 = cpu_seconds(pid) if pid else 0.0
-        state["counting"] = True
-        t0 = time.perf_counter()
-        await asyncio.sleep(seconds)
-        state["counting"] = False
-        elapsed = time.perf_counter() - t0
-        cpu = (cpu_seconds(pid) - c0) if pid else 0.0
-        state["stop"] = True
-        await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 60)
-    finally:
-        for t in tasks:
-            t.cancel()
-        await close_all(conns)
-    done = int(state["done"])
-    return done / elapsed, (cpu / done * 1000 if done else 0.0)
-
-
 async def run(args: argparse.Namespace) -> None:
     rig = start_rig(max_sessions=10)
     relays: list[subprocess.Popen] = []
@@ -138,7 +105,10 @@ async def run(args: argparse.Namespace) -> None:
         print(f"closed loop: {args.sessions} sessions running `true`, {args.loop_seconds:g} s each path", flush=True)
         rates = {}
         for ep in endpoints:
-            rates[ep.label] = await closed_loop(ep, pids.get(ep.label), args.sessions, args.loop_seconds)
+            pid = pids.get(ep.label)
+            rate, _errors, cpu = await closed_loop(ep, args.sessions, args.loop_seconds,
+                                                   (lambda p=pid: cpu_seconds(p)) if pid else None)
+            rates[ep.label] = rate, cpu
         base = rates["direct"][0]
         for label, (rate, cpu) in rates.items():
             print(f"{label:<12}{rate:>8.0f} exec/s{rate / base:>8.2f}x" + (f"  CPU {cpu:.2f} ms/exec" if cpu else ""))

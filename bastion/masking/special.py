@@ -14,6 +14,21 @@ _LUHN_DOUBLE = bytes(((d * 2) - 9 if d * 2 > 9 else d * 2) for d in range(10))
 _DIGIT_VALUE = bytes.maketrans(b"0123456789", bytes(range(10)))
 
 
+
+class SampledDetector(Detector):
+    """A detector of one kind (`ids[0]`), described by its class docstring unless it sets `description`, with
+    the positive and negative samples the tests run."""
+
+    description = ""
+
+    def __init__(self, positives=(), negatives=()) -> None:  # noqa: ANN001
+        self.positives = tuple(positives)
+        self.negatives = tuple(negatives)
+
+    def infos(self) -> list[Info]:
+        return [Info(self.ids[0], self.description or self.__doc__ or "", self.positives, self.negatives)]
+
+
 def luhn_ok(digits: bytes) -> bool:
     values = digits.translate(_DIGIT_VALUE)[::-1]  # ASCII digits as 0-9, last digit first
     return (sum(values[::2]) + sum(_LUHN_DOUBLE[d] for d in values[1::2])) % 10 == 0
@@ -38,7 +53,7 @@ def card_brand_ok(d: bytes) -> bool:
     return False
 
 
-class CardDetector(Detector):
+class CardDetector(SampledDetector):
     """Payment card numbers, 13-19 digits, plain or in groups split by spaces or dashes; Luhn-checked."""
 
     ids = ("credit-card",)
@@ -55,12 +70,6 @@ class CardDetector(Detector):
         rb"|[0-9]{4}([ \-])[0-9]{6}\2[0-9]{4,5})(?![0-9A-Za-z_])"
     )
 
-    def __init__(self, positives=(), negatives=()) -> None:
-        self.positives = tuple(positives)
-        self.negatives = tuple(negatives)
-
-    def infos(self) -> list[Info]:
-        return [Info("credit-card", self.__doc__ or "", self.positives, self.negatives)]
 
     def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):
         lim = ts + 64
@@ -95,7 +104,7 @@ class CardDetector(Detector):
 _REGISTRY_LOGIN = re.compile(rb"\b(?:docker|podman|nerdctl|buildah|skopeo|oras|crane|regctl)(?:\s+registry)?\s+\Z")
 
 
-class CliPasswordDetector(Detector):
+class CliPasswordDetector(SampledDetector):
     """Passwords on command lines and in `.netrc`: `mysql -pSECRET`, `sshpass -p SECRET`,
     `redis-cli -a SECRET`, `--password SECRET`, `machine h login u password SECRET`."""
 
@@ -123,14 +132,8 @@ class CliPasswordDetector(Detector):
     }
     FLAG = re.compile(rb"(?i)pass(?:word|wd|phrase)?[ \t]+([^\s\-][^\s]*)")
     NETRC = re.compile(rb"(?i)password[ \t]+([^\s]+)")
-
-    def __init__(self, positives=(), negatives=()) -> None:
-        self.positives = tuple(positives)
-        self.negatives = tuple(negatives)
-
-    def infos(self) -> list[Info]:
-        return [Info("cli-password", "Passwords given on command lines (`mysql -p…`, `sshpass -p`, "
-                     "`--password …`) and in .netrc files", self.positives, self.negatives)]
+    description = ("Passwords and tokens given on command lines (`mysql -p…`, `sshpass -p`, `--password …`, "
+                   "`--token …`) and in .netrc files")
 
     def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):
         word = v[ts:te].lower()
@@ -200,7 +203,7 @@ def looks_base64(value: bytes) -> bool:
     )
 
 
-class K8sSecretDataDetector(Detector):
+class K8sSecretDataDetector(SampledDetector):
     """Values under `data:` / `stringData:` in Kubernetes Secret YAML or JSON (`kubectl get secret -o yaml`)."""
 
     ids = ("k8s-secret-data",)
@@ -210,12 +213,6 @@ class K8sSecretDataDetector(Detector):
     max_window = 32768
     value_class = re.compile(rb"[A-Za-z0-9+/=]*")
 
-    def __init__(self, positives=(), negatives=()) -> None:
-        self.positives = tuple(positives)
-        self.negatives = tuple(negatives)
-
-    def infos(self) -> list[Info]:
-        return [Info("k8s-secret-data", self.__doc__ or "", self.positives, self.negatives)]
 
     def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):
         lo = max(0, ts - 16)
@@ -301,7 +298,7 @@ _XML_VALUE_OPEN = re.compile(rb"</name>\s*<value>[ \t]*")
 _XML_ATTR_OPEN = re.compile(rb"""["'][ \t]+value[ \t]*=[ \t]*["']""")
 
 
-class XmlSecretDetector(Detector):
+class XmlSecretDetector(SampledDetector):
     """Secret-named values in XML: `<password>…</password>`, `<property name="db.password" value="…"/>`
     (Maven, Ant, Tomcat) and Hadoop-style `<name>fs.s3a.secret.key</name> <value>…</value>`."""
 
@@ -311,16 +308,13 @@ class XmlSecretDetector(Detector):
     value_class = re.compile(rb"[^<\r\n\"']*")
     max_window = 1024
 
+    description = ("Values of secret-named XML elements and properties "
+                   "(`<password>…</password>`, `name=\"…password\" value=\"…\"`, `<name>…secret…</name><value>`)")
+
     def __init__(self, literals, key_ok, positives=(), negatives=()) -> None:  # noqa: ANN001
+        super().__init__(positives, negatives)
         self.literals = tuple(x.lower().encode() for x in literals)
         self._key_ok = key_ok
-        self.positives = tuple(positives)
-        self.negatives = tuple(negatives)
-
-    def infos(self) -> list[Info]:
-        return [Info("xml-secret-value", "Values of secret-named XML elements and properties "
-                     "(`<password>…</password>`, `name=\"…password\" value=\"…\"`, `<name>…secret…</name><value>`)",
-                     self.positives, self.negatives)]
 
     def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):
         e = _XML_NAME_AFTER.match(v, te, min(avail, te + 64)).end()
@@ -394,7 +388,7 @@ _B64_RUN = re.compile(rb"[A-Za-z0-9+/=]*")
 _B64_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
 
 
-class Base64PrivateKeyDetector(Detector):
+class Base64PrivateKeyDetector(SampledDetector):
     """A PEM private key that was base64-encoded again (`LS0tLS1CRUdJTi…`: Kubernetes `tls.key`, Helm
     values, `base64 key.pem`), on one line or wrapped at 64/76 columns. Certificates are left alone."""
 
@@ -405,12 +399,6 @@ class Base64PrivateKeyDetector(Detector):
     max_window = 65536
     value_class = _B64_RUN
 
-    def __init__(self, positives=(), negatives=()) -> None:
-        self.positives = tuple(positives)
-        self.negatives = tuple(negatives)
-
-    def infos(self) -> list[Info]:
-        return [Info("private-key-base64", self.__doc__ or "", self.positives, self.negatives)]
 
     def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):
         if v[ts:te] != b"LS0tLS1CRUdJTiB" or (ts > 0 and v[ts - 1] in _B64_CHARS):
@@ -452,7 +440,7 @@ class Base64PrivateKeyDetector(Detector):
 _PUTTY_LINES = re.compile(rb"private-lines:[ \t]*([0-9]{1,4})[ \t]*\r?\n", re.IGNORECASE)
 
 
-class PuttyPrivateKeyDetector(Detector):
+class PuttyPrivateKeyDetector(SampledDetector):
     """The private part of a PuTTY `.ppk` key: the `Private-Lines: N` lines that follow that header."""
 
     ids = ("private-key-putty",)
@@ -462,12 +450,6 @@ class PuttyPrivateKeyDetector(Detector):
     max_window = 65536
     value_class = re.compile(rb"[A-Za-z0-9+/=\r\n]*")
 
-    def __init__(self, positives=(), negatives=()) -> None:
-        self.positives = tuple(positives)
-        self.negatives = tuple(negatives)
-
-    def infos(self) -> list[Info]:
-        return [Info("private-key-putty", self.__doc__ or "", self.positives, self.negatives)]
 
     def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):
         lim = min(avail, ts + self.max_window)
@@ -495,7 +477,7 @@ _PGPASS = re.compile(rb"([^:\s#]{1,64}):(?:[0-9]{1,5}|\*):((?:[^:\\\s]|\\.){1,64
 _HEX_PAIRS = re.compile(rb"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){4,}")
 
 
-class PgpassDetector(Detector):
+class PgpassDetector(SampledDetector):
     """The password field of a PostgreSQL `.pgpass` line: `host:port:database:user:password`."""
 
     ids = ("pgpass-password",)
@@ -514,12 +496,6 @@ class PgpassDetector(Detector):
     max_window = 1024
     value_class = re.compile(rb"[^\r\n]*")
 
-    def __init__(self, positives=(), negatives=()) -> None:
-        self.positives = tuple(positives)
-        self.negatives = tuple(negatives)
-
-    def infos(self) -> list[Info]:
-        return [Info("pgpass-password", self.__doc__ or "", self.positives, self.negatives)]
 
     def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):
         if ts > 0 and v[ts - 1] != 10:
@@ -543,10 +519,11 @@ _NV_BARE = re.compile(rb"[^\s\"',}\]]*")
 _NV_NAME = re.compile(rb"(?:^|[\s{,\[\-])[\"']?(?:name|key|parameterkey|parametername|variable)[\"']?[ \t]*[:=][ \t]*"
                       rb"[\"']?([^\"'\r\n,}]{1,128})", re.IGNORECASE | re.MULTILINE)
 _NV_PARENT = re.compile(rb"\"([^\"\r\n]{1,128})\"[ \t]*:[ \t]*\{\Z")
+_NV_NEXT_ITEM = re.compile(rb"\n[ \t]*- ")  # a YAML list's next item
 _NV_NOT_SECRET = frozenset((b"true", b"false", b"null", b"none", b"yes", b"no"))
 
 
-class NameValueSecretDetector(Detector):
+class NameValueSecretDetector(SampledDetector):
     """The value of a name/value pair whose name is secret-named: Kubernetes container `env` (`- name: DB_PASSWORD`
     then `value: …`), ECS task definitions and SSM parameters (`{"Name": "/prod/db/password", "Value": "…"}`),
     Terraform outputs (`"db_password": {"sensitive": true, "value": "…"}`)."""
@@ -559,12 +536,8 @@ class NameValueSecretDetector(Detector):
     max_window = 1024
 
     def __init__(self, key_ok, positives=(), negatives=()) -> None:  # noqa: ANN001
+        super().__init__(positives, negatives)
         self._key_ok = key_ok
-        self.positives = tuple(positives)
-        self.negatives = tuple(negatives)
-
-    def infos(self) -> list[Info]:
-        return [Info("name-value-secret", self.__doc__ or "", self.positives, self.negatives)]
 
     def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):
         if ts > 0 and (v[ts - 1] in ALNUM or v[ts - 1] == 95):  # `default_value:`, `xvalue`
@@ -606,7 +579,7 @@ class NameValueSecretDetector(Detector):
         if last is not None:
             between = v[last.end() : ts]
             # not across the end of a JSON object or the start of the next YAML list item
-            if b"}" not in between and not re.search(rb"\n[ \t]*- ", between):
+            if b"}" not in between and not _NV_NEXT_ITEM.search(between):
                 return bool(self._key_ok(last.group(1).strip()))
         # Terraform: `"db_password": {"sensitive": true, "value": …` (the enclosing object's own key)
         brace = v.rfind(b"{", lo, ts)
@@ -620,7 +593,7 @@ _JWK_VALUE = re.compile(rb'[ \t]*:[ \t]*"([A-Za-z0-9_\-]{16,})"')
 _JWK_KTY = re.compile(rb'"kty"[ \t]*:[ \t]*"(?:RSA|EC|OKP|oct)"')
 
 
-class JwkPrivateDetector(Detector):
+class JwkPrivateDetector(SampledDetector):
     """The private members of a JSON Web Key (`"d"`, `"p"`, `"q"`, `"dp"`, `"dq"`, `"qi"`, and `"k"` of a symmetric
     key) in an object that has a `"kty"`: JWKS files, OIDC signing keys, Kubernetes service-account keys."""
 
@@ -631,12 +604,6 @@ class JwkPrivateDetector(Detector):
     value_class = re.compile(rb"[A-Za-z0-9_\-]*")
     max_window = 16384
 
-    def __init__(self, positives=(), negatives=()) -> None:
-        self.positives = tuple(positives)
-        self.negatives = tuple(negatives)
-
-    def infos(self) -> list[Info]:
-        return [Info("jwk-private-key", self.__doc__ or "", self.positives, self.negatives)]
 
     def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):
         lim = min(avail, te + self.max_window)

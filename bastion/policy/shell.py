@@ -722,10 +722,10 @@ class _Walker:
             self.cwd_lost = program != "cd"
             return
         target = operands[0].value
-        if target.startswith("/") or (target.startswith("~") and not target.startswith(("~+", "~-"))):
-            self.cwd, self.cwd_lost = _normalise_path(target), False
-        elif target and target != "-" and self.cwd is not None:
-            self.cwd = _normalise_path(self.cwd.rstrip("/") + "/" + target)
+        absolute = target.startswith("/") or (target.startswith("~") and not target.startswith(("~+", "~-")))
+        if absolute or (target and target != "-" and not target.startswith("~") and self.cwd is not None):
+            self.cwd = self._resolve(target)
+            self.cwd_lost = self.cwd_lost and not absolute
         else:
             # From an unknown directory: still below it unless the path climbs out (`cd ../../..`, `cd -`).
             self.cwd = None

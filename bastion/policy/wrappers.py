@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass, field
-from typing import Callable
 
 from bastion.policy.inline_code import AWKS, CODE_FLAGS, shell_texts
 from bastion.policy.words import Word
@@ -150,9 +149,12 @@ def unwrap(program: str, args: list[Word]) -> Unwrapped | None:
     if program in SPECS:
         return _unwrap_generic(program, args)
     handler = _SPECIAL.get(program)
-    if handler is None and program.rstrip("0123456789.") in CODE_FLAGS:  # python3.12, perl5.36
-        handler = _interpreter(program)
-    return handler(args) if handler else None
+    if handler is not None:
+        return handler(args)
+    if program in AWKS or program.rstrip("0123456789.") in CODE_FLAGS:  # python3.12, perl5.36
+        texts = shell_texts(program, args)  # what inline code hands to a shell
+        return Unwrapped(scripts=[Word(t) for t in texts]) if texts else None
+    return None
 
 
 def _unwrap_generic(program: str, args: list[Word]) -> Unwrapped:
@@ -221,18 +223,8 @@ _CHDIR_OPTIONS = {"env": ("-C", "--chdir"), "sudo": ("-D", "--chdir"), "nsenter"
 def _chdir_option(program: str, options: list[Word]) -> Word | None:
     """The directory a wrapper runs its command in (`env -C /`, `sudo --chdir=/etc`), when it says."""
     short, long = _CHDIR_OPTIONS.get(program, ("", ""))
-    if not long:
-        return None
-    found: Word | None = None
-    for i, a in enumerate(options):
-        v = a.value
-        if v.startswith(long + "="):
-            found = Word(v[len(long) + 1:], a.dynamic)
-        elif (v == long or (short and v == short)) and i + 1 < len(options):
-            found = options[i + 1]
-        elif short and v.startswith(short) and len(v) > 2 and not v.startswith("--"):
-            found = Word(v[2:], a.dynamic)
-    return found
+    found = _option_values(options, short, (long,)) if long else []
+    return found[-1] if found else None
 
 
 def _split_words(word: Word) -> list[Word]:
@@ -533,13 +525,6 @@ def _after_double_dash(args: list[Word]) -> Unwrapped:
     return Unwrapped()
 
 
-def _interpreter(program: str) -> Callable[[list[Word]], Unwrapped | None]:
-    def unwrap_code(args: list[Word]) -> Unwrapped | None:
-        texts = shell_texts(program, args)
-        return Unwrapped(scripts=[Word(t) for t in texts]) if texts else None
-    return unwrap_code
-
-
 def _busybox(args: list[Word]) -> Unwrapped:
     if not args or args[0].value.startswith("-"):
         return Unwrapped()
@@ -613,7 +598,6 @@ _SPECIAL = {
     "tar": _tar, "git": _git, "tmux": _tmux, "screen": _screen, "start-stop-daemon": _start_stop_daemon,
     "docker": _container_exec, "podman": _container_exec, "nerdctl": _container_exec,
     "kubectl": _after_double_dash, "oc": _after_double_dash, "lxc": _after_double_dash, "incus": _after_double_dash,
-    **{name: _interpreter(name) for name in AWKS},
 }
 WRAPPER_NAMES = tuple(sorted(set(SPECS) | set(_SPECIAL) - {"then", "do", "else"}))
 
