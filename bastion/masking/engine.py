@@ -1,12 +1,10 @@
-"""A compiled masking profile: the enabled detectors and one re2 trigger scanner over all of them.
+"""A compiled masking profile: the enabled detectors and one trigger scanner over all of them.
 
-Why re2 for the scan: it is a DFA, so one pass over a chunk costs the same whatever the number of
-triggers (measured here ~300-400 MiB/s for ~90 case-insensitive literals plus the card and Twilio
-triggers), it can never backtrack, and it ships as a manylinux/macOS wheel (google-re2). Python's `re`
-over one big alternation is ~2 MiB/s; pyahocorasick over a decoded copy measured ~35 MiB/s; hyperscan
-would be faster but is x86-only. The scan only proposes *trigger hits* (short literals such as `ghp_`,
-`akia`, `password`, `-----begin`); Python `re` then confirms each hit on a small window, so its cost is
-paid per hit, not per byte.
+The scanner (`scanner.py`: Hyperscan where it is installed, RE2 otherwise) only proposes *trigger hits*:
+short literals such as `ghp_`, `akia`, `password`, `-----begin`, and a few trigger patterns (card
+numbers). Python `re` then confirms each hit on a small window, so its cost is paid per hit, not per
+byte. Why not one regex over everything: Python's `re` over one big alternation is ~2 MiB/s; RE2 or
+Hyperscan find the triggers at hundreds of MiB/s to GiB/s, and cannot backtrack.
 """
 
 from __future__ import annotations
@@ -14,13 +12,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
-
-import re2
-
-_UNANCHORED = getattr(getattr(re2, "_Anchor", None), "UNANCHORED", None)
+from typing import TYPE_CHECKING, Callable
 
 from bastion.masking.matchers import ALNUM, Detector, KeyValueFamily, Pending, PemOpen
+from bastion.masking.scanner import TriggerScanner, make_scanner
 
 if TYPE_CHECKING:
     from bastion.masking.profiles import MaskingProfile
@@ -29,7 +24,7 @@ if TYPE_CHECKING:
 @dataclass
 class Engine:
     detectors: list[Detector]
-    scanner: object
+    scanner: TriggerScanner
     lit_map: dict[bytes, list[Detector]]
     regex_dets: list[tuple[Detector, re.Pattern[bytes]]]
     prio: dict[int, int]
@@ -38,28 +33,32 @@ class Engine:
     first2: dict[bytes, list[bytes]]
     max_literal: int
     kv: Detector | None = None  # the key-value family (its hits within one key are decided once)
-    low: object = None  # the scanner's C-level regexp, when `iter_hits` can call it directly
 
     def __post_init__(self) -> None:
-        if self.low is None and _UNANCHORED is not None:
-            self.low = getattr(self.scanner, "_regexp", None)
+        # the detectors of each literal, by the index the scanner's hits carry
+        self.lit_dets = [self.lit_map[x] for x in self.scanner.literals]
         # first bytes (lower case) of every trigger literal and of every partial one
         self.heads = frozenset(x[0] for x in list(self.lit_map) + list(self.partials) if x)
 
-    def iter_hits(self, v: bytes, pos: int, end: int):
-        """Trigger hits `(start, end)` in `v[pos:end]`, leftmost-first and non-overlapping."""
-        low = self.low
-        if low is None:  # pragma: no cover - other re2 wrappers
-            for m in self.scanner.finditer(v, pos, end):  # type: ignore[attr-defined]
-                yield m.span()
-            return
-        match = low.Match  # one C call per hit: the wrapper's Match objects cost more than the scan
-        while pos < end:
-            ts, te = match(_UNANCHORED, v, pos, end)[0]
-            if ts < 0:
-                return
-            yield ts, te
-            pos = te if te > ts else ts + 1
+    def iter_hits(self, v: bytes, pos: int, end: int) -> list:
+        """Trigger hits `(start, end, detectors)` in `v[pos:end]`: both chains, in start order."""
+        return self.hits(v, pos, pos, end, end)[0]
+
+    def hits(self, v: bytes, lit_pos: int, rx_pos: int, end: int, stop: int) -> tuple[list, int, int]:
+        """The literal chain from `lit_pos` and the regex chain from `rx_pos` in `v[:end]`, hits starting
+        at most at `stop`, merged in start order (a literal hit first where both start at one place),
+        each as `(start, end, detectors)` with the detectors in priority order; and where each chain's
+        last hit ended (its start position if it had none)."""
+        scanner = self.scanner
+        lit_dets = self.lit_dets
+        out = [(s, e, lit_dets[i]) for s, e, i in scanner.literal_hits(v, lit_pos, end, stop)]
+        lit_end = out[-1][1] if out else lit_pos
+        rx = scanner.regex_hits(v, rx_pos, end, stop)
+        if not rx:
+            return out, lit_end, rx_pos
+        out.extend((s, e, self.regex_dispatch(v, s)) for s, e in rx)
+        out.sort(key=_start)  # stable: literal hits stay first at a shared start
+        return out, lit_end, rx[-1][1]
 
     def dispatch(self, v: bytes, ts: int, te: int) -> list[Detector]:
         """The detectors of a trigger hit, in priority order."""
@@ -111,6 +110,10 @@ class Engine:
         return hold
 
 
+def _start(hit: tuple) -> int:
+    return hit[0]
+
+
 def _hold_of(result: object, q: int) -> int | None:
     if result is None:
         return None
@@ -123,7 +126,9 @@ def _hold_of(result: object, q: int) -> int | None:
     return None
 
 
-def build_engine(detectors: list[Detector]) -> Engine:
+def build_engine(
+    detectors: list[Detector], scanner_factory: Callable[[list[bytes], list[bytes]], TriggerScanner] = make_scanner
+) -> Engine:
     lit_map: dict[bytes, list[Detector]] = {}
     regex_dets: list[tuple[Detector, re.Pattern[bytes]]] = []
     partials: dict[bytes, bool] = {}
@@ -140,14 +145,7 @@ def build_engine(detectors: list[Detector]) -> Engine:
             regex_dets.append((det, re.compile(det.trigger_re)))
             t_max = max(t_max, det.trigger_width)
     literals = sorted(lit_map, key=lambda x: (-len(x), x))
-    alts = []
-    if literals:
-        alts.append(b"(?i:" + b"|".join(re.escape(x) for x in literals) + b")")
-    alts.extend(b"(?:" + det.trigger_re + b")" for det, _ in regex_dets)  # type: ignore[operator]
-    opts = re2.Options()
-    opts.max_mem = 64 << 20
-    # With every detector off nothing may ever match: `\b\B` (RE2 has no lookahead for the usual `(?!x)x`).
-    scanner = re2.compile(b"|".join(alts) if alts else rb"\b\B", opts)
+    scanner = scanner_factory(literals, [det.trigger_re for det, _ in regex_dets])  # type: ignore[misc]
     first2: dict[bytes, list[bytes]] = {}
     for lit in literals:
         first2.setdefault(lit[:2], []).append(lit)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from bastion.errors import MaskingError
-from bastion.masking.engine import _UNANCHORED, compile_engine
+from bastion.masking.engine import compile_engine
 from bastion.masking.matchers import Detector, KeyValueFamily, PemDetector, Pending, PemOpen
 from bastion.masking.profiles import MaskingProfile
 from bastion.masking.view import MAX_ESCAPE, TextView
@@ -70,7 +70,8 @@ class StreamMasker:
         self._buf = b""
         self._base = 0  # stream offset of _buf[0]
         self._emitted = 0  # stream offset up to which output was produced
-        self._scan = 0  # where the trigger scan resumes
+        self._scan = 0  # where the literal trigger chain resumes
+        self._scan_rx = 0  # where the regex trigger chain resumes
         self._pending: list[tuple[int, int, Detector]] = []  # (start, end, detector), stream offsets
         # (start, priority, sequence, end, id, prefix): plain tuple order is (start, priority, arrival)
         self._spans: list[tuple[int, int, int, int, str, bytes]] = []
@@ -174,45 +175,19 @@ class StreamMasker:
                 pem = (ts, r)  # type: ignore[assignment]
                 pending.append((ts, te, det))  # until the block is entered (see below)
         sv = view.to_view(self._scan)
-        last_end = sv
-        if sv < avail:
-            lit_map = eng.lit_map
+        rv = view.to_view(self._scan_rx)
+        last_end, rx_end = sv, rv
+        if sv < avail or rv < avail:
             identity = view.identity and self._on_hit is None
             base = view.base
             add = self._spans.append
             seq = self._seq
-            low = eng.low
-            if low is not None:  # one C call per hit (what `Engine.iter_hits` does, inlined)
-                match = low.Match
-                pos = sv
-                hits = None
-            else:  # pragma: no cover - other re2 wrappers
-                hits = eng.iter_hits(v, sv, avail)
-            while True:
-                if hits is None:
-                    if pos >= avail:
-                        break
-                    ts, te = match(_UNANCHORED, v, pos, avail)[0]
-                    if ts < 0:
-                        break
-                    pos = te if te > ts else ts + 1
-                else:  # pragma: no cover
-                    nxt = next(hits, None)
-                    if nxt is None:
-                        break
-                    ts, te = nxt
-                if ts > stable:
-                    break
-                last_end = te
+            # Both chains of trigger hits for the whole chunk, one native scan each; only hits starting
+            # at most at `stable` are taken (their verdict cannot change as more input arrives).
+            hits, last_end, rx_end = eng.hits(v, sv, rv, avail, stable)
+            for ts, te, dets in hits:
                 if pem is not None:
-                    continue  # inside a private-key block: nothing else is looked at there
-                dets = lit_map.get(v[ts:te].lower())
-                if dets is None:
-                    dets = eng.regex_dispatch(v, ts)
-                    if hits is None and any(d.overlaps_literals for d in dets):
-                        # its trigger may cover a literal one (`.secret.`): scan inside it too, now and, if
-                        # that part is left for the next round, then
-                        pos = last_end = ts + 1
+                    break  # inside a private-key block: nothing else is looked at there
                 for det in dets:
                     if det is kv:
                         if ts < kv_end:
@@ -254,6 +229,8 @@ class StreamMasker:
             self._seq = seq
         new_scan = avail if final else max(last_end, sv, stable + 1)
         self._scan = view.to_raw(min(new_scan, avail))
+        new_scan = avail if final else max(rx_end, rv, stable + 1)
+        self._scan_rx = view.to_raw(min(new_scan, avail))
         if not final:
             zh = eng.zone_hold(v, max(stable + 1, 0), avail)
             if zh < hold:
@@ -378,7 +355,7 @@ class StreamMasker:
             end = view.to_raw_end(i + len(marker))
             self._swallow_to(end, out)
             self._close_pem(end)
-            self._scan = end
+            self._scan = self._scan_rx = end
             self._pending = []
             return True
         self._swallow_to(view.raw_end if final else view.eff_end, out)
@@ -431,10 +408,11 @@ class StreamMasker:
             for lit in eng.first2.get(v[i : i + 2].lower(), ()):
                 if v[i : i + len(lit)].lower() == lit:
                     cands.extend((i, i + len(lit), d) for d in eng.lit_map[lit])
+        zr = max(0, avail - eng.t_max + 1, view.to_view(self._scan_rx))
         for det, _rx in eng.regex_dets:
             if det.zone_re is not None:
                 cands.extend((m.start(), m.start(), det)
-                             for m in det.zone_re.finditer(v, max(0, zs - det.zone_lookback), avail))
+                             for m in det.zone_re.finditer(v, max(0, zr - det.zone_lookback), avail))
         pem: tuple[int, PemOpen] | None = None
         for ts, te, det in cands:
             if isinstance(det, PemDetector):
@@ -464,7 +442,7 @@ class StreamMasker:
         return b"".join(out)
 
     def _trim(self, view: TextView) -> None:
-        keep = min(self._emitted, self._scan)
+        keep = min(self._emitted, self._scan, self._scan_rx)
         if self._pending:
             keep = min(keep, min(p[0] for p in self._pending))
         if self._spans:
