@@ -512,13 +512,36 @@ REJECT_LAST = frozenset(
     b"location secretref namespace mount prefix suffix template hash salt rounds iterations age days "
     b"at in on by before after created updated changed".split()
 )
-REJECT_ANY = frozenset(b"tokens tokenizer tokenizers tokenize tokenized public publickey pubkey".split())
+REJECT_ANY = frozenset(b"tokens tokenizer tokenizers tokenize tokenized public publickey pubkey secretary secretaries "
+                       b"secretariat secretion secretive secretly bypass compass surpass trespass".split())
 
 
 def _key_filter(norm: bytes, parts: list[bytes]) -> bool:
-    if not parts or parts[-1] in REJECT_LAST or any(p in REJECT_ANY for p in parts):
+    return bool(parts) and parts[-1] not in REJECT_LAST and not any(p in REJECT_ANY for p in parts)
+
+
+# Values that are no secret whatever the key: a documented default to replace, a word standing for one.
+_STAND_IN = frozenset(b"changeme change_me change-me changeit replaceme replace_me replace-me placeholder fixme todo "
+                      b"tbd notsecret not-a-secret secret123".split())
+_KEBAB_NAME = re.compile(rb"[a-z]+(?:-[a-z0-9]+)+\Z")  # `my-secret-name`, `db-credentials`: a resource's name
+
+
+def _value_sane(value: bytes, quoted: bool) -> bool:
+    """Not a stand-in (`changeme`) and, unquoted, not prose or another field (`password updated successfully`,
+    `Pass: 12 Fail: 0`, `credsStore: desktop`): what every key rule asks of a value."""
+    if value.lower() in _STAND_IN:
         return False
-    return norm not in (b"pwd", b"oldpwd")
+    if quoted or (b" " not in value and b"\t" not in value):
+        return True
+    words = value.split()
+    if any(w.endswith(b":") for w in words) or b" = " in value:
+        return False
+    return not (len(words) >= 2 and all(w.isalpha() for w in words))
+
+
+def _not_path(value: bytes, quoted: bool) -> bool:
+    """`PWD=/home/alice`, `password_file: ./pw`: a path is no password (nor is `C:\\Users\\bob`)."""
+    return not (value.startswith((b"/", b"~/", b"./", b"../")) or re.match(rb"[A-Za-z]:\\", value))
 
 
 def _has(*words: bytes):
@@ -558,10 +581,13 @@ def _key_named(norm: bytes, parts: list[bytes]) -> bool:
         b"object", b"idempotency", b"lookup", b"map", b"dict", b"group", b"routing", b"shard", b"unique")
 
 
-def _kv(id: str, desc: str, accepts, key: str, value: str, negs=(), value_ok=None) -> KeyRule:
+def _kv(id: str, desc: str, accepts, key: str, value: str, negs=(), value_ok=None, pos=(), words=False) -> KeyRule:
     pos = ((f"{key}={value}", value), (f'  "{key}": "{value}",', value), (f"{key}: {value}", value),
-           (f"export {key}='{value}'", value), (f"[default]\n{key} = {value}\n", value))
-    return KeyRule(id, desc, accepts, value_ok or (lambda v, q: True), pos, tuple(negs))
+           (f"export {key}='{value}'", value), (f"[default]\n{key} = {value}\n", value), *pos)
+    ok = value_ok or (lambda v, q: True)
+    if words:  # the value is words by nature (a recovery phrase)
+        return KeyRule(id, desc, accepts, ok, pos, tuple(negs))
+    return KeyRule(id, desc, accepts, lambda v, q: _value_sane(v, q) and ok(v, q), pos, tuple(negs))
 
 
 KEY_RULES = [
@@ -579,17 +605,23 @@ KEY_RULES = [
               + fake(B64, 64, "gcpsa") + '\\n-----END PRIVATE KEY-----\\n", "client_email": "x@y.iam.gserviceaccount.com"}',
               fake(B64, 64, "gcpsa")),), ()),
     _kv("password-assignment", "Values of password-named keys (password, passwd, pwd, pass, passphrase)",
-        _password_key, "DB_PASSWORD", PASSWORD,
+        _password_key, "DB_PASSWORD", PASSWORD, value_ok=_not_path,
+        pos=[(f"Driver={{ODBC Driver 18 for SQL Server}};Server=db;UID=sa;PWD={PASSWORD};", PASSWORD),
+             (f"spring.datasource.password={PASSWORD}", PASSWORD), (f"PGPASSWORD={PASSWORD} psql -h db", PASSWORD)],
         negs=["password: ********", "PASSWORD_FILE=/run/secrets/db", "Error: invalid password: too short",
               "PWD=/home/alice", "OLDPWD=/tmp", "password = get_password()", "password=<redacted>",
-              "if password == user.password:", "tests passed=12 failed=0", "password: ${DB_PASSWORD}"]),
+              "if password == user.password:", "tests passed=12 failed=0", "password: ${DB_PASSWORD}",
+              "password: changeme", "passwd: password updated successfully", "Pass: 12 Fail: 0", "bypass: enabled-for-ci",
+              "PWD=C:\\Users\\bob"]),
     _kv("client-secret-assignment", "OAuth client secrets (client_secret, clientSecret)",
         _has(b"clientsecret"), "client_secret", fake(URLSAFE, 32, "clientsecret")),
     _kv("secret-assignment", "Values of secret-named keys (secret, secret_key, SECRET_KEY_BASE, …)",
-        _has(b"secret"), "SECRET_KEY", fake(ALNUM, 50, "secretkey"),
-        negs=["secretName: db-credentials", "secret_ref=vault/path", "secret: null"]),
+        _has(b"secret"), "SECRET_KEY", fake(ALNUM, 50, "secretkey"), value_ok=lambda v, q: not _KEBAB_NAME.match(v),
+        negs=["secretName: db-credentials", "secret_ref=vault/path", "secret: null", "secretary: Alice",
+              "secret: my-secret-name", "existingSecret: postgres-auth"]),
     _kv("token-assignment", "Values of token-named keys (token, access_token, refresh_token, authToken, auth)",
-        lambda n, p: _key_filter(n, p) and (b"token" in n or n in (b"auth", b"authkey") or p[-1] == b"auth"),
+        lambda n, p: _key_filter(n, p) and (b"token" in n or n in (b"auth", b"authkey", b"masterauth")
+                                             or p[-1] == b"auth"),
         "access_token",
         fake(URLSAFE, 40, "access_token"),
         negs=["max_tokens=4096", "token_type: Bearer", "tokenizer=gpt2", "TOKENIZERS_PARALLELISM=false"]),
@@ -604,14 +636,16 @@ KEY_RULES = [
         "https://" + fake(HEX, 32, "sentry") + "@o4504.ingest.sentry.io/4504"),
     _kv("mnemonic-assignment", "Wallet recovery phrases (MNEMONIC, SEED_PHRASE, recovery_phrase)",
         lambda n, p: _key_filter(n, p) and (b"mnemonic" in n or b"seedphrase" in n or b"recoveryphrase" in n),
-        "MNEMONIC", "legal winner thank year wave sausage worth useful legal winner thank yellow"),
+        "MNEMONIC", "legal winner thank year wave sausage worth useful legal winner thank yellow", words=True),
     _kv("key-assignment", "Generated-looking values of keys named `…_key` or `…_pat` (SIGNING_KEY, encryptionKey, "
         "APP_KEY, x-hmac-key, AZURE_DEVOPS_PAT)", _key_named, "SIGNING_KEY", fake(ALNUM, 40, "signing_key"), value_ok=_generated,
         negs=["sort_key: created_at", "PRIMARY_KEY=id", "cache_key=user:profile", "public_key: ssh-ed25519",
               "ssh_key=/home/alice/.ssh/id_ed25519.pub", "license_key: TRIAL"]),
     _kv("credential-assignment", "Values of credential-named keys (credential, credentials, creds)",
         _has(b"credential", b"creds"), "DB_CREDENTIALS", fake(ALNUM, 24, "creds"),
-        negs=["credential.helper=store"]),
+        value_ok=lambda v, q: not _KEBAB_NAME.match(v),
+        negs=["credential.helper=store", "docker-credential-helpers: credsStore: desktop",
+              "credentialsSecret: cloud-credentials"]),
 ]
 KEY_LITERALS = ["pass", "pwd", "pswd", "psk=", "psk:", 'psk"', "psk'", "psk ", "_key", "-key", "key=", "key:",
                 'key"', "key'", "_pat=", "_pat:", '_pat"', "secret", "token", "auth", "apikey", "api_key", "api-key", "accesskey",
@@ -687,10 +721,28 @@ CLI = CliPasswordDetector(
                ("machine api.example.com login alice password " + PASSWORD, PASSWORD),
                ("curl -fsS -u deploy:" + PASSWORD + " https://api.example.com/v1", PASSWORD),
                ("docker login -u bot -p " + PASSWORD + " registry.example.com", PASSWORD),
-               ("vault login --token " + fake(URLSAFE, 28, "cli-tok") + "1 -x", fake(URLSAFE, 28, "cli-tok") + "1")],
+               ("vault login --token " + fake(URLSAFE, 28, "cli-tok") + "1 -x", fake(URLSAFE, 28, "cli-tok") + "1"),
+               ("root  812  python app.py --db-password " + PASSWORD + " --port 8080", PASSWORD),
+               ('"Cmd": ["redis-server", "--requirepass", "' + PASSWORD + '"]', PASSWORD),
+               ("keytool -importkeystore -srcstorepass " + PASSWORD + " -deststorepass " + PASSWORD + "x", PASSWORD),
+               ("mysqldump -u root -p'" + PASSWORD + "' app", PASSWORD),
+               ("mongosh -u admin -p " + PASSWORD + " --authenticationDatabase admin", PASSWORD),
+               ("ldapsearch -x -D cn=admin,dc=example,dc=com -w " + PASSWORD + " -b dc=example,dc=com", PASSWORD),
+               ("sqlcmd -S db -U sa -P " + PASSWORD + " -Q 'select 1'", PASSWORD),
+               ("ipmitool -I lanplus -H 10.0.0.9 -U admin -P " + PASSWORD + " power status", PASSWORD),
+               ("rabbitmqctl change_password admin " + PASSWORD, PASSWORD),
+               ("htpasswd -bc /etc/nginx/.htpasswd admin " + PASSWORD, PASSWORD),
+               ("smbclient //fs/share -U admin%" + PASSWORD, PASSWORD),
+               ("xfreerdp /u:admin /p:" + PASSWORD + " /v:10.0.0.5", PASSWORD),
+               ("sqlplus -s scott/" + PASSWORD + "@db.example.com:1521/ORCL", PASSWORD),
+               ("openssl enc -aes-256-cbc -k " + PASSWORD + " -in a -out b", PASSWORD)],
     negatives=["mytool --token $TOKEN", "mytool --token-file /run/token", "kubectl --token ./token.txt",
                "gh auth --secret example --x", "mysql -u root -p app", "mkdir -p /tmp/x", "find . -print", "tests pass on CI",
-               "docker run -p 8080:80 nginx", "curl -u alice https://example.com"],
+               "docker run -p 8080:80 nginx", "curl -u alice https://example.com",
+               "htpasswd -c /etc/nginx/.htpasswd admin", "ldapsearch -x -W -D cn=admin -b dc=x", "sqlplus / as sysdba",
+               "mongo --quiet --eval 'db.stats()'", "openssl req -new -key k.pem -out x.csr", "rabbitmqctl list_users",
+               "app --db-password-file /run/secrets/db", "app --password $DB_PASSWORD", "sqlcmd -S db -E -Q 'select 1'",
+               "auth_basic_user_file /etc/nginx/.htpasswd;"],
 )
 
 _PEM_B64 = base64.b64encode(f"-----BEGIN RSA PRIVATE KEY-----\n{_PEM_BODY}\n-----END RSA PRIVATE KEY-----\n".encode()).decode()

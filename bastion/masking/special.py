@@ -113,24 +113,56 @@ class CliPasswordDetector(SampledDetector):
     SECRET_FLAGS = (b"--token ", b"--secret ", b"--api-key ", b"--apikey ", b"--api-token ", b"--access-token ",
                     b"--auth-token ", b"--client-secret ", b"--secret-key ", b"--private-token ", b"--bearer-token ",
                     b"--secret-access-key ", b"--refresh-token ", b"--session-token ")
-    literals = (b"mysql", b"mariadb", b"sshpass", b"redis-cli", b"curl", b"login", b"pass") + SECRET_FLAGS
+    literals = (b"mysql", b"mariadb", b"sshpass", b"redis-cli", b"curl", b"login", b"pass", b"mongosh", b"mongo",
+                b"ldapsearch", b"ldapmodify", b"ldapadd", b"ldapdelete", b"ldappasswd", b"ldapwhoami", b"sqlcmd",
+                b"ipmitool", b"bcp", b"rabbitmqctl", b"htpasswd", b"smbclient", b"rpcclient", b"xfreerdp",
+                b"sqlplus", b"openssl") + SECRET_FLAGS
     FLAG_VALUE = re.compile(rb"[ \t]*([\"']?)([^\s\"']{8,})\1")
     prefix_type = False
     boundary = False
     value_class = re.compile(rb"[^\s]*")
     max_window = 1024
+    _P_ATTACHED = re.compile(rb"(?<=[ \t])-p(?:'(?P<q1>[^'\r\n]+)'|\"(?P<q2>[^\"\r\n]+)\"|(?P<s>[^\s\-'\"][^\s]*))")
+    _P_SPACED = re.compile(rb"(?<=[ \t])-p[ \t]*(?:'(?P<q1>[^'\r\n]+)'|\"(?P<q2>[^\"\r\n]+)\"|(?P<s>[^\s\-'\"][^\s]*))")
+    _P_UPPER = re.compile(rb"(?<=[ \t])-P[ \t]*(?:'(?P<q1>[^'\r\n]+)'|\"(?P<q2>[^\"\r\n]+)\"|(?P<s>[^\s\-'\"][^\s]*))")
+    _LDAP = re.compile(rb"(?<=[ \t])-w[ \t]+(?:'(?P<q1>[^'\r\n]+)'|\"(?P<q2>[^\"\r\n]+)\"|(?P<s>[^\s\-'\"][^\s]*))")
     RULES = {
-        b"mysql": re.compile(rb"(?<=[ \t])-p([^\s\-'\"][^\s]*)"),
-        b"mariadb": re.compile(rb"(?<=[ \t])-p([^\s\-'\"][^\s]*)"),
-        b"sshpass": re.compile(rb"(?<=[ \t])-p[ \t]*([^\s\-][^\s]*)"),
-        b"redis-cli": re.compile(rb"(?<=[ \t])-a[ \t]+([^\s\-][^\s]*)"),
+        b"mysql": _P_ATTACHED,
+        b"mariadb": _P_ATTACHED,
+        b"sshpass": _P_SPACED,
+        # mongo/mongosh `-p PASSWORD` (a space: `-p` alone prompts)
+        b"mongosh": re.compile(rb"(?<=[ \t])-p[ \t]+(?:'(?P<q1>[^'\r\n]+)'|\"(?P<q2>[^\"\r\n]+)\"|(?P<s>[^\s\-'\"][^\s]*))"),
+        b"mongo": re.compile(rb"(?<=[ \t])-p[ \t]+(?:'(?P<q1>[^'\r\n]+)'|\"(?P<q2>[^\"\r\n]+)\"|(?P<s>[^\s\-'\"][^\s]*))"),
+        b"ldapsearch": _LDAP, b"ldapmodify": _LDAP, b"ldapadd": _LDAP, b"ldapdelete": _LDAP, b"ldappasswd": _LDAP,
+        b"ldapwhoami": _LDAP,
+        b"sqlcmd": _P_UPPER, b"ipmitool": _P_UPPER, b"bcp": _P_UPPER,
+        # `rabbitmqctl add_user NAME PASSWORD`, `change_password NAME PASSWORD`
+        b"rabbitmqctl": re.compile(rb"[ \t]+(?:add_user|change_password)[ \t]+\S+[ \t]+['\"]?(?P<s>[^\s'\"]+)"),
+        # `htpasswd -b[c] FILE USER PASSWORD`, `htpasswd -nb USER PASSWORD` (the password on the command line)
+        b"htpasswd": re.compile(rb"(?:[ \t]+-[a-zA-Z]+)*?[ \t]+-[A-Za-z]*b[A-Za-z]*(?:[ \t]+-[a-zA-Z]+)*"
+                                rb"(?:[ \t]+(?![\-])\S+){1,2}?[ \t]+['\"]?(?P<s>[^\s'\"\-][^\s'\"]*)['\"]?[ \t]*(?:$|[|;&>])",
+                                re.MULTILINE),
+        # `smbclient //srv/share -U user%password`
+        b"smbclient": re.compile(rb"[^\n]*?[ \t](?:-U[ \t]*|--user[ \t=]+)['\"]?[^\s%'\"]+%(?P<s>[^\s'\"]+)"),
+        b"rpcclient": re.compile(rb"[^\n]*?[ \t](?:-U[ \t]*|--user[ \t=]+)['\"]?[^\s%'\"]+%(?P<s>[^\s'\"]+)"),
+        b"xfreerdp": re.compile(rb"[^\n]*?[ \t]/p:(?P<s>[^\s]+)"),
+        # `sqlplus scott/tiger@db` (user/password[@connect])
+        b"sqlplus": re.compile(rb"(?:[ \t]+-[A-Za-z]+)*[ \t]+['\"]?[A-Za-z0-9_$#.]+/(?P<s>[^\s@/'\"]+)(?=@|[\s'\"]|$)",
+                               re.MULTILINE),
+        # `openssl enc -k PASSWORD` (`-kfile` names a file)
+        b"openssl": re.compile(rb"[^\n]*?[ \t]-k[ \t]+(?P<s>[^\s\-][^\s]*)"),
+        b"redis-cli": re.compile(rb"(?<=[ \t])-a[ \t]+(?:'(?P<q1>[^'\r\n]+)'|\"(?P<q2>[^\"\r\n]+)\"|(?P<s>[^\s\-'\"][^\s]*))"),
         # `curl -u user:password`, `--user=user:password` (the part after the first colon)
         b"curl": re.compile(rb"(?<=[ \t])(?:-u[ \t]*|--user[ \t=]+)['\"]?[^\s:'\"]*:([^\s'\"]+)"),
         # `docker login -u user -p password` (`docker run -p 8080:80` is a port: only after `login`, and only
         # for the container tools below; triggered by `login`, which is rarer in output than `docker`)
         b"login": re.compile(rb"[^\n]*?[ \t]-p[ \t]+([^\s\-][^\s]*)"),
     }
-    FLAG = re.compile(rb"(?i)pass(?:word|wd|phrase)?[ \t]+([^\s\-][^\s]*)")
+    FLAG = re.compile(rb"(?i)pass(?:word|wd|phrase)?(?:[ \t]+|[\"'][ \t]*,[ \t]*)"
+                      rb"(?:'(?P<q1>[^'\r\n]+)'|\"(?P<q2>[^\"\r\n]+)\"|(?P<s>[^\s\-'\"][^\s'\"]*))")
+    # what may stand before `pass` in an option: `--password`, `--db-password`, `--requirepass`, keytool's
+    # `-storepass`/`-keypass`/`-srcstorepass`, `-passphrase`
+    _FLAG_HEAD = re.compile(rb"(?:\A|[\s\"'\[,])(?:--[A-Za-z0-9_\-]{0,40}|-(?:src|dest|new)?(?:store|key)?)\Z")
     NETRC = re.compile(rb"(?i)password[ \t]+([^\s]+)")
     description = ("Passwords and tokens given on command lines (`mysql -p…`, `sshpass -p`, `--password …`, "
                    "`--token …`) and in .netrc files")
@@ -140,8 +172,9 @@ class CliPasswordDetector(SampledDetector):
         if word[:2] == b"--":
             return self._secret_flag(v, ts, te, avail, final)
         rule = self.RULES.get(word)
+        flag = False
         if rule is None:  # "pass": only as `--pass…` flag or a netrc `password` field
-            flag = v[max(0, ts - 2) : ts] == b"--"
+            flag = _FLAG_HEAD_OK(v, ts)
             if not flag:
                 if word != b"pass" or v[ts - 1 : ts] not in (b" ", b"\t") or ts == 0:
                     return None
@@ -161,13 +194,17 @@ class CliPasswordDetector(SampledDetector):
         out: list[Span] = []
         if rule is not None:
             for m in rule.finditer(v, te, w):
-                if not_placeholder(m.group(1)):
-                    out.append((m.start(1), m.end(1), "cli-password", 0))
+                g = _secret_group(m)
+                if not_placeholder(m.group(g)):
+                    out.append((m.start(g), m.end(g), "cli-password", 0))
         else:
-            rx = self.FLAG if v[max(0, ts - 2) : ts] == b"--" else self.NETRC
+            rx = self.FLAG if flag else self.NETRC
             m = rx.match(v, ts, w)
-            if m is not None and not_placeholder(m.group(1)) and len(m.group(1)) >= 3:
-                out.append((m.start(1), m.end(1), "cli-password", 0))
+            if m is not None:
+                g = _secret_group(m)
+                value = m.group(g)
+                if not_placeholder(value) and len(value) >= 3 and value[:1] not in b"$<":
+                    out.append((m.start(g), m.end(g), "cli-password", 0))
         return out
 
 
@@ -187,6 +224,21 @@ class CliPasswordDetector(SampledDetector):
 
 
 _DIGITS_SYMBOLS = frozenset(b"0123456789_+/=.~")
+
+
+def _secret_group(m: "re.Match[bytes]") -> int | str:
+    """The group holding the secret: `s`, or the inside of a quoted value (`q1`/`q2`), else group 1."""
+    gi = m.re.groupindex
+    if "s" not in gi:
+        return 1
+    for g in ("q1", "q2"):
+        if g in gi and m.start(g) >= 0:
+            return g
+    return "s"
+
+
+def _FLAG_HEAD_OK(v: bytes, ts: int) -> bool:
+    return CliPasswordDetector._FLAG_HEAD.search(v, max(0, ts - 48), ts) is not None
 _B64 = re.compile(rb"[A-Za-z0-9+/]+={0,2}\Z")
 _YAML_ITEM = re.compile(rb"[ \t]*([A-Za-z0-9_.\-]+)[ \t]*:[ \t]*(\S.*?)?[ \t\r]*\Z")
 _JSON_PAIR = re.compile(rb'\s*"((?:[^"\\]|\\.)*)"\s*:\s*"((?:[^"\\]|\\.)*)"\s*(,|\})')
