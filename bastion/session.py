@@ -136,6 +136,7 @@ class Session:
         self._mono_start = ctx.clock.monotonic()
         self._live_decoders: dict[str, codecs.IncrementalDecoder] = {}
         self._masking: OutputMasking | None = None
+        self._read_holds: set[str] = set()  # why the target's output is paused: "client", "masker"
         self.pending_approval: int | None = None
         self._expiry_timer: asyncio.TimerHandle | None = None
         self._forced_exit: int | None = None
@@ -216,11 +217,25 @@ class Session:
         """The client's send buffer is full (or drained): stop (or resume) reading the target."""
         if paused:
             self._client_drained.clear()
-            if self._upstream is not None:
-                self._upstream.pause_reading()
         else:
             self._client_drained.set()
-            if self._upstream is not None:
+        self._hold_reading("client", paused)
+
+    def _masking_paused(self, paused: bool) -> None:
+        """The masker has a backlog (output too dense to mask in one slice of the loop): the target waits."""
+        self._hold_reading("masker", paused)
+
+    def _hold_reading(self, reason: str, on: bool) -> None:
+        # INVARIANT: the target is read only while nothing holds it (a full client buffer, a masker backlog).
+        was_held = bool(self._read_holds)
+        if on:
+            self._read_holds.add(reason)
+        else:
+            self._read_holds.discard(reason)
+        if self._upstream is not None and was_held != bool(self._read_holds):
+            if self._read_holds:
+                self._upstream.pause_reading()
+            else:
                 self._upstream.resume_reading()
 
     def client_closed(self) -> None:
@@ -254,6 +269,12 @@ class Session:
                                   stream=stream, offset=hit.offset, length=hit.length, digest=hit.digest))
 
     def upstream_eof(self) -> None:
+        if self._masking is not None:
+            self._masking.when_caught_up(self._upstream_eof_now)  # the EOF goes after the masked output
+        else:
+            self._upstream_eof_now()
+
+    def _upstream_eof_now(self) -> None:
         if self._masking is not None:
             self._masking.finish()
         if not self._client_gone:
@@ -411,7 +432,8 @@ class Session:
         profile = self.ctx.masking_profiles().select(self.principal.name, self.principal.groups,
                                                       self.target.name)
         self._masking = OutputMasking(profile, hmac_key=self.ctx.mask_key, interactive=self.pty is not None,
-                                      emit=self._emit, on_hit=self._mask_hit, on_failure=self._masking_failed)
+                                      emit=self._emit, on_hit=self._mask_hit, on_failure=self._masking_failed,
+                                      pause=self._masking_paused)
 
     def _open_recording(self) -> bool:
         settings = self.ctx.settings.recording
@@ -543,6 +565,8 @@ class Session:
             return False
         chan.set_write_buffer_limits(_SEND_HIGH_WATER, _SEND_LOW_WATER)
         self._upstream = chan
+        if self._read_holds:
+            chan.pause_reading()
         if self._client_gone:
             chan.close()
             return True
@@ -671,6 +695,7 @@ class Session:
         if self._expiry_timer is not None:
             self._expiry_timer.cancel()
         if self._masking is not None:
+            await self._masking.caught_up()
             self._masking.finish()
         if self._forced_exit is not None and exit_signal is None:
             exit_status = self._forced_exit

@@ -59,3 +59,27 @@ def test_cat_of_secrets_is_masked_for_the_client_and_the_recording(gateway):
     assert len(hits) >= 4
     assert all(h["stream"] == "stdout" and len(h["digest"]) == 64 for h in hits)
     assert all(s["aws_secret"] not in json.dumps(h) for h in hits)
+
+
+def test_output_too_dense_to_mask_at_once_arrives_whole_and_masked_beside_another_session(gateway):
+    # ~400 KiB where every line holds secrets: the masker takes it a slice per loop turn with the target
+    # paused; all of it still arrives, masked and in order, and another session is served meanwhile.
+    rng = random.Random(5)
+    alnum = string.ascii_letters + string.digits
+    tokens = ["ghp_" + "".join(rng.choice(alnum) for _ in range(36)) for _ in range(5000)]
+    document = "".join(f"{i:05d} token={t} password=Zx9{t[4:16]}\n" for i, t in enumerate(tokens)).encode()
+    dense = gateway.ssh_args("alice:web-1") + ["cat"]
+    import subprocess
+
+    proc = subprocess.Popen(dense, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdin is not None
+    proc.stdin.write(document)
+    proc.stdin.close()
+    other = gateway.ssh("echo still-served")
+    out = proc.stdout.read() if proc.stdout is not None else b""
+    assert proc.wait(timeout=120) == 0
+    assert other.returncode == 0 and other.stdout == b"still-served\n"
+    lines = out.splitlines()
+    assert len(lines) == len(tokens)
+    assert [ln[:5] for ln in lines] == [f"{i:05d}".encode() for i in range(len(tokens))]
+    assert not any(t[4:].encode() in out for t in tokens)
