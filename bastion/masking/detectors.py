@@ -241,8 +241,21 @@ TOKEN_DETECTORS: list[Detector] = [
          fake(URLSAFE, 22, "mb2"), keep=3, cont=rb"[A-Za-z0-9_\-.]", viable=rb"sk\.eyJ[A-Za-z0-9_\-.]*"),
     _tok("doppler-token", "Doppler token (dp.pt., dp.st., dp.sa., dp.ct., dp.scim., dp.audit.)",
          ["dp.pt.", "dp.st.", "dp.sa.", "dp.ct.", "dp.scim.", "dp.audit."],
-         rb"dp\.(?:pt|st|sa|ct|scim|audit)\.[A-Za-z0-9]{40,44}", "dp.pt." + fake(ALNUM, 43, "doppler"), keep=6,
-         cont=rb"[A-Za-z0-9_.]", viable=rb"dp\.(?:pt|st|sa|ct|scim|audit)\.[A-Za-z0-9]*"),
+         # service tokens may name their config: `dp.st.prd.…`, `dp.st.dev_personal.…`
+         rb"dp\.(?:pt|st|sa|ct|scim|audit)\.(?:[A-Za-z0-9_\-]{1,40}\.)?[A-Za-z0-9]{40,44}(?![A-Za-z0-9])",
+         "dp.pt." + fake(ALNUM, 43, "doppler"), keep=6, cont=rb"[A-Za-z0-9_.\-]",
+         viable=rb"dp\.(?:pt|st|sa|ct|scim|audit)\.[A-Za-z0-9_.\-]*",
+         negs=["dp.st.prd is the service token prefix"]),
+    _tok("square-access-token", "Square production access token (EAAA + 60)", ["eaaa"],
+         rb"EAAA[A-Za-z0-9_\-]{60}(?![A-Za-z0-9_\-+/=])", "EAAA" + fake(URLSAFE, 60, "square-eaaa"), keep=4,
+         cont=rb"[A-Za-z0-9_\-+/=]", viable=rb"EAAA[A-Za-z0-9_\-]{0,60}",
+         negs=["EAAA" + fake(ALNUM, 50, "sq-short"), "EAAA" + fake(ALNUM, 60, "sq-b64") + "+/AAAA"]),
+    _tok("braintree-access-token", "PayPal Braintree access token (access_token$production$…$…)",
+         ["access_token$production$", "access_token$sandbox$"],
+         rb"access_token\$(?:production|sandbox)\$(?P<s>[0-9a-z]{16}\$[0-9a-f]{32})",
+         fake("abcdefghijklmnopqrstuvwxyz0123456789", 16, "bt1") + "$" + fake(HEX, 32, "bt2"),
+         ctx="BRAINTREE_TOKEN=access_token$production${s}", boundary=False, cont=rb"[A-Za-z0-9$_]", max_len=80,
+         viable=rb"access_token\$(?:production|sandbox)\$[0-9a-z$]*"),
     _tok("terraform-cloud-token", "Terraform Cloud / Enterprise API token (….atlasv1.…)", ["atlasv1."],
          rb"atlasv1\.(?P<s>[A-Za-z0-9_=\-]{60,})", fake(URLSAFE, 67, "tfc2"),
          ctx="TFE_TOKEN=" + fake(ALNUM, 14, "tfc1") + ".atlasv1.{s}", boundary=False, cont=rb"[A-Za-z0-9_=\-.]", viable=rb"atlasv1\.[A-Za-z0-9_=\-]*"),
@@ -386,6 +399,12 @@ TOKEN_DETECTORS += [
     _prefixed("netlify-token", "Netlify personal access token (nfp_)", ["nfp_"], rb"[A-Za-z0-9]{36,40}",
               fake(ALNUM, 36, "nfp")),
     _prefixed("render-api-key", "Render API key (rnd_)", ["rnd_"], rb"[A-Za-z0-9]{32}", fake(ALNUM, 32, "rnd")),
+    # (the body is the secret: a `v` typed at a prompt is not held back waiting for a `vcp_` head)
+    _tok("vercel-token", "Vercel personal / integration / app / API token (vcp_, vci_, vca_, vcr_, vck_)",
+         ["vcp_", "vci_", "vca_", "vcr_", "vck_"],
+         rb"(?<![A-Za-z0-9])vc[pikar]_(?P<s>[A-Za-z0-9]{24,})(?![A-Za-z0-9_\-])",
+         fake(ALNUM, 56, "vercel"), ctx="deploy --token vcp_{s} --prod", boundary=False, cont=rb"[A-Za-z0-9_\-]", max_len=300,
+         negs=["vcr_cassette_dir = tests/fixtures"]),
     _prefixed("onepassword-service-token", "1Password service account token (ops_eyJ…)", ["ops_eyJ"],
               rb"[A-Za-z0-9+/=_\-]{100,}", fake(URLSAFE, 160, "ops")),
     _prefixed("heroku-api-key", "Heroku API key, new format (HRKU-)", ["HRKU-"], rb"[A-Za-z0-9_\-]{58,64}",
@@ -431,18 +450,24 @@ CONTEXT_DETECTORS: list[Detector] = [
     ContextDetector(
         "password-in-url", "Password in a URL's user-info (scheme://user:password@host)", ["://"],
         # the password runs to the authority's last `@` (`p@ss` is sloppy, and common)
-        rb"://[^\s:/@?#\"']{0,128}:(?P<s>[^\s/?#\"']{1,256})@(?=[^\s@/?#\"']*(?:[/?#\s\"']|\Z))", max_len=512,
-        hold=_url_hold, value_class=rb"[^\s/?#\"']", flags=0,
+        # (`#`, `?` and `/` belong in it percent-encoded, but passwords pasted raw are common: a port and a path
+        # before the `@` (`host:8080/a/@b`) is not taken for one)
+        rb"://[^\s:/@?#\"']{0,128}:(?P<s>(?![0-9]*[/?#])[^\s\"'@]{1,256}|[^\s/?#\"']{1,256})"
+        rb"@(?=[^\s@/?#\"']*(?:[/?#\s\"']|\Z))", max_len=512,
+        hold=_url_hold, value_class=rb"[^\s\"'@]", flags=0,
         positives=[(f"DATABASE_URL=postgres://app:{PASSWORD}@db.internal:5432/app", PASSWORD),
                    ("git clone https://x-access-token:s3cr3t-" + fake(ALNUM, 12, "u") + "@git.example.com/r.git",
-                    "s3cr3t-" + fake(ALNUM, 12, "u"))],
+                    "s3cr3t-" + fake(ALNUM, 12, "u")),
+                   ("mongodb+srv://admin:" + fake(ALNUM, 6, "u2") + "#9?x/" + fake(ALNUM, 6, "u3") + "@c0.mongodb.net/db",
+                    fake(ALNUM, 6, "u2") + "#9?x/" + fake(ALNUM, 6, "u3"))],
         negatives=["http://example.com:8080/path", "https://user@example.com/", "postgres://app:****@db/app",
-                   "redis://:${REDIS_PASSWORD}@cache:6379"],
+                   "redis://:${REDIS_PASSWORD}@cache:6379", "https://example.com:8443/users/@bob/posts",
+                   "see http://host:8080/#/login?next=@me"],
     ),
     ContextDetector(
         "bearer-token", "Bearer tokens (`Bearer <token>` in headers and logs)", ["bearer"],
-        rb"bearer[ \t]+(?P<s>[A-Za-z0-9\-._~+/]{16,}=*)", max_len=8192,
-        validate=lambda s: _mixed(s) and not_placeholder(s), value_class=rb"[A-Za-z0-9\-._~+/=]",
+        rb"bearer[ \t]+(?P<s>[A-Za-z0-9\-._~+/]{16,}=*(?::[0-9a-f]{32}(?![A-Za-z0-9]))?)", max_len=8192,
+        validate=lambda s: _mixed(s) and not_placeholder(s), value_class=rb"[A-Za-z0-9\-._~+/=:]",
         positives=[("curl -H 'Authorization: Bearer " + fake(URLSAFE, 40, "bearer") + "'", fake(URLSAFE, 40, "bearer"))],
         negatives=["Use Bearer authentication for the API", "bearer token <redacted>"],
     ),
@@ -489,6 +514,32 @@ CONTEXT_DETECTORS: list[Detector] = [
         ["sharedaccesskey="], rb"sharedaccesskey=(?P<s>[A-Za-z0-9+/]{20,}={0,2})", value_class=rb"[A-Za-z0-9+/=]",
         positives=[("Endpoint=sb://fake.servicebus.windows.net/;SharedAccessKeyName=Root;SharedAccessKey="
                     + fake(B64, 43, "sas") + "=", fake(B64, 43, "sas") + "=")],
+    ),
+    ContextDetector(
+        "wireguard-preshared-key", "WireGuard PresharedKey (wg-quick / wg showconf)", ["presharedkey"],
+        rb"presharedkey[ \t]*=[ \t]*(?P<s>[A-Za-z0-9+/]{42,43}=)", max_len=128, value_class=rb"[A-Za-z0-9+/=]",
+        hold=_after_blanks,
+        positives=[("[Peer]\nPublicKey = " + fake(B64, 43, "wgpub") + "=\nPresharedKey = " + fake(B64, 43, "wgpsk")
+                    + "=\nAllowedIPs = 10.0.0.0/24\n", fake(B64, 43, "wgpsk") + "=")],
+        negatives=["PresharedKey = (none)", "  preshared key: (hidden)"],
+    ),
+    ContextDetector(
+        "oracle-jdbc-password", "Password in an Oracle JDBC URL (jdbc:oracle:thin:user/password@host)", ["jdbc:oracle:"],
+        rb"jdbc:oracle:(?:thin|oci8?):(?P<u>[^/@\s:\"']{1,128})/(?P<s>[^@\s\"']{1,256})@", max_len=512,
+        value_class=rb"[^@\s\"']",
+        positives=[("url=jdbc:oracle:thin:scott/" + PASSWORD + "@db.example.com:1521/ORCL", PASSWORD)],
+        negatives=["jdbc:oracle:thin:@db.example.com:1521/ORCL", "jdbc:oracle:thin:@//db:1521/svc"],
+    ),
+    ContextDetector(
+        "ldap-password-hash", "Salted/unsalted SHA and MD5 password hashes in LDAP/htpasswd form ({SSHA}…, {SHA}…)",
+        ["{sha}", "{ssha}", "{sha256}", "{ssha256}", "{sha384}", "{ssha384}", "{sha512}", "{ssha512}", "{md5}",
+         "{smd5}"], rb"\{S?(?:SHA(?:256|384|512)?|MD5)\}(?P<s>[A-Za-z0-9+/]{20,}={0,2})", max_len=256,
+        value_class=rb"[A-Za-z0-9+/=]",
+        positives=[("admin:{SHA}" + base64.b64encode(hashlib.sha1(b"fake").digest()).decode(),
+                    base64.b64encode(hashlib.sha1(b"fake").digest()).decode()),
+                   ("userPassword: {SSHA}" + base64.b64encode(hashlib.sha1(b"fake2").digest() + b"salt").decode(),
+                    base64.b64encode(hashlib.sha1(b"fake2").digest() + b"salt").decode())],
+        negatives=["the {SHA} scheme is weak", "password_scheme = {SSHA}"],
     ),
     ContextDetector(
         "azure-sas-token", "Azure shared access signature (`sig=` in a SAS URL or token)", ["sig="],
@@ -673,6 +724,8 @@ K8S = K8sSecretDataDetector(
                ('{\n  "data": {\n    "token": "' + base64.b64encode(b"fake-token-" + fake(ALNUM, 16, "t").encode()).decode()
                 + '"\n  },\n  "kind": "Secret"\n}', base64.b64encode(b"fake-token-" + fake(ALNUM, 16, "t").encode()).decode())],
     negatives=["apiVersion: v1\ndata:\n  mode: production\n  level: info\nkind: ConfigMap\n",
+               "apiVersion: v1\ndata:\n  config.yaml: bG9nbGV2ZWw6IGluZm8K\n  PORT: 8080\nkind: ConfigMap\n",
+               "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\ndata:\n  SEED: QUJDRA==\n",
                "metadata:\n  name: web\n  namespace: default\n"],
 )
 CARDS = CardDetector(
@@ -696,10 +749,12 @@ XML = XmlSecretDetector(
                ('<property name="db.password" value="' + PASSWORD + '"/>', PASSWORD),
                ("<property>\n  <name>fs.s3a.secret.key</name>\n  <value>" + AWS_SECRET + "</value>\n</property>",
                 AWS_SECRET),
-               ("<server><id>x</id><password>" + PASSWORD + "</password></server>", PASSWORD)],
+               ("<server><id>x</id><password>" + PASSWORD + "</password></server>", PASSWORD),
+               ('<add key="DbPassword" value="' + PASSWORD + '" />', PASSWORD),
+               ('<entry key="db.password">' + PASSWORD + "</entry>", PASSWORD)],
     negatives=["<password>${env.DB_PASSWORD}</password>", "<passwordPolicy>strict</passwordPolicy>",
                '<property name="password.length" value="12"/>', "<tokenType>Bearer</tokenType>",
-               "<secret>***</secret>"],
+               "<secret>***</secret>", '<add key="PasswordMinLength" value="12" />', '<entry key="user">bob</entry>'],
 )
 
 NAME_VALUE = NameValueSecretDetector(
@@ -759,7 +814,8 @@ PUTTY = PuttyPrivateKeyDetector(
 )
 PGPASS = PgpassDetector(
     positives=[("db.example.com:5432:app:app_user:" + PASSWORD, PASSWORD), ("*:*:*:postgres:" + PASSWORD, PASSWORD)],
-    negatives=["00:1a:2b:3c:4d:5e", "src/app.py:120:def:main:", "localhost:5432:app:user:********"],
+    negatives=["00:1a:2b:3c:4d:5e", "src/app.py:120:def:main:", "localhost:5432:app:user:********",
+               "root:*:19000:0:99999:7:::", "daemon:*:19000:0:99999:7:::"],
 )
 
 _JWK_D = fake(URLSAFE, 342, "jwk-d")

@@ -243,6 +243,7 @@ _B64 = re.compile(rb"[A-Za-z0-9+/]+={0,2}\Z")
 _YAML_ITEM = re.compile(rb"[ \t]*([A-Za-z0-9_.\-]+)[ \t]*:[ \t]*(\S.*?)?[ \t\r]*\Z")
 _JSON_PAIR = re.compile(rb'\s*"((?:[^"\\]|\\.)*)"\s*:\s*"((?:[^"\\]|\\.)*)"\s*(,|\})')
 _JSON_OPEN = re.compile(rb"[ \t]*\{")
+_CONFIGMAP_KIND = re.compile(rb"kind:[ \t]*[\"']?ConfigMap\b")
 
 
 def looks_base64(value: bytes) -> bool:
@@ -304,6 +305,9 @@ class K8sSecretDataDetector(SampledDetector):
         # YAML: the key alone on its line; the block is the more-indented lines after it
         if not line_start_ok(v, key_from):
             return None
+        kind_at = v.rfind(b"kind:", max(0, ts - 4096), ts)
+        if kind_at >= 0 and _CONFIGMAP_KIND.match(v, kind_at) and b"apiVersion" not in v[kind_at:ts]:
+            return None  # a hand-written ConfigMap (`kind: ConfigMap` above its `data:`)
         ls = v.rfind(b"\n", 0, key_from) + 1
         indent = key_from - ls
         nl = v.find(b"\n", te, lim)
@@ -326,7 +330,8 @@ class K8sSecretDataDetector(SampledDetector):
             line = v[pos:end]
             stripped = line.lstrip(b" ")
             if stripped.strip(b"\r\t") and len(line) - len(stripped) <= indent:
-                return out
+                # `kubectl get cm -o yaml` lists `kind:` right after `data:`: a ConfigMap's values are plain text
+                return [] if _CONFIGMAP_KIND.match(stripped) else out
             if stripped.strip(b"\r\t"):
                 m = _YAML_ITEM.match(line)
                 if m is not None and m.group(2) is not None:
@@ -345,7 +350,9 @@ _XML_CLOSERS = frozenset(b">\"'<")
 _XML_TEXT = re.compile(rb"[ \t]*([^<\r\n]+?)[ \t]*</([A-Za-z_][\w.\-:]*)[ \t]*>")
 _XML_ATTR_VALUE = re.compile(rb"""[ \t]+value[ \t]*=[ \t]*(["'])([^"'\r\n]*)\1""")
 _XML_NEXT_VALUE = re.compile(rb"</name>\s*<value>[ \t]*([^<\r\n]+?)[ \t]*</value>")
-_XML_NAME_ATTR = re.compile(rb"""name[ \t]*=[ \t]*["']\Z""")
+_XML_NAME_ATTR = re.compile(rb"""(?:name|key)[ \t]*=[ \t]*["']\Z""")
+_XML_ENTRY_TEXT = re.compile(rb""">[ \t]*([^<\r\n]+?)[ \t]*</""")  # `<entry key="password">value</entry>`
+_XML_ENTRY_OPEN = re.compile(rb"""["']>[ \t]*""")
 _XML_VALUE_OPEN = re.compile(rb"</name>\s*<value>[ \t]*")
 _XML_ATTR_OPEN = re.compile(rb"""["'][ \t]+value[ \t]*=[ \t]*["']""")
 
@@ -414,12 +421,15 @@ class XmlSecretDetector(SampledDetector):
             return None
         w = line_window(v, e, self.max_window, avail, final)
         if w is None:
-            opened = _XML_ATTR_OPEN.match(v, e, avail)
+            opened = _XML_ATTR_OPEN.match(v, e, avail) or _XML_ENTRY_OPEN.match(v, e, avail)
             return Pending(opened.end() if opened else None)
         m = _XML_ATTR_VALUE.match(v, e + 1, w)
         if m is not None:
             return self._span(m.start(2), m.end(2), v)
-        opened = _XML_ATTR_OPEN.match(v, e, w)
+        m = _XML_ENTRY_TEXT.match(v, e + 1, w)
+        if m is not None:
+            return self._span(m.start(1), m.end(1), v)
+        opened = _XML_ATTR_OPEN.match(v, e, w) or _XML_ENTRY_OPEN.match(v, e, w)
         if final and w >= avail and opened is not None:
             return self._rest(v, opened.end(), avail)
         return None
@@ -558,6 +568,8 @@ class PgpassDetector(SampledDetector):
             return Pending(None) if w is None else None  # the fields are still arriving
         if _HEX_PAIRS.fullmatch(v, ts, m.end()):
             return None  # a MAC address or a fingerprint, not a pgpass line
+        if m.group(2).isdigit() and m.group(3).isdigit():
+            return None  # `root:*:19000:0:99999:7:::` is a shadow line (days, not a database and a user)
         if w is None:
             return Pending(m.start("s"))  # the password is arriving: hold it
         password = m.group("s").rstrip(b" \t")
