@@ -25,8 +25,8 @@ from bastion.masking.matchers import (
     not_placeholder,
 )
 from bastion.masking.special import (Base64PrivateKeyDetector, CardDetector, CliPasswordDetector, JwkPrivateDetector,
-                                     K8sSecretDataDetector, NameValueSecretDetector, PgpassDetector,
-                                     PuttyPrivateKeyDetector, XmlSecretDetector)
+                                     K8sSecretDataDetector, KeytabBase64Detector, NameValueSecretDetector,
+                                     OpenVpnKeyDetector, PgpassDetector, PuttyPrivateKeyDetector, XmlSecretDetector)
 
 ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 HEX = "0123456789abcdef"
@@ -802,9 +802,34 @@ CLI = CliPasswordDetector(
 
 _PEM_B64 = base64.b64encode(f"-----BEGIN RSA PRIVATE KEY-----\n{_PEM_BODY}\n-----END RSA PRIVATE KEY-----\n".encode()).decode()
 PEM_BASE64 = Base64PrivateKeyDetector(
-    positives=[("  tls.key: " + _PEM_B64, _PEM_B64[15:]),
+    positives=[("  tls.key: " + _PEM_B64, _PEM_B64[15:]), ("TLS_KEY=" + _PEM_B64, _PEM_B64[15:]),
                ("\n".join(_PEM_B64[i : i + 76] for i in range(0, len(_PEM_B64), 76)) + "\n", _PEM_B64[15:76])],
     negatives=["  tls.crt: " + base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n").decode()],
+)
+
+def _keytab(seed: str) -> bytes:
+    """A keytab's shape with fake content: one entry, principal HTTP/web.example.com@EXAMPLE.COM, an AES-256 key."""
+    comps = [b"HTTP", b"web.example.com"]
+    body = len(comps).to_bytes(2, "big") + (11).to_bytes(2, "big") + b"EXAMPLE.COM"
+    body += b"".join(len(c).to_bytes(2, "big") + c for c in comps)
+    key = hashlib.sha256(seed.encode()).digest()
+    body += (1).to_bytes(4, "big") + (1700000000).to_bytes(4, "big") + b"\x02" + (18).to_bytes(2, "big")
+    body += len(key).to_bytes(2, "big") + key
+    return b"\x05\x02" + len(body).to_bytes(4, "big") + body
+
+
+_KEYTAB_B64 = base64.b64encode(_keytab("kt1")).decode()
+KEYTAB = KeytabBase64Detector(
+    positives=[("KRB5_KEYTAB_B64=" + _KEYTAB_B64, _KEYTAB_B64[6:]), ("  krb5.keytab: " + _KEYTAB_B64, _KEYTAB_B64[6:])],
+    negatives=["BQIAAAB is a prefix", "BQIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="],
+)
+_OVPN_BODY = "\n".join(fake(HEX, 32, f"ovpn{i}") for i in range(16))
+OPENVPN = OpenVpnKeyDetector(
+    positives=[("#\n# 2048 bit OpenVPN static key\n#\n-----BEGIN OpenVPN Static key V1-----\n" + _OVPN_BODY
+                + "\n-----END OpenVPN Static key V1-----\n", _OVPN_BODY),
+               ("<tls-crypt>\n-----BEGIN OpenVPN Static key V1-----\n" + _OVPN_BODY
+                + "\n-----END OpenVPN Static key V1-----\n</tls-crypt>\n", _OVPN_BODY)],
+    negatives=["-----BEGIN OpenVPN is how the key file starts"],
 )
 _PPK_BODY = "\n".join(fake(B64, 64, f"ppk{i}") for i in range(3))
 PUTTY = PuttyPrivateKeyDetector(
@@ -829,7 +854,7 @@ JWK = JwkPrivateDetector(
 )
 
 # Order is priority: when two detectors mask the same bytes, the first names the span.
-BUILTIN: list[Detector] = [PEM, PEM_BASE64, PUTTY, JWK, *TOKEN_DETECTORS, *CONTEXT_DETECTORS, K8S, CLI, KEY_FAMILY, XML,
+BUILTIN: list[Detector] = [PEM, OPENVPN, PEM_BASE64, KEYTAB, PUTTY, JWK, *TOKEN_DETECTORS, *CONTEXT_DETECTORS, K8S, CLI, KEY_FAMILY, XML,
                            NAME_VALUE, CARDS, PGPASS]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import binascii
 import re
 
-from bastion.masking.matchers import (ALNUM, Detector, Info, Pending, Span, line_start_ok, line_window,
+from bastion.masking.matchers import (ALNUM, Detector, Info, Pending, PemOpen, Span, line_start_ok, line_window,
                                       not_placeholder)
 
 
@@ -456,14 +456,18 @@ class Base64PrivateKeyDetector(SampledDetector):
 
     ids = ("private-key-base64",)
     literals = (b"ls0tls1crudjtib",)  # base64 of "-----BEGIN " (the scan is case-insensitive; checked exactly)
+    head = b"LS0tLS1CRUdJTiB"
     prefix_type = False  # the trigger itself is no secret; the span starts after it
     boundary = False
     max_window = 65536
     value_class = _B64_RUN
 
+    @staticmethod
+    def decoded_ok(decoded: bytes) -> bool:
+        return b"PRIVATE KEY" in decoded
 
     def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):
-        if v[ts:te] != b"LS0tLS1CRUdJTiB" or (ts > 0 and v[ts - 1] in _B64_CHARS):
+        if v[ts:te] != self.head or (ts > 0 and v[ts - 1] in _B64_CHARS and v[ts - 1] != 61):  # `KEY=LS0t…` is one
             return None
         lim = min(avail, ts + self.max_window)
         growing = not final and lim == avail  # the window's end is only where input stops for now
@@ -475,7 +479,7 @@ class Base64PrivateKeyDetector(SampledDetector):
             decoded = binascii.a2b_base64(head[: len(head) // 4 * 4])
         except binascii.Error:
             return None
-        if b"PRIVATE KEY" not in decoded:
+        if not self.decoded_ok(decoded):
             return None
         end = e
         ls = v.rfind(b"\n", 0, ts) + 1
@@ -496,7 +500,48 @@ class Base64PrivateKeyDetector(SampledDetector):
             else:
                 if growing:
                     return Pending(te)
-        return [(te, end, "private-key-base64", 0)]
+        return [(te, end, self.ids[0], 0)]
+
+
+class KeytabBase64Detector(Base64PrivateKeyDetector):
+    """A Kerberos keytab in base64 (`base64 krb5.keytab`, a Secret's or a CI variable's value): version 0x502,
+    then entries (length, principal, timestamp, key). Every byte after the header is key material."""
+
+    ids = ("kerberos-keytab-base64",)
+    literals = (b"bqiaaa",)  # base64 of 05 02 00 00 (the version and a first entry shorter than 16 MiB)
+    head = b"BQIAAA"
+
+    @staticmethod
+    def decoded_ok(decoded: bytes) -> bool:
+        # version, entry length, number of components (counted without the realm), realm length
+        if len(decoded) < 10 or decoded[:2] != b"\x05\x02":
+            return False
+        size = int.from_bytes(decoded[2:6], "big")
+        comps = int.from_bytes(decoded[6:8], "big")
+        realm = int.from_bytes(decoded[8:10], "big")
+        return 16 <= size <= 65536 and 1 <= comps <= 8 and 1 <= realm <= 255
+
+
+_OVPN_HEAD = re.compile(rb"-----BEGIN OpenVPN (Static key V1|tls-crypt-v2 (?:client|server) key)-----")
+_OVPN_PARTIAL = re.compile(rb"-----BEGIN[A-Za-z0-9 \-]{0,60}")
+
+
+class OpenVpnKeyDetector(SampledDetector):
+    """OpenVPN static keys (`tls-auth`/`tls-crypt`/`secret` key files, `<tls-auth>` blocks inlined in a `.ovpn`)
+    and tls-crypt-v2 keys, BEGIN to END."""
+
+    ids = ("openvpn-static-key",)
+    literals = (b"-----begin openvpn",)
+    boundary = False
+    max_window = 100
+
+    def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):
+        m = _OVPN_HEAD.match(v, ts, min(avail, ts + 100))
+        if m is None:
+            if not final and avail - ts < 100 and _OVPN_PARTIAL.fullmatch(v, ts, avail):
+                return Pending(ts)
+            return None
+        return PemOpen(self.ids[0], m.end(), b"-----END OpenVPN " + m.group(1) + b"-----")
 
 
 _PUTTY_LINES = re.compile(rb"private-lines:[ \t]*([0-9]{1,4})[ \t]*\r?\n", re.IGNORECASE)
