@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -39,6 +40,10 @@ CONTEXT = 1024  # bytes kept before the earliest live position, for lookbehinds 
 HOLD_BOUND = 32768 + 1024 + MAX_ESCAPE
 _STARS = bytes(b if b in (10, 13) else 42 for b in range(256))  # same-length filler keeps line breaks
 _ELLIPSIS = "…".encode()
+# Colour changes (SGR) inside masked bytes are kept after the replacement, or a reset inside a secret
+# would be masked with it and leave the terminal coloured. Only SGR: it carries no text, unlike an OSC
+# title or hyperlink, and moves no cursor.
+_SGR = re.compile(rb"\x1b\[[0-9;:]{0,32}m")
 _LABELS: dict[str, bytes] = {}
 
 
@@ -318,6 +323,8 @@ class StreamMasker:
                 in_run = True
             if same_length:
                 out.append(buf[pos - base : e - base].translate(_STARS))
+            elif 27 in buf[pos - base : e - base]:
+                out.extend(_SGR.findall(buf[pos - base : e - base]))
             pos = e
             i += 1
         if i < n:
@@ -374,9 +381,12 @@ class StreamMasker:
         if end > self._emitted:
             if self._pem is not None and self._pem[4] is not None:
                 self._pem[4].update(self._buf[self._emitted - self._base : end - self._base])
-            filler = self._filler(self._buf[self._emitted - self._base : end - self._base])
+            swallowed = self._buf[self._emitted - self._base : end - self._base]
+            filler = self._filler(swallowed)
             if filler:
                 out.append(filler)
+            elif 27 in swallowed:
+                out.extend(_SGR.findall(swallowed))
             self._emitted = end
 
     def _apply_swallow(self, view: TextView) -> None:

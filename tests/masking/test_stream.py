@@ -164,7 +164,15 @@ def test_ansi_around_and_inside_a_secret() -> None:
     assert out == b"token [MASKED:github-pat-classic]\x1b[0m\n"
     grep = b"password=\x1b[01;31m\x1b[Khunter22\x1b[m\x1b[K\n"
     assert mask_whole(grep) == b"password=\x1b[01;31m\x1b[K[MASKED:password-assignment]\x1b[m\x1b[K\n"
-    for data in (around, inside, grep):
+    # grep --color highlights the match inside a secret: the colour changes are kept after the mask, so
+    # the terminal is not left red (the text between them is masked all the same)
+    coloured = b"token " + secret[:8].encode() + b"\x1b[01;31m" + secret[8:20].encode() + b"\x1b[0m" + secret[20:].encode() + b"\n"
+    assert mask_whole(coloured) == b"token [MASKED:github-pat-classic]\x1b[01;31m\x1b[0m\n"
+    # a colourised private key (bat, grep --color): its colour changes survive, its lines do not
+    pem = (b"\x1b[33m-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\x1b[0m\n"
+           b"\x1b[33mMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\x1b[0m\nafter\n")
+    assert mask_whole(pem) == b"\x1b[33m[MASKED:private-key-pem]\x1b[0m\x1b[33m\x1b[0m\nafter\n"
+    for data in (around, inside, grep, coloured, pem):
         assert mask_chunks([data[i : i + 1] for i in range(len(data))]) == mask_whole(data)
 
 
