@@ -44,8 +44,7 @@ Hit = tuple[int, int, int]  # (start, end, literal index) for literals; (start, 
 def _re2(pattern: bytes, latin1: bool = False) -> object:
     opts = re2.Options()
     opts.max_mem = 64 << 20
-    if latin1:
-        # ASCII case folding only, as Hyperscan's: in UTF-8 mode `(?i)k` also matches the Kelvin sign
+    if latin1:  # one byte is one character: `\xe4` is the byte, not part of a UTF-8 sequence
         opts.encoding = re2.Options.Encoding.LATIN1
     return re2.compile(pattern, opts)
 
@@ -89,7 +88,7 @@ class TriggerScanner:
         self.lengths = [len(x) for x in self.literals]
         self.regexes = list(regexes)
         self._index = {x: i for i, x in enumerate(self.literals)}
-        alternation = b"(?i:" + b"|".join(re.escape(x) for x in self.literals) + b")"
+        alternation = b"|".join(_ascii_caseless(x) for x in self.literals)
         self._lit_chain = _Re2Chain(alternation, latin1=True) if self.literals else None
         self._rx_chain = _Re2Chain(b"|".join(b"(?:" + r + b")" for r in self.regexes)) if self.regexes else None
 
@@ -158,6 +157,20 @@ class HyperscanScanner(TriggerScanner):
             out.append((s, e, i))
             last = e - pos
         return out
+
+
+def _ascii_caseless(lit: bytes) -> bytes:
+    """An RE2 (Latin-1 mode) pattern for `lit` with ASCII letters in either case and every other byte as
+    itself: the case folding Hyperscan's caseless flag does. `(?i)` would also fold Latin-1 letters (and,
+    in UTF-8 mode, `k` to the Kelvin sign), so the engines would disagree on non-ASCII triggers."""
+    out = []
+    for c in lit:
+        ch = bytes([c])
+        if ch.isalpha():
+            out.append(b"[" + ch.upper() + ch.lower() + b"]")
+        else:
+            out.append(b"\\x%02x" % c)
+    return b"".join(out)
 
 
 def _hs_literal(lit: bytes) -> bytes:

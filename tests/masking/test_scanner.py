@@ -84,3 +84,19 @@ def test_masking_is_the_same_with_either_engine(parts: list, size: int) -> None:
         m._eng = build_engine(ENGINE.detectors, factory)
         outs.append(b"".join(m.feed(data[i : i + size]) for i in range(0, len(data), size)) + m.finish())
     assert outs[0] == outs[1]
+
+
+ODD_LITERALS = ["pässword".encode(), "秘密".encode(), b"k", b"\xff\xfe", b"ghp_", b"_key", b"access_key"]
+
+
+@needs_hyperscan
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=st.lists(st.one_of(st.sampled_from(ODD_LITERALS + ["PÄSSWORD".encode(), "pÃ¤ss".encode(),
+                                                               "\u212a".encode(), b"K", b"ACCESS_KEY"]),
+                               st.binary(max_size=4)), max_size=25).map(b"".join))
+def test_the_engines_agree_on_non_ascii_and_binary_triggers(text: bytes) -> None:
+    # Custom profiles may name any trigger; case folding is ASCII-only in both engines.
+    a, b = TriggerScanner(ODD_LITERALS, []), HyperscanScanner(ODD_LITERALS, [])
+    hits = a.literal_hits(text, 0, len(text), len(text))
+    assert b.literal_hits(text, 0, len(text), len(text)) == hits
+    assert all(text[s:e].lower() == a.literals[i] for s, e, i in hits)
