@@ -206,8 +206,19 @@ TOKEN_DETECTORS: list[Detector] = [
     _tok("shopify-token", "Shopify access/shared-secret/custom-app token (shpat_, shpss_, shpca_, shppa_)",
          ["shpat_", "shpss_", "shpca_", "shppa_"], rb"shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}",
          "shpat_" + fake(HEX, 32, "shopify"), keep=6, cont=rb"[A-Za-z0-9_]", viable=rb"shp(?:at|ss|ca|pa)_[a-fA-F0-9]*"),
-    _tok("dockerhub-pat", "Docker Hub personal access token (dckr_pat_)", ["dckr_pat_"],
-         rb"dckr_pat_[A-Za-z0-9_\-]{20,}", "dckr_pat_" + fake(URLSAFE, 27, "dckr"), keep=9, viable=rb"dckr_pat_[A-Za-z0-9_\-]*"),
+    _tok("dockerhub-pat", "Docker Hub personal / organisation access token (dckr_pat_, dckr_oat_)",
+         ["dckr_pat_", "dckr_oat_"], rb"dckr_[po]at_[A-Za-z0-9_\-]{20,}", "dckr_pat_" + fake(URLSAFE, 27, "dckr"), keep=9,
+         viable=rb"dckr_[po]at_[A-Za-z0-9_\-]*"),
+    _tok("aws-ecr-login-password", "Amazon ECR login password (`aws ecr get-login-password`: base64 of {\"payload\":…)",
+         ["eyjwyxlsb2fkijoi"], rb"eyJwYXlsb2FkIjoi[A-Za-z0-9+/]{100,}={0,2}", "eyJwYXlsb2FkIjoi" + fake(B64, 1200, "ecr"),
+         ctx="{s}", keep=0, cont=rb"[A-Za-z0-9+/=]", max_len=8192, viable=rb"eyJwYXlsb2FkIjoi[A-Za-z0-9+/=]*"),
+    _tok("cloudflare-origin-ca-key", "Cloudflare Origin CA key (v1.0-<24 hex>-<146 hex>)", ["v1.0-"],
+         rb"(?<![A-Za-z0-9.])v1\.0-(?P<s>[a-f0-9]{24}-[a-f0-9]{146})(?![A-Za-z0-9])",
+         fake(HEX, 24, "cfo1") + "-" + fake(HEX, 146, "cfo2"), ctx="CF_ORIGIN_CA_KEY=v1.0-{s}", boundary=False,
+         cont=rb"[a-z0-9.\-]", max_len=200, negs=["release v1.0-beta.2", "v1.0-" + fake(HEX, 24, "cfo3")]),
+    _tok("jfrog-reference-token", "JFrog reference token (base64 of reftkn:01:…)", ["cmvmdgtu"],
+         rb"cmVmdGtuOjAx[A-Za-z0-9]{40,60}(?![A-Za-z0-9+/])", "cmVmdGtuOjAxOjE3" + fake(ALNUM, 48, "jfrog"), keep=0,
+         cont=rb"[A-Za-z0-9+/=]", viable=rb"cmVmdGtu(?:O(?:j(?:A(?:x[A-Za-z0-9]{0,60})?)?)?)?"),
     _tok("age-secret-key", "age encryption secret key (AGE-SECRET-KEY-1…)", ["age-secret-key-1"],
          rb"AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}",
          "AGE-SECRET-KEY-1" + fake("QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L", 58, "age"), keep=16,
@@ -398,6 +409,8 @@ TOKEN_DETECTORS += [
               fake(ALNUM, 22, "cci1") + "_" + fake(HEX, 40, "cci2")),
     _prefixed("netlify-token", "Netlify personal access token (nfp_)", ["nfp_"], rb"[A-Za-z0-9]{36,40}",
               fake(ALNUM, 36, "nfp")),
+    _prefixed("sonarqube-token", "SonarQube / SonarCloud user, project and analysis tokens (squ_, sqp_, sqa_)",
+              ["squ_", "sqp_", "sqa_"], rb"[a-f0-9]{40}", fake(HEX, 40, "sonar")),
     _prefixed("render-api-key", "Render API key (rnd_)", ["rnd_"], rb"[A-Za-z0-9]{32}", fake(ALNUM, 32, "rnd")),
     # (the body is the secret: a `v` typed at a prompt is not held back waiting for a `vcp_` head)
     _tok("vercel-token", "Vercel personal / integration / app / API token (vcp_, vci_, vca_, vcr_, vck_)",
@@ -516,6 +529,16 @@ CONTEXT_DETECTORS: list[Detector] = [
                     + fake(B64, 43, "sas") + "=", fake(B64, 43, "sas") + "=")],
     ),
     ContextDetector(
+        "vault-unseal-key", "HashiCorp Vault unseal / recovery keys (`vault operator init` output)",
+        ["unseal key", "recovery key"],
+        rb"(?:unseal|recovery) key(?: [0-9]{1,2})?:[ \t]*(?P<s>[A-Za-z0-9+/]{20,}={0,2})(?![A-Za-z0-9+/=])", max_len=256,
+        value_class=rb"[A-Za-z0-9+/=]", hold=_after_blanks,
+        positives=[("Unseal Key 1: " + fake(B64, 44, "unseal1") + "\nUnseal Key 2: " + fake(B64, 44, "unseal2") + "\n",
+                    fake(B64, 44, "unseal2")), ("Recovery Key 3: " + fake(B64, 44, "rec3"), fake(B64, 44, "rec3"))],
+        negatives=["Unseal Key 1: [MASKED]", "Vault initialized with 5 key shares and a key threshold of 3. Please "
+                   "securely distribute the key shares printed above.", "Unseal Progress  1/3"],
+    ),
+    ContextDetector(
         "wireguard-preshared-key", "WireGuard PresharedKey (wg-quick / wg showconf)", ["presharedkey"],
         rb"presharedkey[ \t]*=[ \t]*(?P<s>[A-Za-z0-9+/]{42,43}=)", max_len=128, value_class=rb"[A-Za-z0-9+/=]",
         hold=_after_blanks,
@@ -561,10 +584,11 @@ REJECT_LAST = frozenset(
     b"disabled timeout ttl limit size mode format header version usage source provider store manager arn index "
     b"lifetime duration validity rotation strength regex pattern command cmd method algorithm alg kind helper "
     b"location secretref namespace mount prefix suffix template hash salt rounds iterations age days "
-    b"at in on by before after created updated changed".split()
+    b"at in on by before after created updated changed encryption encoding scheme schemes complexity history strategy "
+    b"rule rules requirements validator validators reuse".split()
 )
 REJECT_ANY = frozenset(b"tokens tokenizer tokenizers tokenize tokenized public publickey pubkey secretary secretaries "
-                       b"secretariat secretion secretive secretly bypass compass surpass trespass".split())
+                       b"secretariat secretion secretive secretly secretsmanager secretmanager bypass compass surpass trespass".split())
 
 
 def _key_filter(norm: bytes, parts: list[bytes]) -> bool:
@@ -573,14 +597,17 @@ def _key_filter(norm: bytes, parts: list[bytes]) -> bool:
 
 # Values that are no secret whatever the key: a documented default to replace, a word standing for one.
 _STAND_IN = frozenset(b"changeme change_me change-me changeit replaceme replace_me replace-me placeholder fixme todo "
-                      b"tbd notsecret not-a-secret secret123".split())
+                      b"tbd notsecret not-a-secret secret123 example".split())
+# `${{ secrets.X }}` (CI), `@db.password@` (Maven filtering), `XXXXX-XXXXX` (documented dummies),
+# `(known after apply)`, `(sensitive value)` (Terraform)
+_STAND_IN_RE = re.compile(rb"\$\{\{.*\}\}\Z|@[A-Za-z0-9_.\-]+@\Z|[Xx*]+(?:[-_ .][Xx*]+)*\Z|\([a-z][a-z ]*\)\Z")
 _KEBAB_NAME = re.compile(rb"[a-z]+(?:-[a-z0-9]+)+\Z")  # `my-secret-name`, `db-credentials`: a resource's name
 
 
 def _value_sane(value: bytes, quoted: bool) -> bool:
     """Not a stand-in (`changeme`) and, unquoted, not prose or another field (`password updated successfully`,
     `Pass: 12 Fail: 0`, `credsStore: desktop`): what every key rule asks of a value."""
-    if value.lower() in _STAND_IN:
+    if value.lower() in _STAND_IN or _STAND_IN_RE.match(value):
         return False
     if quoted or (b" " not in value and b"\t" not in value):
         return True
@@ -592,7 +619,12 @@ def _value_sane(value: bytes, quoted: bool) -> bool:
 
 def _not_path(value: bytes, quoted: bool) -> bool:
     """`PWD=/home/alice`, `password_file: ./pw`: a path is no password (nor is `C:\\Users\\bob`)."""
-    return not (value.startswith((b"/", b"~/", b"./", b"../")) or re.match(rb"[A-Za-z]:\\", value))
+    return not (value.startswith((b"/", b"~/", b"./", b"../", b"http://", b"https://", b"unix:"))
+                or re.match(rb"[A-Za-z]:\\", value))
+
+
+# The name part of a Secrets Manager ARN (`…:secret:prod/db-AbCdEf`: a name and a 6-character suffix)
+_SM_NAME = re.compile(rb"(?=[^\s]*(?:/|-[^\s]*-))[A-Za-z0-9_+=.@/\-]{1,512}-[A-Za-z0-9]{6}\Z")
 
 
 def _has(*words: bytes):
@@ -602,11 +634,16 @@ def _has(*words: bytes):
     return accepts
 
 
+_UPSTREAM_PASS = frozenset(b"proxypass fastcgipass uwsgipass scgipass grpcpass memcachedpass".split())  # nginx
+
+
 def _password_key(norm: bytes, parts: list[bytes]) -> bool:
     if not _key_filter(norm, parts):
         return False
     if any(w in norm for w in (b"password", b"passwd", b"passphrase", b"pswd", b"passcode")):
         return True
+    if norm in _UPSTREAM_PASS:
+        return False
     return norm.endswith((b"pass", b"pwd", b"psk")) or b"pass" in parts or b"pwd" in parts or b"psk" in parts
 
 
@@ -663,13 +700,17 @@ KEY_RULES = [
               "PWD=/home/alice", "OLDPWD=/tmp", "password = get_password()", "password=<redacted>",
               "if password == user.password:", "tests passed=12 failed=0", "password: ${DB_PASSWORD}",
               "password: changeme", "passwd: password updated successfully", "Pass: 12 Fail: 0", "bypass: enabled-for-ci",
-              "PWD=C:\\Users\\bob"]),
+              "PWD=C:\\Users\\bob", "proxy_pass http://backend;", "password_encryption = scram-sha-256",
+              "db.password=@db.password@", "password = (known after apply)", "password: example",
+              "GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}", "NODE_AUTH_TOKEN=XXXXX-XXXXX-XXXXX-XXXXX"]),
     _kv("client-secret-assignment", "OAuth client secrets (client_secret, clientSecret)",
         _has(b"clientsecret"), "client_secret", fake(URLSAFE, 32, "clientsecret")),
     _kv("secret-assignment", "Values of secret-named keys (secret, secret_key, SECRET_KEY_BASE, …)",
-        _has(b"secret"), "SECRET_KEY", fake(ALNUM, 50, "secretkey"), value_ok=lambda v, q: not _KEBAB_NAME.match(v),
+        _has(b"secret"), "SECRET_KEY", fake(ALNUM, 50, "secretkey"),
+        value_ok=lambda v, q: not _KEBAB_NAME.match(v) and not _SM_NAME.match(v),
         negs=["secretName: db-credentials", "secret_ref=vault/path", "secret: null", "secretary: Alice",
-              "secret: my-secret-name", "existingSecret: postgres-auth"]),
+              "secret: my-secret-name", "existingSecret: postgres-auth",
+              'secret_arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf"']),
     _kv("token-assignment", "Values of token-named keys (token, access_token, refresh_token, authToken, auth)",
         lambda n, p: _key_filter(n, p) and (b"token" in n or n in (b"auth", b"authkey", b"masterauth")
                                              or p[-1] == b"auth"),
