@@ -25,7 +25,7 @@ from bastion.masking.matchers import (
     not_placeholder,
 )
 from bastion.masking.special import (Base64PrivateKeyDetector, CardDetector, CliPasswordDetector, JwkPrivateDetector,
-                                     K8sSecretDataDetector, KeytabBase64Detector, NameValueSecretDetector,
+                                     DirectiveSecretDetector, K8sSecretDataDetector, KeytabBase64Detector, NameValueSecretDetector,
                                      OpenVpnKeyDetector, PgpassDetector, PuttyPrivateKeyDetector, XmlSecretDetector)
 
 ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
@@ -600,7 +600,7 @@ _STAND_IN = frozenset(b"changeme change_me change-me changeit replaceme replace_
                       b"tbd notsecret not-a-secret secret123 example".split())
 # `${{ secrets.X }}` (CI), `@db.password@` (Maven filtering), `XXXXX-XXXXX` (documented dummies),
 # `(known after apply)`, `(sensitive value)` (Terraform)
-_STAND_IN_RE = re.compile(rb"\$\{\{.*\}\}\Z|@[A-Za-z0-9_.\-]+@\Z|[Xx*]+(?:[-_ .][Xx*]+)*\Z|\([a-z][a-z ]*\)\Z")
+_STAND_IN_RE = re.compile(rb"\$\{\{.*\}\}\Z|%\{[^}]*\}\Z|@[A-Za-z0-9_.\-]+@\Z|[Xx*]+(?:[-_ .][Xx*]+)*\Z|\([a-z][a-z ]*\)\Z")
 _KEBAB_NAME = re.compile(rb"[a-z]+(?:-[a-z0-9]+)+\Z")  # `my-secret-name`, `db-credentials`: a resource's name
 
 
@@ -634,6 +634,10 @@ def _has(*words: bytes):
     return accepts
 
 
+# authentication schemes and methods: what an `auth:` setting names when it holds no secret
+_AUTH_WORDS = frozenset(b"basic digest bearer ntlm negotiate kerberos gssapi oauth oauth2 oidc saml ldap password token "
+                        b"plain login md5 scram-sha-256 scram-sha-1 trust peer ident cert tls mtls iam jwt apikey api_key "
+                        b"anonymous sasl header query cookie session".split())
 _UPSTREAM_PASS = frozenset(b"proxypass fastcgipass uwsgipass scgipass grpcpass memcachedpass".split())  # nginx
 
 
@@ -644,7 +648,7 @@ def _password_key(norm: bytes, parts: list[bytes]) -> bool:
         return True
     if norm in _UPSTREAM_PASS:
         return False
-    return norm.endswith((b"pass", b"pwd", b"psk")) or b"pass" in parts or b"pwd" in parts or b"psk" in parts
+    return norm.endswith((b"pass", b"pwd", b"psk", b"bindpw", b"rootpw")) or b"pass" in parts or b"pwd" in parts or b"psk" in parts
 
 
 _AWS_SECRET = re.compile(rb"[A-Za-z0-9/+=]{40}\Z")
@@ -663,7 +667,10 @@ def _generated(value: bytes, quoted: bool) -> bool:
 
 
 def _key_named(norm: bytes, parts: list[bytes]) -> bool:
-    """`SIGNING_KEY`, `encryptionKey`, `x-hmac-key`: a compound name ending in `key` (a bare `key` is too common)."""
+    """`SIGNING_KEY`, `encryptionKey`, `x-hmac-key`: a compound name ending in `key` (a bare `key` is too common);
+    Consul's gossip key `encrypt`."""
+    if norm == b"encrypt":
+        return True
     return len(parts) >= 2 and parts[-1] in (b"key", b"pat") and _key_filter(norm, parts) and parts[-2] not in (
         b"primary", b"foreign", b"sort", b"partition", b"cache", b"public", b"pub", b"hash", b"range", b"row",
         b"object", b"idempotency", b"lookup", b"map", b"dict", b"group", b"routing", b"shard", b"unique")
@@ -713,10 +720,14 @@ KEY_RULES = [
               'secret_arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf"']),
     _kv("token-assignment", "Values of token-named keys (token, access_token, refresh_token, authToken, auth)",
         lambda n, p: _key_filter(n, p) and (b"token" in n or n in (b"auth", b"authkey", b"masterauth")
-                                             or p[-1] == b"auth"),
+                                             or p[-1] == b"auth" or n.endswith((b"authtok", b"erlangcookie"))),
         "access_token",
         fake(URLSAFE, 40, "access_token"),
-        negs=["max_tokens=4096", "token_type: Bearer", "tokenizer=gpt2", "TOKENIZERS_PARALLELISM=false"]),
+        value_ok=lambda v, q: v.lower() not in _AUTH_WORDS,
+        pos=[("ldap_default_authtok = " + PASSWORD, PASSWORD), ("RABBITMQ_ERLANG_COOKIE=" + fake(UPPER_DIGITS, 20, "ec"),
+              fake(UPPER_DIGITS, 20, "ec"))],
+        negs=["max_tokens=4096", "token_type: Bearer", "tokenizer=gpt2", "TOKENIZERS_PARALLELISM=false", "auth: basic",
+              "auth_method: password"]),
     _kv("api-key-assignment", "Values of API-key-named keys (api_key, apiKey, x-api-key)", _has(b"apikey"),
         "api_key", fake(HEX, 32, "api_key")),
     _kv("access-key-assignment", "Values of access-key-named keys (access_key, accessKey)", _has(b"accesskey"),
@@ -732,14 +743,16 @@ KEY_RULES = [
     _kv("key-assignment", "Generated-looking values of keys named `…_key` or `…_pat` (SIGNING_KEY, encryptionKey, "
         "APP_KEY, x-hmac-key, AZURE_DEVOPS_PAT)", _key_named, "SIGNING_KEY", fake(ALNUM, 40, "signing_key"), value_ok=_generated,
         negs=["sort_key: created_at", "PRIMARY_KEY=id", "cache_key=user:profile", "public_key: ssh-ed25519",
-              "ssh_key=/home/alice/.ssh/id_ed25519.pub", "license_key: TRIAL"]),
+              "ssh_key=/home/alice/.ssh/id_ed25519.pub", "license_key: TRIAL", "encrypt: true"],
+        pos=[('  "encrypt": "' + fake(B64, 43, "consul") + '=",', fake(B64, 43, "consul") + "=")]),
     _kv("credential-assignment", "Values of credential-named keys (credential, credentials, creds)",
         _has(b"credential", b"creds"), "DB_CREDENTIALS", fake(ALNUM, 24, "creds"),
-        value_ok=lambda v, q: not _KEBAB_NAME.match(v),
+        value_ok=lambda v, q: not _KEBAB_NAME.match(v) and _not_path(v, q),
         negs=["credential.helper=store", "docker-credential-helpers: credsStore: desktop",
-              "credentialsSecret: cloud-credentials"]),
+              "credentialsSecret: cloud-credentials", "//srv/share /mnt cifs credentials=/root/.smbcred,uid=1000 0 0"]),
 ]
-KEY_LITERALS = ["pass", "pwd", "pswd", "psk=", "psk:", 'psk"', "psk'", "psk ", "_key", "-key", "key=", "key:",
+KEY_LITERALS = ["bindpw", "rootpw", "erlang_cookie", "erlangcookie", 'encrypt"', "encrypt=", "encrypt =", "encrypt:",
+                "pass", "pwd", "pswd", "psk=", "psk:", 'psk"', "psk'", "psk ", "_key", "-key", "key=", "key:",
                 'key"', "key'", "_pat=", "_pat:", '_pat"', "secret", "token", "auth", "apikey", "api_key", "api-key", "accesskey",
                 "access_key", "access-key", "privatekey", "private_key", "private-key", "credential", "creds", "dsn",
                 "mnemonic", "seed_phrase", "seedphrase", "recovery_phrase"]
@@ -872,6 +885,22 @@ OPENVPN = OpenVpnKeyDetector(
                 + "\n-----END OpenVPN Static key V1-----\n</tls-crypt>\n", _OVPN_BODY)],
     negatives=["-----BEGIN OpenVPN is how the key file starts"],
 )
+_WP_STAND_INS = frozenset(b"password_here username_here database_name_here put your unique phrase here".split(b" "))
+DIRECTIVES = DirectiveSecretDetector(
+    _xml_key_ok,
+    lambda v: not_placeholder(v) and _value_sane(v, False) and _not_path(v, False) and v.lower() not in _WP_STAND_INS
+    and v.lower() != b"put your unique phrase here" and not v.startswith((b"$", b"[MASKED")),
+    positives=[("SetEnv DB_PASS " + PASSWORD, PASSWORD), ("  fastcgi_param DB_PASSWORD " + PASSWORD + ";", PASSWORD),
+               ("ENV DB_PASSWORD " + PASSWORD, PASSWORD),
+               ("/bin/sh -c #(nop)  ENV API_TOKEN " + fake(ALNUM, 32, "dir-tok"), fake(ALNUM, 32, "dir-tok")),
+               ("define( 'DB_PASSWORD', '" + PASSWORD + "' );", PASSWORD),
+               ("define('SECURE_AUTH_SALT', '" + fake(ALNUM + "!@#%^&*()-_[]{}<>~`+=,.;:/?|", 64, "wp-salt") + "');",
+                fake(ALNUM + "!@#%^&*()-_[]{}<>~`+=,.;:/?|", 64, "wp-salt"))],
+    negatives=["define( 'DB_PASSWORD', 'password_here' );", "define( 'AUTH_KEY',         'put your unique phrase here' );",
+               "define('DB_NAME', 'wordpress');", "SetEnv APP_ENV production", "ENV DB_PASSWORD_FILE /run/secrets/db",
+               "    checksum/secret: " + fake(HEX, 64, "helm-checksum"), "python -m venv env && source env/bin/activate",
+               "fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;"],
+)
 _PPK_BODY = "\n".join(fake(B64, 64, f"ppk{i}") for i in range(3))
 PUTTY = PuttyPrivateKeyDetector(
     positives=[("PuTTY-User-Key-File-3: ssh-rsa\nEncryption: none\nPublic-Lines: 1\nAAAAB3NzaC1yc2E\n"
@@ -896,6 +925,7 @@ JWK = JwkPrivateDetector(
 
 # Order is priority: when two detectors mask the same bytes, the first names the span.
 BUILTIN: list[Detector] = [PEM, OPENVPN, PEM_BASE64, KEYTAB, PUTTY, JWK, *TOKEN_DETECTORS, *CONTEXT_DETECTORS, K8S, CLI, KEY_FAMILY, XML,
+                           DIRECTIVES,
                            NAME_VALUE, CARDS, PGPASS]
 
 

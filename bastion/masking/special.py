@@ -354,6 +354,9 @@ _XML_NAME_ATTR = re.compile(rb"""(?:name|key)[ \t]*=[ \t]*["']\Z""")
 _XML_ENTRY_TEXT = re.compile(rb""">[ \t]*([^<\r\n]+?)[ \t]*</""")  # `<entry key="password">value</entry>`
 _XML_ENTRY_OPEN = re.compile(rb"""["']>[ \t]*""")
 _XML_VALUE_OPEN = re.compile(rb"</name>\s*<value>[ \t]*")
+_PLIST_NEXT_VALUE = re.compile(rb"</key>\s*<string>[ \t]*([^<\r\n]+?)[ \t]*</string>")
+_PLIST_VALUE_OPEN = re.compile(rb"</key>\s*<string>[ \t]*")
+_XML_ATTRS = re.compile(rb"""(?:[ \t]+[A-Za-z_:][\w.\-:]*[ \t]*=[ \t]*(?:"[^"<>\r\n]*"|'[^'<>\r\n]*'))+[ \t]*(/?)>""")
 _XML_ATTR_OPEN = re.compile(rb"""["'][ \t]+value[ \t]*=[ \t]*["']""")
 
 
@@ -381,7 +384,11 @@ class XmlSecretDetector(SampledDetector):
             if not final:
                 return Pending(None)  # the name is still arriving: nothing secret has started yet
         elif v[e] not in _XML_CLOSERS:
-            return None  # the common case (`KEY=value`, prose): the name is not a tag's or an attribute's
+            if v[e] != 32:
+                return None  # the common case (`KEY=value`, prose): the name is not a tag's or an attribute's
+            lt = v.rfind(b"<", max(0, ts - 64), ts)  # `<password encrypted="false">`: a tag with attributes
+            if lt < 0 or not _XML_NAME_AFTER.fullmatch(v, lt + 1, ts):
+                return None
         lo = max(0, ts - 64)
         m = _XML_NOT_NAME.search(v[lo:ts][::-1])  # the identifier's start, found backwards in C
         s = ts - m.start() if m is not None else lo
@@ -391,26 +398,38 @@ class XmlSecretDetector(SampledDetector):
         if not self._key_ok(v[s:e]):
             return None
         if before == b"<":  # <password>value</password>
+            gt = e
             if v[e : e + 1] != b">":
-                return None
-            w = line_window(v, e + 1, self.max_window, avail, final)
+                if v[e : e + 1] != b" ":
+                    return None
+                m = _XML_ATTRS.match(v, e, min(avail, e + 256))  # `<password encrypted="false">`
+                if m is None:
+                    return Pending(None) if not final and avail < e + 256 and b"\n" not in v[e:avail] else None
+                if m.group(1):
+                    return None  # `<password …/>`: no text
+                gt = m.end() - 1
+            w = line_window(v, gt + 1, self.max_window, avail, final)
             if w is None:
-                return Pending(e + 1)
-            m = _XML_TEXT.match(v, e + 1, w + 1 if w < avail else w)
+                return Pending(gt + 1)
+            m = _XML_TEXT.match(v, gt + 1, w + 1 if w < avail else w)
             if m is not None:
                 return self._span(m.start(1), m.end(1), v) if m.group(2) == v[s:e] else None
             if final and w >= avail:  # the stream ended (or went idle) inside the value
-                return self._rest(v, e + 1, avail)
+                return self._rest(v, gt + 1, avail)
             return None
-        if before == b">":  # <name>fs.s3a.secret.key</name> <value>…</value>
-            if v[max(0, s - 6) : s] != b"<name>":
+        if before == b">":  # <name>fs.s3a.secret.key</name> <value>…</value>; plist <key>Password</key> <string>…
+            if v[max(0, s - 6) : s] == b"<name>":
+                close, next_value, value_open = b"</value>", _XML_NEXT_VALUE, _XML_VALUE_OPEN
+            elif v[max(0, s - 5) : s] == b"<key>":
+                close, next_value, value_open = b"</string>", _PLIST_NEXT_VALUE, _PLIST_VALUE_OPEN
+            else:
                 return None
             cap = min(avail, e + 512)
-            end = v.find(b"</value>", e, cap)
+            end = v.find(close, e, cap)
             if end >= 0:
-                m = _XML_NEXT_VALUE.match(v, e, end + 8)
+                m = next_value.match(v, e, end + len(close))
                 return self._span(m.start(1), m.end(1), v) if m else None
-            opened = _XML_VALUE_OPEN.match(v, e, cap)
+            opened = value_open.match(v, e, cap)
             if not final and avail < e + 512:
                 return Pending(opened.end() if opened else None)  # hold from where the value starts
             if final and opened is not None:  # the stream ended inside the value: mask what came of it
@@ -733,3 +752,75 @@ class JwkPrivateDetector(SampledDetector):
         if _JWK_KTY.search(v, m.end(), close):
             return [(m.start(1), m.end(1), "jwk-private-key", 0)]
         return None
+
+
+_DIRECTIVE = re.compile(rb"""[ \t]+([A-Za-z_][A-Za-z0-9_.\-]{0,63})[ \t]+(?:"([^"\r\n]*)"|'([^'\r\n]*)'|([^\s;"']+))"""
+                        rb"""[ \t]*;?[ \t]*\r?\Z""")
+_PHP_DEFINE = re.compile(rb"""define[ \t]*\([ \t]*(['"])([A-Za-z0-9_]{1,64})\1[ \t]*,[ \t]*(['"])([^'"\r\n]{1,512})\3""",
+                         re.IGNORECASE)
+_DIRECTIVE_HEAD = re.compile(rb"[ \t]+([A-Za-z_][A-Za-z0-9_.\-]{0,63})[ \t]+[\"']?")
+_PHP_DEFINE_HEAD = re.compile(rb"""define[ \t]*\([ \t]*(['"])([A-Za-z0-9_]{1,64})\1[ \t]*,[ \t]*(['"])""", re.IGNORECASE)
+_WP_SALT = re.compile(rb"(?:AUTH|SECURE_AUTH|LOGGED_IN|NONCE)_(?:KEY|SALT)\Z")
+_DOCKER_NOP = re.compile(rb"#\(nop\)[ \t]*\Z")
+
+
+class DirectiveSecretDetector(SampledDetector):
+    """Secret-named settings written as directives: Apache `SetEnv DB_PASS x`, nginx `fastcgi_param DB_PASSWORD x;`,
+    Dockerfile `ENV DB_PASSWORD x`, PHP `define('DB_PASSWORD', 'x');` (wp-config.php keys and salts too)."""
+
+    ids = ("directive-secret",)
+    # (`checksum/secret` is here only to shadow the `secret` trigger inside it: Helm's `checksum/secret: <sha256>`
+    # annotation is a digest, not a secret, and a longer literal starting earlier hides the hits inside it)
+    literals = (b"setenv ", b"fastcgi_param ", b"uwsgi_param ", b"scgi_param ", b"passenv ", b"env ", b"define(",
+                b"define (", b"checksum/secret")
+    prefix_type = False
+    boundary = True
+    value_class = re.compile(rb"[^\s;\"']*")
+    max_window = 1024
+
+    def __init__(self, key_ok, value_ok, positives=(), negatives=()) -> None:  # noqa: ANN001
+        super().__init__(positives, negatives)
+        self._key_ok = key_ok
+        self._value_ok = value_ok
+
+    def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):
+        if ts > 0 and v[ts - 1] in ALNUM:
+            return None
+        c = v[ts] | 32
+        if c == 99:  # checksum/secret
+            return None
+        if c == 100:  # define(
+            w = line_window(v, ts, self.max_window, avail, final)
+            if w is None:  # the value is held from its start once the name is known to be a secret's
+                h = _PHP_DEFINE_HEAD.match(v, ts, avail)
+                if h is None:
+                    return Pending(None)
+                name = h.group(2)
+                return Pending(h.end()) if self._key_ok(name) or _WP_SALT.match(name.upper()) else None
+            m = _PHP_DEFINE.match(v, ts, w)
+            if m is None:
+                return None
+            name, value = m.group(2), m.group(4)
+            if not (self._key_ok(name) or _WP_SALT.match(name.upper())) or not self._value_ok(value):
+                return None
+            return [(m.start(4), m.end(4), self.ids[0], 0)]
+        if c == 101 and v[ts:te] != b"ENV ":
+            return None  # `env ` only as a Dockerfile instruction
+        if not line_start_ok(v, ts):
+            ls = v.rfind(b"\n", max(0, ts - 256), ts) + 1
+            if c != 101 or _DOCKER_NOP.search(v, ls, ts) is None:  # `docker history`: `/bin/sh -c #(nop)  ENV …`
+                return None
+        w = line_window(v, ts, self.max_window, avail, final)
+        if w is None:
+            h = _DIRECTIVE_HEAD.match(v, te - 1, avail)
+            if h is None or h.end() >= avail:
+                return Pending(None)  # the name (or the blanks after it) still arriving: no value yet
+            return Pending(h.end()) if self._key_ok(h.group(1)) else None
+        m = _DIRECTIVE.match(v, te - 1, w)
+        if m is None or not self._key_ok(m.group(1)):
+            return None
+        g = 2 if m.start(2) >= 0 else 3 if m.start(3) >= 0 else 4
+        value = m.group(g)
+        if len(value) < 3 or not not_placeholder(value) or not self._value_ok(value):
+            return None
+        return [(m.start(g), m.end(g), self.ids[0], 0)]
