@@ -673,7 +673,8 @@ def _key_named(norm: bytes, parts: list[bytes]) -> bool:
         return True
     return len(parts) >= 2 and parts[-1] in (b"key", b"pat") and _key_filter(norm, parts) and parts[-2] not in (
         b"primary", b"foreign", b"sort", b"partition", b"cache", b"public", b"pub", b"hash", b"range", b"row",
-        b"object", b"idempotency", b"lookup", b"map", b"dict", b"group", b"routing", b"shard", b"unique")
+        b"object", b"idempotency", b"lookup", b"map", b"dict", b"group", b"routing", b"shard", b"unique",
+        b"gpg", b"pgp", b"gnupg")  # (`GPG_KEY=A035C8…` in Python images is a key's fingerprint)
 
 
 def _kv(id: str, desc: str, accepts, key: str, value: str, negs=(), value_ok=None, pos=(), words=False) -> KeyRule:
@@ -743,7 +744,8 @@ KEY_RULES = [
     _kv("key-assignment", "Generated-looking values of keys named `…_key` or `…_pat` (SIGNING_KEY, encryptionKey, "
         "APP_KEY, x-hmac-key, AZURE_DEVOPS_PAT)", _key_named, "SIGNING_KEY", fake(ALNUM, 40, "signing_key"), value_ok=_generated,
         negs=["sort_key: created_at", "PRIMARY_KEY=id", "cache_key=user:profile", "public_key: ssh-ed25519",
-              "ssh_key=/home/alice/.ssh/id_ed25519.pub", "license_key: TRIAL", "encrypt: true"],
+              "ssh_key=/home/alice/.ssh/id_ed25519.pub", "license_key: TRIAL", "encrypt: true",
+              "GPG_KEY=" + fake(HEX, 40, "gpg").upper()],
         pos=[('  "encrypt": "' + fake(B64, 43, "consul") + '=",', fake(B64, 43, "consul") + "=")]),
     _kv("credential-assignment", "Values of credential-named keys (credential, credentials, creds)",
         _has(b"credential", b"creds"), "DB_CREDENTIALS", fake(ALNUM, 24, "creds"),
@@ -817,7 +819,11 @@ NAME_VALUE = NameValueSecretDetector(
                ('{"Parameter": {"Name": "/prod/db/password", "Type": "SecureString", "Value": "' + PASSWORD + '"}}',
                 PASSWORD),
                ('"environment": [{"name": "API_TOKEN", "value": "' + fake(ALNUM, 24, "nv") + '"}]', fake(ALNUM, 24, "nv")),
-               ('{"db_password": {"sensitive": true, "type": "string", "value": "' + PASSWORD + '"}}', PASSWORD)],
+               ('{"db_password": {"sensitive": true, "type": "string", "value": "' + PASSWORD + '"}}', PASSWORD),
+               ('{"api_keys": {"sensitive": true, "type": ["list", "string"], "value": ["' + fake(ALNUM, 32, "nv1")
+                + '", "' + fake(ALNUM, 32, "nv2") + '"]}}', fake(ALNUM, 32, "nv2")),
+               ('{\n  "api_keys": {\n    "sensitive": true,\n    "value": [\n      "' + fake(ALNUM, 32, "nv3")
+                + '",\n      "' + fake(ALNUM, 32, "nv4") + '"\n    ]\n  }\n}\n', fake(ALNUM, 32, "nv4"))],
     negatives=["env:\n  - name: LOG_LEVEL\n    value: debug\n", '{"name": "replicas", "value": "3"}',
                "  - name: DB_PASSWORD\n    valueFrom:\n      secretKeyRef: {name: db, key: password}\n",
                '{"name": "password_policy", "value": "strict"}'],
