@@ -823,7 +823,9 @@ NAME_VALUE = NameValueSecretDetector(
                ('{"api_keys": {"sensitive": true, "type": ["list", "string"], "value": ["' + fake(ALNUM, 32, "nv1")
                 + '", "' + fake(ALNUM, 32, "nv2") + '"]}}', fake(ALNUM, 32, "nv2")),
                ('{\n  "api_keys": {\n    "sensitive": true,\n    "value": [\n      "' + fake(ALNUM, 32, "nv3")
-                + '",\n      "' + fake(ALNUM, 32, "nv4") + '"\n    ]\n  }\n}\n', fake(ALNUM, 32, "nv4"))],
+                + '",\n      "' + fake(ALNUM, 32, "nv4") + '"\n    ]\n  }\n}\n', fake(ALNUM, 32, "nv4")),
+               ('{"db_passwords": {"sensitive": true, "value": {"app": "' + PASSWORD + '", "ro": "x' + PASSWORD + '"}}}',
+                "x" + PASSWORD)],
     negatives=["env:\n  - name: LOG_LEVEL\n    value: debug\n", '{"name": "replicas", "value": "3"}',
                "  - name: DB_PASSWORD\n    valueFrom:\n      secretKeyRef: {name: db, key: password}\n",
                '{"name": "password_policy", "value": "strict"}'],

@@ -648,6 +648,7 @@ _NV_NAME = re.compile(rb"(?:^|[\s{,\[\-])[\"']?(?:name|key|parameterkey|paramete
                       rb"[\"']?([^\"'\r\n,}]{1,128})", re.IGNORECASE | re.MULTILINE)
 _NV_PARENT = re.compile(rb"\"([^\"\r\n]{1,128})\"[ \t]*:[ \t]*\{\Z")
 _NV_LIST_ITEM = re.compile(rb'"((?:[^"\\\r\n]|\\.){1,1024})"')
+_NV_MAP_ITEM = re.compile(rb'"(?:[^"\\\r\n]|\\.){1,256}"[ \t]*:[ \t]*"((?:[^"\\\r\n]|\\.){1,1024})"')
 _NV_NEXT_ITEM = re.compile(rb"\n[ \t]*- ")  # a YAML list's next item
 _NV_NOT_SECRET = frozenset((b"true", b"false", b"null", b"none", b"yes", b"no"))
 
@@ -680,15 +681,16 @@ class NameValueSecretDetector(SampledDetector):
         if m is None or m.end() >= lim:
             return Pending(None) if w is None and avail - at < 16 else None
         p = m.end()
-        if v[p : p + 1] == b"[":  # a list of secrets (`"value": ["k1", "k2"]`, pretty-printed or not)
+        opener = v[p : p + 1]
+        if opener == b"[" or opener == b"{":  # a list or map of secrets (`"value": ["k1", "k2"]`, `{"a": "k1"}`)
             cap = min(avail, p + self.max_window)
-            close = v.find(b"]", p, cap)
+            close = v.find(b"]" if opener == b"[" else b"}", p, cap)
             if close < 0:
                 if not final and avail < p + self.max_window:
                     return Pending(p)
                 close = cap
             out: list[Span] = []
-            for sm in _NV_LIST_ITEM.finditer(v, p + 1, close):
+            for sm in (_NV_LIST_ITEM if opener == b"[" else _NV_MAP_ITEM).finditer(v, p + 1, close):
                 item = sm.group(1)
                 if item and item.lower() not in _NV_NOT_SECRET and not_placeholder(item):
                     out.append((sm.start(1), sm.end(1), "name-value-secret", 0))
