@@ -604,10 +604,18 @@ _STAND_IN_RE = re.compile(rb"\$\{\{.*\}\}\Z|%\{[^}]*\}\Z|@[A-Za-z0-9_.\-]+@\Z|[X
 _KEBAB_NAME = re.compile(rb"[a-z]+(?:-[a-z0-9]+)+\Z")  # `my-secret-name`, `db-credentials`: a resource's name
 
 
+_STAND_IN_HEADS = frozenset(b"$%@Xx*(")
+_STAND_IN_LEN = max(len(w) for w in _STAND_IN)
+_DRIVE = re.compile(rb"[A-Za-z]:\\")
+
+
 def _value_sane(value: bytes, quoted: bool) -> bool:
     """Not a stand-in (`changeme`) and, unquoted, not prose or another field (`password updated successfully`,
-    `Pass: 12 Fail: 0`, `credsStore: desktop`): what every key rule asks of a value."""
-    if value.lower() in _STAND_IN or _STAND_IN_RE.match(value):
+    `Pass: 12 Fail: 0`, `credsStore: desktop`): what every key rule asks of a value. (On the key-value hot
+    path: the common value is decided by two byte tests.)"""
+    if not value or (value[0] in _STAND_IN_HEADS and _STAND_IN_RE.match(value)):
+        return False
+    if len(value) <= _STAND_IN_LEN and value.lower() in _STAND_IN:
         return False
     if quoted or (b" " not in value and b"\t" not in value):
         return True
@@ -620,7 +628,30 @@ def _value_sane(value: bytes, quoted: bool) -> bool:
 def _not_path(value: bytes, quoted: bool) -> bool:
     """`PWD=/home/alice`, `password_file: ./pw`: a path is no password (nor is `C:\\Users\\bob`)."""
     return not (value.startswith((b"/", b"~/", b"./", b"../", b"http://", b"https://", b"unix:"))
-                or re.match(rb"[A-Za-z]:\\", value))
+                or (value[1:2] == b":" and _DRIVE.match(value)))
+
+
+def _password_value(value: bytes, quoted: bool) -> bool:
+    return _value_sane(value, quoted) and _not_path(value, quoted)
+
+
+_LOWER = frozenset(b"abcdefghijklmnopqrstuvwxyz")
+
+
+def _secret_value(value: bytes, quoted: bool) -> bool:
+    """Not a resource's name: `my-secret-name`, a Secrets Manager name `prod/db-AbCdEf`."""
+    if not _value_sane(value, quoted):
+        return False
+    if b"-" not in value:
+        return True
+    if value[0] in _LOWER and _KEBAB_NAME.match(value):
+        return False
+    return not (value[-7:-6] == b"-" and _SM_NAME.match(value))
+
+
+def _credential_value(value: bytes, quoted: bool) -> bool:
+    return (_value_sane(value, quoted) and not (value[0] in _LOWER and b"-" in value and _KEBAB_NAME.match(value))
+            and _not_path(value, quoted))
 
 
 # The name part of a Secrets Manager ARN (`…:secret:prod/db-AbCdEf`: a name and a 6-character suffix)
@@ -680,10 +711,11 @@ def _key_named(norm: bytes, parts: list[bytes]) -> bool:
 def _kv(id: str, desc: str, accepts, key: str, value: str, negs=(), value_ok=None, pos=(), words=False) -> KeyRule:
     pos = ((f"{key}={value}", value), (f'  "{key}": "{value}",', value), (f"{key}: {value}", value),
            (f"export {key}='{value}'", value), (f"[default]\n{key} = {value}\n", value), *pos)
-    ok = value_ok or (lambda v, q: True)
     if words:  # the value is words by nature (a recovery phrase)
-        return KeyRule(id, desc, accepts, ok, pos, tuple(negs))
-    return KeyRule(id, desc, accepts, lambda v, q: _value_sane(v, q) and ok(v, q), pos, tuple(negs))
+        return KeyRule(id, desc, accepts, value_ok or (lambda v, q: True), pos, tuple(negs))
+    if value_ok is None or value_ok in (_password_value, _secret_value, _credential_value):
+        return KeyRule(id, desc, accepts, value_ok or _value_sane, pos, tuple(negs))
+    return KeyRule(id, desc, accepts, lambda v, q: _value_sane(v, q) and value_ok(v, q), pos, tuple(negs))
 
 
 KEY_RULES = [
@@ -701,7 +733,7 @@ KEY_RULES = [
               + fake(B64, 64, "gcpsa") + '\\n-----END PRIVATE KEY-----\\n", "client_email": "x@y.iam.gserviceaccount.com"}',
               fake(B64, 64, "gcpsa")),), ()),
     _kv("password-assignment", "Values of password-named keys (password, passwd, pwd, pass, passphrase)",
-        _password_key, "DB_PASSWORD", PASSWORD, value_ok=_not_path,
+        _password_key, "DB_PASSWORD", PASSWORD, value_ok=_password_value,
         pos=[(f"Driver={{ODBC Driver 18 for SQL Server}};Server=db;UID=sa;PWD={PASSWORD};", PASSWORD),
              (f"spring.datasource.password={PASSWORD}", PASSWORD), (f"PGPASSWORD={PASSWORD} psql -h db", PASSWORD)],
         negs=["password: ********", "PASSWORD_FILE=/run/secrets/db", "Error: invalid password: too short",
@@ -715,7 +747,7 @@ KEY_RULES = [
         _has(b"clientsecret"), "client_secret", fake(URLSAFE, 32, "clientsecret")),
     _kv("secret-assignment", "Values of secret-named keys (secret, secret_key, SECRET_KEY_BASE, …)",
         _has(b"secret"), "SECRET_KEY", fake(ALNUM, 50, "secretkey"),
-        value_ok=lambda v, q: not _KEBAB_NAME.match(v) and not _SM_NAME.match(v),
+        value_ok=_secret_value,
         negs=["secretName: db-credentials", "secret_ref=vault/path", "secret: null", "secretary: Alice",
               "secret: my-secret-name", "existingSecret: postgres-auth",
               'secret_arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf"']),
@@ -749,7 +781,7 @@ KEY_RULES = [
         pos=[('  "encrypt": "' + fake(B64, 43, "consul") + '=",', fake(B64, 43, "consul") + "=")]),
     _kv("credential-assignment", "Values of credential-named keys (credential, credentials, creds)",
         _has(b"credential", b"creds"), "DB_CREDENTIALS", fake(ALNUM, 24, "creds"),
-        value_ok=lambda v, q: not _KEBAB_NAME.match(v) and _not_path(v, q),
+        value_ok=_credential_value,
         negs=["credential.helper=store", "docker-credential-helpers: credsStore: desktop",
               "credentialsSecret: cloud-credentials", "//srv/share /mnt cifs credentials=/root/.smbcred,uid=1000 0 0"]),
 ]

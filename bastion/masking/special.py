@@ -238,7 +238,10 @@ def _secret_group(m: "re.Match[bytes]") -> int | str:
 
 
 def _FLAG_HEAD_OK(v: bytes, ts: int) -> bool:
-    return CliPasswordDetector._FLAG_HEAD.search(v, max(0, ts - 48), ts) is not None
+    lo = max(0, ts - 48)
+    if v.rfind(b"-", lo, ts) < 0:
+        return False  # the common case (`DB_PASSWORD=…`): no option dash before it
+    return CliPasswordDetector._FLAG_HEAD.search(v, lo, ts) is not None
 _B64 = re.compile(rb"[A-Za-z0-9+/]+={0,2}\Z")
 _YAML_ITEM = re.compile(rb"[ \t]*([A-Za-z0-9_.\-]+)[ \t]*:[ \t]*(\S.*?)?[ \t\r]*\Z")
 _JSON_PAIR = re.compile(rb'\s*"((?:[^"\\]|\\.)*)"\s*:\s*"((?:[^"\\]|\\.)*)"\s*(,|\})')
