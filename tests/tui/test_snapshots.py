@@ -27,6 +27,20 @@ async def _settle(pilot) -> None:
         await pilot.pause(0.05)
 
 
+async def _until_still(pilot, probe, timeout: float = 15.0) -> None:
+    """Pause until `probe()` has not changed for a few pauses: a loaded machine (CI's two cores) takes
+    longer than a fixed wait to deliver a watch's events and emulate them."""
+    import time
+
+    last, still = object(), 0
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and still < 5:
+        await pilot.pause(0.05)
+        now = probe()
+        still = still + 1 if now == last else 0
+        last = now
+
+
 @pytest.mark.parametrize("size", [LARGE, SMALL], ids=["120x40", "80x24"])
 def test_sessions(snap_compare, size):
     assert snap_compare(_app("sessions"), terminal_size=size, run_before=_settle)
@@ -51,8 +65,11 @@ def test_live(snap_compare):
         await _settle(pilot)
         app = pilot.app
         session = next(s for s in await app.client.list_sessions() if s.id == "s-7f3a")
-        await app.watch_session(session)
-        await _settle(pilot)
+        await app.action_go("live")
+        pane = await app.live_screen.open(session)
+        await _until_still(pilot, lambda: (pane.status, pane.model.backlog, pane.model.text(),
+                                           pane.query_one("#decisions").row_count))
+        pane._info()  # the info line repaints on a 0.5 s timer: show the settled status now
         await _settle(pilot)
 
     assert snap_compare(_app("sessions"), terminal_size=LARGE, run_before=watch)

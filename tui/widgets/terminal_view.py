@@ -69,6 +69,12 @@ class TerminalView(Widget, can_focus=True):
             self.repaints += 1
             self.refresh()
 
+    def notify_style_update(self) -> None:
+        # Focus (its background tint) or a theme change restyles the widget without a new frame: the
+        # cached style must go, or lines repainted now would mix the old background with the new.
+        self._style = None
+        super().notify_style_update()
+
     def set_model(self, model: TerminalModel) -> None:
         self.model = model
         self.scroll = 0
