@@ -333,6 +333,11 @@ TOKEN_DETECTORS: list[Detector] = [
          rb":APA91b(?P<s>[A-Za-z0-9_\-]{60,})", fake(URLSAFE, 134, "fcm"),
          ctx="FCM_KEY=AAAA" + fake(URLSAFE, 7, "fcm0") + ":APA91b{s}", boundary=False, cont=rb"[A-Za-z0-9_\-:]",
          max_len=400, viable=rb":APA91b[A-Za-z0-9_\-]*"),
+    _tok("postgres-scram-hash", "PostgreSQL SCRAM-SHA-256 password verifiers (pg_authid, ALTER ROLE … PASSWORD)",
+         ["scram-sha-256$"],
+         rb"SCRAM-SHA-256\$[0-9]{1,7}:(?P<s>[A-Za-z0-9+/]{8,}={0,2}\$[A-Za-z0-9+/]{20,}={0,2}:[A-Za-z0-9+/]{20,}={0,2})",
+         fake(B64, 22, "scram-salt") + "==$" + fake(B64, 43, "scram-stored") + "=:" + fake(B64, 43, "scram-server") + "=",
+         ctx="app | SCRAM-SHA-256$4096:{s} |", boundary=False, cont=rb"[A-Za-z0-9+/=$:\-]", max_len=300),
     _tok("alibaba-access-key-id", "Alibaba Cloud AccessKey id (LTAI + 12-20)", ["ltai"],
          rb"LTAI[A-Za-z0-9]{12,20}(?![A-Za-z0-9])", "LTAI" + fake(ALNUM, 20, "ali"), keep=4, cont=rb"[A-Za-z0-9]",
          viable=rb"LTAI[A-Za-z0-9]{0,20}", negs=["LTAI is a prefix"]),
@@ -539,6 +544,15 @@ CONTEXT_DETECTORS: list[Detector] = [
                    "securely distribute the key shares printed above.", "Unseal Progress  1/3"],
     ),
     ContextDetector(
+        "ldif-password", "Base64 userPassword values in LDIF (`userPassword:: e1NTSEF9…`, `ldapsearch` output)",
+        ["userpassword::"], rb"userpassword::[ \t]*(?P<s>[A-Za-z0-9+/]{8,}={0,2})", max_len=512,
+        value_class=rb"[A-Za-z0-9+/=]", hold=_after_blanks,
+        positives=[("dn: uid=bob,ou=people,dc=example,dc=com\nuserPassword:: "
+                    + base64.b64encode(b"{SSHA}" + hashlib.sha1(b"ldif").digest()).decode() + "\n",
+                    base64.b64encode(b"{SSHA}" + hashlib.sha1(b"ldif").digest()).decode())],
+        negatives=["userPassword:: "],
+    ),
+    ContextDetector(
         "wireguard-preshared-key", "WireGuard PresharedKey (wg-quick / wg showconf)", ["presharedkey"],
         rb"presharedkey[ \t]*=[ \t]*(?P<s>[A-Za-z0-9+/]{42,43}=)", max_len=128, value_class=rb"[A-Za-z0-9+/=]",
         hold=_after_blanks,
@@ -585,7 +599,7 @@ REJECT_LAST = frozenset(
     b"lifetime duration validity rotation strength regex pattern command cmd method algorithm alg kind helper "
     b"location secretref namespace mount prefix suffix template hash salt rounds iterations age days "
     b"at in on by before after created updated changed encryption encoding scheme schemes complexity history strategy "
-    b"rule rules requirements validator validators reuse".split()
+    b"rule rules requirements validator validators reuse accessor".split()
 )
 REJECT_ANY = frozenset(b"tokens tokenizer tokenizers tokenize tokenized public publickey pubkey secretary secretaries "
                        b"secretariat secretion secretive secretly secretsmanager secretmanager bypass compass surpass trespass".split())
@@ -703,9 +717,17 @@ def _key_named(norm: bytes, parts: list[bytes]) -> bool:
     if norm == b"encrypt":
         return True
     return len(parts) >= 2 and parts[-1] in (b"key", b"pat") and _key_filter(norm, parts) and parts[-2] not in (
-        b"primary", b"foreign", b"sort", b"partition", b"cache", b"public", b"pub", b"hash", b"range", b"row",
+        b"foreign", b"sort", b"partition", b"cache", b"public", b"pub", b"hash", b"range", b"row",
         b"object", b"idempotency", b"lookup", b"map", b"dict", b"group", b"routing", b"shard", b"unique",
         b"gpg", b"pgp", b"gnupg")  # (`GPG_KEY=A035C8…` in Python images is a key's fingerprint)
+
+
+_UUIDISH = re.compile(rb"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z|[0-9a-fA-F]{32,}\Z")
+
+
+def _uuid(seed: str) -> str:
+    h = fake(HEX, 32, seed)
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _kv(id: str, desc: str, accepts, key: str, value: str, negs=(), value_ok=None, pos=(), words=False) -> KeyRule:
@@ -743,6 +765,11 @@ KEY_RULES = [
               "PWD=C:\\Users\\bob", "proxy_pass http://backend;", "password_encryption = scram-sha-256",
               "db.password=@db.password@", "password = (known after apply)", "password: example",
               "GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}", "NODE_AUTH_TOKEN=XXXXX-XXXXX-XXXXX-XXXXX"]),
+    _kv("secret-id-assignment", "Secret ids that are credentials: Consul ACL `SecretID`, Vault AppRole `secret_id`",
+        lambda n, p: n.endswith(b"secretid") and n not in (b"awssecretid",), "SecretID", _uuid("consul-secret-id"),
+        value_ok=lambda v, q: _UUIDISH.match(v) is not None,
+        pos=[("secret_id             " + _uuid("approle"), _uuid("approle"))],
+        negs=['"SecretId": "prod/db"', "secret_id_accessor    " + _uuid("accessor"), "SecretId: arn:aws:secretsmanager:x"]),
     _kv("client-secret-assignment", "OAuth client secrets (client_secret, clientSecret)",
         _has(b"clientsecret"), "client_secret", fake(URLSAFE, 32, "clientsecret")),
     _kv("secret-assignment", "Values of secret-named keys (secret, secret_key, SECRET_KEY_BASE, …)",
@@ -776,9 +803,11 @@ KEY_RULES = [
     _kv("key-assignment", "Generated-looking values of keys named `…_key` or `…_pat` (SIGNING_KEY, encryptionKey, "
         "APP_KEY, x-hmac-key, AZURE_DEVOPS_PAT)", _key_named, "SIGNING_KEY", fake(ALNUM, 40, "signing_key"), value_ok=_generated,
         negs=["sort_key: created_at", "PRIMARY_KEY=id", "cache_key=user:profile", "public_key: ssh-ed25519",
-              "ssh_key=/home/alice/.ssh/id_ed25519.pub", "license_key: TRIAL", "encrypt: true",
+              "ssh_key=/home/alice/.ssh/id_ed25519.pub", "license_key: TRIAL", "encrypt: true", "primary_key: id",
+              "primaryKey: user_id,tenant_id",
               "GPG_KEY=" + fake(HEX, 40, "gpg").upper()],
-        pos=[('  "encrypt": "' + fake(B64, 43, "consul") + '=",', fake(B64, 43, "consul") + "=")]),
+        pos=[('  "encrypt": "' + fake(B64, 43, "consul") + '=",', fake(B64, 43, "consul") + "="),
+             ('  "primaryKey": "' + fake(B64, 43, "az-primary") + '=",', fake(B64, 43, "az-primary") + "=")]),
     _kv("credential-assignment", "Values of credential-named keys (credential, credentials, creds)",
         _has(b"credential", b"creds"), "DB_CREDENTIALS", fake(ALNUM, 24, "creds"),
         value_ok=_credential_value,
@@ -856,11 +885,13 @@ NAME_VALUE = NameValueSecretDetector(
                 + '", "' + fake(ALNUM, 32, "nv2") + '"]}}', fake(ALNUM, 32, "nv2")),
                ('{\n  "api_keys": {\n    "sensitive": true,\n    "value": [\n      "' + fake(ALNUM, 32, "nv3")
                 + '",\n      "' + fake(ALNUM, 32, "nv4") + '"\n    ]\n  }\n}\n', fake(ALNUM, 32, "nv4")),
+               ('[\n  {\n    "creationTime": "2024-01-01T00:00:00+00:00",\n    "keyName": "key1",\n    "permissions": "FULL",\n'
+                '    "value": "' + fake(B64, 86, "az-key1") + '=="\n  }\n]', fake(B64, 86, "az-key1") + "=="),
                ('{"db_passwords": {"sensitive": true, "value": {"app": "' + PASSWORD + '", "ro": "x' + PASSWORD + '"}}}',
                 "x" + PASSWORD)],
     negatives=["env:\n  - name: LOG_LEVEL\n    value: debug\n", '{"name": "replicas", "value": "3"}',
                "  - name: DB_PASSWORD\n    valueFrom:\n      secretKeyRef: {name: db, key: password}\n",
-               '{"name": "password_policy", "value": "strict"}'],
+               '{"name": "password_policy", "value": "strict"}', '{"keyName": "cache-ttl", "value": "300"}'],
 )
 
 CLI = CliPasswordDetector(

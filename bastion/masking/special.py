@@ -647,11 +647,12 @@ class PgpassDetector(SampledDetector):
 
 _NV_SEP = re.compile(rb"[\"']?[ \t]*[:=][ \t]*")
 _NV_BARE = re.compile(rb"[^\s\"',}\]]*")
-_NV_NAME = re.compile(rb"(?:^|[\s{,\[\-])[\"']?(?:name|key|parameterkey|parametername|variable)[\"']?[ \t]*[:=][ \t]*"
+_NV_NAME = re.compile(rb"(?:^|[\s{,\[\-])[\"']?(name|key|parameterkey|parametername|variable|keyname)[\"']?[ \t]*[:=][ \t]*"
                       rb"[\"']?([^\"'\r\n,}]{1,128})", re.IGNORECASE | re.MULTILINE)
 _NV_PARENT = re.compile(rb"\"([^\"\r\n]{1,128})\"[ \t]*:[ \t]*\{\Z")
 _NV_LIST_ITEM = re.compile(rb'"((?:[^"\\\r\n]|\\.){1,1024})"')
 _NV_MAP_ITEM = re.compile(rb'"(?:[^"\\\r\n]|\\.){1,256}"[ \t]*:[ \t]*"((?:[^"\\\r\n]|\\.){1,1024})"')
+_AZ_KEY_NAME = re.compile(rb"(?i)(?:key[0-9]|primary|secondary|kerb[0-9])")
 _NV_NEXT_ITEM = re.compile(rb"\n[ \t]*- ")  # a YAML list's next item
 _NV_NOT_SECRET = frozenset((b"true", b"false", b"null", b"none", b"yes", b"no"))
 
@@ -727,7 +728,10 @@ class NameValueSecretDetector(SampledDetector):
             between = v[last.end() : ts]
             # not across the end of a JSON object or the start of the next YAML list item
             if b"}" not in between and not _NV_NEXT_ITEM.search(between):
-                return bool(self._key_ok(last.group(1).strip()))
+                name = last.group(2).strip()
+                if last.group(1).lower() == b"keyname":  # `az storage account keys list`: key1, key2, primary…
+                    return _AZ_KEY_NAME.match(name) is not None
+                return bool(self._key_ok(name))
         # Terraform: `"db_password": {"sensitive": true, "value": …` (the enclosing object's own key)
         brace = v.rfind(b"{", lo, ts)
         if brace < 0 or v.find(b"}", brace, ts) >= 0:
