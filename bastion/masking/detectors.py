@@ -237,8 +237,14 @@ TOKEN_DETECTORS: list[Detector] = [
          "PMAK-" + fake(HEX, 24, "pmak1") + "-" + fake(HEX, 34, "pmak2"), keep=5, viable=rb"PMAK-[a-f0-9\-]{0,59}"),
     _tok("linear-api-key", "Linear API key (lin_api_)", ["lin_api_"], rb"lin_api_[A-Za-z0-9]{40}",
          "lin_api_" + fake(ALNUM, 40, "linear"), keep=8, cont=rb"[A-Za-z0-9_]", viable=rb"lin_api_[A-Za-z0-9]{0,40}"),
-    # (Notion's older `secret_…` tokens are left to the key-value rules: a `secret_` trigger would shadow
-    # the `secret` one that SECRET_KEY=… needs, since the scan takes the longest literal at a position.)
+    # (Notion's older `secret_…` tokens have a regex trigger: a `secret_` literal would shadow the `secret` one
+    # that SECRET_KEY=… needs, since the scan takes the longest literal at a position; the regex chain is apart.)
+    _tok("notion-secret-token", "Notion internal integration token, older form (secret_ + 43)", [],
+         rb"secret_[A-Za-z0-9]{43}(?![A-Za-z0-9_])", "secret_" + fake(ALNUM, 43, "notion-secret"), keep=7,
+         cont=rb"[A-Za-z0-9_]", viable=rb"s(?:e(?:c(?:r(?:e(?:t(?:_[A-Za-z0-9]{0,43})?)?)?)?)?)?",
+         trigger_re=rb"secret_[A-Za-z0-9]{43}", trigger_width=50,
+         zone_re=rb"(?<![A-Za-z0-9_])s(?=(?:e(?:c(?:r(?:e(?:t(?:_[A-Za-z0-9]{0,42})?)?)?)?)?)?\Z)",
+         negs=["see secret_access_key in the docs", "secret_" + fake(ALNUM, 42, "short") + " is too short"]),
     _tok("notion-token", "Notion integration token (ntn_)", ["ntn_"],
          rb"ntn_[A-Za-z0-9]{46}(?![A-Za-z0-9_])", "ntn_" + fake(ALNUM, 46, "ntn"), keep=4,
          cont=rb"[A-Za-z0-9_]", viable=rb"ntn_[A-Za-z0-9]{0,46}"),
