@@ -35,6 +35,9 @@ class Engine:
     kv: Detector | None = None  # the key-value family (its hits within one key are decided once)
 
     def __post_init__(self) -> None:
+        # A trigger anchored at a line start (`.pgpass` lines) can be any length: its chain goes back to the
+        # start of the line still arriving (see `open_line`), not only `t_max` bytes.
+        self.rx_line_anchored = any(d.trigger_re.startswith(b"(?m:^)") for d, _ in self.regex_dets)  # type: ignore[union-attr]
         # the detectors of each literal, by the index the scanner's hits carry
         self.lit_dets = [self.lit_map[x] for x in self.scanner.literals]
         # first bytes (lower case) of every trigger literal and of every partial one
@@ -44,21 +47,41 @@ class Engine:
         """Trigger hits `(start, end, detectors)` in `v[pos:end]`: both chains, in start order."""
         return self.hits(v, pos, pos, end, end)[0]
 
-    def hits(self, v: bytes, lit_pos: int, rx_pos: int, end: int, stop: int) -> tuple[list, int, int]:
+    def hits(self, v: bytes, lit_pos: int, rx_pos: int, end: int, stop: int,
+             rx_seen: frozenset[int] | set[int] = frozenset()) -> tuple[list, int, int, list[int]]:
         """The literal chain from `lit_pos` and the regex chain from `rx_pos` in `v[:end]`, hits starting
         at most at `stop`, merged in start order (a literal hit first where both start at one place),
         each as `(start, end, detectors)` with the detectors in priority order; and where each chain's
-        last hit ended (its start position if it had none)."""
+        last hit ended (its start position if it had none); and the starts of the regex hits. Regex hits
+        starting in `rx_seen` were taken in an earlier round (the chain went back to a line start) and
+        are left out."""
         scanner = self.scanner
         lit_dets = self.lit_dets
         out = [(s, e, lit_dets[i]) for s, e, i in scanner.literal_hits(v, lit_pos, end, stop)]
         lit_end = out[-1][1] if out else lit_pos
         rx = scanner.regex_hits(v, rx_pos, end, stop)
         if not rx:
-            return out, lit_end, rx_pos
+            return out, lit_end, rx_pos, []
+        rx_end = rx[-1][1]
+        if rx_seen:
+            rx = [h for h in rx if h[0] not in rx_seen]
+            if not rx:
+                return out, lit_end, rx_end, []
         out.extend((s, e, self.regex_dispatch(v, s)) for s, e in rx)
         out.sort(key=_start)  # stable: literal hits stay first at a shared start
-        return out, lit_end, rx[-1][1]
+        return out, lit_end, rx_end, [s for s, _e in rx]
+
+    def open_line(self, v: bytes, avail: int) -> int | None:
+        """Start of the last, still incomplete line if a line-anchored trigger could still match there
+        (within `LINE_LOOKBACK` bytes), else None. No regex trigger spans a newline, so the chain from
+        there is the whole text's chain."""
+        if not self.rx_line_anchored:
+            return None
+        lo = avail - LINE_LOOKBACK if avail > LINE_LOOKBACK else 0
+        nl = v.rfind(b"\n", lo, avail)
+        if nl >= 0:
+            return nl + 1
+        return 0 if lo == 0 else None
 
     def dispatch(self, v: bytes, ts: int, te: int) -> list[Detector]:
         """The detectors of a trigger hit, in priority order."""
@@ -99,15 +122,22 @@ class Engine:
                 need_boundary = partials.get(tail[i:])
                 if need_boundary is not None and not (need_boundary and q > 0 and v[q - 1] in ALNUM):
                     hold = min(hold, q)
+        line = self.open_line(v, avail)
         for det, _rx in self.regex_dets:
             if det.zone_re is None:
                 continue
-            for m in det.zone_re.finditer(v, max(0, zs - det.zone_lookback), hold):
+            lo = max(0, zs - det.zone_lookback)
+            if line is not None and line < lo and det.trigger_re.startswith(b"(?m:^)"):  # type: ignore[union-attr]
+                lo = line  # a long line-anchored candidate (`host:port:db:user:pass…`) began before the zone
+            for m in det.zone_re.finditer(v, lo, hold):
                 h = _hold_of(det.evaluate(v, m.start(), m.start(), avail, False), m.start())
                 if h is not None and h < hold:
                     hold = h
                     break
         return hold
+
+
+LINE_LOOKBACK = 1024  # how long a line a line-anchored trigger is looked for across chunk ends
 
 
 def _start(hit: tuple) -> int:

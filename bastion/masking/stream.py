@@ -77,6 +77,7 @@ class StreamMasker:
         self._emitted = 0  # stream offset up to which output was produced
         self._scan = 0  # where the literal trigger chain resumes
         self._scan_rx = 0  # where the regex trigger chain resumes
+        self._rx_seen: set[int] = set()  # stream offsets of regex hits taken (the chain may go back a line)
         self._pending: list[tuple[int, int, Detector]] = []  # (start, end, detector), stream offsets
         # (start, priority, sequence, end, id, prefix): plain tuple order is (start, priority, arrival)
         self._spans: list[tuple[int, int, int, int, str, bytes]] = []
@@ -189,7 +190,11 @@ class StreamMasker:
             seq = self._seq
             # Both chains of trigger hits for the whole chunk, one native scan each; only hits starting
             # at most at `stable` are taken (their verdict cannot change as more input arrives).
-            hits, last_end, rx_end = eng.hits(v, sv, rv, avail, stable)
+            seen = self._rx_seen
+            hits, last_end, rx_end, rx_starts = eng.hits(
+                v, sv, rv, avail, stable, {view.to_view(r) for r in seen} if seen else frozenset())
+            if rx_starts and eng.rx_line_anchored:
+                seen.update(view.to_raw(ts) for ts in rx_starts)
             for ts, te, dets in hits:
                 if pem is not None:
                     break  # inside a private-key block: nothing else is looked at there
@@ -235,6 +240,10 @@ class StreamMasker:
         new_scan = avail if final else max(last_end, sv, stable + 1)
         self._scan = view.to_raw(min(new_scan, avail))
         new_scan = avail if final else max(rx_end, rv, stable + 1)
+        if not final:
+            line = eng.open_line(v, avail)
+            if line is not None and line < new_scan:
+                new_scan = line  # a line-anchored trigger there may still match once the line goes on
         self._scan_rx = view.to_raw(min(new_scan, avail))
         if not final:
             zh = eng.zone_hold(v, max(stable + 1, 0), avail)
@@ -453,6 +462,8 @@ class StreamMasker:
 
     def _trim(self, view: TextView) -> None:
         keep = min(self._emitted, self._scan, self._scan_rx)
+        if self._rx_seen:
+            self._rx_seen = {r for r in self._rx_seen if r >= self._scan_rx}
         if self._pending:
             keep = min(keep, min(p[0] for p in self._pending))
         if self._spans:

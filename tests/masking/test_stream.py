@@ -315,3 +315,17 @@ def test_key_names_inside_a_masked_value_are_not_masked_again() -> None:
     m = StreamMasker(MaskingProfile())
     out = m.feed(b"a_token=" * 3000 + b"\n") + m.finish()
     assert out.count(b"[MASKED:") <= 4 and b"a_token=a_token" not in out
+
+
+def test_a_long_pgpass_line_cut_anywhere_is_masked() -> None:
+    # The password comes after `host:port:db:user:`, which can be far longer than the end-of-chunk zone:
+    # the regex chain goes back to the start of the line still arriving.
+    password = b"S3cr3t" + fake("abcdefghijkmnopqrstuvwxyz23456789", 14, "pgpass").encode()
+    line = (b"replica-07.db.eu-west-1.internal.example.com:5432:production_billing:billing_app:"
+            + password + b"\n")
+    data = b"$ cat ~/.pgpass\n" + line + b"localhost:5432:*:postgres:" + password[::-1] + b"\n"
+    whole = mask_whole(data)
+    assert password not in whole and b"[MASKED:pgpass-password]" in whole
+    for cut in range(1, len(data)):
+        assert mask_chunks([data[:cut], data[cut:]]) == whole, cut
+    assert mask_chunks([data[i : i + 7] for i in range(0, len(data), 7)]) == whole
