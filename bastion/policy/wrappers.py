@@ -89,6 +89,22 @@ SPECS: dict[str, WrapperSpec] = {
     "faketime": WrapperSpec("f", operands=1),
     "cgexec": WrapperSpec("g"),
     "prlimit": WrapperSpec("p", frozenset({"--pid"})),
+    "dbus-run-session": WrapperSpec("", frozenset({"--config-file", "--dbus-daemon"})),
+    "ssh-agent": WrapperSpec("aEPt", no_command_flags="k"),
+    "eatmydata": WrapperSpec(),
+    "nocache": WrapperSpec("n"),
+    "rlwrap": WrapperSpec("abCDfFgHlOopPqsStwz", frozenset({"--break-chars", "--command-name", "--file",
+                          "--history-filename", "--logfile", "--prompt-colour", "--substitute-prompt"})),
+    "tini": WrapperSpec("pe"),
+    "dumb-init": WrapperSpec("r", frozenset({"--rewrite"})),
+    "setarch": WrapperSpec(operands=1),
+    "linux32": WrapperSpec(), "linux64": WrapperSpec(), "i386": WrapperSpec(), "x86_64": WrapperSpec(),
+    "gosu": WrapperSpec(operands=1),
+    "su-exec": WrapperSpec(operands=1),
+    "s6-setuidgid": WrapperSpec(operands=1),
+    "trickle": WrapperSpec("udwtln"),
+    "cpulimit": WrapperSpec("lpe", frozenset({"--limit", "--pid", "--exe"})),
+    "entr": WrapperSpec(),
     "then": WrapperSpec(), "do": WrapperSpec(), "else": WrapperSpec(),
 }
 
@@ -204,6 +220,10 @@ def _unwrap_generic(program: str, args: list[Word]) -> Unwrapped:
             if a.value in ("-c", "--command", "--session-command") and i + 1 < len(args):
                 out.scripts.append(args[i + 1])
                 return out
+    if program == "entr" and any(a.value.startswith("-") and "s" in a.value for a in args[:start]):
+        if start < len(args):
+            out.scripts.append(args[start])
+        return out
     if program == "flock":
         for i, a in enumerate(args):
             if a.value in ("-c", "--command") and i + 1 < len(args):
@@ -590,6 +610,155 @@ def _trap(args: list[Word]) -> Unwrapped:
     return Unwrapped()
 
 
+def _ip(args: list[Word]) -> Unwrapped:
+    """`ip netns exec NAME CMD…`, `ip vrf exec NAME CMD…` (also `ip -n x netns exec`): CMD runs here."""
+    words = [a.value for a in args]
+    for i in range(len(words) - 2):
+        if words[i] in ("netns", "vrf", "netn", "net") and words[i + 1] in ("exec", "exe", "ex", "e"):
+            rest = args[i + 3:]
+            return Unwrapped(inners=[rest]) if rest else Unwrapped()
+    return Unwrapped()
+
+
+_BWRAP_TWO = frozenset({"--bind", "--ro-bind", "--dev-bind", "--bind-try", "--ro-bind-try", "--dev-bind-try",
+                        "--symlink", "--setenv", "--file", "--bind-data", "--ro-bind-data", "--chmod",
+                        "--overlay-src", "--tmp-overlay", "--ro-overlay"})
+
+
+def _bwrap(args: list[Word]) -> Unwrapped:
+    """`bwrap [--opt value…] CMD…`: options take zero, one or two values; the first other word is CMD."""
+    i = 0
+    while i < len(args):
+        v = args[i].value
+        if v == "--":
+            i += 1
+            break
+        if not v.startswith("--"):
+            break
+        if v in _BWRAP_TWO:
+            i += 3
+        elif v in ("--unshare-all", "--share-net", "--unshare-user", "--unshare-user-try", "--unshare-ipc",
+                   "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup", "--unshare-cgroup-try",
+                   "--die-with-parent", "--new-session", "--as-pid-1", "--clearenv", "--disable-userns",
+                   "--assert-userns-disabled", "--level-prefix", "--help", "--version"):
+            i += 1
+        else:
+            i += 2
+    rest = args[i:]
+    return Unwrapped(inners=[rest]) if rest else Unwrapped()
+
+
+def _capsh(args: list[Word]) -> Unwrapped:
+    """`capsh [opts] -- ARGS`: ARGS go to /bin/bash (`capsh -- -c 'CMD'`); `==` re-runs capsh itself."""
+    for i, a in enumerate(args):
+        if a.value == "--":
+            return Unwrapped(inners=[[Word("bash"), *args[i + 1:]]])
+        if a.value.startswith("--shell="):
+            continue
+    return Unwrapped()
+
+
+_PERF_RUNS = frozenset({"stat", "record", "trace", "top", "mem", "c2c", "kvm", "sched", "lock", "kmem",
+                        "timechart", "ftrace"})
+
+
+def _perf(args: list[Word]) -> Unwrapped:
+    """`perf stat|record|trace [opts] CMD…`: CMD runs under perf."""
+    if not args or args[0].value not in _PERF_RUNS:
+        return Unwrapped()
+    k = 1
+    if args[0].value in ("mem", "c2c", "kvm", "sched", "lock", "kmem") and len(args) > 1:
+        k = 2  # `perf mem record CMD`
+    start, _ = _skip_options(args[k:], WrapperSpec("eopPtCFcGIrxmujdDaLS",
+                                                    frozenset({"--event", "--output", "--pid", "--tid", "--cpu",
+                                                               "--freq", "--count", "--cgroup", "--repeat",
+                                                               "--call-graph", "--delay", "--field-separator"})))
+    rest = args[k + start:]
+    return Unwrapped(inners=[rest]) if rest else Unwrapped()
+
+
+def _hyperfine(args: list[Word]) -> Unwrapped:
+    """`hyperfine [opts] 'CMD'…`: every operand, and `--prepare/--setup/--cleanup`, is shell text."""
+    out = Unwrapped()
+    i = 0
+    value_opts = {"-w", "--warmup", "-r", "--runs", "-m", "--min-runs", "-M", "--max-runs", "-S", "--shell",
+                  "-n", "--command-name", "-u", "--time-unit", "--style", "--sort", "--export-asciidoc",
+                  "--export-csv", "--export-json", "--export-markdown", "--export-orgmode", "--output",
+                  "--input", "--reference"}
+    script_opts = {"-p", "--prepare", "-s", "--setup", "-c", "--cleanup", "--conclude"}
+    while i < len(args):
+        v = args[i].value
+        name, eq, value = v.partition("=")
+        if name in script_opts:
+            if eq:
+                out.scripts.append(Word(value, args[i].dynamic))
+            elif i + 1 < len(args):
+                out.scripts.append(args[i + 1])
+                i += 1
+        elif name in value_opts:
+            i += 0 if eq else 1
+        elif name in ("-L", "--parameter-list"):
+            i += 2
+        elif name in ("-P", "--parameter-scan", "-D", "--parameter-step-size"):
+            i += 3 if name in ("-P", "--parameter-scan") else 1
+        elif not v.startswith("-"):
+            out.scripts.append(args[i])
+        i += 1
+    return out
+
+
+def _runner(subcommands: tuple[str, ...], spec: WrapperSpec, script_flags: tuple[str, ...] = ()) -> object:
+    """Tools that run a command in an environment: `uv run CMD`, `poetry run CMD`, `bundle exec CMD`,
+    `conda run -n env CMD`, `npm exec -- CMD`, `nix develop -c CMD`; `script_flags` take shell text."""
+    def handler(args: list[Word]) -> Unwrapped:
+        # global options before the subcommand (`uv --quiet run`, `poetry -C dir run`)
+        i = 0
+        while i < len(args) and args[i].value.startswith("-") and args[i].value not in script_flags:
+            i += 2 if args[i].value in ("-C", "--directory", "-P", "--project", "--cwd") else 1
+        if subcommands:
+            if i >= len(args) or args[i].value not in subcommands:
+                return Unwrapped()
+            i += 1
+        rest = args[i:]
+        out = Unwrapped()
+        for name in script_flags:
+            out.scripts.extend(_option_values(rest, name if not name.startswith("--") else "", (name,)
+                                              if name.startswith("--") else ()))
+        if out.scripts:
+            return out
+        start, _ = _skip_options(rest, spec)
+        start += spec.operands
+        if start < len(rest):
+            out.inners.append(rest[start:])
+        return out
+    return handler
+
+
+def _nix(args: list[Word]) -> Unwrapped:
+    """`nix develop|shell … -c CMD…` runs CMD; `nix-shell --run/--command 'TEXT'` is shell text."""
+    for i, a in enumerate(args):
+        if a.value in ("-c", "--command") and i + 1 < len(args):
+            return Unwrapped(inners=[args[i + 1:]])
+    return Unwrapped()
+
+
+def _nix_shell(args: list[Word]) -> Unwrapped:
+    return Unwrapped(scripts=_option_values(args, "", ("--run", "--command")))
+
+
+def _terminal(args: list[Word]) -> Unwrapped:
+    """`xterm -e CMD…`, `gnome-terminal -- CMD…`, `konsole -e CMD…`: the terminal runs CMD."""
+    for i, a in enumerate(args):
+        if a.value in ("-e", "-x", "--", "--command", "--execute") and i + 1 < len(args):
+            if a.value == "--command":
+                return Unwrapped(scripts=[args[i + 1]])
+            rest = args[i + 1:]
+            if a.value == "-e" and len(rest) == 1 and " " in rest[0].value:
+                return Unwrapped(scripts=rest)  # `gnome-terminal -e 'CMD ARGS'` is one string
+            return Unwrapped(inners=[rest])
+    return Unwrapped()
+
+
 _SPECIAL = {
     **{name: _shell for name in SHELLS},
     "eval": _eval, "su": _su, "xargs": _xargs, "watch": _watch, "ssh": _ssh, "busybox": _busybox,
@@ -598,6 +767,26 @@ _SPECIAL = {
     "tar": _tar, "git": _git, "tmux": _tmux, "screen": _screen, "start-stop-daemon": _start_stop_daemon,
     "docker": _container_exec, "podman": _container_exec, "nerdctl": _container_exec,
     "kubectl": _after_double_dash, "oc": _after_double_dash, "lxc": _after_double_dash, "incus": _after_double_dash,
+    "ip": _ip, "bwrap": _bwrap, "capsh": _capsh, "perf": _perf, "hyperfine": _hyperfine,
+    "uv": _runner(("run",), WrapperSpec("pm", frozenset({"--with", "--with-editable", "--with-requirements",
+                  "--python", "--directory", "--project", "--env-file", "--package", "--extra", "--group",
+                  "--only-group", "--index", "--index-url", "--extra-index-url", "--find-links"}))),
+    "poetry": _runner(("run",), WrapperSpec()), "pipenv": _runner(("run",), WrapperSpec()),
+    "pdm": _runner(("run",), WrapperSpec()), "hatch": _runner(("run",), WrapperSpec()),
+    "rye": _runner(("run",), WrapperSpec()),
+    "bundle": _runner(("exec",), WrapperSpec("", frozenset({"--gemfile"}))),
+    "conda": _runner(("run",), WrapperSpec("np", frozenset({"--name", "--prefix", "--cwd"}))),
+    "mamba": _runner(("run",), WrapperSpec("np", frozenset({"--name", "--prefix", "--cwd"}))),
+    "micromamba": _runner(("run",), WrapperSpec("np", frozenset({"--name", "--prefix", "--cwd"}))),
+    "direnv": _runner(("exec",), WrapperSpec(operands=1)),
+    "npm": _runner(("exec", "x"), WrapperSpec("", frozenset({"--package"})), ("-c", "--call")),
+    "npx": _runner((), WrapperSpec("p", frozenset({"--package"})), ("-c", "--call")),
+    "pnpm": _runner(("exec", "dlx"), WrapperSpec(), ("-c",)),
+    "yarn": _runner(("exec", "dlx"), WrapperSpec()),
+    "nix": _nix, "nix-shell": _nix_shell,
+    "xterm": _terminal, "gnome-terminal": _terminal, "konsole": _terminal, "urxvt": _terminal,
+    "rxvt": _terminal, "alacritty": _terminal, "terminator": _terminal, "xfce4-terminal": _terminal,
+    "tilix": _terminal, "kitty": _terminal,
 }
 WRAPPER_NAMES = tuple(sorted(set(SPECS) | set(_SPECIAL) - {"then", "do", "else"}))
 

@@ -347,3 +347,13 @@ def test_xargs_replacement_words_come_from_stdin() -> None:
     line = parse_command_line("xargs -I% sh -c % <<< 'rm -rf /'")
     assert any("only known at run time" in r for r in line.opaque_reasons)  # sh's script is a stdin line
     assert "{}" in find("xargs -i rm -rf {}", "rm").dynamic_paths  # `-i` takes no separate value
+
+
+@pytest.mark.parametrize("text", [
+    "ip netns exec foo rm -rf /", "gosu root rm -rf /", "bwrap --ro-bind / / --dev /dev rm -rf /",
+    "capsh -- -c 'rm -rf /'", "perf stat -e cycles rm -rf /", "hyperfine 'rm -rf /'",
+    "uv run --with x rm -rf /", "conda run -n base rm -rf /", "npx -c 'rm -rf /'", "xterm -e rm -rf /",
+    "nix develop -c rm -rf /", "nix-shell --run 'rm -rf /'", "entr -s 'rm -rf /'", "direnv exec . rm -rf /",
+])
+def test_command_runners_are_unwrapped(text: str) -> None:
+    assert find(text, "rm").args == ("-rf", "/")
