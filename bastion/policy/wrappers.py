@@ -395,6 +395,25 @@ def _option_values(args: list[Word], short: str, longs: tuple[str, ...]) -> list
     return out
 
 
+def _scp(args: list[Word]) -> Unwrapped:
+    """`scp|sftp -o ProxyCommand=CMD`, `scp -S PROGRAM`: commands run on this machine."""
+    out = Unwrapped(scripts=_ssh_options(args))
+    for prog in _option_values(args, "-S", ()):
+        out.inners.append([prog])
+    return out
+
+
+def _program_option(short: str, longs: tuple[str, ...], shell: bool = False):  # noqa: ANN202
+    """Options whose value is a program (`tcpdump -z CMD`, `sort --compress-program=CMD`) or, with `shell`,
+    shell text (`split --filter='CMD'`)."""
+    def handler(args: list[Word]) -> Unwrapped:
+        values = _option_values(args, short, longs)
+        if shell:
+            return Unwrapped(scripts=values)
+        return Unwrapped(inners=[[v] for v in values])
+    return handler
+
+
 def _rsync(args: list[Word]) -> Unwrapped:
     """`rsync -e 'CMD' ...`: the remote shell is a command run here."""
     return Unwrapped(scripts=_option_values(args, "-e", ("--rsh",)))
@@ -441,7 +460,41 @@ def _git(args: list[Word]) -> Unwrapped:
         elif key.startswith(_GIT_COMMAND_KEYS) or key.endswith((".textconv", ".clean", ".smudge", ".process",
                                                                 ".command", ".cmd")):
             out.scripts.append(Word(value, args[i + 1].dynamic))
+    _git_subcommand(args, out)
     return out
+
+
+_GIT_GLOBAL_VALUE = frozenset({"-C", "-c", "--git-dir", "--work-tree", "--namespace", "--super-prefix",
+                               "--config-env", "--exec-path", "--list-cmds"})
+
+
+def _git_subcommand(args: list[Word], out: Unwrapped) -> None:
+    """Subcommands that run shell text or a command: `rebase -x/--exec`, `bisect run`, `submodule foreach`,
+    `difftool -x/--extcmd`, `filter-branch --*-filter`, `mergetool --tool-cmd`? (config only)."""
+    i = 0
+    while i < len(args) and args[i].value.startswith("-"):
+        i += 2 if args[i].value in _GIT_GLOBAL_VALUE else 1
+    if i >= len(args):
+        return
+    sub, rest = args[i].value, args[i + 1:]
+    if sub == "rebase":
+        out.scripts.extend(_option_values(rest, "-x", ("--exec",)))
+    elif sub == "bisect" and rest and rest[0].value == "run" and len(rest) > 1:
+        out.inners.append(rest[1:])
+    elif sub == "submodule":
+        words = [w for w in rest if not w.value.startswith("-")]
+        if words and words[0].value == "foreach" and len(words) > 1:
+            out.scripts.append(_join_script(words[1:]))
+    elif sub == "difftool":
+        out.scripts.extend(_option_values(rest, "-x", ("--extcmd",)))
+    elif sub == "filter-branch":
+        for k, a in enumerate(rest):
+            name, eq, value = a.value.partition("=")
+            if name.startswith("--") and name.endswith("-filter") and name != "--subdirectory-filter":
+                if eq:
+                    out.scripts.append(Word(value, a.dynamic))
+                elif k + 1 < len(rest):
+                    out.scripts.append(rest[k + 1])
 
 
 def _ssh_options(args: list[Word]) -> list[Word]:
@@ -767,6 +820,8 @@ _SPECIAL = {
     "tar": _tar, "git": _git, "tmux": _tmux, "screen": _screen, "start-stop-daemon": _start_stop_daemon,
     "docker": _container_exec, "podman": _container_exec, "nerdctl": _container_exec,
     "kubectl": _after_double_dash, "oc": _after_double_dash, "lxc": _after_double_dash, "incus": _after_double_dash,
+    "scp": _scp, "sftp": _scp, "tcpdump": _program_option("-z", ("--postrotate-command",)),
+    "sort": _program_option("", ("--compress-program",)), "split": _program_option("", ("--filter",), True),
     "ip": _ip, "bwrap": _bwrap, "capsh": _capsh, "perf": _perf, "hyperfine": _hyperfine,
     "uv": _runner(("run",), WrapperSpec("pm", frozenset({"--with", "--with-editable", "--with-requirements",
                   "--python", "--directory", "--project", "--env-file", "--package", "--extra", "--group",

@@ -357,3 +357,16 @@ def test_xargs_replacement_words_come_from_stdin() -> None:
 ])
 def test_command_runners_are_unwrapped(text: str) -> None:
     assert find(text, "rm").args == ("-rf", "/")
+
+
+@pytest.mark.parametrize("text", [
+    "git rebase --exec 'rm -rf /' HEAD~1", "git bisect run rm -rf /", "git submodule foreach 'rm -rf /'",
+    "git filter-branch --index-filter 'rm -rf /' HEAD", "scp -o ProxyCommand='rm -rf /' a b:",
+    "split --filter='rm -rf /' x",
+])
+def test_command_valued_subcommands_and_options(text: str) -> None:
+    assert find(text, "rm").args == ("-rf", "/")
+
+
+def test_program_valued_options_run_that_program() -> None:
+    assert "evil" in programs("tcpdump -w x.pcap -z evil") and "gz" in programs("sort --compress-program=gz x")
