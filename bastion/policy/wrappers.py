@@ -11,6 +11,7 @@ command rather than none. Pure: no I/O.
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass, field
 
@@ -624,6 +625,8 @@ def _find(args: list[Word]) -> Unwrapped:
     out = Unwrapped()
     i = 0
     while i < len(args):
+        if args[i].value in ("-fprint", "-fprint0", "-fls", "-fprintf") and i + 1 < len(args):
+            out.scripts.append(Word(": > " + shlex.quote(args[i + 1].value), args[i + 1].dynamic))
         if args[i].value in _FIND_EXEC:
             j = i + 1
             while j < len(args) and args[j].value not in (";", "+"):
@@ -812,6 +815,107 @@ def _terminal(args: list[Word]) -> Unwrapped:
     return Unwrapped()
 
 
+_SED_ADDR = r"(?:(?:\d+(?:~\d+)?|\$|/(?:\\.|[^/\n])*/[IM]*|\\(.)(?:\\.|.)*?\1)(?:\s*,\s*(?:[+~]?\d+|\$|/(?:\\.|[^/\n])*/[IM]*))?\s*!?\s*)?"
+_SED_START = r"(?:^|[;{}\n])\s*" + _SED_ADDR
+_SED_E = re.compile(_SED_START + r"e(?:[ \t]+([^\n]*)|[ \t]*(?=$|[;}\n]))")
+_SED_WRITE = re.compile(_SED_START + r"[wW][ \t]+([^\n]+)")
+_SED_READ = re.compile(_SED_START + r"[rR][ \t]+([^\n]+)")
+_SED_S = re.compile(_SED_START + r"s([^\\\n])(?:\\.|(?!\2)[^\n])*\2(?:\\.|(?!\2)[^\n])*\2([gpiImMe0-9]*)(w[ \t]*([^\n]+))?")
+
+
+def _sed_scripts(args: list[Word]) -> list[Word]:
+    scripts = _option_values(args, "-e", ("--expression",))
+    if scripts or any(a.value in ("-f", "--file") or a.value.startswith("--file=") for a in args):
+        return scripts
+    for i, a in enumerate(args):
+        v = a.value
+        if v == "--":
+            return args[i + 1:i + 2]
+        if v in ("-l", "--line-length") or (v.startswith("-") and not v.startswith("--") and v.endswith("l")):
+            continue
+        if not v.startswith("-") or v == "-":
+            return [a]
+    return []
+
+
+def _sed(args: list[Word]) -> Unwrapped:
+    """GNU sed runs commands: `e CMD` (and a bare `e`, or `s///e`, runs the pattern space) and writes files
+    (`w FILE`, `s///w FILE`); `r FILE` reads one. Seen as `CMD`, opaque text, `: > FILE` and `cat FILE`."""
+    out = Unwrapped()
+    for word in _sed_scripts(args):
+        text = word.value
+        if "e" not in text and "w" not in text and "W" not in text and "r" not in text and "R" not in text:
+            continue
+        for m in _SED_E.finditer(text):
+            cmd = (m.group(2) or "").strip()
+            out.scripts.append(Word(cmd, word.dynamic) if cmd else Word("{pattern space}", True))
+        for m in _SED_S.finditer(text):
+            if "e" in m.group(3):
+                out.scripts.append(Word("{pattern space}", True))
+            if m.group(5):
+                out.scripts.append(Word(": > " + shlex.quote(m.group(5).strip()), word.dynamic))
+        for m in _SED_WRITE.finditer(text):
+            target = m.group(2).strip()
+            if target not in ("/dev/stdout", "/dev/stderr"):
+                out.scripts.append(Word(": > " + shlex.quote(target), word.dynamic))
+        for m in _SED_READ.finditer(text):
+            out.inners.append([Word("cat"), Word(m.group(2).strip(), word.dynamic)])
+    return out
+
+
+_GDB_EX = ("-ex", "--ex", "-eval-command", "--eval-command", "-iex", "--iex", "-init-eval-command",
+           "--init-eval-command")
+
+
+def _debugger_command(text: Word, out: Unwrapped) -> None:
+    v = text.value.strip()
+    head, _sep, rest = v.partition(" ")
+    if v.startswith("!"):
+        out.scripts.append(Word(v[1:], text.dynamic))
+    elif head in ("shell", "she", "shel"):
+        out.scripts.append(Word(rest, text.dynamic))
+    elif head == "platform" and rest.strip().startswith("shell"):
+        out.scripts.append(Word(rest.strip()[5:], text.dynamic))
+    elif head in ("python", "py", "pi", "python-interactive", "script"):
+        out.inners.append([Word("python3"), Word("-c"), Word(rest, text.dynamic)])
+
+
+def _gdb(args: list[Word]) -> Unwrapped:
+    """`gdb -ex 'shell CMD'`, `-ex '!CMD'`, `-ex 'python CODE'`, `--args PROG…`; lldb `-o 'platform shell
+    CMD'`, `-o 'script CODE'`, `-- PROG…`."""
+    out = Unwrapped()
+    for i, a in enumerate(args):
+        v = a.value
+        name, eq, value = v.partition("=")
+        if name in _GDB_EX or v in ("-o", "--one-line", "-O", "--one-line-before-file", "-k",
+                                    "--one-line-on-crash"):
+            if eq:
+                _debugger_command(Word(value, a.dynamic), out)
+            elif i + 1 < len(args):
+                _debugger_command(args[i + 1], out)
+        elif v in ("--args", "-args", "--") and i + 1 < len(args):
+            out.inners.append(args[i + 1:])
+            break
+    return out
+
+
+_DB_SHELL = re.compile(r"(?:^|[;\n])\s*(?:\\!|system\s|\.shell\s|\.system\s)\s*([^;\n]*)")
+
+
+def _db_client(args: list[Word]) -> Unwrapped:
+    """Database clients' shell escapes: mysql `system CMD` / `\\! CMD`, psql `\\! CMD`, sqlite3 `.shell CMD`."""
+    out = Unwrapped()
+    for a in args:
+        if "!" in a.value or "system" in a.value or ".shell" in a.value:
+            for m in _DB_SHELL.finditer(a.value):
+                out.scripts.append(Word(m.group(1).strip(), a.dynamic))
+            if a.value.startswith(("-e", "--execute=", "-c", "--command=")) and not out.scripts:
+                body = a.value.split("=", 1)[1] if a.value.startswith("--") else a.value[2:]
+                for m in _DB_SHELL.finditer(body):
+                    out.scripts.append(Word(m.group(1).strip(), a.dynamic))
+    return out
+
+
 _SPECIAL = {
     **{name: _shell for name in SHELLS},
     "eval": _eval, "su": _su, "xargs": _xargs, "watch": _watch, "ssh": _ssh, "busybox": _busybox,
@@ -822,6 +926,8 @@ _SPECIAL = {
     "kubectl": _after_double_dash, "oc": _after_double_dash, "lxc": _after_double_dash, "incus": _after_double_dash,
     "scp": _scp, "sftp": _scp, "tcpdump": _program_option("-z", ("--postrotate-command",)),
     "sort": _program_option("", ("--compress-program",)), "split": _program_option("", ("--filter",), True),
+    "sed": _sed, "gsed": _sed, "gdb": _gdb, "lldb": _gdb, "mysql": _db_client, "mariadb": _db_client,
+    "psql": _db_client, "sqlite3": _db_client,
     "ip": _ip, "bwrap": _bwrap, "capsh": _capsh, "perf": _perf, "hyperfine": _hyperfine,
     "uv": _runner(("run",), WrapperSpec("pm", frozenset({"--with", "--with-editable", "--with-requirements",
                   "--python", "--directory", "--project", "--env-file", "--package", "--extra", "--group",
@@ -872,7 +978,13 @@ def reads_program_text(program: str, args: list[Word]) -> str | None:
         if program.startswith("python"):
             flags_with_code = "cm"
         if program in ("awk", "gawk", "mawk", "nawk"):
-            return None  # awk's program is its first operand; `-f -` is rare enough to ignore
+            # awk's program is its first operand, or a file: `-f -`, `-f /dev/stdin` read it from stdin
+            for k, a in enumerate(args[:-1]):
+                if a.value in ("-f", "--file") :
+                    kind = _script_operand_kind(args[k + 1])
+                    if kind is not None:
+                        return kind
+            return None
     i = 0
     while i < len(args):
         a = args[i].value

@@ -370,3 +370,15 @@ def test_command_valued_subcommands_and_options(text: str) -> None:
 
 def test_program_valued_options_run_that_program() -> None:
     assert "evil" in programs("tcpdump -w x.pcap -z evil") and "gz" in programs("sort --compress-program=gz x")
+
+
+def test_sed_and_debugger_command_languages() -> None:
+    assert find("sed '1e rm -rf /' x", "rm").args == ("-rf", "/")
+    assert any(c.opaque for c in parse_command_line("sed 's/x/y/e' f").commands)
+    assert find("sed 'w /etc/passwd' x", ":").redirects[0].target == "/etc/passwd"
+    assert find("sed '$r /etc/shadow' x", "cat").args == ("/etc/shadow",)
+    assert find("sed 's/foo/bar/g' x", "sed") and programs("sed 's/foo/bar/g' x") == ["sed"]
+    assert find("gdb -ex 'shell rm -rf /'", "rm").args == ("-rf", "/")
+    assert find("gdb -ex 'python print(1)'", "python3").args == ("-c", "print(1)")
+    assert find("psql -c '\\! rm -rf /'", "rm").args == ("-rf", "/")
+    assert find("find . -fprint /etc/x", ":").redirects[0].target == "/etc/x"
