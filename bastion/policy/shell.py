@@ -230,7 +230,7 @@ class _Context:
     """
 
     __slots__ = ("span", "wrappers", "stdin_text", "stdin_kind", "redirects", "force_opaque", "fed_by",
-                 "function", "depth")
+                 "function", "depth", "piped_paths")
 
     def __init__(self, span: tuple[int, int] | None) -> None:
         self.span = span                               # span on the top-level line, fixed once set
@@ -242,6 +242,7 @@ class _Context:
         self.fed_by: tuple[str, ...] = ()              # programs feeding stdin/arguments of commands here
         self.function = ""                             # name of the inline function whose body this is
         self.depth = 0                                 # wrapper / nested-script depth
+        self.piped_paths: tuple[str, ...] = ()         # `find ROOTS … |`: the paths its output lists
 
     def child(self, **changes) -> "_Context":  # noqa: ANN003
         new = object.__new__(_Context)
@@ -426,6 +427,7 @@ class _Walker:
     def _pipeline(self, node: Node, ctx: _Context, b: WordBuilder, src: bytes, top: bool) -> None:
         piped = ctx.stdin_kind == "pipe"  # a pipeline continuing a here-doc's statement starts piped
         carried: Word | None = ctx.stdin_text if piped else None
+        listed: tuple[str, ...] = ctx.piped_paths if piped else ()
         fed: tuple[str, ...] = ctx.fed_by
         stages: list[tuple[int, int]] = []
         for child in node.children:
@@ -434,9 +436,10 @@ class _Walker:
                 continue
             if not child.is_named:
                 continue
-            sub = ctx.child(stdin_kind="pipe", stdin_text=carried, fed_by=fed) if piped else ctx
+            sub = ctx.child(stdin_kind="pipe", stdin_text=carried, fed_by=fed, piped_paths=listed) if piped else ctx
             before = len(self.commands)
             self._walk(child, sub, b, src, top)
+            listed = _listed_paths(self.commands[before:], listed)
             carried = _literal_output(self.commands[before:], carried)
             fed = fed + tuple(c.program for c in self.commands[before:] if c.program)
             stages.append((before, len(self.commands)))
@@ -641,11 +644,22 @@ class _Walker:
             outer_cwd = self.cwd, self.cwd_lost
             if unwrapped.chdir is not None:  # `env -C / rm -rf .`: the inner command runs there
                 self._change_directory("cd", [unwrapped.chdir])
+            fed_words = self._stdin_words(ctx) if unwrapped.stdin_args else []
             for inner in unwrapped.inners:
-                self._emit(inner, inner_ctx, span, stdin_args or unwrapped.stdin_args, forced=reason)
+                self._emit(inner + fed_words if fed_words else inner, inner_ctx, span,
+                           stdin_args or unwrapped.stdin_args, forced=reason)
             self.cwd, self.cwd_lost = outer_cwd
             for script in unwrapped.scripts:
                 self._nested(script, inner_ctx, span, name, reason, unwrapped.script_args)
+
+    def _stdin_words(self, ctx: _Context) -> list[Word]:
+        """What `xargs`/`parallel` reads as arguments, when known: the roots of a `find` piped into it (its
+        output lists paths under them) or literal data (`echo /etc | xargs rm -rf`)."""
+        words = [Word(self._resolve(p) if self.cwd else p) for p in ctx.piped_paths]
+        if ctx.stdin_text is not None and not ctx.stdin_text.dynamic and ctx.stdin_kind in ("pipe", "herestring",
+                                                                                          "heredoc"):
+            words.extend(Word(w) for w in ctx.stdin_text.value.split()[:64])
+        return words
 
     def _resolve(self, path: str) -> str:
         """A path as the shell would find it from here: against an earlier literal `cd`, when known."""
@@ -851,6 +865,24 @@ def _literal_output(emitted: list[SimpleCommand], carried: Word | None) -> Word 
     if cmd.program in ("cat", "tee") and not cmd.args:
         return carried
     return None
+
+
+def _listed_paths(emitted: list[SimpleCommand], listed: tuple[str, ...]) -> tuple[str, ...]:
+    """The search roots of a `find` stage (what its output lists lies under them); kept through filters
+    (`grep`, `sort`, `head` …) that only pass some of those lines on."""
+    if len(emitted) != 1:
+        return ()
+    cmd = emitted[0]
+    if cmd.program == "find":
+        roots: list[str] = []
+        for a in cmd.args:
+            if a.startswith("-") or a in ("(", "!", ")"):
+                break
+            roots.append(a)
+        return tuple(roots or ["."])
+    if cmd.program in ("grep", "egrep", "fgrep", "sort", "uniq", "head", "tail", "cat", "tee") and listed:
+        return listed
+    return ()
 
 
 def _is_cat(node: Node, b: WordBuilder) -> bool:

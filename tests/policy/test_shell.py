@@ -382,3 +382,9 @@ def test_sed_and_debugger_command_languages() -> None:
     assert find("gdb -ex 'python print(1)'", "python3").args == ("-c", "print(1)")
     assert find("psql -c '\\! rm -rf /'", "rm").args == ("-rf", "/")
     assert find("find . -fprint /etc/x", ":").redirects[0].target == "/etc/x"
+
+
+def test_xargs_reads_the_paths_a_find_lists() -> None:
+    assert "/etc" in find("find /etc -type f | sort | xargs rm -f", "rm").args
+    assert "/usr" in find("echo /usr | xargs rm -rf", "rm").args
+    assert find("ls | xargs rm -f", "rm").args == ("-f",)
