@@ -27,6 +27,9 @@ _PROBE_NAMES = ("id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "id_ecdsa_sk", "id
                 "ssh_host_ed25519_key", "admin.conf", "environ", "token", "credentials.tfrc.json")
 
 
+_ATTACHED_PATH = re.compile(r"-[A-Za-z0-9]{1,3}?([@<]?(?:/|~/|~$)[^\s]+|[@<]?~)$")
+
+
 @lru_cache(maxsize=4096)
 def compile_path_glob(pattern: str) -> re.Pattern[str]:
     """Compile a path glob (`*` one component, `**` any depth, `dir/**` includes `dir`)."""
@@ -111,8 +114,13 @@ class CommandView:
             value = arg
             if arg.startswith("-"):
                 if "=" not in arg:
-                    continue
-                value = arg.split("=", 1)[1]  # `--target-directory=/etc`, `of=/dev/sda` below
+                    # a short option with its value attached: curl's `-d@/etc/shadow`, `-T/etc/shadow`
+                    m = _ATTACHED_PATH.match(arg)
+                    if m is None:
+                        continue
+                    value = m.group(1)
+                else:
+                    value = arg.split("=", 1)[1]  # `--target-directory=/etc`, `of=/dev/sda` below
             elif "=" in arg and "/" in arg.split("=", 1)[1] and not arg.startswith(("/", "~", ".")):
                 value = arg.split("=", 1)[1]  # dd's `of=/dev/sda`, curl's `-F f=@/etc/shadow`
             if value[:1] in ("@", "<") and len(value) > 1:

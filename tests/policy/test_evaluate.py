@@ -171,3 +171,10 @@ def test_index_limits_rules_checked(write_policy) -> None:
     assert len(ps.candidate_rules("prog42")) == 1
     assert ps.candidate_rules("ls") == ()
     assert ps.evaluate("prog42 -x", user="u").rules == ("r42",)
+
+
+def test_attached_short_option_value_is_a_path() -> None:
+    from bastion.policy.match import _ATTACHED_PATH
+    assert _ATTACHED_PATH.match("-d@/etc/shadow").group(1) == "@/etc/shadow"
+    assert _ATTACHED_PATH.match("-T/etc/shadow").group(1) == "/etc/shadow"
+    assert _ATTACHED_PATH.match("-d/") is None and _ATTACHED_PATH.match("-rf") is None
