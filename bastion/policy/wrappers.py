@@ -916,6 +916,49 @@ def _db_client(args: list[Word]) -> Unwrapped:
     return out
 
 
+_ANSIBLE_SHELL_MODULES = frozenset({"shell", "command", "raw", "win_shell", "win_command"})
+
+
+def _ansible(args: list[Word]) -> Unwrapped:
+    """`ansible HOSTS -m shell -a 'CMD'` (command is the default module): CMD runs on the hosts, maybe this one."""
+    module = "command"
+    for m in _option_values(args, "-m", ("--module-name",)):
+        module = m.value.rsplit(".", 1)[-1]
+    if module not in _ANSIBLE_SHELL_MODULES:
+        return Unwrapped()
+    return Unwrapped(scripts=_option_values(args, "-a", ("--args",)))
+
+
+def _remote_shell(value_letters: str):  # noqa: ANN202
+    """`pdsh -w HOSTS CMD…`, `pssh -h FILE CMD`, `clush -w HOSTS CMD`: CMD is shell text run on the hosts."""
+    def handler(args: list[Word]) -> Unwrapped:
+        start, _ = _skip_options(args, WrapperSpec(value_letters))
+        rest = args[start:]
+        return Unwrapped(scripts=[_join_script(rest)]) if rest else Unwrapped()
+    return handler
+
+
+def _vagrant(args: list[Word]) -> Unwrapped:
+    """`vagrant ssh -c 'CMD'`: CMD runs in the machine."""
+    if not args or args[0].value != "ssh":
+        return Unwrapped()
+    return Unwrapped(scripts=_option_values(args[1:], "-c", ("--command",)))
+
+
+_TCL_RUN = re.compile(r"(?:^|[;\n\[{])\s*(?:spawn|exec|system)\s+(?:-\S+\s+)*([^;\n\]}]+)")
+
+
+def _expect(args: list[Word]) -> Unwrapped:
+    """`expect -c 'spawn CMD…'`, Tcl `exec CMD…`: the programs the script starts."""
+    out = Unwrapped()
+    for code in _option_values(args, "-c", ()):
+        for m in _TCL_RUN.finditer(code.value):
+            words = _split_words(Word(m.group(1), code.dynamic))
+            if words:
+                out.inners.append(words)
+    return out
+
+
 _SPECIAL = {
     **{name: _shell for name in SHELLS},
     "eval": _eval, "su": _su, "xargs": _xargs, "watch": _watch, "ssh": _ssh, "busybox": _busybox,
@@ -928,6 +971,9 @@ _SPECIAL = {
     "sort": _program_option("", ("--compress-program",)), "split": _program_option("", ("--filter",), True),
     "sed": _sed, "gsed": _sed, "gdb": _gdb, "lldb": _gdb, "mysql": _db_client, "mariadb": _db_client,
     "psql": _db_client, "sqlite3": _db_client,
+    "ansible": _ansible, "pdsh": _remote_shell("wxgXlRtufN"), "pssh": _remote_shell("hHlpoeOtxX"),
+    "parallel-ssh": _remote_shell("hHlpoeOtxX"), "clush": _remote_shell("wxgXlftuoR"), "vagrant": _vagrant,
+    "expect": _expect,
     "ip": _ip, "bwrap": _bwrap, "capsh": _capsh, "perf": _perf, "hyperfine": _hyperfine,
     "uv": _runner(("run",), WrapperSpec("pm", frozenset({"--with", "--with-editable", "--with-requirements",
                   "--python", "--directory", "--project", "--env-file", "--package", "--extra", "--group",

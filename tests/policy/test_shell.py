@@ -388,3 +388,11 @@ def test_xargs_reads_the_paths_a_find_lists() -> None:
     assert "/etc" in find("find /etc -type f | sort | xargs rm -f", "rm").args
     assert "/usr" in find("echo /usr | xargs rm -rf", "rm").args
     assert find("ls | xargs rm -f", "rm").args == ("-f",)
+
+
+@pytest.mark.parametrize("text", [
+    "ansible all -m shell -a 'rm -rf /'", "ansible all -a 'rm -rf /'", "pdsh -w h rm -rf /",
+    "vagrant ssh -c 'rm -rf /'", "expect -c 'spawn rm -rf /'",
+])
+def test_remote_execution_tools_are_unwrapped(text: str) -> None:
+    assert find(text, "rm").args == ("-rf", "/")
