@@ -617,15 +617,20 @@ def _key_filter(norm: bytes, parts: list[bytes]) -> bool:
 
 # Values that are no secret whatever the key: a documented default to replace, a word standing for one.
 _STAND_IN = frozenset(b"changeme change_me change-me changeit replaceme replace_me replace-me placeholder fixme todo "
-                      b"tbd notsecret not-a-secret secret123 example".split())
+                      b"tbd notsecret not-a-secret secret123 example sample password".split())
 # `${{ secrets.X }}` (CI), `@db.password@` (Maven filtering), `XXXXX-XXXXX` (documented dummies),
 # `(known after apply)`, `(sensitive value)` (Terraform)
-_STAND_IN_RE = re.compile(rb"\$\{\{.*\}\}\Z|%\{[^}]*\}\Z|@[A-Za-z0-9_.\-]+@\Z|[Xx*]+(?:[-_ .][Xx*]+)*\Z|\([a-z][a-z ]*\)\Z")
+_STAND_IN_RE = re.compile(rb"\$\w+(?:::\w+)+\Z|@[A-Z_][A-Z0-9_]*\Z|\$\{\{.*\}\}\Z|%\{[^}]*\}\Z|@[A-Za-z0-9_.\-]+@\Z|[Xx*]+(?:[-_ .][Xx*]+)*\Z|\([a-z][a-z ]*\)\Z")
+_CODE_STMT = re.compile(rb"\**&?(?:\([A-Za-z_][\w \t*]*\))?[A-Za-z_$@][\w.$@\->\[\]]*;\Z|[0-9]{1,6};\Z|\(.*\);\Z")
+_SOURCE_FILE = re.compile(rb"[\w\-/]+\.(?:c|h|o|cc|cpp|hpp|go|py|js|ts|rb|java|sh|exe|so|a|mk|dll|class|jar)\Z")
+_CODE_VALUE = re.compile(rb"(?:[A-Za-z_$@][\w.$\->]*|[0-9]{1,6}|true|false|null|None),\Z")
 _KEBAB_NAME = re.compile(rb"[a-z]+(?:-[a-z0-9]+)+\Z")  # `my-secret-name`, `db-credentials`: a resource's name
 
 
 _STAND_IN_HEADS = frozenset(b"$%@Xx*(")
+_ENUM = re.compile(rb"[a-z]+(?:\|[a-z]+)+\Z")  # `true|false`: the choices a documented setting takes
 _STAND_IN_LEN = max(len(w) for w in _STAND_IN)
+_PATH = re.compile(rb"(?:/[A-Za-z0-9_.@:\-]+)+/?\Z")
 _DRIVE = re.compile(rb"[A-Za-z]:\\")
 
 
@@ -637,7 +642,15 @@ def _value_sane(value: bytes, quoted: bool) -> bool:
         return False
     if len(value) <= _STAND_IN_LEN and value.lower() in _STAND_IN:
         return False
-    if quoted or (b" " not in value and b"\t" not in value):
+    if b"|" in value and _ENUM.match(value):
+        return False
+    if quoted:
+        return True
+    if (value[-1] == 59 and _CODE_STMT.match(value)) or (value[-1] == 44 and _CODE_VALUE.match(value)):
+        return False  # `status = pass;`, `secret: 42,`: a statement or an object literal in source code
+    if value[:2] == b"# " or value[-4:] in (b"/tcp", b"/udp") or (b"." in value and _SOURCE_FILE.match(value)):
+        return False  # a comment; `kpasswd  464/tcp` (/etc/services); `cred.exe : cred.c` (a Makefile rule)
+    if b" " not in value and b"\t" not in value:
         return True
     words = value.split()
     if any(w.endswith(b":") for w in words) or b" = " in value:
@@ -647,8 +660,10 @@ def _value_sane(value: bytes, quoted: bool) -> bool:
 
 def _not_path(value: bytes, quoted: bool) -> bool:
     """`PWD=/home/alice`, `password_file: ./pw`: a path is no password (nor is `C:\\Users\\bob`)."""
-    return not (value.startswith((b"/", b"~/", b"./", b"../", b"http://", b"https://", b"unix:"))
-                or (value[1:2] == b":" and _DRIVE.match(value)))
+    if value[0] == 47:  # `/`: a path, unless it reads as base64 (`/u3+7Q…`)
+        return _PATH.match(value) is None
+    return not (value.startswith((b"~/", b"./", b"../", b"http://", b"https://", b"unix:"))
+                or (value[1:2] == b":" and _DRIVE.match(value)) or (value[0] == 36 and b"/" in value))
 
 
 def _password_value(value: bytes, quoted: bool) -> bool:
@@ -688,7 +703,7 @@ def _has(*words: bytes):
 # authentication schemes and methods: what an `auth:` setting names when it holds no secret
 _AUTH_WORDS = frozenset(b"basic digest bearer ntlm negotiate kerberos gssapi oauth oauth2 oidc saml ldap password token "
                         b"plain login md5 scram-sha-256 scram-sha-1 trust peer ident cert tls mtls iam jwt apikey api_key "
-                        b"anonymous sasl header query cookie session".split())
+                        b"anonymous sasl header query cookie session enabled disabled".split())
 _UPSTREAM_PASS = frozenset(b"proxypass fastcgipass uwsgipass scgipass grpcpass memcachedpass".split())  # nginx
 
 
@@ -763,14 +778,18 @@ KEY_RULES = [
     _kv("password-assignment", "Values of password-named keys (password, passwd, pwd, pass, passphrase)",
         _password_key, "DB_PASSWORD", PASSWORD, value_ok=_password_value,
         pos=[(f"Driver={{ODBC Driver 18 for SQL Server}};Server=db;UID=sa;PWD={PASSWORD};", PASSWORD),
-             (f"spring.datasource.password={PASSWORD}", PASSWORD), (f"PGPASSWORD={PASSWORD} psql -h db", PASSWORD)],
+             (f"spring.datasource.password={PASSWORD}", PASSWORD), (f"PGPASSWORD={PASSWORD} psql -h db", PASSWORD),
+             (f"Password={PASSWORD};", PASSWORD)],
         negs=["password: ********", "PASSWORD_FILE=/run/secrets/db", "Error: invalid password: too short",
               "PWD=/home/alice", "OLDPWD=/tmp", "password = get_password()", "password=<redacted>",
               "if password == user.password:", "tests passed=12 failed=0", "password: ${DB_PASSWORD}",
               "password: changeme", "passwd: password updated successfully", "Pass: 12 Fail: 0", "bypass: enabled-for-ci",
               "PWD=C:\\Users\\bob", "proxy_pass http://backend;", "password_encryption = scram-sha-256",
               "db.password=@db.password@", "password = (known after apply)", "password: example",
-              "GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}", "NODE_AUTH_TOKEN=XXXXX-XXXXX-XXXXX-XXXXX"]),
+              "GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}", "NODE_AUTH_TOKEN=XXXXX-XXXXX-XXXXX-XXXXX",
+              "      status_pass = pass;", "    char *password = buf;", "  secret: 42,", "auth.required=true|false",
+              "private_key\t= $dir/private/cakey.pem", "kpasswd\t\t464/tcp", "secret = # disable PBM",
+              "secret = $insta::secret", "  passphrase: 'sample',"]),
     _kv("secret-id-assignment", "Secret ids that are credentials: Consul ACL `SecretID`, Vault AppRole `secret_id`",
         lambda n, p: n.endswith(b"secretid") and n not in (b"awssecretid",), "SecretID", _uuid("consul-secret-id"),
         value_ok=lambda v, q: _UUIDISH.match(v) is not None,
@@ -799,7 +818,8 @@ KEY_RULES = [
     _kv("access-key-assignment", "Values of access-key-named keys (access_key, accessKey)", _has(b"accesskey"),
         "ACCESS_KEY", fake(ALNUM, 32, "access_key"), negs=["access_key_id: AKIA0000"]),
     _kv("private-key-assignment", "Values of private-key-named keys (private_key, privateKey)",
-        _has(b"privatekey"), "private_key", fake(B64, 44, "private_key")),
+        _has(b"privatekey"), "private_key", fake(B64, 44, "private_key"), value_ok=_password_value,
+        negs=["private_key = /etc/ssl/private/server.key", "private_key\t= $dir/private/cakey.pem"]),
     _kv("dsn-assignment", "Values of DSN-named keys (SENTRY_DSN, DATABASE_DSN): URLs that carry a key",
         lambda n, p: _key_filter(n, p) and b"dsn" in p, "SENTRY_DSN",
         "https://" + fake(HEX, 32, "sentry") + "@o4504.ingest.sentry.io/4504"),

@@ -172,7 +172,7 @@ class CliPasswordDetector(SampledDetector):
         if word[:2] == b"--":
             return self._secret_flag(v, ts, te, avail, final)
         rule = self.RULES.get(word)
-        flag = False
+        flag = alone = False
         if rule is None:  # "pass": only as `--pass…` flag or a netrc `password` field
             flag = _FLAG_HEAD_OK(v, ts)
             if not flag:
@@ -180,7 +180,8 @@ class CliPasswordDetector(SampledDetector):
                     return None
                 ls = v.rfind(b"\n", max(0, ts - 512), ts) + 1
                 head = v[ls:ts].lower()
-                if b"machine " not in head and b"login " not in head and not line_start_ok(v, ts):
+                alone = b"machine " not in head and b"login " not in head
+                if alone and not line_start_ok(v, ts):
                     return None
         elif ts > 0 and v[ts - 1] in ALNUM:
             return None
@@ -203,6 +204,8 @@ class CliPasswordDetector(SampledDetector):
             if m is not None:
                 g = _secret_group(m)
                 value = m.group(g)
+                if alone and v[m.end(): w].strip():
+                    return out  # `password only once.`: prose, not a netrc line's last field
                 if not_placeholder(value) and len(value) >= 3 and value[:1] not in b"$<":
                     out.append((m.start(g), m.end(g), "cli-password", 0))
         return out
@@ -633,7 +636,7 @@ class PgpassDetector(SampledDetector):
         m = _PGPASS.match(v, ts, avail if w is None else w)
         if m is None:
             return Pending(None) if w is None else None  # the fields are still arriving
-        if _HEX_PAIRS.fullmatch(v, ts, m.end()):
+        if _HEX_PAIRS.match(v, ts, m.end()):
             return None  # a MAC address or a fingerprint, not a pgpass line
         if m.group(2).isdigit() and m.group(3).isdigit():
             return None  # `root:*:19000:0:99999:7:::` is a shadow line (days, not a database and a user)
