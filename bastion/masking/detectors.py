@@ -86,7 +86,6 @@ class DiscordTokenDetector(TokenDetector):
     """Its trigger is the short middle part (`.abcdef.`): a trigger over the 24-26 byte head would make re2's
     DFA track every possible start and crawl. From the middle part, the head is found looking back."""
 
-    overlaps_literals = True
     zone_lookback = 26
 
     def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):

@@ -37,7 +37,8 @@ class Engine:
     def __post_init__(self) -> None:
         # A trigger anchored at a line start (`.pgpass` lines) can be any length: its chain goes back to the
         # start of the line still arriving (see `open_line`), not only `t_max` bytes.
-        self.rx_line_anchored = any(d.trigger_re.startswith(b"(?m:^)") for d, _ in self.regex_dets)  # type: ignore[union-attr]
+        self.line_anchored = frozenset(id(d) for d, _ in self.regex_dets if d.trigger_re.startswith(b"(?m:^)"))  # type: ignore[union-attr]
+        self.rx_line_anchored = bool(self.line_anchored)
         # the detectors of each literal, by the index the scanner's hits carry
         self.lit_dets = [self.lit_map[x] for x in self.scanner.literals]
         # first bytes (lower case) of every trigger literal and of every partial one
@@ -127,7 +128,7 @@ class Engine:
             if det.zone_re is None:
                 continue
             lo = max(0, zs - det.zone_lookback)
-            if line is not None and line < lo and det.trigger_re.startswith(b"(?m:^)"):  # type: ignore[union-attr]
+            if line is not None and line < lo and id(det) in self.line_anchored:
                 lo = line  # a long line-anchored candidate (`host:port:db:user:pass…`) began before the zone
             for m in det.zone_re.finditer(v, lo, hold):
                 h = _hold_of(det.evaluate(v, m.start(), m.start(), avail, False), m.start())

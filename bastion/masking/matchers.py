@@ -130,9 +130,6 @@ class Detector:
     zone_re: re.Pattern[bytes] | None = None  # candidate starts of a regex trigger near the end
     value_class: re.Pattern[bytes] = re.compile(rb"[A-Za-z0-9_\-.+/=]*")
     max_window = 256
-    # A regex trigger that can span another detector's literal trigger (`.secret.` for Discord): the scan
-    # goes on inside it, or the literal would be hidden by it (the scan takes non-overlapping hits).
-    overlaps_literals = False
     # How far before the unstable zone a candidate start may lie (a trigger found after the start, Discord's)
     zone_lookback = 0
 

@@ -617,11 +617,9 @@ class PgpassDetector(SampledDetector):
     # The whole line shape up to the password's first byte, without counted repeats (they blow up re2's DFA):
     # `host:5432:` alone is also every `12:34:` timestamp.
     trigger_re = rb"(?m:^)[^:\s#]+:(?:[0-9]+|\*):[^:\s]+:[^:\s]+:[^\s]"
-    # How far back a trigger cut by a chunk end is scanned again. Every detector pays for this margin (the
-    # end-of-chunk zone is re-checked byte by byte), so it covers the usual `host:port:db:user:` and no more:
-    # a longer one cut inside by a chunk boundary is missed (`cat .pgpass` arrives in one chunk).
+    # A line-anchored trigger: the regex chain goes back to the start of a line still arriving (engine.open_line),
+    # so a long `host:port:db:user:` cut by a chunk end is still found; this width only sizes the end zone.
     trigger_width = 40
-    overlaps_literals = True
     zone_re = re.compile(rb"(?m:^)[^:\s#]+:(?:[0-9]+|\*):[^:\s]+:[^:\s]+:[^\s]")
     prefix_type = False
     boundary = False
