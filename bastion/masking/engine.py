@@ -58,7 +58,7 @@ class Engine:
         are left out."""
         scanner = self.scanner
         lit_dets = self.lit_dets
-        out = [(s, e, lit_dets[i]) for s, e, i in scanner.literal_hits(v, lit_pos, end, stop)]
+        out = scanner.literal_hits(v, lit_pos, end, stop, lit_dets)
         lit_end = out[-1][1] if out else lit_pos
         rx = scanner.regex_hits(v, rx_pos, end, stop)
         if not rx:

@@ -132,6 +132,9 @@ class Detector:
     max_window = 256
     # How far before the unstable zone a candidate start may lie (a trigger found after the start, Discord's)
     zone_lookback = 0
+    # True if a hit inside the key of a `KEY=value` line (`_ENV_LINE`: an identifier run, `=`, a value with no
+    # whitespace, then a newline) can never give this detector a span: the masker then skips it there.
+    none_in_env_key = False
 
     def infos(self) -> list[Info]:
         """The detector's id, description and samples (subclasses that cover several kinds override)."""
@@ -372,10 +375,13 @@ class KeyValueFamily(Detector):
     def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):
         return self.evaluate_key(v, ts, avail, final)[0]
 
-    def evaluate_key(self, v: bytes, ts: int, avail: int, final: bool) -> tuple[object, int]:
+    def evaluate_key(self, v: bytes, ts: int, avail: int, final: bool) -> tuple[object, int, int]:
         """`evaluate`, plus `skip_to`: any later hit of this family at `ts < t < skip_to` lies in the same
         key and would decide exactly the same (same key start, same key tail, same window), so the
-        caller need not evaluate it. `skip_to` is -1 unless the answer is decided.
+        caller need not evaluate it. `skip_to` is -1 unless the answer is decided. Third, `env_to`: when
+        the hit lies in the key of a `KEY=value` line (`_ENV_LINE`), `skip_to` again, else -1: a hit of
+        any detector inside `[ts, env_to)` is inside that key, which detectors marked
+        `none_in_env_key` never find anything in.
 
         Why it is the same: a hit inside the key sees the same identifier run to its end (`_KEY_TAIL`
         either takes the whole run, at most 64 bytes, or fails), the same separator and value start
@@ -400,24 +406,24 @@ class KeyValueFamily(Detector):
                         cached = self._fast_for(key)
                     rules, key_lower = cached
                     if not rules:
-                        return None, skip
+                        return None, skip, skip
                     n = len(value)
                     c = value[0]
                     if not (c not in _PLACEHOLDER_HEADS or (n > 9 and c in _BOUNDED_HEADS)):
                         if PLACEHOLDER_RE.match(value) is not None:  # `not_placeholder`, inlined
-                            return None, skip
+                            return None, skip, skip
                     if (b"." in value and _CODE_REF.match(value)) or (
                         n == len(key) and value.lower() == key_lower
                     ):
-                        return None, skip
+                        return None, skip, skip
                     for r in rules:
                         if r.value_ok(value, False):
-                            return [(eq + 1, eq + 1 + n, r.id, 0)], skip
-                    return None, skip
+                            return [(eq + 1, eq + 1 + n, r.id, 0)], skip, skip
+                    return None, skip, skip
         r = self._evaluate(v, ts, avail, final)
         if type(r) is tuple:
-            return r[0], r[1]
-        return r, -1
+            return r[0], r[1], -1
+        return r, -1, -1
 
     def _fast_for(self, key: bytes) -> tuple[list[KeyRule], bytes]:
         cached = self._rules_for(key)
@@ -520,6 +526,13 @@ class KeyValueFamily(Detector):
                 if mm is None:
                     return None, skip
                 s, t = mm.span()
+                while v[t : t + 1] == b"&":
+                    # `&` ends a value before the next query parameter (`?token=abc&user=bob`), not inside
+                    # one (`PWD=Tr0ub&3x;` in a connection string)
+                    mm = _UNQUOTED.match(v, t + 1, w)
+                    if mm is None or b"=" in v[t + 1 : mm.end()]:
+                        break
+                    t = mm.end()
                 nxt = v[t : t + 1]
                 if nxt in (b"(", b"[", b"{"):
                     return None, skip  # a call or an index in source code

@@ -109,6 +109,9 @@ class CliPasswordDetector(SampledDetector):
     `redis-cli -a SECRET`, `--password SECRET`, `machine h login u password SECRET`."""
 
     ids = ("cli-password",)
+    # Every rule needs a space or tab (or a quote, netrc/flag forms) between the trigger and the line end,
+    # and a `KEY=value` line has none after its key.
+    none_in_env_key = True
     # `--token VALUE` (a space, not `=`: `--token=x` is a key-value assignment, seen by that family)
     SECRET_FLAGS = (b"--token ", b"--secret ", b"--api-key ", b"--apikey ", b"--api-token ", b"--access-token ",
                     b"--auth-token ", b"--client-secret ", b"--secret-key ", b"--private-token ", b"--bearer-token ",
@@ -371,6 +374,9 @@ class XmlSecretDetector(SampledDetector):
     (Maven, Ant, Tomcat) and Hadoop-style `<name>fs.s3a.secret.key</name> <value>…</value>`."""
 
     ids = ("xml-secret-value",)
+    # The name run after a hit in a `KEY=value` key ends at `=` (or 64 bytes on, at a name byte): neither is
+    # a tag's or an attribute's end, so `evaluate` returns None there.
+    none_in_env_key = True
     prefix_type = False
     boundary = False
     value_class = re.compile(rb"[^<\r\n\"']*")

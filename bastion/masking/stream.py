@@ -155,6 +155,7 @@ class StreamMasker:
         hold = avail
         pem: tuple[int, PemOpen] | None = None
         kv_end = -1  # KV hits before this position (same key, already decided) would decide the same
+        env_end = -1  # hits before this position lie in the key of a `KEY=value` line (see `evaluate_key`)
         # Pending hits were found by earlier scans, so they all start before the scan position and
         # come first; scanner hits arrive in order and `dispatch` lists detectors in priority order:
         # the hits are evaluated in (start, priority) order without sorting.
@@ -163,7 +164,9 @@ class StreamMasker:
             if pem is not None:
                 break
             if det is kv:
-                r, kv_end = det.evaluate_key(v, ts, avail, final)
+                r, kv_end, env_end = det.evaluate_key(v, ts, avail, final)
+            elif ts < env_end and det.none_in_env_key:
+                continue
             else:
                 r = det.evaluate(v, ts, te, avail, final)
             if r is None:
@@ -202,11 +205,15 @@ class StreamMasker:
                     if det is kv:
                         if ts < kv_end:
                             continue
-                        r, kv_end = det.evaluate_key(v, ts, avail, final)
+                        r, kv_end, e = det.evaluate_key(v, ts, avail, final)
+                        if e >= 0:
+                            env_end = e
                         if r and type(r) is list and r[-1][1] > kv_end:
                             # Key names inside a value it masked (`a_token=a_token=…`) would mask within it
                             # again: skip them, or a line of them costs a window scan each (quadratic).
                             kv_end = r[-1][1]
+                    elif ts < env_end and det.none_in_env_key:
+                        continue  # inside the key of a `KEY=value` line, which the family has decided
                     else:
                         r = det.evaluate(v, ts, te, avail, final)
                     if r is None:

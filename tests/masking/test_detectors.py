@@ -28,6 +28,17 @@ def test_positive_sample_is_masked_by_its_own_detector(det_id: str, text: str, s
     out = mask_whole(text.encode(), only)
     assert secret.encode() not in out
     assert f"[MASKED:{det_id}]".encode() in out
+    assert_no_part_left(text.encode(), secret.encode(), out)
+
+
+def assert_no_part_left(data: bytes, secret: bytes, out: bytes) -> None:
+    """Not even part of the secret survives (`PWD=[MASKED]&3-bI89mB;` would pass `secret not in out`):
+    no 8-byte piece of it that appears nowhere else in the input is in the output."""
+    rest = data.replace(secret, b"")
+    for k in range(max(1, len(secret) - 7)):
+        piece = secret[k : k + 8]
+        if len(piece) == 8 and piece not in rest:
+            assert piece not in out, piece
 
 
 @pytest.mark.parametrize(("det_id", "text", "secret"), POSITIVES, ids=[f"{p[0]}-{n}" for n, p in enumerate(POSITIVES)])
@@ -35,6 +46,7 @@ def test_positive_sample_is_masked_by_default_profile_in_any_chunking(det_id: st
     data = text.encode()
     whole = mask_whole(data)
     assert secret.encode() not in whole
+    assert_no_part_left(data, secret.encode(), whole)
     assert mask_chunks([data[i : i + 1] for i in range(len(data))]) == whole
     assert mask_chunks([data[i : i + 7] for i in range(0, len(data), 7)]) == whole
 
