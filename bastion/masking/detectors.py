@@ -606,12 +606,22 @@ REJECT_LAST = frozenset(
     b"at in on by before after created updated changed encryption encoding scheme schemes complexity history strategy "
     b"rule rules requirements validator validators reuse accessor".split()
 )
-REJECT_ANY = frozenset(b"tokens tokenizer tokenizers tokenize tokenized public publickey pubkey secretary secretaries "
+REJECT_ANY = frozenset(b"tokenizer tokenizers tokenize tokenized public publickey pubkey secretary secretaries "
                        b"secretariat secretion secretive secretly secretsmanager secretmanager bypass compass surpass trespass".split())
 
 
+# `tokens` counts words for a language model (`max_tokens`, `prompt_tokens`) unless it says which credentials
+_SECRET_TOKENS = frozenset(b"access refresh auth api bearer session oauth bot personal service deploy app github gitlab "
+                           b"slack npm pypi registration runner".split())
+
+
 def _key_filter(norm: bytes, parts: list[bytes]) -> bool:
-    return bool(parts) and parts[-1] not in REJECT_LAST and not any(p in REJECT_ANY for p in parts)
+    if not parts or parts[-1] in REJECT_LAST or any(p in REJECT_ANY for p in parts):
+        return False
+    if b"tokens" in parts:
+        i = parts.index(b"tokens")
+        return i > 0 and parts[i - 1] in _SECRET_TOKENS
+    return True
 
 
 # Values that are no secret whatever the key: a documented default to replace, a word standing for one.
@@ -778,7 +788,9 @@ KEY_RULES = [
         _password_key, "DB_PASSWORD", PASSWORD, value_ok=_password_value,
         pos=[(f"Driver={{ODBC Driver 18 for SQL Server}};Server=db;UID=sa;PWD={PASSWORD};", PASSWORD),
              (f"spring.datasource.password={PASSWORD}", PASSWORD), (f"PGPASSWORD={PASSWORD} psql -h db", PASSWORD),
-             (f"Password={PASSWORD};", PASSWORD)],
+             (f"Password={PASSWORD};", PASSWORD),
+             ('{"user": "app", "password": "Tr0\\"' + PASSWORD + '"}', PASSWORD),  # an escaped quote inside
+             ("passwords:\n  - " + fake(ALNUM, 16, "pw-list") + "\n  - '" + PASSWORD + "'\n", PASSWORD)],
         negs=["password: ********", "PASSWORD_FILE=/run/secrets/db", "Error: invalid password: too short",
               "PWD=/home/alice", "OLDPWD=/tmp", "password = get_password()", "password=<redacted>",
               "if password == user.password:", "tests passed=12 failed=0", "password: ${DB_PASSWORD}",
@@ -810,10 +822,14 @@ KEY_RULES = [
         value_ok=lambda v, q: v.lower() not in _AUTH_WORDS,
         pos=[("ldap_default_authtok = " + PASSWORD, PASSWORD), ("RABBITMQ_ERLANG_COOKIE=" + fake(UPPER_DIGITS, 20, "ec"),
               fake(UPPER_DIGITS, 20, "ec"))],
-        negs=["max_tokens=4096", "token_type: Bearer", "tokenizer=gpt2", "TOKENIZERS_PARALLELISM=false", "auth: basic",
+        negs=["max_tokens=4096", "token_type: Bearer", '"prompt_tokens": 1234567,', "tokens: [hello, world]", "tokenizer=gpt2", "TOKENIZERS_PARALLELISM=false", "auth: basic",
               "auth_method: password"]),
     _kv("api-key-assignment", "Values of API-key-named keys (api_key, apiKey, x-api-key)", _has(b"apikey"),
-        "api_key", fake(HEX, 32, "api_key")),
+        "api_key", fake(HEX, 32, "api_key"),
+        pos=[('{"api_keys": ["' + fake(HEX, 32, "api_key_1") + '", "' + fake(HEX, 32, "api_key_2") + '"]}',
+              fake(HEX, 32, "api_key_2")),
+             ('  "apiKeys": [\n    "' + fake(HEX, 32, "api_key_3") + '",\n    "' + fake(HEX, 32, "api_key_4") + '"\n  ],',
+              fake(HEX, 32, "api_key_4"))]),
     _kv("access-key-assignment", "Values of access-key-named keys (access_key, accessKey)", _has(b"accesskey"),
         "ACCESS_KEY", fake(ALNUM, 32, "access_key"), negs=["access_key_id: AKIA0000"]),
     _kv("private-key-assignment", "Values of private-key-named keys (private_key, privateKey)",

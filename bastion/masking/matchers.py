@@ -31,10 +31,14 @@ _IDENT_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0
 
 
 class Pending:
-    __slots__ = ("hold",)
+    """`rest`: for an idle release, what to swallow of the value still arriving (else the detector's
+    `value_class`)."""
 
-    def __init__(self, hold: int | None) -> None:
+    __slots__ = ("hold", "rest")
+
+    def __init__(self, hold: int | None, rest: re.Pattern[bytes] | None = None) -> None:
         self.hold = hold
+        self.rest = rest
 
 
 class PemOpen:
@@ -321,6 +325,37 @@ _LINE_VALUE_REJECT = (b"{", b"[", b"|", b">", b"&", b"*", b"!")  # a line value 
 _ENV_LINE = re.compile(rb"([A-Za-z0-9_.\-]{1,64})=(?![\"'\\>{|&*!])([^\s(\[]{3,8000})(?=\n)")
 
 
+_QUOTES = frozenset(b"\"'")
+_LIST_GAP = re.compile(rb"[\s,]*")
+# What an idle release swallows of a list still arriving: the rest of its line, and of the following
+# lines that continue it with another quoted element (or that have only their indentation so far).
+_LIST_REST = re.compile(rb"[^\]\n]*(?:\n[ \t]*(?:(?=[\"'])[^\]\n]*|\Z))*")
+
+_SEQ_ITEM = re.compile(rb"([ \t]*)-[ \t]+(.*?)[ \t\r]*\Z")
+_SEQ_MAPPING = re.compile(rb"[A-Za-z0-9_.\-\"']+[ \t]*:(?:[ \t]|\Z)")  # `- name: x`
+_IDENT_WORD = re.compile(rb"[A-Za-z_]+\Z")  # a name, no digit (`- upper`)
+_SEQ_REST = re.compile(rb"[^\n]*(?:\n[ \t]*(?:-[ \t][^\n]*|-?\Z))*")
+
+
+def closing_quote(v: bytes, quote: bytes, p: int, w: int) -> int:
+    """Where the string opened by `quote` (`"`, `'`, or `\\"` inside an escaped JSON string) just before
+    `p` ends, before `w`; -1 if it does not. A quote after an odd run of backslashes is escaped (`\\"`);
+    one level down (`\\"…\\"`) the closing quote follows 4k+1 backslashes. Returns the offset of the
+    closing sequence (its backslash, for `\\"`)."""
+    q = quote[-1:]
+    nested = len(quote) > 1
+    i = v.find(q, p, w)
+    while i >= 0:
+        b = i
+        while b > p and v[b - 1] == 92:
+            b -= 1
+        n = i - b
+        if (n % 4 == 1) if nested else (n % 2 == 0):
+            return i - 1 if nested else i
+        i = v.find(q, i + 1, w)
+    return -1
+
+
 def key_parts(key: bytes) -> list[bytes]:
     parts: list[bytes] = []
     for chunk in re.split(rb"[_.\-]+", key):
@@ -480,6 +515,8 @@ class KeyValueFamily(Detector):
         # the value looks generated ("invalid password: too short" must stay)
         weak = sep == b":" and simple_key and not (quoted_key or at_line_start)
         lim = vs + self.max_window
+        if v[vs : vs + 1] == b"[" and not m.group(4) and not v.startswith(b"[MASKED", vs):  # `[`: a list of values
+            return self._list_value(v, vs, lim, avail, final, rules, key, weak), skip
         nl = v.find(b"\n", vs, min(avail, lim))
         if nl >= 0:
             w = nl
@@ -491,10 +528,7 @@ class KeyValueFamily(Detector):
             return Pending(vs)
         quote = m.group(4)
         if quote:
-            q = quote[-1:]
-            end = v.find(q, vs, w)
-            if quote.startswith(b"\\"):
-                end = v.find(b"\\" + q, vs, w)
+            end = closing_quote(v, quote, vs, w)
             if end < 0:
                 end = w
             s, t = vs, end
@@ -511,6 +545,8 @@ class KeyValueFamily(Detector):
                 s, t = vs, vs + len(line)
                 if sep == b":" and _BLOCK_SCALAR.fullmatch(line):
                     return self._block_value(v, ks, w, avail, final, rules), skip
+                if sep == b":" and not line and not quoted_key:
+                    return self._block_list(v, ks, w, avail, final, rules, key), skip
                 if line[:1] in _LINE_VALUE_REJECT:
                     return None, skip
                 if _CODE_CALL.match(line) or (v[vs - 1] in b" \t" and b"." in line and _CODE_REF.match(line)):
@@ -552,6 +588,101 @@ class KeyValueFamily(Detector):
                 return [(s, t, r.id, 0)], skip
         return None, skip
 
+
+    def _list_value(self, v: bytes, vs: int, lim: int, avail: int, final: bool, rules: list, key: bytes,
+                    weak: bool):
+        """`"api_keys": ["…", "…"]`, `tokens = ['…', '…']`, `passwords: [a1, b2]`: each element is a value of
+        the key. The list may span lines (pretty-printed JSON); it ends at its `]`, at something that is not
+        a scalar (a nested object or list: its own keys are judged by their own hits), or at 8 KiB."""
+        cap = lim if lim < avail else avail
+        spans: list[Span] = []
+        p = vs + 1
+        while True:
+            if p < cap:
+                p = _LIST_GAP.match(v, p, cap).end()  # type: ignore[union-attr]
+            if p >= cap:
+                if p < lim and not final:
+                    return Pending(vs, _LIST_REST)
+                break
+            c = v[p]
+            if c == 93:  # `]`
+                break
+            if c in _QUOTES:
+                eol = v.find(b"\n", p + 1, cap)  # a string does not span lines (JSON, Python, YAML flow)
+                end = closing_quote(v, v[p : p + 1], p + 1, eol if eol >= 0 else cap)
+                if end < 0:
+                    if eol < 0 and cap < lim and not final:
+                        return Pending(vs, _LIST_REST)
+                    end = eol if eol >= 0 else cap  # unterminated: masked to the end of its line,
+                    cap = lim = end - 1  # and the list ends there
+                value, quoted, s = v[p + 1 : end], True, p + 1
+                p = end + 1
+            else:
+                mm = _UNQUOTED.match(v, p, cap)
+                if mm is None:
+                    break  # `{`, a nested `[`: not a scalar
+                if mm.end() >= cap and cap < lim and not final:
+                    return Pending(vs, _LIST_REST)
+                if mm.end() < cap and v[mm.end()] in b"([{":
+                    return None  # a call or an index: code, not data
+                value, quoted, s = mm.group(), False, p
+                p = mm.end()
+                if (_IDENT.match(value) and not any(c in b"0123456789" for c in value)) or (
+                        b"." in value and _CODE_REF.match(value)):
+                    continue  # names (`[min_length, upper]`, `true`), not secrets
+            if len(value) < 3 or not not_placeholder(value) or value.startswith(b"[MASKED") or value == key:
+                continue
+            if weak and not (len(value) >= 6 and any(c in b"0123456789+/=_-!@#$%^&*" for c in value)):
+                continue
+            for r in rules:
+                if r.value_ok(value, quoted):
+                    spans.append((s, s + len(value), r.id, 0))
+                    break
+        return spans or None
+
+    def _block_list(self, v: bytes, ks: int, w: int, avail: int, final: bool, rules: list, key: bytes):
+        """A YAML block sequence under the key (`api_keys:` then `  - …` lines): each item is a value. It
+        ends at the first non-blank line that is not an item indented at least as deep as the key, at an
+        item that is a mapping (`- name: x`: its keys are judged by their own hits), or at 8 KiB."""
+        key_indent = ks - (v.rfind(b"\n", 0, ks) + 1)
+        p = w + 1
+        cap = p + self.max_window
+        spans: list[Span] = []
+        while True:
+            if p >= avail:
+                if final or avail >= cap:
+                    break
+                return Pending(w + 1, _SEQ_REST)
+            nl = v.find(b"\n", p, min(avail, cap))
+            if nl < 0 and not final and avail < cap:
+                return Pending(w + 1, _SEQ_REST)  # the line is still arriving
+            end = nl if nl >= 0 else min(avail, cap)
+            m = _SEQ_ITEM.match(v, p, end)
+            if m is None:
+                if v[p:end].strip(b" \t\r"):
+                    break  # not an item: the sequence ended on the line before
+            elif len(m.group(1)) < key_indent:
+                break
+            else:
+                value, s, quoted = m.group(2), m.start(2), False
+                if value[:1] in (b'"', b"'"):
+                    close = closing_quote(value, value[:1], 1, len(value))
+                    value, s, quoted = value[1 : close if close >= 0 else len(value)], s + 1, True
+                else:
+                    cut = value.find(b" #")
+                    value = value[:cut] if cut >= 0 else value
+                    if _SEQ_MAPPING.match(value) or value[:1] in _LINE_VALUE_REJECT:
+                        break
+                if (len(value) >= 3 and not_placeholder(value) and not value.startswith(b"[MASKED")
+                        and value != key and (quoted or not (_CODE_REF.match(value) or _IDENT_WORD.match(value)))):
+                    for r in rules:
+                        if r.value_ok(value, quoted):
+                            spans.append((s, s + len(value), r.id, 0))
+                            break
+            if nl < 0:
+                break
+            p = nl + 1
+        return spans or None
 
     def _block_value(self, v: bytes, ks: int, w: int, avail: int, final: bool, rules: list):
         """A YAML block scalar (`password: |` then more-indented lines): the value is those lines. It ends at

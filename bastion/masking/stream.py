@@ -196,8 +196,6 @@ class StreamMasker:
             seen = self._rx_seen
             hits, last_end, rx_end, rx_starts = eng.hits(
                 v, sv, rv, avail, stable, {view.to_view(r) for r in seen} if seen else frozenset())
-            if rx_starts and eng.rx_line_anchored:
-                seen.update(view.to_raw(ts) for ts in rx_starts)
             for ts, te, dets in hits:
                 if pem is not None:
                     break  # inside a private-key block: nothing else is looked at there
@@ -244,6 +242,9 @@ class StreamMasker:
                         pending.append((ts, te, det))
                         break
             self._seq = seq
+            if rx_starts and eng.rx_line_anchored:
+                # only the hits evaluated: those past a private-key block's start are read again after its END
+                seen.update(view.to_raw(ts) for ts in rx_starts if pem is None or ts < pem[0])
         new_scan = avail if final else max(last_end, sv, stable + 1)
         self._scan = view.to_raw(min(new_scan, avail))
         new_scan = avail if final else max(rx_end, rv, stable + 1)
@@ -496,12 +497,14 @@ def idle_spans(det: Detector, v: bytes, ts: int, te: int, avail: int) -> tuple[l
     spans = list(det.evaluate(v, ts, te, avail, True) or [])  # type: ignore[arg-type]
     spans = [s for s in spans if isinstance(s, tuple)]
     h = r.hold
-    cls = det.value_class
+    cls = r.rest or det.value_class  # type: ignore[union-attr]
     if h is None or h >= avail or cls is None or isinstance(r, PemOpen):
         return spans, None
     if det.ids[0].startswith("private-key"):
         return spans, None
-    if isinstance(det, KeyValueFamily) and b"\n" not in v[h:avail]:
+    if r.rest is not None:  # type: ignore[union-attr]
+        pass  # a list still arriving: all of it from its start, and then the rest of it
+    elif isinstance(det, KeyValueFamily) and b"\n" not in v[h:avail]:
         pass  # a key's value may have spaces in it (`MNEMONIC=legal winner …`, INI passwords): all of it
     elif cls.fullmatch(v, h, avail) is None:  # type: ignore[union-attr]
         # Several words are held (`Bearer abcD…`, `Cookie: a=1; s=…`): the last one, still arriving, is the

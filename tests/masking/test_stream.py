@@ -329,3 +329,15 @@ def test_a_long_pgpass_line_cut_anywhere_is_masked() -> None:
     for cut in range(1, len(data)):
         assert mask_chunks([data[:cut], data[cut:]]) == whole, cut
     assert mask_chunks([data[i : i + 7] for i in range(0, len(data), 7)]) == whole
+
+
+def test_a_secret_between_two_private_key_blocks_is_masked() -> None:
+    # The regex chain had read past the first block's start; the hits it saw there were not evaluated, and
+    # must be read again once the block's END line is passed (a card number leaked whole).
+    block = b"-----BEGIN RSA PRIVATE KEY-----\nabc\n-----END RSA PRIVATE KEY-----\n"
+    data = block + b"card: 4111 1111 1111 1111 exp 12/30\n" + block
+    whole = mask_whole(data)
+    assert whole == (b"[MASKED:private-key-pem]\ncard: [MASKED:credit-card] exp 12/30\n"
+                     b"[MASKED:private-key-pem]\n")
+    for cut in range(1, len(data)):
+        assert mask_chunks([data[:cut], data[cut:]]) == whole, cut

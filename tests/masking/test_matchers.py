@@ -1,0 +1,101 @@
+"""The key-value family on structured values: escaped quotes, lists of secrets (JSON, flow, YAML block)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bastion.masking.matchers import closing_quote
+from bastion.masking.profiles import MaskingProfile
+from bastion.masking.stream import StreamMasker
+from tests.masking.conftest import mask_chunks, mask_whole, split_at
+
+A, B, C = b"k9x8c7v6b5n4m3", b"Tr0ub4dor&3q7", b"c0rrectH0rse9z"
+
+LISTS = [
+    b'{"api_keys": ["' + A + b'", "' + B + b'"]}\n',
+    b'{"access_tokens":["' + A + b'","' + B + b'"], "user": "bob"}\n',
+    b"passwords = ['" + A + b"', '" + B + b"']\n",
+    b"api_keys: [" + A + b", " + B + b"]\n",
+    b'  "apiKeys": [\n    "' + A + b'",\n    "' + B + b'"\n  ],\n  "n": 1\n',
+    b"api_keys:\n  - " + A + b"\n  - '" + B + b"'  # rotated\nname: x\n",
+    b"passwords:\n- " + A + b"\n- " + B + b"\n",
+    b'{"password": "ab\\"' + A + b'", "secret": "' + B + b'\\\\"}\n',
+    b'"{\\"password\\": \\"x\\\\\\"' + A + b'\\"}"\n',  # a JSON document inside a JSON string
+]
+
+
+@pytest.mark.parametrize("text", LISTS)
+def test_every_secret_of_a_list_or_an_escaped_string_is_masked_in_any_chunking(text: bytes) -> None:
+    whole = mask_whole(text)
+    for secret in (A, B):
+        if secret in text:
+            assert secret not in whole, whole
+            assert secret[:6] not in whole and secret[-6:] not in whole, whole
+    for cut in range(1, len(text)):
+        assert mask_chunks([text[:cut], text[cut:]]) == whole, cut
+
+
+@pytest.mark.parametrize("text", LISTS)
+def test_an_idle_release_inside_a_list_leaks_no_element(text: bytes) -> None:
+    for cut in range(1, len(text)):
+        m = StreamMasker(MaskingProfile())
+        out = m.feed(text[:cut]) + m.release_idle() + m.feed(text[cut:]) + m.finish()
+        for secret in (A, B):
+            if secret in text:
+                pieces = [secret[i : i + 6] for i in range(len(secret) - 5)]
+                assert not any(p in out for p in pieces), (cut, out)
+
+
+@pytest.mark.parametrize("text", [
+    b"password_rules: [min_length, upper, digit]\n",
+    b"tokens = [get_token(), other]\n",
+    b'"prompt_tokens": 1234567,\n',
+    b"tokens: [hello, world]\n",
+    b"max_tokens=40960\n",
+    b'{"secrets": []}\n',
+    b'{"passwords": ["********", "<redacted>", "[MASKED:x]"]}\n',
+    b"api_keys:\n  - name: ci\n    created: 2026-01-01\n",
+    b"password:\n\nnext: value\n",
+    b"secrets:\n  - upper\n  - lower\n",
+])
+def test_lists_of_names_placeholders_and_code_stay(text: bytes) -> None:
+    assert mask_whole(text) == text
+
+
+def test_a_list_item_that_is_a_mapping_is_judged_by_its_own_keys() -> None:
+    text = b"credentials:\n  - user: app\n    password: " + C + b"\n"
+    out = mask_whole(text)
+    assert C not in out and b"user: app" in out
+
+
+def test_an_unterminated_list_is_masked_to_its_window_and_no_further() -> None:
+    out = mask_whole(b'passwords = ["' + A + b'\nls -la\n')
+    assert A not in out and out.endswith(b"\nls -la\n")
+
+
+@pytest.mark.parametrize("text, quote, expected", [
+    (b'abc"', b'"', 3),
+    (b'a\\"bc"', b'"', 5),            # escaped quote
+    (b'a\\\\"bc"', b'"', 3),          # escaped backslash, then the closing quote
+    (b"it\\'s'", b"'", 5),
+    (b'ab\\\\\\"c\\"', b'\\"', 7),    # one level down: `\\\"` is an escaped quote, `\"` closes
+    (b"abc", b'"', -1),
+])
+def test_closing_quote_skips_escaped_quotes(text: bytes, quote: bytes, expected: int) -> None:
+    assert closing_quote(text, quote, 0, len(text)) == expected
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(items=st.lists(st.sampled_from([A, B, C, b"x", b"ok", b"name_one"]), min_size=1, max_size=5),
+       pretty=st.booleans(), cuts=st.lists(st.integers(min_value=1, max_value=300), max_size=6))
+def test_json_lists_of_secrets_never_leak_in_any_chunking(items: list[bytes], pretty: bool, cuts: list[int]) -> None:
+    sep = b",\n    " if pretty else b", "
+    body = sep.join(b'"' + x + b'"' for x in items)
+    text = b'{"api_tokens": [' + (b"\n    " if pretty else b"") + body + b"]}\n$ "
+    whole = mask_whole(text)
+    for s in (A, B, C):
+        if s in items:
+            assert s not in whole
+    assert mask_chunks(split_at(text, cuts)) == whole
