@@ -13,28 +13,17 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass, field
 
 from bastion.policy.inline_code import AWKS, CODE_FLAGS, shell_texts
 from bastion.policy.words import Word
+from bastion.policy.wrapper_base import (Unwrapped, WrapperSpec, _join_script, _option_values, _skip_options,
+                                           _split_words, long_option)
 
 SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "yash", "fish", "csh", "tcsh",
                     "rbash", "busybox-sh"})
 INTERPRETERS = frozenset({"python", "python2", "python3", "perl", "ruby", "node", "nodejs", "php", "lua",
                           "irb", "deno", "bun", "Rscript", "tclsh", "wish", "awk", "gawk", "mawk", "nawk",
                           "pwsh", "powershell", "osascript", "jshell", "groovy", "scala", "julia", "expect"})
-
-
-@dataclass(frozen=True)
-class WrapperSpec:
-    """How to find the wrapped command in one wrapper's arguments."""
-
-    short_with_value: str = ""                   # option letters that take a value (`-u root`, `-uroot`)
-    long_with_value: frozenset[str] = frozenset()  # `--user root` (also accepted: `--user=root`)
-    operands: int = 0                            # operands before the command (`timeout 5 cmd`)
-    assignments: bool = False                    # `VAR=value` may precede the command (env, sudo)
-    no_command_flags: str = ""                   # short flags after which nothing is run (`command -v`)
-    plus_options: bool = False                   # `+o` style options exist
 
 
 SPECS: dict[str, WrapperSpec] = {
@@ -117,48 +106,6 @@ _WATCH_VALUE = "nqc"  # -n SECS, -q, (watch's -c is colour but harmless to treat
 _SSH_VALUE = "bcDEeFIiJLlmOopQRSWwB"
 _FIND_EXEC = frozenset({"-exec", "-execdir", "-ok", "-okdir"})
 _SU_VALUE = "csgGw"
-
-
-@dataclass
-class Unwrapped:
-    """What one wrapper runs."""
-
-    inners: list[list[Word]] = field(default_factory=list)   # argv lists of wrapped commands
-    scripts: list[Word] = field(default_factory=list)         # shell text to parse again
-    stdin_args: bool = False                                  # inner gets more args from stdin (xargs)
-    root_shell: bool = False                                  # `sudo -i`, `su`, `doas -s`: an interactive shell
-    script_args: list[Word] | None = None                     # `bash -c SCRIPT $0 $1 …`: the script's arguments
-    chdir: Word | None = None                                 # `env -C DIR cmd`: where the inner command runs
-
-
-def _skip_options(args: list[Word], spec: WrapperSpec) -> tuple[int, bool]:
-    """Index of the first operand after the options, and whether a no-command flag was seen."""
-    i, no_command = 0, False
-    while i < len(args):
-        a = args[i].value
-        if a == "--":
-            return i + 1, no_command
-        if spec.assignments and "=" in a and not a.startswith("-") and a.split("=", 1)[0].isidentifier():
-            i += 1
-            continue
-        if a.startswith("--"):
-            name = a.split("=", 1)[0]
-            i += 1
-            if "=" not in a and name in spec.long_with_value:
-                i += 1
-            continue
-        if (a.startswith("-") or (spec.plus_options and a.startswith("+"))) and len(a) > 1:
-            i += 1
-            for k, ch in enumerate(a[1:]):
-                if ch in spec.no_command_flags:
-                    no_command = True
-                if ch in spec.short_with_value:
-                    if k == len(a) - 2:
-                        i += 1  # the value is the next argument
-                    break
-            continue
-        return i, no_command
-    return i, no_command
 
 
 def unwrap(program: str, args: list[Word]) -> Unwrapped | None:
@@ -246,19 +193,6 @@ def _chdir_option(program: str, options: list[Word]) -> Word | None:
     short, long = _CHDIR_OPTIONS.get(program, ("", ""))
     found = _option_values(options, short, (long,)) if long else []
     return found[-1] if found else None
-
-
-def _split_words(word: Word) -> list[Word]:
-    try:
-        parts = shlex.split(word.value)
-    except ValueError:
-        parts = word.value.split()
-    return [Word(p, word.dynamic, word.dynamic_prefix) for p in parts]
-
-
-def _join_script(args: list[Word]) -> Word:
-    return Word(" ".join(a.value for a in args), any(a.dynamic for a in args),
-                bool(args) and args[0].dynamic_prefix)
 
 
 def _shell(args: list[Word]) -> Unwrapped | None:
@@ -378,24 +312,6 @@ def _coproc(args: list[Word]) -> Unwrapped:
     return Unwrapped(inners=[args[i:]]) if i < len(args) else Unwrapped()
 
 
-def _option_values(args: list[Word], short: str, longs: tuple[str, ...]) -> list[Word]:
-    """Values of options that hold a command line a program runs (`-e CMD`, `--rsh=CMD`, `-eCMD`)."""
-    out: list[Word] = []
-    for i, a in enumerate(args):
-        v = a.value
-        if v == "--":
-            break
-        name, eq, value = v.partition("=")
-        if name in longs and eq:
-            out.append(Word(value, a.dynamic))
-        elif v in longs or (short and v == short):
-            if i + 1 < len(args):
-                out.append(args[i + 1])
-        elif short and v.startswith(short) and not v.startswith("--") and len(v) > len(short):
-            out.append(Word(v[len(short):], a.dynamic))
-    return out
-
-
 def _scp(args: list[Word]) -> Unwrapped:
     """`scp|sftp -o ProxyCommand=CMD`, `scp -S PROGRAM`: commands run on this machine."""
     out = Unwrapped(scripts=_ssh_options(args))
@@ -430,16 +346,53 @@ def _man(args: list[Word]) -> Unwrapped:
     return Unwrapped(scripts=_option_values(args, "-P", ("--pager",)) + _option_values(args, "-H", ("--html",)))
 
 
-_TAR_COMMANDS = ("--to-command", "--use-compress-program", "--info-script", "--new-volume-script")
+_TAR_COMMANDS = ("--to-command", "--use-compress-program", "--info-script", "--new-volume-script",
+                 "--rsh-command")
+_TAR_VALUE = "fCIFbgKLNTXVH"  # short options that take a value (GNU tar)
+
+
+def _tar_short_values(args: list[Word]) -> list[Word]:
+    """Values of `-I PROG` and `-F SCRIPT`, also inside a cluster (`-xI CMD`, `-xICMD`) and in the old style,
+    where the first word has no dash and each value letter takes the next word in turn (`tar xIf CMD x.tar`)."""
+    out: list[Word] = []
+    i = 0
+    if args and not args[0].value.startswith("-"):
+        pending = iter(args[1:])
+        for ch in args[0].value:
+            if ch in _TAR_VALUE:
+                value = next(pending, None)
+                if value is not None and ch in "IF":
+                    out.append(value)
+        i = 1
+    for k in range(i, len(args)):
+        v = args[k].value
+        if v == "--":
+            break
+        if not v.startswith("-") or v.startswith("--"):
+            continue
+        for pos, ch in enumerate(v[1:], 1):
+            if ch in _TAR_VALUE:
+                attached = v[pos + 1:]
+                if ch in "IF":
+                    if attached:
+                        out.append(Word(attached, args[k].dynamic))
+                    elif k + 1 < len(args):
+                        out.append(args[k + 1])
+                break
+    return out
 
 
 def _tar(args: list[Word]) -> Unwrapped:
-    """`tar --to-command=CMD`, `-I CMD`, `--checkpoint-action=exec=CMD`, `-F CMD`: commands tar runs."""
-    out = Unwrapped(scripts=_option_values(args, "-I", _TAR_COMMANDS) + _option_values(args, "-F", ()))
-    for a in args:
-        name, _eq, value = a.value.partition("=")
-        if name == "--checkpoint-action" and value.startswith("exec="):
-            out.scripts.append(Word(value[5:], a.dynamic))
+    """`tar --to-command=CMD`, `-I CMD`, `--checkpoint-action=exec=CMD`, `-F CMD`, `--rsh-command=PROG`
+    (long names abbreviated too): commands tar runs."""
+    out = Unwrapped(scripts=_option_values(args, "", _TAR_COMMANDS) + _tar_short_values(args))
+    for k, a in enumerate(args):
+        name, eq, value = a.value.partition("=")
+        if name.startswith("--") and long_option(name, ("--checkpoint-action",)):
+            if not eq and k + 1 < len(args):  # `--checkpoint-action exec=CMD`
+                value = args[k + 1].value
+            if value.startswith("exec="):
+                out.scripts.append(Word(value[5:], a.dynamic or (not eq and args[k + 1].dynamic)))
     return out
 
 
