@@ -733,8 +733,8 @@ class NameValueSecretDetector(SampledDetector):
                 pass
         if last is not None:
             between = v[last.end() : ts]
-            # not across the end of a JSON object or the start of the next YAML list item
-            if b"}" not in between and not _NV_NEXT_ITEM.search(between):
+            # not across the start or end of a JSON object or the start of the next YAML list item
+            if b"}" not in between and b"{" not in between and not _NV_NEXT_ITEM.search(between):
                 name = last.group(2).strip()
                 if last.group(1).lower() == b"keyname":  # `az storage account keys list`: key1, key2, primary…
                     return _AZ_KEY_NAME.match(name) is not None
@@ -778,7 +778,11 @@ class JwkPrivateDetector(SampledDetector):
             return [(m.start(1), m.end(1), "jwk-private-key", 0)]
         close = v.find(b"}", m.end(), lim)
         if close < 0:
-            return Pending(m.start(1)) if not final and lim == avail else None
+            if not final and lim == avail:
+                return Pending(m.start(1))
+            # The object never closed (a truncated stream, or an idle release before its `"kty"` arrived):
+            # a private member's value may be what it looks like, so it is masked.
+            return [(m.start(1), m.end(1), "jwk-private-key", 0)] if lim == avail else None
         if _JWK_KTY.search(v, m.end(), close):
             return [(m.start(1), m.end(1), "jwk-private-key", 0)]
         return None
@@ -790,6 +794,8 @@ _PHP_DEFINE = re.compile(rb"""define[ \t]*\([ \t]*(['"])([A-Za-z0-9_]{1,64})\1[ 
                          re.IGNORECASE)
 _DIRECTIVE_HEAD = re.compile(rb"[ \t]+([A-Za-z_][A-Za-z0-9_.\-]{0,63})[ \t]+[\"']?")
 _PHP_DEFINE_HEAD = re.compile(rb"""define[ \t]*\([ \t]*(['"])([A-Za-z0-9_]{1,64})\1[ \t]*,[ \t]*(['"])""", re.IGNORECASE)
+# what an idle release swallows of a quoted value still arriving: the rest of it, to its closing quote
+_TO_QUOTE = {b"'": re.compile(rb"[^'\r\n]*"), b'"': re.compile(rb'[^"\r\n]*')}
 _WP_SALT = re.compile(rb"(?:AUTH|SECURE_AUTH|LOGGED_IN|NONCE)_(?:KEY|SALT)\Z")
 _DOCKER_NOP = re.compile(rb"#\(nop\)[ \t]*\Z")
 
@@ -826,7 +832,9 @@ class DirectiveSecretDetector(SampledDetector):
                 if h is None:
                     return Pending(None)
                 name = h.group(2)
-                return Pending(h.end()) if self._key_ok(name) or _WP_SALT.match(name.upper()) else None
+                if not (self._key_ok(name) or _WP_SALT.match(name.upper())):
+                    return None
+                return Pending(h.end(), _TO_QUOTE[h.group(3)])  # a quoted value may hold blanks and `;`
             m = _PHP_DEFINE.match(v, ts, w)
             if m is None:
                 return None
@@ -845,7 +853,9 @@ class DirectiveSecretDetector(SampledDetector):
             h = _DIRECTIVE_HEAD.match(v, te - 1, avail)
             if h is None or h.end() >= avail:
                 return Pending(None)  # the name (or the blanks after it) still arriving: no value yet
-            return Pending(h.end()) if self._key_ok(h.group(1)) else None
+            if not self._key_ok(h.group(1)):
+                return None
+            return Pending(h.end(), _TO_QUOTE.get(v[h.end() - 1 : h.end()]))
         m = _DIRECTIVE.match(v, te - 1, w)
         if m is None or not self._key_ok(m.group(1)):
             return None

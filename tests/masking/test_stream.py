@@ -341,3 +341,27 @@ def test_a_secret_between_two_private_key_blocks_is_masked() -> None:
                      b"[MASKED:private-key-pem]\n")
     for cut in range(1, len(data)):
         assert mask_chunks([data[:cut], data[cut:]]) == whole, cut
+
+
+@pytest.mark.parametrize("text, secret", [
+    # a symmetric JWK's `"k"` is judged by the `"kty"` after it: released before that arrives, it is masked
+    (b'{"alg": "HS256", "k": "BbuQ59YEy9yg95pLB3DKtxZarViBKpldejBtmMcMcU5", "kty": "oct"}',
+     b"BbuQ59YEy9yg95pLB3DKtxZarViBKpldejBtmMcMcU5"),
+    # quoted directive values hold `;`, `{`, blanks: the whole value so far is masked, and the rest to its quote
+    (b"define('SECURE_AUTH_SALT', '3(X{lYyA:5r)^!q|DX3%T^4ZI{ND(u4F{;[U@xe[(IpxKB78PmGYJ');",
+     b"3(X{lYyA:5r)^!q|DX3%T^4ZI{ND(u4F{;[U@xe[(IpxKB78PmGYJ"),
+    (b'SetEnv DB_PASS "Tr0ub4dor 3-bI89mB; x"', b"Tr0ub4dor 3-bI89mB; x"),
+])
+def test_an_idle_release_before_a_value_is_judged_leaks_no_part_of_it(text: bytes, secret: bytes) -> None:
+    assert secret not in mask_whole(text + b"\n")
+    pieces = [secret[i : i + 6] for i in range(len(secret) - 5)]
+    for cut in range(1, len(text)):
+        m = StreamMasker(MaskingProfile())
+        out = m.feed(text[:cut]) + m.release_idle() + m.feed(text[cut:] + b"\n") + m.finish()
+        assert not any(p in out for p in pieces), (cut, out)
+
+
+def test_a_name_before_a_terraform_output_object_does_not_hide_its_secret() -> None:
+    # `key:` on the line before made the name-value detector judge the object by that name, not its own key
+    text = b'key: \n{"db_password": {"sensitive": true, "type": "string", "value": "Tr0ub4dor&3-bI89mB"}}\n'
+    assert b"Tr0ub4dor" not in mask_whole(text)
