@@ -27,7 +27,7 @@ _STRING = r'(?:[rbuf]{0,2}"((?:[^"\\]|\\.)*)"|[rbuf]{0,2}\'((?:[^\'\\]|\\.)*)\')
 # shell_exec('…'), execSync(`…`) …
 _SHELL_CALL = re.compile(
     r"\b(?:os\.system|os\.popen|commands\.getoutput|subprocess\.(?:run|call|check_call|check_output|Popen|getoutput|"
-    r"getstatusoutput)|system|shell_exec|passthru|popen|proc_open|execSync|exec|spawnSync|IO\.popen|Open3\.\w+)"
+    r"getstatusoutput)|os\.execute|io\.popen|system|shell_exec|passthru|popen|proc_open|execSync|exec|spawnSync|IO\.popen|Open3\.\w+)"
     r"\s*\(?\s*" + _STRING)
 # The same with an argv list: subprocess.run(["rm", "-rf", "/"]), spawnSync("rm", ["-rf", "/"]), system("rm", "-rf")
 _ARGV_CALL = re.compile(

@@ -36,6 +36,7 @@ import fnmatch
 import binascii
 import posixpath
 import re
+import shlex
 import threading
 from dataclasses import dataclass, replace
 
@@ -44,6 +45,7 @@ from tree_sitter import Language, Node, Parser
 
 from bastion.policy.words import Word, WordBuilder, decode_ansi_c
 from bastion.policy.downloads import DOWNLOADERS, written_files
+from bastion.policy.runners import STDIN_MARK
 from bastion.policy.wrappers import INTERPRETERS, SHELLS, WRAPPER_NAMES, reads_program_text, unwrap
 
 MAX_LINE_BYTES = 64 * 1024   # larger command lines are opaque without parsing
@@ -53,6 +55,7 @@ MAX_DEPTH = 120              # nesting depth of the walk (1,000 nested `$(` stop
 MAX_LOOP_VALUES = 16         # a `for` body is walked once per literal value, up to this many
 MAX_SCRIPTS = 64             # nested scripts re-parsed per line (`bash -c "bash -c ..."`)
 
+_STDIN_VARIABLE = "__bastion_stdin_word"  # stands for a word only read from stdin at run time
 _PATH_DIRS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin", "~/bin", "~/.local/bin")
 _BRACKET_PATTERN = re.compile(r"\[[^\]]+\]")
 _BRACE_WORD = re.compile(r"(^|[;&|(\s])\{(?=[^\s}])")
@@ -628,8 +631,9 @@ class _Walker:
         else:
             wrapped = [(program, unwrap(program, args) if program else None)]
         unwrapped = wrapped[0][1] if len(wrapped) == 1 else None
-        if unwrapped is not None and (unwrapped.inners or unwrapped.scripts or unwrapped.root_shell):
-            cmd = replace(cmd, is_wrapper=bool(unwrapped.inners or unwrapped.scripts),
+        if unwrapped is not None and (unwrapped.inners or unwrapped.scripts or unwrapped.stdin_scripts
+                                      or unwrapped.root_shell):
+            cmd = replace(cmd, is_wrapper=bool(unwrapped.inners or unwrapped.scripts or unwrapped.stdin_scripts),
                           starts_shell=unwrapped.root_shell)
         self.commands.append(self._finish(cmd, ctx, span, reason))
         if program in ("cd", "pushd", "popd"):
@@ -638,7 +642,7 @@ class _Walker:
             self._nested(Word(ran[1].text), ctx.child(wrappers=ctx.wrappers + (program,)), span, program, reason)
         self._note_writes(cmd, ctx)
         for name, unwrapped in wrapped:
-            if unwrapped is None or not (unwrapped.inners or unwrapped.scripts):
+            if unwrapped is None or not (unwrapped.inners or unwrapped.scripts or unwrapped.stdin_scripts):
                 continue
             inner_ctx = ctx.child(wrappers=ctx.wrappers + (name,))
             outer_cwd = self.cwd, self.cwd_lost
@@ -651,6 +655,14 @@ class _Walker:
             self.cwd, self.cwd_lost = outer_cwd
             for script in unwrapped.scripts:
                 self._nested(script, inner_ctx, span, name, reason, unwrapped.script_args)
+            for template in unwrapped.stdin_scripts:
+                # `ls | parallel 'rm -rf {}'`: the words stdin brings, when known; else text known at run time
+                # (an unknown word becomes an unset variable, so `rm -rf /{}` is still `rm -rf /$x`)
+                self.variables.pop(_STDIN_VARIABLE, None)
+                for word in self._stdin_words(ctx)[:MAX_LOOP_VALUES] or [None]:
+                    value = shlex.quote(word.value) if word else '"${' + _STDIN_VARIABLE + '}"'
+                    self._nested(Word(template.value.replace(STDIN_MARK, value), template.dynamic), inner_ctx,
+                                 span, name, reason)
 
     def _stdin_words(self, ctx: _Context) -> list[Word]:
         """What `xargs`/`parallel` reads as arguments, when known: the roots of a `find` piped into it (its

@@ -34,6 +34,8 @@ class Unwrapped:
     root_shell: bool = False                                  # `sudo -i`, `su`, `doas -s`: an interactive shell
     script_args: list[Word] | None = None                     # `bash -c SCRIPT $0 $1 …`: the script's arguments
     chdir: Word | None = None                                 # `env -C DIR cmd`: where the inner command runs
+    # shell text with STDIN_MARK where a word read from stdin goes (`ls | parallel 'rm -rf {}'`)
+    stdin_scripts: list[Word] = field(default_factory=list)
 
 
 def _skip_options(args: list[Word], spec: WrapperSpec) -> tuple[int, bool]:
@@ -97,7 +99,7 @@ def _option_values(args: list[Word], short: str, longs: tuple[str, ...]) -> list
         if v == "--":
             break
         name, eq, value = v.partition("=")
-        if longs and name.startswith("--") and long_option(name, longs):
+        if longs and (name in longs or name.startswith("--") and long_option(name, longs)):
             if eq:
                 out.append(Word(value, a.dynamic))
             elif i + 1 < len(args):

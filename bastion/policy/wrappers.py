@@ -15,6 +15,7 @@ import re
 import shlex
 
 from bastion.policy.inline_code import AWKS, CODE_FLAGS, shell_texts
+from bastion.policy.runners import HANDLERS as RUNNERS, MAKES, make_reads_stdin
 from bastion.policy.words import Word
 from bastion.policy.wrapper_base import (Unwrapped, WrapperSpec, _join_script, _option_values, _skip_options,
                                            _split_words, long_option)
@@ -558,15 +559,6 @@ def _busybox(args: list[Word]) -> Unwrapped:
     return Unwrapped(inners=[args])
 
 
-def _script(args: list[Word]) -> Unwrapped:
-    for i, a in enumerate(args):
-        if a.value in ("-c", "--command") and i + 1 < len(args):
-            return Unwrapped(scripts=[args[i + 1]])
-        if a.value.startswith("--command="):
-            return Unwrapped(scripts=[Word(a.value.split("=", 1)[1], a.dynamic)])
-    return Unwrapped()
-
-
 def _find(args: list[Word]) -> Unwrapped:
     """`find ROOTS... -exec cmd {} ;|+`: each -exec is a command; `{}` stands for files under ROOTS."""
     roots: list[Word] = []
@@ -915,7 +907,7 @@ def _expect(args: list[Word]) -> Unwrapped:
 _SPECIAL = {
     **{name: _shell for name in SHELLS},
     "eval": _eval, "su": _su, "xargs": _xargs, "watch": _watch, "ssh": _ssh, "busybox": _busybox,
-    "script": _script, "find": _find, "alias": _alias_or_trap, "trap": _trap, "sg": _su,
+    "find": _find, "alias": _alias_or_trap, "trap": _trap, "sg": _su,
     "parallel": _xargs, "coproc": _coproc, "toybox": _busybox, "rsync": _rsync, "zip": _zip, "man": _man,
     "tar": _tar, "git": _git, "tmux": _tmux, "screen": _screen, "start-stop-daemon": _start_stop_daemon,
     "docker": _container_exec, "podman": _container_exec, "nerdctl": _container_exec,
@@ -948,6 +940,7 @@ _SPECIAL = {
     "rxvt": _terminal, "alacritty": _terminal, "terminator": _terminal, "xfce4-terminal": _terminal,
     "tilix": _terminal, "kitty": _terminal,
 }
+_SPECIAL.update(RUNNERS)
 WRAPPER_NAMES = tuple(sorted(set(SPECS) | set(_SPECIAL) - {"then", "do", "else"}))
 
 
@@ -964,6 +957,8 @@ def reads_program_text(program: str, args: list[Word]) -> str | None:
         if any(a.value.startswith("-") and any(c in a.value[1:] for c in "flrcd") for a in args):
             return None
         return "stdin"
+    if program in MAKES:
+        return "stdin" if make_reads_stdin(args) else None  # `make -f -`: the makefile is on stdin
     if program not in SHELLS and program not in INTERPRETERS:
         return None
     inline_flags = {"python": "cm", "python2": "cm", "python3": "cm", "perl": "eE", "ruby": "e", "node": "ep",

@@ -49,3 +49,119 @@ def test_abbreviated_tar_command_options_are_held_like_full_ones(shipped: Policy
 ])
 def test_plain_tar_stays_allowed(shipped: PolicySet, command: str) -> None:
     assert decide(shipped, command).action == "allow", command
+
+
+@pytest.mark.parametrize("command", [
+    "make --eval 'x:=$(shell rm -rf /)'",
+    "make -E 'x:=$(shell rm -rf /)'",
+    "make --ev='$(shell rm -rf /)'",
+    "make -E 'all: ; rm -rf /' all",                 # a recipe after `target: ;`
+    "make -E $'all:\\n\\trm -rf /' all",               # a tab-indented recipe
+    "make -E 'X != rm -rf /'",                        # `!=` assigns a shell command's output
+    "make 'X!=rm -rf /'",
+    "make SHELL='rm -rf / #'",                        # every recipe runs as `$(SHELL) $(.SHELLFLAGS) recipe`
+    "make SHELL:='rm -rf /'",
+    "make .SHELLFLAGS='-c rm -rf /'",
+    "echo 'all:; rm -rf /' | make -f -",              # the makefile itself on stdin
+    "make -f - <<< $'all:\\n\\trm -rf /'",
+])
+def test_make_code_on_the_line_runs_what_it_says(shipped: PolicySet, command: str) -> None:
+    assert_denied_as_rm_root(shipped, command)
+
+
+def test_make_eval_is_held_even_when_its_commands_look_harmless(shipped: PolicySet) -> None:
+    d = decide(shipped, "make -E 'f:=shell' -E 'x:=$($(f) id)'")
+    assert (d.action, d.rules) == ("review", ("review-editor-commands",))
+    assert d.reason == "an editor, pager or build tool told to run shell commands"
+    d = decide(shipped, "make -E 'x:=$(shell rm -rf $(DIR))'")
+    assert d.action == "review" and "make runs shell text only known at run time" in d.opaque_reasons
+
+
+@pytest.mark.parametrize("command", [
+    "make", "make -n", "make -j4 test", "make -C build install", "make CFLAGS=-O2", "make SHELL=/bin/bash test",
+])
+def test_ordinary_make_stays_allowed(shipped: PolicySet, command: str) -> None:
+    assert decide(shipped, command).action == "allow", command
+
+
+@pytest.mark.parametrize("command", [
+    "rpm --eval '%(rm -rf /)'",
+    "rpm -E '%(rm -rf /)'",
+    "rpm -E '%{lua: os.execute(\"rm -rf /\")}'",       # rpm's embedded Lua
+    "rpm --define 'x %(rm -rf /)' -E '%x'",           # a macro defined on the line
+    "rpm -qa --pipe 'rm -rf /'",                      # output piped to a shell command
+    "lua -e 'os.execute(\"rm -rf /\")'",
+])
+def test_rpm_macros_run_shell_text(shipped: PolicySet, command: str) -> None:
+    assert_denied_as_rm_root(shipped, command)
+
+
+def test_rpm_shell_text_built_from_macros_is_opaque(shipped: PolicySet) -> None:
+    d = decide(shipped, "rpm -E '%(rm -rf %{x})'")
+    assert d.action == "review" and "rpm runs shell text only known at run time" in d.opaque_reasons
+    for command in ("rpm -E '%{_libdir}'", "rpm -qa", "rpm -qi bash"):
+        assert decide(shipped, command).action == "allow", command
+
+
+@pytest.mark.parametrize("command", [
+    "emacs --eval '(shell-command \"rm -rf /\")'",
+    "emacs -batch --eval '(shell-command \"rm -rf /\")'",
+    "emacs --batch --eval '(delete-directory \"/\" t)'",
+    "emacs -batch -eval '(call-process \"rm\" nil nil nil \"-rf\" \"/\")'",
+    "emacs -batch --eval '(process-lines \"rm\" \"-rf\" \"/\")'",
+    "emacs -batch --eval '(start-process \"x\" nil \"rm\" \"-rf\" \"/\")'",
+    "emacsclient -e '(shell-command \"rm -rf /\")'",
+    "vim +'!rm -rf /'",
+    "vim -c 'silent !rm -rf /'",
+    "vim -c 'r !rm -rf /'",
+    "vim -c 'term rm -rf /'",
+    "vim -c 'call system(\"rm -rf /\")'",
+    "vim -c 'py3 import os; os.system(\"rm -rf /\")'",
+    "nvim --cmd 'lua os.execute(\"rm -rf /\")'",
+    "vi -c '!rm -rf /'",
+    "ex -c '!rm -rf /'",
+    "vim -c ':!rm -rf /' -c ':q'",
+])
+def test_editor_start_up_code_runs_its_commands(shipped: PolicySet, command: str) -> None:
+    assert_denied_as_rm_root(shipped, command)
+
+
+def test_editor_plus_commands_are_held_like_dash_c(shipped: PolicySet) -> None:
+    d = decide(shipped, "vim +'call libcall(\"x.so\", \"f\", 0)' x")
+    assert (d.action, d.rules) == ("review", ("review-editor-commands",))
+
+
+@pytest.mark.parametrize("command", [
+    "vim --version", "vim +10 file", "vim +/pattern file", "vim file", "emacs --version", "emacs -nw file.txt",
+])
+def test_plain_editors_stay_allowed(shipped: PolicySet, command: str) -> None:
+    assert decide(shipped, command).action == "allow", command
+
+
+@pytest.mark.parametrize("command", [
+    "parallel 'rm -rf {}' ::: /",                     # the command is shell text, {} the argument
+    "parallel rm -rf {} ::: / /etc",
+    "parallel -j4 'rm -rf /{}' ::: etc",
+    "parallel --pipe 'rm -rf /' < x",
+    "echo / | parallel 'rm -rf {}'",                  # arguments read from stdin
+    "ls | parallel 'rm -rf /'",                       # ... appended to the command
+    "ls | parallel 'rm -rf /{}'",                     # ... unknown, so `/{}` may be `/`
+    "parallel ::: 'rm -rf /'",                        # no command: each argument is one
+    "sem -j2 'rm -rf /'",
+    "script -qc 'rm -rf /' /dev/null",               # -c inside a cluster
+    "pee 'rm -rf /' cat < x",
+    "dtach -n /tmp/s rm -rf /",
+    "fd . / -x rm -rf",                               # fd appends what it finds under /
+    "fd . / -X rm -rf {}",
+])
+def test_job_runners_run_their_command(shipped: PolicySet, command: str) -> None:
+    assert_denied_as_rm_root(shipped, command)
+
+
+@pytest.mark.parametrize("command", [
+    "ls | parallel 'gzip {}'", "parallel gzip ::: a b", "parallel -j2 echo {} ::: a b",
+    "find . -name '*.log' | parallel gzip", "sem -j2 'make test'", "script -q -c ls /dev/null",
+    "fd -e pyc -x rm {}",
+])
+def test_ordinary_job_runner_use_stays_allowed(shipped: PolicySet, command: str) -> None:
+    assert decide(shipped, command).action == "allow", command
