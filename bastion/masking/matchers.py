@@ -133,6 +133,7 @@ class Detector:
     boundary = True  # the trigger must start a token
     zone_re: re.Pattern[bytes] | None = None  # candidate starts of a regex trigger near the end
     value_class: re.Pattern[bytes] = re.compile(rb"[A-Za-z0-9_\-.+/=]*")
+    opens_blocks = False  # may answer `PemOpen` (a block masked to its END line, even at an idle release)
     max_window = 256
     # How far before the unstable zone a candidate start may lie (a trigger found after the start, Discord's)
     zone_lookback = 0
@@ -753,6 +754,7 @@ class PemDetector(Detector):
 
     ids: tuple[str, ...] = ("private-key-pem", "private-key-openssh", "private-key-pgp")
     literals: tuple[bytes, ...] = (b"-----begin",)
+    opens_blocks = True
     boundary: bool = False
     infos_: list[Info] = field(default_factory=list)
     on: frozenset[str] = frozenset(("private-key-pem", "private-key-openssh", "private-key-pgp"))

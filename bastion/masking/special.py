@@ -563,6 +563,7 @@ class OpenVpnKeyDetector(SampledDetector):
 
     ids = ("openvpn-static-key",)
     literals = (b"-----begin openvpn",)
+    opens_blocks = True
     boundary = False
     max_window = 100
 

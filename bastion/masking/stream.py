@@ -32,7 +32,7 @@ from typing import Callable
 
 from bastion.errors import MaskingError
 from bastion.masking.engine import compile_engine
-from bastion.masking.matchers import Detector, KeyValueFamily, PemDetector, Pending, PemOpen
+from bastion.masking.matchers import Detector, KeyValueFamily, Pending, PemOpen
 from bastion.masking.profiles import MaskingProfile
 from bastion.masking.view import MAX_ESCAPE, TextView
 
@@ -442,7 +442,7 @@ class StreamMasker:
                              for m in det.zone_re.finditer(v, max(0, zr - det.zone_lookback), avail))
         pem: tuple[int, PemOpen] | None = None
         for ts, te, det in cands:
-            if isinstance(det, PemDetector):
+            if det.opens_blocks:
                 r = det.evaluate(v, ts, te, avail, False)
                 if type(r) is PemOpen and (pem is None or ts < pem[0]):
                     pem = (ts, r)

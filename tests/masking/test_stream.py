@@ -351,6 +351,10 @@ def test_a_secret_between_two_private_key_blocks_is_masked() -> None:
     (b"define('SECURE_AUTH_SALT', '3(X{lYyA:5r)^!q|DX3%T^4ZI{ND(u4F{;[U@xe[(IpxKB78PmGYJ');",
      b"3(X{lYyA:5r)^!q|DX3%T^4ZI{ND(u4F{;[U@xe[(IpxKB78PmGYJ"),
     (b'SetEnv DB_PASS "Tr0ub4dor 3-bI89mB; x"', b"Tr0ub4dor 3-bI89mB; x"),
+    # an OpenVPN static key is a block like a PEM key: an idle release inside it swallowed nothing
+    (b"<tls-crypt>\n-----BEGIN OpenVPN Static key V1-----\ncf5327ad22b3194b777e935cd0f068f5\n"
+     b"0816c7949772fea4d1237398d67ece32\n-----END OpenVPN Static key V1-----\n</tls-crypt>",
+     b"cf5327ad22b3194b777e935cd0f068f5\n0816c7949772fea4d1237398d67ece32"),
 ])
 def test_an_idle_release_before_a_value_is_judged_leaks_no_part_of_it(text: bytes, secret: bytes) -> None:
     assert secret not in mask_whole(text + b"\n")
