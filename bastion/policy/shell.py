@@ -45,6 +45,7 @@ from tree_sitter import Language, Node, Parser
 
 from bastion.policy.words import Word, WordBuilder, decode_ansi_c
 from bastion.policy.downloads import DOWNLOADERS, written_files
+from bastion.policy.envvars import COMMAND_VARIABLES, assignment_commands
 from bastion.policy.runners import STDIN_MARK
 from bastion.policy.wrappers import INTERPRETERS, SHELLS, WRAPPER_NAMES, reads_program_text, unwrap
 
@@ -343,8 +344,9 @@ class _Walker:
         if kind == "variable_assignment":
             self._assignment(node, b)
             # A bare `NAME=value` is listed as the pseudo-program `=` so rules can see it (HISTFILE=...).
-            self.commands.append(self._finish(SimpleCommand("=", "=", (_assignment_text(node, b),)), ctx,
-                                              self._span(node, src, ctx, top)))
+            span = self._span(node, src, ctx, top)
+            self.commands.append(self._finish(SimpleCommand("=", "=", (_assignment_text(node, b),)), ctx, span))
+            self._assigned_command(node, b, ctx, span, "=")
         elif kind in ("declaration_command", "unset_command"):
             self._declaration(node, ctx, b, src, top)
         elif kind == "function_definition":
@@ -424,8 +426,30 @@ class _Walker:
                 args.append(_assignment_text(child, b))
             else:
                 args.extend(w.value for w in b.words(child))
-        self.commands.append(self._finish(SimpleCommand(keyword, keyword, tuple(args)), ctx,
-                                          self._span(node, src, ctx, top)))
+        span = self._span(node, src, ctx, top)
+        self.commands.append(self._finish(SimpleCommand(keyword, keyword, tuple(args)), ctx, span))
+        for child in node.children[1:]:
+            if child.type == "variable_assignment":
+                self._assigned_command(child, b, ctx, span, keyword)
+
+    def _assigned_command(self, node: Node, b: WordBuilder, ctx: _Context, span: tuple[int, int], via: str) -> None:
+        """`LESSOPEN='|CMD %s'`, `GIT_SSH_COMMAND=CMD`, `export PAGER=CMD`: the command a program will run."""
+        name = node.child_by_field_name("name")
+        value = node.child_by_field_name("value")
+        if name is None or value is None or b.text(name) not in COMMAND_VARIABLES:
+            return
+        words = b.words(value)
+        word = Word(" ".join(w.value for w in words), any(w.dynamic for w in words),
+                    any(w.resolved for w in words)) if words else Word("")
+        self._run_assignment(b.text(name), word, ctx, span, via)
+
+    def _run_assignment(self, name: str, value: Word, ctx: _Context, span: tuple[int, int], via: str) -> None:
+        inners, scripts = assignment_commands(name, value)
+        inner_ctx = ctx.child(wrappers=ctx.wrappers + (via,), stdin_text=None, stdin_kind="")
+        for inner in inners:
+            self._emit(inner, inner_ctx, span)
+        for script in scripts:
+            self._nested(script, inner_ctx, span, name, "")
 
     def _pipeline(self, node: Node, ctx: _Context, b: WordBuilder, src: bytes, top: bool) -> None:
         piped = ctx.stdin_kind == "pipe"  # a pipeline continuing a here-doc's statement starts piped
@@ -544,6 +568,7 @@ class _Walker:
         redirects = list(ctx.redirects)
         stdin_text, stdin_kind = ctx.stdin_text, ctx.stdin_kind
         words: list[Word] = []
+        prefixes: list[Node] = []  # `X=v cmd`: assignments for this command only
         before = len(self.commands)
         for child in node.children:
             kind = child.type
@@ -551,6 +576,7 @@ class _Walker:
                 value = child.child_by_field_name("value")
                 if value is not None:
                     self._walk_embedded(value, ctx, b, src, top)
+                    prefixes.append(child)
                 continue
             if kind in ("file_redirect", "herestring_redirect"):
                 r, extra, text_word = self._redirect(child, ctx, b, src, top)
@@ -573,7 +599,10 @@ class _Walker:
             fed = ctx.fed_by + tuple(c.program for c in self.commands[before:] if c.program)
             sub = ctx.child(redirects=tuple(redirects), stdin_text=stdin_text, stdin_kind=stdin_kind, fed_by=fed)
             sub.depth = ctx.depth
-        self._emit(words, sub, self._span(node, src, ctx, top))
+        span = self._span(node, src, ctx, top)
+        self._emit(words, sub, span)
+        for prefix in prefixes:
+            self._assigned_command(prefix, b, ctx, span, _basename(words[0].value) if words else "=")
 
     def _emit(self, words: list[Word], ctx: _Context, span: tuple[int, int], stdin_args: bool = False,
               forced: str = "") -> None:

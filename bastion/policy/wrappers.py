@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import shlex
 
+from bastion.policy.envvars import COMMAND_VARIABLES, assignment_commands
 from bastion.policy.inline_code import AWKS, CODE_FLAGS, shell_texts
 from bastion.policy.runners import HANDLERS as RUNNERS, MAKES, make_reads_stdin
 from bastion.policy.words import Word
@@ -147,6 +148,13 @@ def _unwrap_generic(program: str, args: list[Word]) -> Unwrapped:
         args = args[1:]  # `nice -10 cmd`
     start, no_command = _skip_options(args, spec)
     out.chdir = _chdir_option(program, args[:start])
+    if spec.assignments:  # `env LESSOPEN='|CMD %s' less f`: a variable the inner program runs
+        for a in args[:start]:
+            name, eq, value = a.value.partition("=")
+            if eq and name in COMMAND_VARIABLES and not a.value.startswith("-"):
+                inners, scripts = assignment_commands(name, Word(value, a.dynamic))
+                out.inners.extend(inners)
+                out.scripts.extend(scripts)
     if program == "taskset" and any(a.value in ("-p", "--pid") or (a.value.startswith("-") and "p" in a.value
                                                                     and not a.value.startswith("--"))
                                     for a in args[:start]):

@@ -165,3 +165,32 @@ def test_job_runners_run_their_command(shipped: PolicySet, command: str) -> None
 ])
 def test_ordinary_job_runner_use_stays_allowed(shipped: PolicySet, command: str) -> None:
     assert decide(shipped, command).action == "allow", command
+
+
+@pytest.mark.parametrize("command", [
+    "LESSOPEN='|rm -rf / %s' less x",                 # less runs its input preprocessor through the shell
+    "env LESSOPEN='|rm -rf / %s' less x",
+    "sudo PAGER='rm -rf /' man ls",
+    "GIT_SSH_COMMAND='rm -rf /' git fetch",
+    "GIT_PAGER='rm -rf /' git log",
+    "export PAGER='rm -rf /'; git log",               # exported earlier on the line
+    "PAGER='rm -rf /'; man ls",
+    "GIT_CONFIG_PARAMETERS=\"'core.pager'='rm -rf /'\" git log",
+    "MAKEFLAGS='--eval=$(shell\\ rm\\ -rf\\ /)' make",
+    "BROWSER='rm -rf /' xdg-open x",
+])
+def test_command_valued_environment_variables_run_their_value(shipped: PolicySet, command: str) -> None:
+    assert_denied_as_rm_root(shipped, command)
+
+
+def test_a_command_variable_built_at_run_time_is_opaque(shipped: PolicySet) -> None:
+    d = decide(shipped, 'GIT_SSH_COMMAND="ssh -i $KEY" git fetch')
+    assert d.action == "review" and "GIT_SSH_COMMAND runs shell text only known at run time" in d.opaque_reasons
+
+
+@pytest.mark.parametrize("command", [
+    "PAGER=cat git log", "GIT_PAGER=cat git diff", "EDITOR=vim crontab -l", "env PAGER=less man ls",
+    "export EDITOR=nano", 'GIT_SSH_COMMAND="ssh -i ~/.ssh/deploy" git fetch', "MAKEFLAGS=-j4 make",
+])
+def test_ordinary_command_variables_stay_allowed(shipped: PolicySet, command: str) -> None:
+    assert decide(shipped, command).action == "allow", command
