@@ -406,8 +406,20 @@ def _tar(args: list[Word]) -> Unwrapped:
 
 
 _GIT_COMMAND_KEYS = ("core.pager", "core.editor", "core.sshcommand", "core.fsmonitor", "core.hookspath",
-                     "sequence.editor", "diff.external", "pager.", "credential.helper", "gpg.program",
-                     "uploadpack.packobjectshook")
+                     "core.askpass", "core.gitproxy", "sequence.editor", "diff.external", "pager.",
+                     "credential.helper", "gpg.program", "uploadpack.packobjectshook", "interactive.difffilter")
+_GIT_COMMAND_SUFFIXES = (".textconv", ".clean", ".smudge", ".process", ".driver", ".program", ".helper",
+                         ".uploadpack", ".receivepack", "command", "cmd")
+
+
+def _git_setting(key: str, value: Word) -> Word | None:
+    """The command a git setting runs (`alias.x=!CMD`, `core.pager=CMD`, `*.textconv`, `sendemail.tocmd` …)."""
+    key = key.lower()
+    if key.startswith("alias."):
+        return Word(value.value[1:], value.dynamic) if value.value.startswith("!") else None
+    if key.startswith(_GIT_COMMAND_KEYS) or key.endswith(_GIT_COMMAND_SUFFIXES):
+        return value
+    return None
 
 
 def _git(args: list[Word]) -> Unwrapped:
@@ -417,12 +429,9 @@ def _git(args: list[Word]) -> Unwrapped:
         if a.value != "-c" or i + 1 >= len(args):
             continue
         key, _eq, value = args[i + 1].value.partition("=")
-        key = key.lower()
-        if key.startswith("alias.") and value.startswith("!"):
-            out.scripts.append(Word(value[1:], args[i + 1].dynamic))
-        elif key.startswith(_GIT_COMMAND_KEYS) or key.endswith((".textconv", ".clean", ".smudge", ".process",
-                                                                ".command", ".cmd")):
-            out.scripts.append(Word(value, args[i + 1].dynamic))
+        found = _git_setting(key, Word(value, args[i + 1].dynamic))
+        if found is not None:
+            out.scripts.append(found)
     _git_subcommand(args, out)
     return out
 
@@ -440,7 +449,23 @@ def _git_subcommand(args: list[Word], out: Unwrapped) -> None:
     if i >= len(args):
         return
     sub, rest = args[i].value, args[i + 1:]
-    if sub == "rebase":
+    if sub in _GIT_REMOTE_PROGRAM:  # `git clone --upload-pack=CMD`: for a local or ssh remote, run here
+        out.scripts.extend(_option_values(rest, "-u" if sub == "clone" else "", _GIT_REMOTE_PROGRAM[sub]))
+    if sub == "config":
+        _git_config(rest, out)
+    elif sub == "grep":  # `-O[CMD]`, `--open-files-in-pager[=CMD]`: the value is optional, so only attached
+        for a in rest:
+            name, eq, value = a.value.partition("=")
+            if a.value == "--":
+                break
+            if a.value.startswith("-O") and len(a.value) > 2:
+                out.scripts.append(Word(a.value[2:], a.dynamic))
+            elif eq and name.startswith("--") and long_option(name, ("--open-files-in-pager",)):
+                out.scripts.append(Word(value, a.dynamic))
+    elif sub == "send-email":
+        out.scripts.extend(_option_values(rest, "", ("--sendmail-cmd", "--to-cmd", "--cc-cmd", "--header-cmd")))
+        out.scripts.extend(w for w in _option_values(rest, "", ("--smtp-server",)) if w.value.startswith("/"))
+    elif sub == "rebase":
         out.scripts.extend(_option_values(rest, "-x", ("--exec",)))
     elif sub == "bisect" and rest and rest[0].value == "run" and len(rest) > 1:
         out.inners.append(rest[1:])
@@ -458,6 +483,40 @@ def _git_subcommand(args: list[Word], out: Unwrapped) -> None:
                     out.scripts.append(Word(value, a.dynamic))
                 elif k + 1 < len(rest):
                     out.scripts.append(rest[k + 1])
+
+
+_GIT_REMOTE_PROGRAM = {"clone": ("--upload-pack",), "fetch": ("--upload-pack",), "pull": ("--upload-pack",),
+                       "ls-remote": ("--upload-pack", "--exec"), "archive": ("--exec",),
+                       "push": ("--receive-pack", "--exec"), "send-pack": ("--receive-pack", "--exec"),
+                       "fetch-pack": ("--upload-pack", "--exec"), "remote": ("--upload-pack",)}
+_GIT_CONFIG_VALUE = frozenset({"-f", "--file", "--blob", "--type", "--default", "--comment", "--value"})
+_GIT_CONFIG_ACTIONS = frozenset({"set", "--add", "--replace-all", "add"})
+
+
+def _git_config(rest: list[Word], out: Unwrapped) -> None:
+    """`git config [--global] KEY VALUE`, `git config set KEY VALUE`: a command setting is stored, and runs the
+    next time git needs it (maybe later on this line: `git config alias.x '!CMD' && git x`)."""
+    words: list[Word] = []
+    k = 0
+    while k < len(rest):
+        v = rest[k].value
+        if v in _GIT_CONFIG_VALUE:
+            k += 2
+            continue
+        if v.startswith("-") and v not in _GIT_CONFIG_ACTIONS:
+            if v.startswith(("--get", "--unset", "--list", "-l", "--remove", "--rename", "--edit", "-e")):
+                return  # reads or removes, stores nothing
+            k += 1
+            continue
+        if v not in _GIT_CONFIG_ACTIONS:
+            words.append(rest[k])
+        k += 1
+    if words and words[0].value in ("get", "list", "unset", "rename-section", "remove-section", "edit"):
+        return
+    if len(words) >= 2:
+        found = _git_setting(words[0].value, words[1])
+        if found is not None:
+            out.scripts.append(found)
 
 
 def _ssh_options(args: list[Word]) -> list[Word]:

@@ -194,3 +194,43 @@ def test_a_command_variable_built_at_run_time_is_opaque(shipped: PolicySet) -> N
 ])
 def test_ordinary_command_variables_stay_allowed(shipped: PolicySet, command: str) -> None:
     assert decide(shipped, command).action == "allow", command
+
+
+@pytest.mark.parametrize("command", [
+    "git config alias.x '!rm -rf /' && git x",        # stored, then run on the same line
+    "git config --global core.pager 'rm -rf /'",
+    "git config set --global core.editor 'rm -rf /'",
+    "git clone --upload-pack='rm -rf /' . y",         # a local or ssh remote runs it here
+    "git clone -u 'rm -rf /' . y",
+    "git ls-remote --upload-pack='rm -rf /' .",
+    "git fetch --upload-pack 'rm -rf /' .",
+    "git push --receive-pack='rm -rf /' .",
+    "git archive --exec='rm -rf /' --remote=. HEAD",
+    "git grep -O'rm -rf /' foo",
+    "git grep --open-files-in-pager='rm -rf /' foo",
+    "git send-email --sendmail-cmd='rm -rf /' x.patch",
+    "git -c sendemail.tocmd='rm -rf /' send-email x",
+    "git -c merge.x.driver='rm -rf /' merge y",
+    "git -c gpg.ssh.program='rm -rf /' commit -S",
+    "git -c core.askPass='rm -rf /' fetch",
+])
+def test_git_options_and_settings_that_run_commands(shipped: PolicySet, command: str) -> None:
+    assert_denied_as_rm_root(shipped, command)
+
+
+@pytest.mark.parametrize("command", [
+    "git config --global core.pager 'less -R'", "git config alias.x '!make clean'",
+    "git config --global core.sshCommand 'ssh -i k'",
+])
+def test_storing_a_git_command_setting_is_held(shipped: PolicySet, command: str) -> None:
+    d = decide(shipped, command)
+    assert (d.action, d.rules) == ("review", ("review-editor-commands",)), command
+
+
+@pytest.mark.parametrize("command", [
+    "git config alias.st status", "git config user.email a@b", "git config --get core.pager",
+    "git config --list", "git grep -O foo", "git grep -n foo", "git clone https://github.com/x/y",
+    "git -c color.ui=always log", "git push origin main",
+])
+def test_ordinary_git_stays_allowed(shipped: PolicySet, command: str) -> None:
+    assert decide(shipped, command).action == "allow", command
