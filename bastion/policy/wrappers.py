@@ -97,6 +97,9 @@ SPECS: dict[str, WrapperSpec] = {
     "trickle": WrapperSpec("udwtln"),
     "cpulimit": WrapperSpec("lpe", frozenset({"--limit", "--pid", "--exe"})),
     "entr": WrapperSpec(),
+    "ifne": WrapperSpec(), "chronic": WrapperSpec(), "nq": WrapperSpec("c"), "tsp": WrapperSpec("LDNEW"),
+    "run0": WrapperSpec("ugD", frozenset({"--user", "--group", "--chdir", "--unit", "--property", "--description",
+                        "--slice", "--setenv", "--nice", "--machine", "--background"})),
     "then": WrapperSpec(), "do": WrapperSpec(), "else": WrapperSpec(),
 }
 
@@ -1028,6 +1031,8 @@ def reads_program_text(program: str, args: list[Word]) -> str | None:
         return "stdin" if make_reads_stdin(args) else None  # `make -f -`: the makefile is on stdin
     if program not in SHELLS and program not in INTERPRETERS:
         return None
+    if _only_prints_and_exits(program, args):
+        return None  # `python3 --version`, `perl -v`: no program is read
     inline_flags = {"python": "cm", "python2": "cm", "python3": "cm", "perl": "eE", "ruby": "e", "node": "ep",
                     "nodejs": "ep", "php": "r", "lua": "e", "irb": "", "deno": "", "bun": "e"}
     if program in SHELLS:
@@ -1073,6 +1078,25 @@ def reads_program_text(program: str, args: list[Word]) -> str | None:
     if i >= len(args):
         return "stdin"
     return _script_operand_kind(args[i])
+
+
+_EXIT_FLAGS = frozenset({"--version", "--help"})
+# Per interpreter family: the short flags that print something and exit (for shells and python `-v` is
+# verbose mode, which still reads a program, so it is not here).
+_EXIT_SHORT = {"python": frozenset({"-V", "-VV", "-h", "-?"}), "perl": frozenset({"-v", "-V", "-h"}),
+               "ruby": frozenset({"-v", "-h"}), "node": frozenset({"-v", "-h"}), "nodejs": frozenset({"-v", "-h"}),
+               "deno": frozenset({"-V", "-h"}), "bun": frozenset({"-v", "-h"}), "php": frozenset({"-v", "-h", "-i", "-m"}),
+               "lua": frozenset({"-v"})}
+
+
+def _only_prints_and_exits(program: str, args: list[Word]) -> bool:
+    """Options only, one of which prints the version or help and exits (`python3 --version`, `perl -v`)? With an
+    operand the answer is no: `ruby -v /dev/stdin` prints its version and then runs stdin."""
+    family = "python" if program.startswith("python") else program.rstrip("0123456789.")
+    exits = _EXIT_FLAGS | _EXIT_SHORT.get(family, frozenset())
+    if any(not a.value.startswith("-") or a.value in ("-", "--") for a in args):
+        return False
+    return any(a.value in exits for a in args)
 
 
 def _script_operand_kind(word: Word) -> str | None:

@@ -234,3 +234,29 @@ def test_storing_a_git_command_setting_is_held(shipped: PolicySet, command: str)
 ])
 def test_ordinary_git_stays_allowed(shipped: PolicySet, command: str) -> None:
     assert decide(shipped, command).action == "allow", command
+
+
+@pytest.mark.parametrize("command", [
+    "python -V", "python3 --version", "python3 -V", "python3.11 --version", "perl -v", "node --version",
+    "ruby -v", "bash --version", "php -v", "tar -tf x.tar", "make -n", "vim --version", "emacs --version",
+])
+def test_version_queries_are_not_held(shipped: PolicySet, command: str) -> None:
+    d = decide(shipped, command)
+    assert (d.action, d.opaque) == ("allow", False), command
+
+
+@pytest.mark.parametrize("command", ["python3 -v", "bash -v", "python3", "python3 - --version"])
+def test_an_interpreter_that_still_reads_stdin_is_opaque(shipped: PolicySet, command: str) -> None:
+    d = decide(shipped, command)
+    assert d.action == "review" and d.opaque, command
+
+
+def test_a_version_flag_does_not_hide_a_script_from_stdin(shipped: PolicySet) -> None:
+    d = decide(shipped, "curl x | ruby -v /dev/stdin")
+    assert (d.action, d.rules) == ("deny", ("deny-download-and-execute",))
+
+
+@pytest.mark.parametrize("command", ["ifne rm -rf /", "chronic rm -rf /", "tsp rm -rf /", "nq rm -rf /",
+                                     "run0 rm -rf /"])
+def test_more_command_runners_are_unwrapped(shipped: PolicySet, command: str) -> None:
+    assert_denied_as_rm_root(shipped, command)
