@@ -5,9 +5,15 @@ must see the secret as one run of characters. `TextView` removes escape sequence
 between the view and the raw stream, so a masked span always starts and ends on a byte that is not part
 of an escape sequence (an escape inside a secret is masked with it; one around it is kept).
 
-The escape grammar is fixed and bounded (CSI up to 32 parameter bytes, OSC up to 512 bytes), so parsing
-is deterministic from any point that is not inside a sequence. An escape sequence still incomplete at
-the end of the buffer is reported through `eff_end`: the caller holds it back until it completes.
+What a sequence carries as text stays text: the payload of an OSC (a window title, a hyperlink's URL, an
+OSC 52 clipboard write) and of DCS/APC strings reaches the terminal and whoever reads the stream, so the
+detectors read it too. Only the introducer (`ESC ]`) is taken out, and the terminators (BEL, `ESC \\`) read
+as a line break, so a value inside a title ends where the title does.
+
+The escape grammar is fixed and bounded (CSI up to 32 parameter bytes), so parsing is deterministic from
+any point that is not inside a sequence. An escape sequence still incomplete at the end of the buffer (at
+most a CSI, which carries no text) is reported through `eff_end`: the caller holds it back until it
+completes.
 """
 
 from __future__ import annotations
@@ -16,18 +22,19 @@ import re
 from bisect import bisect_right
 
 ESC = b"\x1b"
+BEL = b"\x07"
 
 # INVARIANT: every alternative is bounded, so an incomplete sequence is held back for a bounded time.
+# Group 1 is the string terminator `ESC \\`: its ESC is taken out and its `\\` reads as a line break.
 ESCAPE_RE = re.compile(
     rb"\x1b(?:\[[0-?]{0,32}[ -/]{0,4}[@-~]"  # CSI: colours, cursor moves, erase-line
-    rb"|\][^\x07\x1b]{0,512}(?:\x07|\x1b\\)"  # OSC: window titles, hyperlinks
+    rb"|\]"  # OSC introducer (its payload is text, see above)
     rb"|[ -/]{1,2}[0-~]"  # nF: charset selection such as ESC ( B
-    rb"|[0-Z\\^-~])"  # Fp/Fe/Fs two-byte sequences (not '[' or ']')
+    rb"|[0-Z^-~]"  # Fp/Fe/Fs two-byte sequences (not '[', '\\' or ']')
+    rb"|(\\))"  # ST
 )
-_ESCAPE_PARTIAL_RE = re.compile(
-    rb"\x1b(?:\[[0-?]{0,32}[ -/]{0,4}|\][^\x07\x1b]{0,512}\x1b?|[ -/]{0,2})\Z"
-)
-MAX_ESCAPE = 520  # longest sequence the grammar accepts (bounds what an incomplete one holds back)
+_ESCAPE_PARTIAL_RE = re.compile(rb"\x1b(?:\[[0-?]{0,32}[ -/]{0,4}|[ -/]{0,2})\Z")
+MAX_ESCAPE = 39  # longest sequence the grammar accepts (bounds what an incomplete one holds back)
 
 
 class TextView:
@@ -44,7 +51,7 @@ class TextView:
         self.raw_end = base + len(raw)
         self.identity = ESC not in raw
         if self.identity:
-            self.text = raw
+            self.text = raw.replace(BEL, b"\n") if BEL in raw else raw
             self.eff_end = self.raw_end
             self._segs: list[tuple[int, int, int]] | None = None
             return
@@ -65,12 +72,17 @@ class TextView:
                 pieces.append(raw[pos:s])
                 segs.append((pos, s, vpos))
                 vpos += s - pos
+            if m.start(1) >= 0:  # ST: the ESC goes, the `\\` reads as a line break
+                pieces.append(b"\n")
+                segs.append((s + 1, e, vpos))
+                vpos += 1
             pos = e
         if limit > pos:
             pieces.append(raw[pos:limit])
             segs.append((pos, limit, vpos))
             vpos += limit - pos
-        self.text = b"".join(pieces)
+        text = b"".join(pieces)
+        self.text = text.replace(BEL, b"\n") if BEL in text else text
         self.eff_end = base + limit
         self._segs = segs
         self._vstarts = [seg[2] for seg in segs]

@@ -369,3 +369,27 @@ def test_a_name_before_a_terraform_output_object_does_not_hide_its_secret() -> N
     # `key:` on the line before made the name-value detector judge the object by that name, not its own key
     text = b'key: \n{"db_password": {"sensitive": true, "type": "string", "value": "Tr0ub4dor&3-bI89mB"}}\n'
     assert b"Tr0ub4dor" not in mask_whole(text)
+
+
+@pytest.mark.parametrize("text, secret, kept", [
+    # a window title and a hyperlink reach the terminal and whoever reads the stream: their text is masked
+    (b"\x1b]0;deploy GITHUB_TOKEN=ghp_" + b"Q" * 36 + b"\x07alice@web-1:~$ ", b"Q" * 36, b"\x07alice@web-1:~$ "),
+    (b"\x1b]8;;https://ci:Tr0ub4dor3x@git.example.com/app\x1b\\repo\x1b]8;;\x1b\\ ok", b"Tr0ub4dor3x",
+     b"@git.example.com/app\x1b\\repo\x1b]8;;\x1b\\ ok"),
+])
+def test_text_inside_osc_sequences_is_masked_and_the_sequence_kept(text: bytes, secret: bytes, kept: bytes) -> None:
+    whole = mask_whole(text + b"\n")
+    assert secret not in whole and whole.endswith(kept + b"\n")
+    for cut in range(1, len(text)):
+        assert mask_chunks([text[:cut], text[cut:] + b"\n"]) == whole, cut
+
+
+def test_an_osc_introducer_holds_nothing_back() -> None:
+    # it once held up to 512 bytes as a possible title, and an idle release sent them unscanned
+    m = StreamMasker(MaskingProfile())
+    token = b"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"
+    out = m.feed(b"\x1b]\n" + token[:20])
+    out += m.release_idle() + m.feed(token[20:] + b"\n") + m.finish()
+    assert token[6:14] not in out and token[-8:] not in out and out.startswith(b"\x1b]\n")
+    m = StreamMasker(MaskingProfile())
+    assert m.feed(b"\x1b]0;make all ") == b"\x1b]0;make all "
