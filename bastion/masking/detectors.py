@@ -604,7 +604,7 @@ REJECT_LAST = frozenset(
     b"lifetime duration validity rotation strength regex pattern command cmd method algorithm alg kind helper "
     b"location secretref namespace mount prefix suffix template hash salt rounds iterations age days "
     b"at in on by before after created updated changed encryption encoding scheme schemes complexity history strategy "
-    b"rule rules requirements validator validators reuse accessor".split()
+    b"rule rules requirements validator validators reuse accessor backend backends engine driver plugin".split()
 )
 REJECT_ANY = frozenset(b"tokenizer tokenizers tokenize tokenized public publickey pubkey secretary secretaries "
                        b"secretariat secretion secretive secretly secretsmanager secretmanager bypass compass surpass trespass".split())
@@ -664,7 +664,11 @@ def _value_sane(value: bytes, quoted: bool) -> bool:
     words = value.split()
     if any(w.endswith(b":") for w in words) or b" = " in value:
         return False
-    return not (len(words) >= 2 and all(w.isalpha() for w in words))
+    if len(words) < 2:
+        return True
+    # prose: words and counts (`3 rotated, 0 failed`, `password updated successfully`)
+    plain = [w.rstrip(b",.;") for w in words]
+    return not (all(w.isalpha() or w.isdigit() for w in plain) and any(len(w) >= 3 and w.isalpha() for w in plain))
 
 
 def _not_path(value: bytes, quoted: bool) -> bool:
@@ -794,7 +798,7 @@ KEY_RULES = [
         negs=["password: ********", "PASSWORD_FILE=/run/secrets/db", "Error: invalid password: too short",
               "PWD=/home/alice", "OLDPWD=/tmp", "password = get_password()", "password=<redacted>",
               "if password == user.password:", "tests passed=12 failed=0", "password: ${DB_PASSWORD}",
-              "password: changeme", "passwd: password updated successfully", "Pass: 12 Fail: 0", "bypass: enabled-for-ci",
+              "password: changeme", "passwd: password updated successfully", "passwords: 3 rotated, 0 failed", "Pass: 12 Fail: 0", "bypass: enabled-for-ci",
               "PWD=C:\\Users\\bob", "proxy_pass http://backend;", "password_encryption = scram-sha-256",
               "db.password=@db.password@", "password = (known after apply)", "password: example",
               "GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}", "NODE_AUTH_TOKEN=XXXXX-XXXXX-XXXXX-XXXXX",
@@ -812,7 +816,7 @@ KEY_RULES = [
         _has(b"secret"), "SECRET_KEY", fake(ALNUM, 50, "secretkey"),
         value_ok=_secret_value,
         negs=["secretName: db-credentials", "secret_ref=vault/path", "secret: null", "secretary: Alice",
-              "secret: my-secret-name", "existingSecret: postgres-auth",
+              "secret: my-secret-name", "existingSecret: postgres-auth", "SECRET_BACKEND=vault",
               'secret_arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf"']),
     _kv("token-assignment", "Values of token-named keys (token, access_token, refresh_token, authToken, auth)",
         lambda n, p: _key_filter(n, p) and (b"token" in n or n in (b"auth", b"authkey", b"masterauth")
