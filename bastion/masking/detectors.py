@@ -816,7 +816,7 @@ KEY_RULES = [
         _has(b"secret"), "SECRET_KEY", fake(ALNUM, 50, "secretkey"),
         value_ok=_secret_value,
         negs=["secretName: db-credentials", "secret_ref=vault/path", "secret: null", "secretary: Alice",
-              "secret: my-secret-name", "existingSecret: postgres-auth", "SECRET_BACKEND=vault",
+              "secret: my-secret-name", "existingSecret: postgres-auth", "SECRET_BACKEND=vault", "self.secret = secret",
               'secret_arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf"']),
     _kv("token-assignment", "Values of token-named keys (token, access_token, refresh_token, authToken, auth)",
         lambda n, p: _key_filter(n, p) and (b"token" in n or n in (b"auth", b"authkey", b"masterauth")

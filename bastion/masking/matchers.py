@@ -341,6 +341,11 @@ _IDENT_WORD = re.compile(rb"[A-Za-z_]+\Z")  # a name, no digit (`- upper`)
 _SEQ_REST = re.compile(rb"[^\n]*(?:\n[ \t]*(?:-[ \t][^\n]*|-?\Z))*")
 
 
+def _last_part(key: bytes) -> bytes:
+    """`self.secret` -> `secret`: an attribute assigned the variable of its own name is code."""
+    return key.rsplit(b".", 1)[-1].lower()
+
+
 def closing_quote(v: bytes, quote: bytes, p: int, w: int) -> int:
     """Where the string opened by `quote` (`"`, `'`, or `\\"` inside an escaped JSON string) just before
     `p` ends, before `w`; -1 if it does not. A quote after an odd run of backslashes is escaped (`\\"`);
@@ -384,7 +389,8 @@ class KeyValueFamily(Detector):
         self.rules = rules
         self.ids = tuple(r.id for r in rules)
         self._cache: dict[bytes, tuple[list[KeyRule], bool]] = {}  # key name -> accepting rules
-        self._fast: dict[bytes, tuple[list[KeyRule], bytes]] = {}  # key name -> (rules, lower-cased name)
+        # key name -> (rules, lower-cased name, its last dotted part)
+        self._fast: dict[bytes, tuple[list[KeyRule], bytes, bytes]] = {}
 
     def enabled(self, ids: frozenset[str]) -> "Detector | None":
         rules = [r for r in self.rules if r.id in ids]
@@ -443,7 +449,7 @@ class KeyValueFamily(Detector):
                     cached = self._fast.get(key)
                     if cached is None:
                         cached = self._fast_for(key)
-                    rules, key_lower = cached
+                    rules, key_lower, key_last = cached
                     if not rules:
                         return None, skip, skip
                     n = len(value)
@@ -452,7 +458,8 @@ class KeyValueFamily(Detector):
                         if PLACEHOLDER_RE.match(value) is not None:  # `not_placeholder`, inlined
                             return None, skip, skip
                     if (b"." in value and _CODE_REF.match(value)) or (
-                        n == len(key) and value.lower() == key_lower
+                        (n == len(key) and value.lower() == key_lower)  # `PASSWORD=password`
+                        or (n == len(key_last) and value.lower() == key_last)  # `self.secret=secret`
                     ):
                         return None, skip, skip
                     for r in rules:
@@ -464,11 +471,12 @@ class KeyValueFamily(Detector):
             return r[0], r[1], -1
         return r, -1, -1
 
-    def _fast_for(self, key: bytes) -> tuple[list[KeyRule], bytes]:
+    def _fast_for(self, key: bytes) -> tuple[list[KeyRule], bytes, bytes]:
         cached = self._rules_for(key)
         if len(self._fast) > 4096:
             self._fast.clear()
-        out = self._fast[key] = (cached[0], key.lower())
+        lower = key.lower()
+        out = self._fast[key] = (cached[0], lower, lower.rsplit(b".", 1)[-1])
         return out
 
     def _rules_for(self, key: bytes) -> tuple[list[KeyRule], bool]:
@@ -582,7 +590,7 @@ class KeyValueFamily(Detector):
         if weak and not (len(value) >= 6 and any(c in b"0123456789+/=_-!@#$%^&*" for c in value)):
             return None, skip
         if not quoted:
-            if (b"." in value and _CODE_REF.match(value)) or value.lower() == key.lower():
+            if (b"." in value and _CODE_REF.match(value)) or value.lower() in (key.lower(), _last_part(key)):
                 return None, skip
             if (not at_line_start and _IDENT.match(value) and v[vs - 1] in b" \t"
                     and not any(c in b"0123456789" for c in value)):
