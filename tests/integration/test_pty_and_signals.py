@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+import time
 
 import asyncssh
 import pytest
@@ -20,9 +21,17 @@ def test_ssh_tt_runs_an_interactive_shell_with_a_pty(gateway):
                             capture_output=True, timeout=30)
     assert result.returncode == 3, result.stderr
     assert b"IS-A-TTY" in result.stdout
-    casts = gateway.recordings()
-    assert len(casts) == 1
-    header, events = parse(casts[0].read_bytes().splitlines(keepends=True))
+    # The client has its exit status before the recording's writer thread has written the last events:
+    # wait (bounded) for the closing marker rather than read a recording still being written.
+    gateway.settle()
+    deadline = time.monotonic() + 10
+    while True:
+        casts = gateway.recordings()
+        assert len(casts) == 1
+        header, events = parse(casts[0].read_bytes().splitlines(keepends=True))
+        if any(code == "m" and data.startswith("exit") for _, code, data in events) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert header["version"] == 2 and isinstance(header["timestamp"], int)
     assert header["title"] == "alice@web-1"
     output = "".join(data for _, code, data in events if code == "o")
