@@ -341,6 +341,26 @@ _IDENT_WORD = re.compile(rb"[A-Za-z_]+\Z")  # a name, no digit (`- upper`)
 _SEQ_REST = re.compile(rb"[^\n]*(?:\n[ \t]*(?:-[ \t][^\n]*|-?\Z))*")
 
 
+def _has_digit_or_symbol(value: bytes) -> bool:
+    """What tells a generated value from a word (`s3cr3t!` from `expired`)."""
+    return any(c in b"0123456789+/=_-!@#$%^&*" for c in value)
+
+
+def _element_span(value: bytes, s: int, quoted: bool, rules: list, key: bytes, weak: bool) -> "Span | None":
+    """The span of one element of a list under a secret key (at `s`), or None: not a placeholder, nor (bare)
+    a name or a code reference (`[min_length, upper]`, `- true`), and accepted by the first rule that takes it."""
+    if len(value) < 3 or not not_placeholder(value) or value.startswith(b"[MASKED") or value == key:
+        return None
+    if not quoted and (_IDENT_WORD.match(value) or (b"." in value and _CODE_REF.match(value))):
+        return None
+    if weak and not (len(value) >= 6 and _has_digit_or_symbol(value)):
+        return None
+    for r in rules:
+        if r.value_ok(value, quoted):
+            return (s, s + len(value), r.id, 0)
+    return None
+
+
 def _last_part(key: bytes) -> bytes:
     """`self.secret` -> `secret`: an attribute assigned the variable of its own name is code."""
     return key.rsplit(b".", 1)[-1].lower()
@@ -587,7 +607,7 @@ class KeyValueFamily(Detector):
         value = v[s:t]
         if len(value) < 3 or not not_placeholder(value) or value.startswith(b"[MASKED"):
             return None, skip
-        if weak and not (len(value) >= 6 and any(c in b"0123456789+/=_-!@#$%^&*" for c in value)):
+        if weak and not (len(value) >= 6 and _has_digit_or_symbol(value)):
             return None, skip
         if not quoted:
             if (b"." in value and _CODE_REF.match(value)) or value.lower() in (key.lower(), _last_part(key)):
@@ -639,17 +659,9 @@ class KeyValueFamily(Detector):
                     return None  # a call or an index: code, not data
                 value, quoted, s = mm.group(), False, p
                 p = mm.end()
-                if (_IDENT.match(value) and not any(c in b"0123456789" for c in value)) or (
-                        b"." in value and _CODE_REF.match(value)):
-                    continue  # names (`[min_length, upper]`, `true`), not secrets
-            if len(value) < 3 or not not_placeholder(value) or value.startswith(b"[MASKED") or value == key:
-                continue
-            if weak and not (len(value) >= 6 and any(c in b"0123456789+/=_-!@#$%^&*" for c in value)):
-                continue
-            for r in rules:
-                if r.value_ok(value, quoted):
-                    spans.append((s, s + len(value), r.id, 0))
-                    break
+            span = _element_span(value, s, quoted, rules, key, weak)
+            if span is not None:
+                spans.append(span)
         return spans or None
 
     def _block_list(self, v: bytes, ks: int, w: int, avail: int, final: bool, rules: list, key: bytes):
@@ -685,12 +697,9 @@ class KeyValueFamily(Detector):
                     value = value[:cut] if cut >= 0 else value
                     if _SEQ_MAPPING.match(value) or value[:1] in _LINE_VALUE_REJECT:
                         break
-                if (len(value) >= 3 and not_placeholder(value) and not value.startswith(b"[MASKED")
-                        and value != key and (quoted or not (_CODE_REF.match(value) or _IDENT_WORD.match(value)))):
-                    for r in rules:
-                        if r.value_ok(value, quoted):
-                            spans.append((s, s + len(value), r.id, 0))
-                            break
+                span = _element_span(value, s, quoted, rules, key, False)
+                if span is not None:
+                    spans.append(span)
             if nl < 0:
                 break
             p = nl + 1
@@ -750,7 +759,7 @@ class KeyValueFamily(Detector):
         value = v[vs:w].rstrip(b" \t\r")
         if len(value) < 6 or b" " in value or b"\t" in value or value.startswith(b"[MASKED"):
             return None
-        if not any(c in b"0123456789+/=_-!@#$%^&*" for c in value) or not not_placeholder(value):
+        if not _has_digit_or_symbol(value) or not not_placeholder(value):
             return None
         rules, _simple = self._rules_for(v[ks:mw.start(1)])
         for r in rules:
