@@ -672,6 +672,7 @@ class KeyValueFamily(Detector):
         p = w + 1
         cap = p + self.max_window
         spans: list[Span] = []
+        first = True
         while True:
             if p >= avail:
                 if final or avail >= cap:
@@ -684,10 +685,13 @@ class KeyValueFamily(Detector):
             m = _SEQ_ITEM.match(v, p, end)
             if m is None:
                 if v[p:end].strip(b" \t\r"):
+                    if first:
+                        return self._next_line_scalar(v, p, end, key_indent, rules, key)
                     break  # not an item: the sequence ended on the line before
             elif len(m.group(1)) < key_indent:
                 break
             else:
+                first = False
                 value, s, quoted = m.group(2), m.start(2), False
                 if value[:1] in (b'"', b"'"):
                     close = closing_quote(value, value[:1], 1, len(value))
@@ -704,6 +708,32 @@ class KeyValueFamily(Detector):
                 break
             p = nl + 1
         return spans or None
+
+    def _next_line_scalar(self, v: bytes, p: int, end: int, key_indent: int, rules: list, key: bytes):
+        """`password:` with its value alone on the next, deeper-indented line (a YAML plain or quoted scalar).
+        A mapping (`password:` then `  value: x`), structure, a comment or words with spaces (prose under a
+        `Password:` prompt) is not a value."""
+        line = v[p:end].rstrip(b" \t\r")
+        body = line.lstrip(b" \t")
+        if len(line) - len(body) <= key_indent or _SEQ_MAPPING.match(body):
+            return None
+        s = p + len(line) - len(body)
+        if body[:1] in (b'"', b"'"):
+            close = closing_quote(body, body[:1], 1, len(body))
+            value, s, quoted = body[1 : close if close >= 0 else len(body)], s + 1, True
+        else:
+            cut = body.find(b" #")
+            value, quoted = (body[:cut] if cut >= 0 else body).rstrip(b" \t"), False
+            if value[:1] in _LINE_VALUE_REJECT or value[:1] == b"#" or b" " in value or b"\t" in value:
+                return None
+            if (b"." in value and _CODE_REF.match(value)) or value.lower() == key.lower():
+                return None
+        if len(value) < 3 or not not_placeholder(value) or value.startswith(b"[MASKED"):
+            return None
+        for r in rules:
+            if r.value_ok(value, quoted):
+                return [(s, s + len(value), r.id, 0)]
+        return None
 
     def _block_value(self, v: bytes, ks: int, w: int, avail: int, final: bool, rules: list):
         """A YAML block scalar (`password: |` then more-indented lines): the value is those lines. It ends at

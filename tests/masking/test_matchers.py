@@ -64,6 +64,29 @@ def test_lists_of_names_placeholders_and_code_stay(text: bytes) -> None:
     assert mask_whole(text) == text
 
 
+@pytest.mark.parametrize("text, secret", [
+    (b"password:\n  " + A + b"\nnext: 1\n", A),
+    (b"db:\n  api_key:\n    '" + B + b"'  # rotated\n", B),
+    (b"token:\n\n  \"" + C + b"\"\n", C),
+])
+def test_a_value_alone_on_the_next_deeper_line_is_masked_in_any_chunking(text: bytes, secret: bytes) -> None:
+    out = mask_whole(text)
+    assert secret not in out and b"[MASKED:" in out
+    for cut in range(1, len(text)):
+        assert mask_chunks(split_at(text, [cut])) == out
+
+
+@pytest.mark.parametrize("text", [
+    b"password:\n  value: 3\n",            # a mapping under the key
+    b"Password:\n   Login successful\n",  # prose after a prompt
+    b"token:\n  # rotated weekly\n",
+    b"secret:\nabc123def\n",              # not deeper than the key
+    b"password:\n  ********\n",
+])
+def test_what_follows_a_bare_key_and_is_not_its_value_stays(text: bytes) -> None:
+    assert mask_whole(text) == text
+
+
 def test_a_list_item_that_is_a_mapping_is_judged_by_its_own_keys() -> None:
     text = b"credentials:\n  - user: app\n    password: " + C + b"\n"
     out = mask_whole(text)
