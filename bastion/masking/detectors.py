@@ -137,7 +137,7 @@ TOKEN_DETECTORS: list[Detector] = [
     _tok("slack-token", "Slack bot/user/app-level/refresh token (xoxb-, xoxp-, xoxa-, xoxe-, …)", ["xox"],
          rb"xox(?:[abprs]|e(?:\.xox[bp])?)-[A-Za-z0-9\-]{10,}",
          "xoxb-" + fake("0123456789", 12, "s1") + "-" + fake("0123456789", 13, "s2") + "-" + fake(ALNUM, 24, "s3"),
-         cont=rb"[A-Za-z0-9\-.]", keep=5, viable=rb"xox(?:[abprse](?:\.xox[bp]?)?-?[A-Za-z0-9\-]*)?",
+         cont=rb"[A-Za-z0-9\-.]", keep=5, viable=rb"xox(?:[abprs]-?[A-Za-z0-9\-]*|e(?:\.(?:x(?:o(?:x(?:[bp]-?[A-Za-z0-9\-]*)?)?)?)?|-?[A-Za-z0-9\-]*))?",
          negs=["the xoxo greeting"]),
     _tok("slack-app-token", "Slack app configuration token (xapp-)", ["xapp-"], rb"xapp-[A-Za-z0-9\-]{20,}",
          "xapp-1-A" + fake(UPPER_DIGITS, 10, "xa1") + "-" + fake("0123456789", 13, "xa2") + "-" + fake(HEX, 64, "xa3"),

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bastion.masking.detectors import BUILTIN, BUILTIN_IDS, builtin_infos
+from bastion.masking.detectors import BUILTIN, BUILTIN_IDS, TOKEN_DETECTORS, builtin_infos
 from bastion.masking.matchers import Detector
 from bastion.masking.profiles import MaskingProfile
 from tests.masking.conftest import mask_chunks, mask_whole
@@ -173,3 +173,23 @@ def test_skipping_xml_and_cli_inside_env_keys_changes_nothing(lines: list) -> No
     with env_key_skip_off():
         slow = mask_whole(data, MaskingProfile())
     assert fast == slow
+
+
+_TOKEN_SAMPLES = [(d, s) for d in TOKEN_DETECTORS if d.viable is not None for _t, s in d.positives
+                  if d.regex.search(s.encode())]
+_TOKEN_SAMPLES.append((next(d for d in TOKEN_DETECTORS if d.id == "slack-token"),
+                       "xoxe.xoxp-1-" + "A1b2C3d4E5f6G7h8" * 4))  # a Slack refresh token's two heads
+
+
+@pytest.mark.parametrize("det, sample", _TOKEN_SAMPLES, ids=[f"{d.id}-{i}" for i, (d, _s) in enumerate(_TOKEN_SAMPLES)])
+def test_every_prefix_of_a_token_past_its_trigger_is_viable(det, sample: str) -> None:
+    """A token arriving a byte at a time is held while it could still become a match: a prefix that
+    `viable` rejects is released, and the rest of the token would then be judged without its head."""
+    token = sample.encode()
+    m = det.regex.search(token)
+    assert m is not None
+    token = token[m.start():]
+    head = max((len(lit) for lit in det.literals if token.lower().startswith(lit)), default=1)
+    for i in range(head, len(token)):
+        assert det.viable.fullmatch(token, 0, i) or det.regex.match(token, 0, i), token[:i]
+    assert token not in mask_chunks([bytes([c]) for c in sample.encode()])
