@@ -64,11 +64,13 @@ PLACEHOLDER_RE = re.compile(
     rb"(?i)\A(?:\**|x{3,}|\.{2,}|\xe2\x80\xa6|-+|~|\?+|<[^>]*>|\$\{[^}]*\}?|\$\([^)]*\)?|\$[A-Za-z_]\w*"
     rb"|%\(?\w*\)?s?|\{\{.*\}\}|\{[A-Za-z_]\w*\}|\[MASKED[^\]]*\]?|\[?redacted\]?|<redacted>|\(?none\)?|null|nil"
     rb"|true|false|undefined|hidden|n/a|empty|unset|not[ _-]?set|required|optional|string|your[_-]?\S*"
-    rb"|\[?hidden\]?|\[?filtered\]?|\[?secure\]?|sensitive)\Z"
+    rb"|\[?hidden\]?|\[?filtered\]?|\[?secure\]?|sensitive|%\w+%"
+    # states and permissions, not values (`id-token: write`, `secrets: inherit`, `password: disabled`)
+    rb"|read|write|inherit|enabled|disabled|expired|revoked|invalid|missing|on|off|yes|no|auto)\Z"
 )
 
 
-_PLACEHOLDER_HEADS = frozenset(b"*<$%{[-~?.(xXnNtTfFuUhHeEuUoOrRsSyY\xe2")
+_PLACEHOLDER_HEADS = frozenset(b"*<$%{[-~?.(xXnNtTfFuUhHeEuUoOrRsSyYwWiIdDmMaA\xe2")
 
 
 def line_window(v: bytes, ts: int, max_len: int, avail: int, final: bool) -> int | None:
@@ -300,7 +302,8 @@ class KeyRule:
     negatives: tuple[str, ...] = ()
 
 
-_KEY_TAIL = re.compile(rb"([A-Za-z0-9_.\-]{0,64})(\\?[\"']?)[ \t]*(=>|:=|=|:)[ \t]*(\\?[\"']?)")
+# group 2: the key's closing quote, and the `]` of a subscript (`os.environ['API_KEY'] = '…'`)
+_KEY_TAIL = re.compile(rb"([A-Za-z0-9_.\-]{0,64})(\\?[\"']?|[\"']\])[ \t]*(=>|:=|=|:)[ \t]*(\\?[\"']?)")
 # A Python/pydantic type annotation after `name:` (optionally `| None` and a default).
 _ANNOTATION = re.compile(
     rb"(?:str|bytes|int|bool|float|Any|SecretStr|SecretBytes|(?:typing\.)?(?:Optional|Union|List|Dict|Annotated)"
@@ -311,8 +314,10 @@ _KEY_TAIL_PARTIAL = re.compile(rb"[A-Za-z0-9_.\-]{0,64}\\?[\"']?[ \t]*[=:]?")
 _CAMEL = re.compile(rb"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 _UNQUOTED = re.compile(rb"[^\s\"'`,;&<>()\[\]{}]+")
 # `settings.TOKEN`, `os.environ.get`: a reference in code, not a value (but a legacy Vault token, `s.` and 24
-# mixed-case letters and digits, has that shape too)
+# mixed-case letters and digits, has that shape too, and so do generated `id.secret` tokens: a part with
+# digits on both sides of letters, `patuj3z9hX….abbaec52…`, `t1.v7jnIer3…`, is generated, not a name)
 _CODE_REF = re.compile(rb"(?![sbr]\.(?=[A-Za-z]*[0-9])(?=[0-9a-z]*[A-Z])[A-Za-z0-9]{24}\Z)"
+                       rb"(?![^\n]*?[0-9][A-Za-z]+[0-9])"
                        rb"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+\Z")
 _IDENT = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*\Z")
 _CODE_CALL = re.compile(rb"[A-Za-z_][A-Za-z0-9_.]*(?:\(.*\)|\[.*\])[;,]?\Z")

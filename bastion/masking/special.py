@@ -178,6 +178,8 @@ class CliPasswordDetector(SampledDetector):
         flag = alone = False
         if rule is None:  # "pass": only as `--pass…` flag or a netrc `password` field
             flag = _FLAG_HEAD_OK(v, ts)
+            if flag and v[ts - 5 : ts].lower() == b"--no-":
+                return None  # `pg_dump --no-password app`: the option that turns the prompt off
             if not flag:
                 if word != b"pass" or v[ts - 1 : ts] not in (b" ", b"\t") or ts == 0:
                     return None
@@ -209,6 +211,8 @@ class CliPasswordDetector(SampledDetector):
                 value = m.group(g)
                 if alone and v[m.end(): w].strip():
                     return out  # `password only once.`: prose, not a netrc line's last field
+                if flag and _METAVAR.match(value):
+                    return out  # `--password PASSWORD  the database password`: usage text
                 if not_placeholder(value) and len(value) >= 3 and value[:1] not in b"$<":
                     out.append((m.start(g), m.end(g), "cli-password", 0))
         return out
@@ -230,6 +234,8 @@ class CliPasswordDetector(SampledDetector):
 
 
 _DIGITS_SYMBOLS = frozenset(b"0123456789_+/=.~")
+# an option's argument name in usage and help text (`--password PASSWORD`, click's `--password TEXT`)
+_METAVAR = re.compile(rb"[A-Z][A-Z_]{1,31}\Z")
 
 
 def _secret_group(m: "re.Match[bytes]") -> int | str:

@@ -103,6 +103,11 @@ SECRET = "Zx9Qw7Lk3Mn8Pv2R"
     f"secret: >-\n  {SECRET}\n",
     f"    password: str = '{SECRET}'\n",          # a hard-coded default after the annotation
     f"password: str{SECRET}\n",
+    # generated `id.secret` tokens are not code references
+    "export AIRTABLE_TOKEN=patuj3z9hXfUxZVTn.0123456789abcdef0123456789abcdef\n",
+    f"export YC_TOKEN=t1.{SECRET}\n",
+    f"os.environ['OPENAI_API_KEY'] = '{SECRET}'\n",  # subscript assignments
+    f'app.config["SECRET_KEY"] = "{SECRET}"\n',
 ])
 def test_secret_shapes_found_by_probing_are_masked(text: str) -> None:
     out = mask_whole(text.encode(), MaskingProfile())
@@ -119,6 +124,16 @@ def test_secret_shapes_found_by_probing_are_masked(text: str) -> None:
     "    password: str\n",                         # type annotations (cat models.py)
     "    api_key: Optional[str] = None\n",
     "    token: str = ''\n",
+    "token = settings.AWS_S3_TOKEN\n",            # code references, digits and all
+    "api_key = self.oauth2Token\n",
+    "token = os.environ['TOKEN']\n",
+    "permissions:\n  id-token: write\n",           # GitHub Actions
+    "    secrets: inherit\n",
+    "password: disabled\ntoken=expired\n",
+    "set DB_PASSWORD=%DB_PASSWORD%\n",            # a Windows variable
+    "  --password PASSWORD   database password\n",  # usage text
+    "--password TEXT  Password  [required]\n",
+    "pg_dump --no-password app\n",
 ])
 def test_look_alikes_found_by_probing_stay(text: str) -> None:
     assert mask_whole(text.encode(), MaskingProfile()) == text.encode()
