@@ -69,6 +69,16 @@ CARD_MC = "5555555555554444"
 CARD_AMEX = "3782-822463-10005"
 
 
+def _sk_key_body(s: bytes) -> bool:
+    """An `sk-` key (OpenAI and the many APIs shaped like it: OpenRouter `sk-or-v1-<hex>`, DeepSeek `sk-<hex>`):
+    digits and capitals, or a last part of 32+ lower-case letters and digits mixed as generated text is."""
+    if any(c in b"0123456789" for c in s) and any(c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZ" for c in s):
+        return True
+    tail = s.rsplit(b"-", 1)[-1]
+    digits = sum(c in b"0123456789" for c in tail)
+    return len(tail) >= 32 and tail.isalnum() and digits >= 6 and len(tail) - digits >= 6
+
+
 def _tok(
     id: str, desc: str, literals: list[str], pattern: bytes, secret: str, *, ctx: str = "token: {s}", negs=(), **kw
 ) -> TokenDetector:
@@ -162,8 +172,9 @@ TOKEN_DETECTORS: list[Detector] = [
     _tok("openai-api-key", "OpenAI API key (sk-, sk-proj-, sk-svcacct-, sk-admin-)", ["sk-"],
          rb"sk-(?!ant-)(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_\-]{20,}",
          "sk-proj-" + fake(URLSAFE, 56, "oai1") + "T3BlbkFJ" + fake(URLSAFE, 56, "oai2"), keep=3,
-         validate=lambda s: any(c in b"0123456789" for c in s) and any(c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZ" for c in s),
-         viable=rb"sk-[A-Za-z0-9_\-]*", negs=["disk-usage-report-for-the-whole-cluster", "task-scheduler sk-learn"]),
+         validate=_sk_key_body,
+         viable=rb"sk-[A-Za-z0-9_\-]*", negs=["disk-usage-report-for-the-whole-cluster", "task-scheduler sk-learn",
+                                              "sk-learn-compatible-estimators-for-the-pipeline-v2"]),
     _tok("huggingface-token", "Hugging Face access token (hf_, api_org_)", ["hf_", "api_org_"],
          rb"(?:hf_|api_org_)[A-Za-z0-9]{30,}", "hf_" + fake(ALNUM, 34, "hf"), keep=3, cont=rb"[A-Za-z0-9_]",
          viable=rb"(?:hf_|api_org_)[A-Za-z0-9]*", negs=["hf_hub_download is a function"]),

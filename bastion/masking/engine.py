@@ -175,6 +175,16 @@ def build_engine(
         if det.trigger_re is not None:
             regex_dets.append((det, re.compile(det.trigger_re)))
             t_max = max(t_max, det.trigger_width)
+    # The literal chain takes the longest literal at a place, so `sshpass` hides the `pass` in `SSHPASS=…`:
+    # a literal that is one word holding a key-value literal also triggers the key-value family, which
+    # finds its key from any position inside it.
+    kv = next((d for d in detectors if type(d) is KeyValueFamily), None)
+    if kv is not None:
+        order = {id(d): i for i, d in enumerate(detectors)}
+        for lit, dets in lit_map.items():
+            if kv not in dets and lit.isalnum() and any(k in lit for k in kv.literals if k != lit):
+                dets.append(kv)
+                dets.sort(key=lambda d: order[id(d)])
     literals = sorted(lit_map, key=lambda x: (-len(x), x))
     scanner = scanner_factory(literals, [det.trigger_re for det, _ in regex_dets])  # type: ignore[misc]
     first2: dict[bytes, list[bytes]] = {}
@@ -190,7 +200,7 @@ def build_engine(
         partials=partials,
         first2=first2,
         max_literal=max((len(x) for x in literals), default=1),
-        kv=next((d for d in detectors if type(d) is KeyValueFamily), None),
+        kv=kv,
     )
 
 

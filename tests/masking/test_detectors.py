@@ -108,6 +108,9 @@ SECRET = "Zx9Qw7Lk3Mn8Pv2R"
     f"export YC_TOKEN=t1.{SECRET}\n",
     f"os.environ['OPENAI_API_KEY'] = '{SECRET}'\n",  # subscript assignments
     f'app.config["SECRET_KEY"] = "{SECRET}"\n',
+    f"export SSHPASS={SECRET}\n",                  # a key that is also a command-line trigger
+    "OPENROUTER=sk-or-v1-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n",
+    "using sk-0123456789abcdef0123456789abcdef\n",   # lower-case sk- keys (DeepSeek and others)
 ])
 def test_secret_shapes_found_by_probing_are_masked(text: str) -> None:
     out = mask_whole(text.encode(), MaskingProfile())
