@@ -45,7 +45,7 @@ from tree_sitter import Language, Node, Parser
 
 from bastion.policy.words import Word, WordBuilder, decode_ansi_c
 from bastion.policy.downloads import DOWNLOADERS, written_files
-from bastion.policy.envvars import COMMAND_VARIABLES, assignment_commands
+from bastion.policy.envvars import assignment_commands, assignment_opaque, command_variable
 from bastion.policy.runners import STDIN_MARK
 from bastion.policy.wrappers import INTERPRETERS, SHELLS, WRAPPER_NAMES, reads_program_text, unwrap
 
@@ -432,20 +432,24 @@ class _Walker:
             if child.type == "variable_assignment":
                 self._assigned_command(child, b, ctx, span, keyword)
 
-    def _assigned_command(self, node: Node, b: WordBuilder, ctx: _Context, span: tuple[int, int], via: str) -> None:
-        """`LESSOPEN='|CMD %s'`, `GIT_SSH_COMMAND=CMD`, `export PAGER=CMD`: the command a program will run."""
-        name = node.child_by_field_name("name")
-        value = node.child_by_field_name("value")
-        if name is None or value is None or b.text(name) not in COMMAND_VARIABLES:
+    def _assigned_command(self, node: Node, b: WordBuilder, ctx: _Context, span: tuple[int, int], via: str,
+                          others: dict[str, str] | None = None, loads: bool = True) -> None:
+        """`LESSOPEN='|CMD %s'`, `GIT_SSH_COMMAND=CMD`, `export PAGER=CMD`: the command a program will run;
+        `export LD_PRELOAD=./x.so`: code it will load (an opaque command, unless `loads` is False because the
+        command it prefixes is already marked). `others`: variables set with it (`GIT_CONFIG_KEY_0` …)."""
+        named = _assigned_word(node, b)
+        if named is None or not command_variable(named[0]):
             return
-        words = b.words(value)
-        word = Word(" ".join(w.value for w in words), any(w.dynamic for w in words),
-                    any(w.resolved for w in words)) if words else Word("")
-        self._run_assignment(b.text(name), word, ctx, span, via)
+        self._run_assignment(named[0], named[1], ctx, span, via, others, loads)
 
-    def _run_assignment(self, name: str, value: Word, ctx: _Context, span: tuple[int, int], via: str) -> None:
-        inners, scripts = assignment_commands(name, value)
+    def _run_assignment(self, name: str, value: Word, ctx: _Context, span: tuple[int, int], via: str,
+                        others: dict[str, str] | None = None, loads: bool = True) -> None:
+        inners, scripts = assignment_commands(name, value, self.variables if others is None
+                                              else {**self.variables, **others})
         inner_ctx = ctx.child(wrappers=ctx.wrappers + (via,), stdin_text=None, stdin_kind="")
+        why = assignment_opaque(name, value) if loads else None
+        if why:
+            self._opaque(inner_ctx, why, span)
         for inner in inners:
             self._emit(inner, inner_ctx, span)
         for script in scripts:
@@ -600,9 +604,17 @@ class _Walker:
             sub = ctx.child(redirects=tuple(redirects), stdin_text=stdin_text, stdin_kind=stdin_kind, fed_by=fed)
             sub.depth = ctx.depth
         span = self._span(node, src, ctx, top)
-        self._emit(words, sub, span)
-        for prefix in prefixes:
-            self._assigned_command(prefix, b, ctx, span, _basename(words[0].value) if words else "=")
+        # `LD_PRELOAD=./x.so ls`: the command loads code the gateway cannot read, so it is opaque itself
+        assigned = [(p, a) for p in prefixes if command_variable(_assigned_name(p, b))
+                    and (a := _assigned_word(p, b)) is not None]
+        loads = next((why for _p, (name, value) in assigned if (why := assignment_opaque(name, value))), "")
+        self._emit(words, sub, span, forced=loads)
+        earlier: dict[str, str] = {}
+        via = _basename(words[0].value) if words else "="
+        for prefix, (name, value) in assigned:
+            self._run_assignment(name, value, ctx, span, via, earlier, loads=not (loads and words))
+            if not value.dynamic:
+                earlier[name] = value.value
 
     def _emit(self, words: list[Word], ctx: _Context, span: tuple[int, int], stdin_args: bool = False,
               forced: str = "") -> None:
@@ -660,6 +672,8 @@ class _Walker:
         else:
             wrapped = [(program, unwrap(program, args) if program else None)]
         unwrapped = wrapped[0][1] if len(wrapped) == 1 else None
+        if unwrapped is not None and unwrapped.opaque:
+            reason = reason or unwrapped.opaque  # `vim -S FILE`: what it runs is not on the line
         if unwrapped is not None and (unwrapped.inners or unwrapped.scripts or unwrapped.stdin_scripts
                                       or unwrapped.root_shell):
             cmd = replace(cmd, is_wrapper=bool(unwrapped.inners or unwrapped.scripts or unwrapped.stdin_scripts),
@@ -848,6 +862,23 @@ class _Walker:
             if carried is None or carried.dynamic:
                 return None
         return carried.value if carried is not None else None
+
+
+def _assigned_name(node: Node, b: WordBuilder) -> str:
+    name = node.child_by_field_name("name")
+    return b.text(name) if name is not None else ""
+
+
+def _assigned_word(node: Node, b: WordBuilder) -> tuple[str, Word] | None:
+    """(name, value as one word) of an assignment node; None without a value."""
+    name = node.child_by_field_name("name")
+    value = node.child_by_field_name("value")
+    if name is None or value is None:
+        return None
+    words = b.words(value)
+    word = Word(" ".join(w.value for w in words), any(w.dynamic for w in words),
+                any(w.resolved for w in words)) if words else Word("")
+    return b.text(name), word
 
 
 def _assignment_text(node: Node, b: WordBuilder) -> str:

@@ -36,6 +36,9 @@ class Unwrapped:
     chdir: Word | None = None                                 # `env -C DIR cmd`: where the inner command runs
     # shell text with STDIN_MARK where a word read from stdin goes (`ls | parallel 'rm -rf {}'`)
     stdin_scripts: list[Word] = field(default_factory=list)
+    # Set when part of what it runs is not on the line (`vim -S FILE`, `pwsh -EncodedCommand …`, `env
+    # LD_PRELOAD=x.so cmd`): the reason. The command and everything it is seen to run are then opaque.
+    opaque: str = ""
 
 
 def _skip_options(args: list[Word], spec: WrapperSpec) -> tuple[int, bool]:
@@ -45,7 +48,7 @@ def _skip_options(args: list[Word], spec: WrapperSpec) -> tuple[int, bool]:
         a = args[i].value
         if a == "--":
             return i + 1, no_command
-        if spec.assignments and "=" in a and not a.startswith("-") and a.split("=", 1)[0].isidentifier():
+        if spec.assignments and "=" in a and not a.startswith(("-", "=")):  # env takes any NAME=VALUE
             i += 1
             continue
         if a.startswith("--"):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import shlex
 
-from bastion.policy.envvars import COMMAND_VARIABLES, assignment_commands
+from bastion.policy.envvars import assignment_commands, assignment_opaque, command_variable
 from bastion.policy.inline_code import AWKS, CODE_FLAGS, shell_texts
 from bastion.policy.runners import HANDLERS as RUNNERS, MAKES, make_reads_stdin
 from bastion.policy.words import Word
@@ -152,12 +152,17 @@ def _unwrap_generic(program: str, args: list[Word]) -> Unwrapped:
     start, no_command = _skip_options(args, spec)
     out.chdir = _chdir_option(program, args[:start])
     if spec.assignments:  # `env LESSOPEN='|CMD %s' less f`: a variable the inner program runs
+        earlier: dict[str, str] = {}
         for a in args[:start]:
             name, eq, value = a.value.partition("=")
-            if eq and name in COMMAND_VARIABLES and not a.value.startswith("-"):
-                inners, scripts = assignment_commands(name, Word(value, a.dynamic))
+            if eq and command_variable(name) and not a.value.startswith("-"):
+                word = Word(value, a.dynamic)
+                inners, scripts = assignment_commands(name, word, earlier)
                 out.inners.extend(inners)
                 out.scripts.extend(scripts)
+                out.opaque = out.opaque or assignment_opaque(name, word) or ""
+                if not a.dynamic:
+                    earlier[name] = value
     if program == "taskset" and any(a.value in ("-p", "--pid") or (a.value.startswith("-") and "p" in a.value
                                                                     and not a.value.startswith("--"))
                                     for a in args[:start]):
@@ -415,28 +420,72 @@ _GIT_COMMAND_SUFFIXES = (".textconv", ".clean", ".smudge", ".process", ".driver"
                          ".uploadpack", ".receivepack", "command", "cmd")
 
 
+_GIT_PROGRAM_PATH = re.compile(r"^(?:browser|man|difftool|mergetool)\.[^.]+\.path$")
+_GIT_INCLUDE = re.compile(r"^(?:include|includeif\..*)\.path$")
+
+
 def _git_setting(key: str, value: Word) -> Word | None:
     """The command a git setting runs (`alias.x=!CMD`, `core.pager=CMD`, `*.textconv`, `sendemail.tocmd` …)."""
     key = key.lower()
-    if key.startswith("alias."):
+    if key.startswith("alias.") or key.startswith("submodule.") and key.endswith(".update"):
         return Word(value.value[1:], value.dynamic) if value.value.startswith("!") else None
-    if key.startswith(_GIT_COMMAND_KEYS) or key.endswith(_GIT_COMMAND_SUFFIXES):
+    if key.startswith(_GIT_COMMAND_KEYS) or key.endswith(_GIT_COMMAND_SUFFIXES) or _GIT_PROGRAM_PATH.match(key):
         return value
     return None
 
 
+def _git_include(key: str, value: Word, out: Unwrapped) -> None:
+    """`include.path=FILE`, `includeIf.COND.path=FILE`: more settings (commands among them) from a file."""
+    if _GIT_INCLUDE.match(key.lower()) and value.value not in ("", "/dev/null"):
+        out.opaque = out.opaque or f"git reads configuration from {value.value}, which the gateway cannot read"
+
+
 def _git(args: list[Word]) -> Unwrapped:
-    """`git -c core.pager='CMD' ...`, `git -c alias.x='!CMD' x`: configuration values that are commands."""
+    """`git -c core.pager='CMD' ...`, `git -c alias.x='!CMD' x`: configuration values that are commands;
+    `--config-env=KEY=VAR` takes the value from the environment (known only at run time)."""
     out = Unwrapped()
     for i, a in enumerate(args):
-        if a.value != "-c" or i + 1 >= len(args):
+        if a.value == "-c" and i + 1 < len(args):
+            key, _eq, value = args[i + 1].value.partition("=")
+            word = Word(value, args[i + 1].dynamic)
+        elif a.value.startswith("--config-env=") or a.value == "--config-env" and i + 1 < len(args):
+            setting = a.value.partition("=")[2] if "=" in a.value else args[i + 1].value
+            key, _eq, variable = setting.partition("=")
+            word = Word("$" + variable, True)
+        else:
             continue
-        key, _eq, value = args[i + 1].value.partition("=")
-        found = _git_setting(key, Word(value, args[i + 1].dynamic))
+        found = _git_setting(key, word)
         if found is not None:
             out.scripts.append(found)
+        _git_include(key, word, out)
     _git_subcommand(args, out)
     return out
+
+
+def _git_ext_url(url: Word) -> list[Word]:
+    """`ext::CMD ARG%_ARG`: the command the ext transport runs (`% ` is a space in a word, `%%` a `%`, `%s`/`%S`
+    the service name)."""
+    words: list[str] = []
+    current: list[str] = []
+    text = url.value[len("ext::"):]
+    k = 0
+    while k < len(text):
+        c = text[k]
+        if c == "%" and k + 1 < len(text):
+            nxt = text[k + 1]
+            current.append({" ": " ", "%": "%", "s": "git-upload-pack", "S": "upload-pack"}.get(nxt, ""))
+            k += 2
+            continue
+        if c == " ":
+            if current:
+                words.append("".join(current))
+            current = []
+        else:
+            current.append(c)
+        k += 1
+    if current:
+        words.append("".join(current))
+    return [Word(w, url.dynamic) for w in words]
 
 
 _GIT_GLOBAL_VALUE = frozenset({"-C", "-c", "--git-dir", "--work-tree", "--namespace", "--super-prefix",
@@ -452,6 +501,11 @@ def _git_subcommand(args: list[Word], out: Unwrapped) -> None:
     if i >= len(args):
         return
     sub, rest = args[i].value, args[i + 1:]
+    for a in rest:  # `git clone 'ext::sh -c rm% -rf% /'`: the ext transport runs a command here
+        if a.value.startswith("ext::"):
+            argv = _git_ext_url(a)
+            if argv:
+                out.inners.append(argv)
     if sub in _GIT_REMOTE_PROGRAM:  # `git clone --upload-pack=CMD`: for a local or ssh remote, run here
         out.scripts.extend(_option_values(rest, "-u" if sub == "clone" else "", _GIT_REMOTE_PROGRAM[sub]))
     if sub == "config":
@@ -520,6 +574,7 @@ def _git_config(rest: list[Word], out: Unwrapped) -> None:
         found = _git_setting(words[0].value, words[1])
         if found is not None:
             out.scripts.append(found)
+        _git_include(words[0].value, words[1], out)
 
 
 def _ssh_options(args: list[Word]) -> list[Word]:

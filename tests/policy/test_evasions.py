@@ -260,3 +260,84 @@ def test_a_version_flag_does_not_hide_a_script_from_stdin(shipped: PolicySet) ->
                                      "run0 rm -rf /"])
 def test_more_command_runners_are_unwrapped(shipped: PolicySet, command: str) -> None:
     assert_denied_as_rm_root(shipped, command)
+
+
+# --- git: GIT_CONFIG_KEY_n/VALUE_n pairs, --config-env, ext:: remotes ------------------------------------
+@pytest.mark.parametrize("command", [
+    "GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=core.pager GIT_CONFIG_VALUE_0='rm -rf /' git log",
+    "GIT_CONFIG_COUNT=1 GIT_CONFIG_VALUE_0='rm -rf /' GIT_CONFIG_KEY_0=core.pager git log",
+    "env GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=alias.x GIT_CONFIG_VALUE_0='!rm -rf /' git x",
+    "export GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=core.sshCommand GIT_CONFIG_VALUE_0='rm -rf /'; git fetch",
+    "export GIT_CONFIG_KEY_0=core.fsmonitor; GIT_CONFIG_COUNT=1 GIT_CONFIG_VALUE_0='rm -rf /' git status",
+    "sh -c 'GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=core.pager GIT_CONFIG_VALUE_0=\"rm -rf /\" git log'",
+    "git -c core.fsmonitor='rm -rf /' status", "git -c core.sshCommand='rm -rf /' fetch",
+    "git -c submodule.x.update='!rm -rf /' submodule update",
+    "git clone 'ext::sh -c rm% -rf% /' x",                      # the ext transport runs a command here
+    "git -c protocol.ext.allow=always fetch 'ext::rm -rf /'",
+])
+def test_git_settings_from_the_environment_and_ext_remotes(shipped: PolicySet, command: str) -> None:
+    assert_denied_as_rm_root(shipped, command)
+
+
+def test_git_environment_settings_are_held_like_git_dash_c(shipped: PolicySet) -> None:
+    d = decide(shipped, "GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=core.pager GIT_CONFIG_VALUE_0=less git log")
+    assert (d.action, d.rules) == ("review", ("review-editor-commands",))
+    d = decide(shipped, "git --config-env=core.pager=X log")
+    assert d.action == "review" and "git runs shell text only known at run time" in d.opaque_reasons
+    for command in ("GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=user.name GIT_CONFIG_VALUE_0='rm -rf /' git log",
+                    "GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=color.ui GIT_CONFIG_VALUE_0=always git log"):
+        assert decide(shipped, command).action == "allow", command
+
+
+# --- environment variables that make a program load code, or run it ------------------------------------
+@pytest.mark.parametrize("command", [
+    "LD_PRELOAD=./x.so ls", "env LD_PRELOAD=./x.so ls", "sudo LD_PRELOAD=./x.so ls", "sudo -E LD_PRELOAD=./x.so ls",
+    "env -S 'LD_PRELOAD=./x.so ls'", "export LD_PRELOAD=./x.so; ls", "LD_AUDIT=./a.so ls",
+    "LD_LIBRARY_PATH=./build ls", "LD_LIBRARY_PATH=/tmp/x:/usr/lib ls", "BASH_ENV=./x bash -c true",
+    "ENV=./x sh -i", "PERL5OPT=-Mx perl -e 1", "NODE_OPTIONS='--require ./x.js' node -e 1",
+    "NODE_OPTIONS='-r ./x.js' npm test", "JAVA_TOOL_OPTIONS=-javaagent:./a.jar java -jar x.jar",
+    "RUBYOPT=-rx ruby x.rb", "GIT_CONFIG_GLOBAL=./x git log", "GIT_EXEC_PATH=./x git log", "HGRCPATH=./x hg log",
+    "APT_CONFIG=./x apt-get update", "LUA_INIT=@./x.lua lua", "GCONV_PATH=. iconv -f x",
+])
+def test_variables_that_load_unreadable_code_are_opaque(shipped: PolicySet, command: str) -> None:
+    d = decide(shipped, command)
+    assert d.action == "review" and d.opaque, (command, d)
+    assert any("the gateway cannot read" in r for r in d.opaque_reasons), (command, d.opaque_reasons)
+
+
+def test_the_command_a_loader_variable_prefixes_is_itself_opaque() -> None:
+    from bastion.policy.shell import parse_command_line
+
+    (ls,) = [c for c in parse_command_line("LD_PRELOAD=./x.so ls").commands if c.program == "ls"]
+    assert ls.opaque and "LD_PRELOAD=./x.so" in ls.opaque_reason
+    inner = [c for c in parse_command_line("env LD_PRELOAD=./x.so ls").commands if c.program == "ls"]
+    assert inner and all(c.opaque for c in inner)
+
+
+@pytest.mark.parametrize("command", [
+    "PS4='$(rm -rf /)' bash -xc true",                  # prompts are expanded (set -x prints PS4)
+    "VIMINIT=':!rm -rf /' vim",                         # Ex commands run at start-up
+    "PERL5DB='BEGIN{system \"rm -rf /\"}' perl -d x",   # the debugger's code
+    "LUA_INIT='os.execute(\"rm -rf /\")' lua x.lua",
+    "MANOPT='-P \"rm -rf /\"' man ls",
+    "env 'BASH_FUNC_ls%%=() { rm -rf /; }' bash -c ls",  # an exported function bash imports
+    "env a-b=c rm -rf /",                               # env takes any NAME=VALUE before the command
+    "CC='rm -rf /' make",
+    "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER='rm -rf /' cargo test",
+    "HGEDITOR='rm -rf /' hg commit",
+])
+def test_more_command_valued_variables_run_their_value(shipped: PolicySet, command: str) -> None:
+    assert_denied_as_rm_root(shipped, command)
+
+
+@pytest.mark.parametrize("command", [
+    "LD_PRELOAD= ls", "LD_LIBRARY_PATH=/usr/local/cuda/lib64 python3 x.py",
+    "LD_LIBRARY_PATH=/opt/x/lib:$LD_LIBRARY_PATH ./a.out", "BASH_ENV=/dev/null bash -c true",
+    "ENV=production npm start", "PERL5OPT=-w perl x.pl", "NODE_OPTIONS=--max-old-space-size=4096 node x.js",
+    "JAVA_TOOL_OPTIONS=-Xmx2g java -jar x.jar", "GIT_CONFIG_GLOBAL=/dev/null git log", "CC=clang make",
+    "PYTHONPATH=src python3 -m pytest", "export PS1='\\u@\\h $(git branch 2>/dev/null) \\$ '",
+    "GIT_CONFIG_NOSYSTEM=1 git log", "PATH=./bin:$PATH make test",
+])
+def test_ordinary_environment_settings_stay_allowed(shipped: PolicySet, command: str) -> None:
+    d = decide(shipped, command)
+    assert (d.action, d.opaque) == ("allow", False), (command, d)
