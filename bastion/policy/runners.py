@@ -101,7 +101,11 @@ def make_reads_stdin(args: list[Word]) -> bool:
 
 # --- rpm -----------------------------------------------------------------------------------------------
 _RPM_SHELL = re.compile(r"%\(")
-_RPM_LUA = re.compile(r"%\{lua:")
+_RPM_LUA = re.compile(r"%\{[?!]*lua[:\s]")
+_RPM_EXPAND = re.compile(r"%\{[?!]*expand[:\s]")
+_RPM_LOAD = re.compile(r"%\{[?!]*load[:\s]")
+_RPM_MACRO_FILES = ("--load", "--macros", "--rcfile")
+_RPM_REFERENCE = re.compile(r"%\{?[?!]*(\w+)")
 
 
 def _rpm_to_shell(text: str, dynamic: bool) -> Word:
@@ -110,16 +114,30 @@ def _rpm_to_shell(text: str, dynamic: bool) -> Word:
 
 
 def _rpm(args: list[Word]) -> Unwrapped:
-    """`rpm --eval '%(CMD)'`, `%{lua: CODE}` (also in `--define` bodies), `rpm --pipe CMD`: what rpm runs."""
+    """`rpm --eval '%(CMD)'`, `%{lua: CODE}` (also in `--define` bodies), `rpm --pipe CMD`: what rpm runs.
+    `%{expand:BODY}` expands BODY twice, so `%%` in it, or a macro defined on the line (`-D 'a %%'`), can build
+    `%(…)` from pieces: opaque, like `%{load:FILE}` and `--load|--macros|--rcfile FILE` (macros from a file)."""
     out = Unwrapped(scripts=list(_option_values(args, "", ("--pipe",))))
-    texts = _option_values(args, "-E", ("--eval",)) + _option_values(args, "-D", ("--define",))
+    defines = _option_values(args, "-D", ("--define",))
+    texts = _option_values(args, "-E", ("--eval",)) + defines
+    defined = {d.value.split(None, 1)[0].lstrip("%") for d in defines if d.value.split()}
     for word in texts:
         text = word.value
+        if "%" not in text:
+            continue
         for m in _RPM_SHELL.finditer(text):
             out.scripts.append(_rpm_to_shell(text[m.end():_balanced(text, m.end(), "(", ")")], word.dynamic))
         for m in _RPM_LUA.finditer(text):
             code = text[m.end():_balanced(text, m.end(), "{", "}")]
             out.inners.append([Word("lua"), Word("-e"), Word(code, word.dynamic)])
+        for m in _RPM_EXPAND.finditer(text):
+            body = text[m.end():_balanced(text, m.end(), "{", "}")]
+            if "%%" in body or defined & set(_RPM_REFERENCE.findall(body)):
+                out.opaque = out.opaque or "rpm expands macro text twice (%{expand:…}): what it runs is known only then"
+        if _RPM_LOAD.search(text):
+            out.opaque = out.opaque or "rpm loads macros from a file (%{load:…}), which the gateway cannot read"
+    for f in _option_values(args, "", _RPM_MACRO_FILES):
+        out.opaque = out.opaque or f"rpm loads macros from {f.value}, which the gateway cannot read"
     return out
 
 
@@ -218,6 +236,27 @@ def _vim(args: list[Word]) -> Unwrapped:
         found = ex_commands(command)
         out.inners.extend(found.inners)
         out.scripts.extend(found.scripts)
+    return out
+
+
+def _less(args: list[Word]) -> Unwrapped:
+    """`less '+!CMD' file`, `less '++:!CMD'`, `more '+|$CMD'`: start-up commands that run shell text (less's `!`
+    runs CMD, `|` pipes to it after a mark); a search (`+/pattern`) or a line number runs nothing."""
+    out = Unwrapped()
+    for a in args:
+        v = a.value
+        if v == "--":
+            break
+        if not v.startswith("+"):
+            continue
+        keys = v.lstrip("+")
+        if keys[:1] in ("/", "?") or not keys:
+            continue
+        m = re.search(r"!|\|.", keys)
+        if m is not None:
+            text = keys[m.end():].split("\n", 1)[0]
+            if text.strip():
+                out.scripts.append(Word(text, a.dynamic))
     return out
 
 
@@ -369,7 +408,7 @@ def _fd(args: list[Word]) -> Unwrapped:
 HANDLERS = {
     **{name: _make for name in MAKES},
     "rpm": _rpm, "rpmbuild": _rpm, "rpmspec": _rpm,
-    "emacs": _emacs, "emacsclient": _emacs,
+    "emacs": _emacs, "emacsclient": _emacs, "less": _less, "more": _less,
     **{name: _vim for name in ("vi", "vim", "nvim", "view", "ex", "gvim", "vimdiff", "gview", "evim", "vimx")},
     "parallel": _parallel, "sem": lambda args: _parallel(args, semaphore=True),
     "pee": _pee, "dtach": _dtach, "abduco": _dtach, "script": _script,

@@ -93,16 +93,17 @@ def long_option(name: str, longs: tuple[str, ...]) -> bool:
     return len(name) >= 4 and name.startswith("--") and any(full.startswith(name) for full in longs)
 
 
-def _option_values(args: list[Word], short: str, longs: tuple[str, ...]) -> list[Word]:
+def _option_values(args: list[Word], short: str, longs: tuple[str, ...], abbreviated: bool = True) -> list[Word]:
     """Values of options that hold a command line a program runs (`-e CMD`, `--rsh=CMD`, `-eCMD`,
-    abbreviated `--rs=CMD`)."""
+    abbreviated `--rs=CMD` unless `abbreviated` is False: a program whose parser wants full names and has
+    other options that are prefixes of these, like dpkg's `--status` and `--status-logger`)."""
     out: list[Word] = []
     for i, a in enumerate(args):
         v = a.value
         if v == "--":
             break
         name, eq, value = v.partition("=")
-        if longs and (name in longs or name.startswith("--") and long_option(name, longs)):
+        if longs and (name in longs or abbreviated and name.startswith("--") and long_option(name, longs)):
             if eq:
                 out.append(Word(value, a.dynamic))
             elif i + 1 < len(args):

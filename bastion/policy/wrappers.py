@@ -1029,6 +1029,189 @@ def _expect(args: list[Word]) -> Unwrapped:
     return out
 
 
+def _wget(args: list[Word]) -> Unwrapped:
+    """`wget --use-askpass=CMD` (also abbreviated), `wget -e use_askpass=CMD` (a wgetrc command): wget runs CMD
+    for a user name and password; `--config=FILE` reads wgetrc commands from a file (opaque)."""
+    out = Unwrapped(scripts=[w for w in _option_values(args, "", ("--use-askpass",)) if w.value.strip()])
+    for command in _option_values(args, "-e", ("--execute",)):
+        name, eq, value = command.value.partition("=")
+        if eq and re.sub(r"[-_\s]", "", name).lower() == "useaskpass" and value.strip():
+            out.scripts.append(Word(value.strip(), command.dynamic))
+    for rc in _option_values(args, "", ("--config",)):
+        if rc.value not in ("", "/dev/null"):
+            out.opaque = f"wget reads commands from {rc.value} (--config), which the gateway cannot read"
+    return out
+
+
+# apt's `-o NAME=VALUE` settings that are shell commands apt runs (`DPkg::Pre-Invoke::=CMD`, also under
+# `Binary::apt::`), programs (`Dir::Bin::dpkg=PROG`), dpkg options, or more configuration read from a file.
+_APT_SHELL_SETTINGS = frozenset({"pre-invoke", "post-invoke", "pre-invoke-success", "post-invoke-success",
+                                 "pre-install-pkgs", "proxy-auto-detect", "proxyautodetect"})
+_APT_PROGRAM_SETTING = re.compile(r"(?:^|::)(?:dir::bin::[^:]+|apt::key::gpgvcommand)$")
+_APT_CONFIG_SETTING = re.compile(r"(?:^|::)dir::etc(?:::(?:main|parts))?$")
+
+
+def _apt(args: list[Word]) -> Unwrapped:
+    """`apt-get -o APT::Update::Pre-Invoke::=CMD update`, `apt -oDPkg::Post-Invoke::=CMD install x` (also in a
+    cluster, `-yo…`, and as `--option`): commands apt runs; `-o Dpkg::Options::=--pre-invoke=CMD` is dpkg's;
+    `-c FILE` / `--config-file` and `Dir::Etc::…` read more settings (commands among them) from a file."""
+    out = Unwrapped()
+    settings: list[Word] = []
+    files: list[Word] = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        v = a.value
+        if v == "--":
+            break
+        name, eq, value = v.partition("=")
+        if name in ("--option", "--config-file"):
+            target = settings if name == "--option" else files
+            if eq:
+                target.append(Word(value, a.dynamic))
+            elif i + 1 < len(args):
+                target.append(args[i + 1])
+                i += 1
+        elif v.startswith("-") and not v.startswith("--"):
+            for k, ch in enumerate(v[1:], 1):
+                if ch in "octa":
+                    if k + 1 < len(v):
+                        found = Word(v[k + 1:], a.dynamic)
+                    elif i + 1 < len(args):
+                        found, i = args[i + 1], i + 1
+                    else:
+                        break
+                    if ch in "oc":
+                        (settings if ch == "o" else files).append(found)
+                    break
+        i += 1
+    for setting in settings:
+        key, eq, value = setting.value.partition("=")
+        if not eq:
+            continue
+        key = re.sub(r"(?:::\d*)+$|:+$", "", key.strip().lower())
+        word = Word(value, setting.dynamic)
+        if key.rsplit("::", 1)[-1] in _APT_SHELL_SETTINGS:
+            if value.strip():
+                out.scripts.append(word)
+        elif _APT_PROGRAM_SETTING.search(key):
+            out.inners.append([word])
+        elif key.endswith("dpkg::options"):
+            found = _dpkg([word])
+            out.scripts.extend(found.scripts)
+        elif _APT_CONFIG_SETTING.search(key):
+            files.append(word)
+    for f in files:
+        if f.value not in ("", "/dev/null"):
+            out.opaque = f"apt reads settings from {f.value}, which the gateway cannot read (they can run commands)"
+    return out
+
+
+def _dpkg(args: list[Word]) -> Unwrapped:
+    """`dpkg --pre-invoke=CMD`, `--post-invoke=CMD`, `--status-logger=CMD`: shell commands dpkg runs."""
+    return Unwrapped(scripts=_option_values(args, "", ("--pre-invoke", "--post-invoke", "--status-logger"),
+                                            abbreviated=False))
+
+
+_HG_GLOBAL_VALUE = frozenset({"-R", "--repository", "--repo", "--cwd", "--config", "--encoding", "--encodingmode",
+                              "--color", "--pager"})
+_HG_REMOTE = frozenset({"clone", "pull", "push", "incoming", "in", "outgoing", "out", "identify", "id", "share"})
+_HG_COMMAND_KEYS = frozenset({"ui.editor", "ui.ssh", "ui.merge", "pager.pager", "gpg.cmd", "email.method",
+                              "ui.askpass"})
+
+
+def _hg_setting(setting: Word, out: Unwrapped) -> None:
+    key, eq, value = setting.value.partition("=")
+    if not eq:
+        return
+    key = key.strip().lower()
+    word = Word(value, setting.dynamic)
+    if key.startswith("alias."):
+        if value.startswith("!"):
+            out.scripts.append(Word(value[1:], setting.dynamic))
+    elif key.startswith("hooks."):
+        if value.startswith("python:"):
+            if "/" in value or ".py:" in value:  # a Python file the gateway cannot read
+                out.opaque = out.opaque or f"hg runs a Python hook from a file ({value[7:]})"
+        elif value.strip():
+            out.scripts.append(word)
+    elif key in _HG_COMMAND_KEYS or key.startswith("extdiff.cmd.") or key.startswith("merge-tools.") \
+            and key.endswith(".executable"):
+        if value.strip() and not value.startswith("internal:"):
+            out.scripts.append(word)
+    elif key.startswith("extensions.") and ("/" in value or value.endswith(".py")):
+        out.opaque = out.opaque or f"hg loads an extension from a file ({value})"
+
+
+def _hg(args: list[Word]) -> Unwrapped:
+    """`hg --config alias.x='!CMD' x`, `hg --config hooks.pre-log=CMD log` (and the other command settings),
+    `hg clone -e|--ssh CMD`, `hg bisect -c|--command CMD`, `hg extdiff -p PROG`: what Mercurial runs."""
+    out = Unwrapped()
+    for setting in _option_values(args, "", ("--config",)):
+        _hg_setting(setting, out)
+    i = 0
+    while i < len(args) and args[i].value.startswith("-"):
+        i += 2 if args[i].value in _HG_GLOBAL_VALUE else 1
+    if i >= len(args):
+        return out
+    sub, rest = args[i].value, args[i + 1:]
+    if sub in _HG_REMOTE:
+        out.scripts.extend(_option_values(rest, "-e", ("--ssh",)))
+    elif sub == "bisect":
+        out.scripts.extend(_option_values(rest, "-c", ("--command",)))
+    elif sub == "extdiff":
+        out.inners.extend([p] for p in _option_values(rest, "-p", ("--program",)))
+    return out
+
+
+_WATCHEXEC_VALUE = "wefisdEWFoj"
+_WATCHEXEC_LONG = frozenset({"--watch", "--exts", "--extensions", "--filter", "--ignore", "--signal", "--debounce",
+                             "--shell", "--env", "--workdir", "--project-origin", "--filter-file", "--ignore-file",
+                             "--on-busy-update", "--stop-signal", "--stop-timeout", "--delay-run", "--poll",
+                             "--emit-events-to", "--color", "--wrap-process", "--watch-file", "--watch-non-recursive",
+                             "--filter-prog", "--log-file", "--timings", "--notify", "--socket", "--fs-events"})
+
+
+def _watchexec(args: list[Word]) -> Unwrapped:
+    """`watchexec [opts] [--] CMD…`: CMD runs through a shell (its words joined) on every change, or as argv
+    with `-n`/`--shell=none`."""
+    start, _ = _skip_options(args, WrapperSpec(_WATCHEXEC_VALUE, _WATCHEXEC_LONG))
+    rest = args[start:]
+    if not rest:
+        return Unwrapped()
+    shells = _option_values(args[:start], "", ("--shell",))
+    if any(a.value == "-n" for a in args[:start]) or shells and shells[-1].value == "none":
+        return Unwrapped(inners=[rest])
+    return Unwrapped(scripts=[_join_script(rest)])
+
+
+def _nodemon(args: list[Word]) -> Unwrapped:
+    """`nodemon --exec|-x 'CMD' [SCRIPT ARGS…]`: runs `CMD SCRIPT ARGS` through a shell on every change; without
+    `--exec` it runs `node SCRIPT ARGS`."""
+    execs = _option_values(args, "-x", ("--exec",))
+    start, _ = _skip_options(args, WrapperSpec("weixdsC", frozenset({"--watch", "--ext", "--ignore", "--exec",
+                                                                      "--delay", "--signal", "--config", "--cwd"})))
+    operands = args[start:]
+    if execs:
+        tail = " ".join(shlex.quote(w.value) for w in operands)
+        return Unwrapped(scripts=[Word(e.value + (" " + tail if tail else ""),
+                                       e.dynamic or any(w.dynamic for w in operands)) for e in execs])
+    return Unwrapped(inners=[[Word("node"), *operands]]) if operands else Unwrapped()
+
+
+def _double_dash_command(args: list[Word]) -> Unwrapped:
+    """`reflex [opts] -- CMD…`, `onchange GLOB -- CMD…`: what follows `--` runs."""
+    for i, a in enumerate(args):
+        if a.value == "--" and i + 1 < len(args):
+            return Unwrapped(inners=[args[i + 1:]])
+    return Unwrapped()
+
+
+def _watchmedo(args: list[Word]) -> Unwrapped:
+    """`watchmedo shell-command --command='CMD'` (watchdog), `chokidar GLOB -c 'CMD'`: shell text run on change."""
+    return Unwrapped(scripts=_option_values(args, "-c", ("--command",)))
+
+
 _SPECIAL = {
     **{name: _shell for name in SHELLS},
     "eval": _eval, "su": _su, "xargs": _xargs, "watch": _watch, "ssh": _ssh, "busybox": _busybox,
@@ -1044,6 +1227,10 @@ _SPECIAL = {
     "ansible": _ansible, "pdsh": _remote_shell("wxgXlRtufN"), "pssh": _remote_shell("hHlpoeOtxX"),
     "parallel-ssh": _remote_shell("hHlpoeOtxX"), "clush": _remote_shell("wxgXlftuoR"), "vagrant": _vagrant,
     "expect": _expect,
+    "wget": _wget, "dpkg": _dpkg, "hg": _hg, "chg": _hg,
+    **{name: _apt for name in ("apt", "apt-get", "aptitude", "apt-cache", "apt-mark", "apt-config", "apt-cdrom")},
+    "watchexec": _watchexec, "nodemon": _nodemon, "reflex": _double_dash_command, "onchange": _double_dash_command,
+    "watchmedo": _watchmedo, "chokidar": _watchmedo,
     "ip": _ip, "bwrap": _bwrap, "capsh": _capsh, "perf": _perf, "hyperfine": _hyperfine,
     "uv": _runner(("run",), WrapperSpec("pm", frozenset({"--with", "--with-editable", "--with-requirements",
                   "--python", "--directory", "--project", "--env-file", "--package", "--extra", "--group",

@@ -262,6 +262,83 @@ def test_more_command_runners_are_unwrapped(shipped: PolicySet, command: str) ->
     assert_denied_as_rm_root(shipped, command)
 
 
+# --- options whose value is a command: wget, apt, dpkg, hg, file watchers, less ---------------------------
+@pytest.mark.parametrize("command", [
+    "wget --use-askpass='rm -rf /' https://x", "wget --use-ask='rm -rf /' https://x",
+    "wget --use-askpass 'rm -rf /' https://x", "wget -e use_askpass='rm -rf /' https://x",
+    "wget -e 'use-askpass = rm -rf /' https://x", "sudo wget --use-askpass='rm -rf /' https://x",
+    "bash -c \"wget --use-askpass='rm -rf /' https://x\"", "WGET_ASKPASS='rm -rf /' wget --use-askpass= https://x",
+    "apt-get -o APT::Update::Pre-Invoke::='rm -rf /' update",
+    "apt -o DPkg::Pre-Invoke::='rm -rf /' install x",
+    "apt-get -oDpkg::Post-Invoke::='rm -rf /' install x",
+    "apt-get -yo APT::Update::Post-Invoke-Success::='rm -rf /' update",   # -o inside a cluster
+    "apt-get --option=APT::Update::Pre-Invoke::='rm -rf /' update",
+    "apt-get --option APT::Update::Pre-Invoke::='rm -rf /' update",
+    "apt-cache -o Binary::apt-cache::APT::Update::Pre-Invoke='rm -rf /' show x",
+    "apt-get -o Dpkg::Options::=--pre-invoke='rm -rf /' install x",       # dpkg's own hook
+    "sudo apt-get -o APT::Update::Pre-Invoke::='rm -rf /' update",
+    "dpkg --pre-invoke='rm -rf /' -i x.deb",
+    "hg --config alias.x='!rm -rf /' x", "hg --config=alias.x='!rm -rf /' x",
+    "hg --config hooks.pre-log='rm -rf /' log", "hg log --config hooks.pre-log='rm -rf /'",
+    "hg --config ui.editor='rm -rf /' commit", "hg clone -e 'rm -rf /' ssh://x/y", "hg bisect -c 'rm -rf /'",
+    "timeout 5 hg --config alias.x='!rm -rf /' x",
+    "watchexec -- rm -rf /", "watchexec 'rm -rf /'", "watchexec -e py -- rm -rf /", "watchexec -w src -r 'rm -rf /'",
+    "watchexec -n -- rm -rf /", "ssh host watchexec -- rm -rf /",
+    "nodemon --exec 'rm -rf /'", "nodemon -x 'rm -rf' /", "eval \"nodemon --exec 'rm -rf /'\"",
+    "reflex -r '\\.go$' -- rm -rf /", "onchange '**/*.js' -- rm -rf /",
+    "watchmedo shell-command --command='rm -rf /' .", "chokidar '**/*.js' -c 'rm -rf /'",
+    "entr rm -rf /", "ls | entr -r rm -rf /",
+    "less '+!rm -rf /' file", "less '+:!rm -rf /' file", "less '++!rm -rf /' file", "more '+!rm -rf /' file",
+    "less '+G!rm -rf /' file", "less '+|$rm -rf /' file", "man -P 'less +!rm\\ -rf\\ /' ls",
+    "watch -n1 \"less '+!rm -rf /' f\"",
+])
+def test_command_valued_options_of_more_programs(shipped: PolicySet, command: str) -> None:
+    assert_denied_as_rm_root(shipped, command)
+
+
+def test_less_start_up_commands_are_judged_and_held(shipped: PolicySet) -> None:
+    for command in ("less '+!id' f", "less '+:!id' f", "less '+G|$id' f"):
+        d = decide(shipped, command)
+        assert (d.action, d.rules) == ("review", ("review-editor-commands",)), command
+    d = decide(shipped, "less '+!cat /etc/shadow' f")
+    assert (d.action, d.rules) == ("deny", ("deny-read-credentials",))
+
+
+def test_settings_read_from_files_are_opaque(shipped: PolicySet) -> None:
+    for command, reason in [
+        ("apt-get -c ./x.conf update", "apt reads settings from ./x.conf"),
+        ("apt-get -o Dir::Etc::main=./x update", "apt reads settings from ./x"),
+        ("wget --config=./x https://x", "wget reads commands from ./x"),
+        ("git -c include.path=./x log", "git reads configuration from ./x"),
+        ("rpm --eval '%{load:./x}'", "rpm loads macros from a file"),
+        ("rpm --load ./x -E '%x'", "rpm loads macros from ./x"),
+        ("rpm -D 'a %%' --eval '%{expand:%{a}(rm -rf /)}'", "rpm expands macro text twice"),
+    ]:
+        d = decide(shipped, command)
+        assert d.action == "review" and d.opaque, command
+        assert any(r.startswith(reason) for r in d.opaque_reasons), (command, d.opaque_reasons)
+    d = decide(shipped, "hg --config hooks.pre-log=python:./x.py:f log")
+    assert d.action == "review" and d.opaque
+
+
+def test_hg_command_settings_are_held_like_git_ones(shipped: PolicySet) -> None:
+    for command in ("hg --config alias.x='!make' x", "hg --config hooks.pre-commit=true commit -m x"):
+        d = decide(shipped, command)
+        assert (d.action, d.rules) == ("review", ("review-editor-commands",)), command
+
+
+@pytest.mark.parametrize("command", [
+    "wget https://x", "wget -e robots=off -r https://x", "apt-get update", "apt-cache show bash",
+    "dpkg --status bash", "dpkg -l", "hg log", "hg --config ui.username=x commit -m y", "hg commit -e -m y",
+    "watchexec -e py -- pytest", "nodemon --exec python3 app.py", "nodemon app.js", "nodemon -w src --exec 'npm test'",
+    "less file", "less +G file", "less +/foo!bar file", "less -R +F log", "more +10 file",
+    "rpm -E '%{_libdir}'", "rpm --eval '%{expand:%{_libdir}}'", "git -c include.path=/dev/null log",
+])
+def test_ordinary_use_of_these_programs_stays_allowed(shipped: PolicySet, command: str) -> None:
+    d = decide(shipped, command)
+    assert (d.action, d.opaque) == ("allow", False), (command, d)
+
+
 # --- git: GIT_CONFIG_KEY_n/VALUE_n pairs, --config-env, ext:: remotes ------------------------------------
 @pytest.mark.parametrize("command", [
     "GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=core.pager GIT_CONFIG_VALUE_0='rm -rf /' git log",
