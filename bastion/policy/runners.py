@@ -10,14 +10,17 @@ as only known at run time. Pure: no I/O.
 
 from __future__ import annotations
 
+import base64
 import re
 import shlex
+from itertools import islice
 
 from bastion.policy.words import Word
 from bastion.policy.wrapper_base import (Unwrapped, WrapperSpec, _join_script, _option_values, _skip_options,
                                          _split_words)
 
-STDIN_MARK = "\x00stdin\x00"  # where a word read from stdin goes in a `stdin_scripts` template
+STDIN_MARK = "\x00stdin\x00"
+_MAX_FINDS = 64  # code pieces taken from one text (the walker parses at most 64 nested scripts per line)  # where a word read from stdin goes in a `stdin_scripts` template
 
 
 def _balanced(text: str, start: int, open_ch: str, close_ch: str) -> int:
@@ -115,8 +118,8 @@ def _rpm_to_shell(text: str, dynamic: bool) -> Word:
 
 def _rpm(args: list[Word]) -> Unwrapped:
     """`rpm --eval '%(CMD)'`, `%{lua: CODE}` (also in `--define` bodies), `rpm --pipe CMD`: what rpm runs.
-    `%{expand:BODY}` expands BODY twice, so `%%` in it, or a macro defined on the line (`-D 'a %%'`), can build
-    `%(…)` from pieces: opaque, like `%{load:FILE}` and `--load|--macros|--rcfile FILE` (macros from a file)."""
+    `%{expand:BODY}` expands BODY twice, so `%%` after it, or a macro defined on the line (`-D 'a %%'`), can
+    build `%(…)` from pieces: opaque, like `%{load:FILE}` and `--load|--macros|--rcfile FILE` (macros from a file)."""
     out = Unwrapped(scripts=list(_option_values(args, "", ("--pipe",))))
     defines = _option_values(args, "-D", ("--define",))
     texts = _option_values(args, "-E", ("--eval",)) + defines
@@ -125,15 +128,15 @@ def _rpm(args: list[Word]) -> Unwrapped:
         text = word.value
         if "%" not in text:
             continue
-        for m in _RPM_SHELL.finditer(text):
+        # each find scans for its closing bracket: a bounded number (more than nested scripts are parsed anyway)
+        for m in islice(_RPM_SHELL.finditer(text), _MAX_FINDS):
             out.scripts.append(_rpm_to_shell(text[m.end():_balanced(text, m.end(), "(", ")")], word.dynamic))
-        for m in _RPM_LUA.finditer(text):
+        for m in islice(_RPM_LUA.finditer(text), _MAX_FINDS):
             code = text[m.end():_balanced(text, m.end(), "{", "}")]
             out.inners.append([Word("lua"), Word("-e"), Word(code, word.dynamic)])
-        for m in _RPM_EXPAND.finditer(text):
-            body = text[m.end():_balanced(text, m.end(), "{", "}")]
-            if "%%" in body or defined & set(_RPM_REFERENCE.findall(body)):
-                out.opaque = out.opaque or "rpm expands macro text twice (%{expand:…}): what it runs is known only then"
+        m = _RPM_EXPAND.search(text)
+        if m is not None and ("%%" in text[m.end():] or defined & set(_RPM_REFERENCE.findall(text, m.end()))):
+            out.opaque = out.opaque or "rpm expands macro text twice (%{expand:…}): what it runs is known only then"
         if _RPM_LOAD.search(text):
             out.opaque = out.opaque or "rpm loads macros from a file (%{load:…}), which the gateway cannot read"
     for f in _option_values(args, "", _RPM_MACRO_FILES):
@@ -414,3 +417,276 @@ HANDLERS = {
     "pee": _pee, "dtach": _dtach, "abduco": _dtach, "script": _script,
     "fd": _fd, "fdfind": _fd,
 }
+
+
+# --- PowerShell ----------------------------------------------------------------------------------------
+# `pwsh -Command TEXT…`, `-c`, `-EncodedCommand B64`, `-File F`: parameter names are case-insensitive, take one
+# or two dashes and may be abbreviated (`-com`, `-enc`, `-ec`).
+_PS_VALUE = ("executionpolicy", "ep", "workingdirectory", "wd", "configurationname", "configurationfile",
+             "outputformat", "of", "inputformat", "if", "windowstyle", "custompipename", "settingsfile",
+             "encodedarguments", "ea")
+
+
+def _ps_parameter(word: str) -> str:
+    """What a pwsh command-line word is: "command", "encoded", "file", "value" (takes the next word), "flag",
+    or "" (not a parameter)."""
+    if not word.startswith("-") or word in ("-", "--"):
+        return ""
+    name = word.lstrip("-").lower()
+    if name in ("c", "command") or len(name) >= 3 and "command".startswith(name):
+        return "command"
+    if name in ("e", "ec") or len(name) >= 2 and "encodedcommand".startswith(name):
+        return "encoded"
+    if name in ("f", "file") or len(name) >= 2 and "file".startswith(name):
+        return "file"
+    if name in _PS_VALUE or len(name) >= 3 and any(v.startswith(name) for v in _PS_VALUE if len(v) > 3):
+        return "value"
+    return "flag"
+
+
+def powershell_code(args: list[Word], positional_command: bool) -> tuple[str, Word | None]:
+    """("command" | "encoded" | "file" | "", the code, file or text) of a pwsh/powershell command line. A bare
+    operand is a script file for pwsh and command text for Windows PowerShell (`positional_command`)."""
+    i = 0
+    while i < len(args):
+        v = args[i].value
+        kind = _ps_parameter(v)
+        if kind == "":
+            if v == "--":
+                i += 1
+                continue
+            rest = args[i:]
+            return ("command", _join_script(rest)) if positional_command else ("file", args[i])
+        if kind in ("command", "encoded", "file"):
+            rest = args[i + 1:]
+            if not rest:
+                return kind, None
+            return (kind, _join_script(rest)) if kind == "command" else (kind, rest[0])
+        i += 2 if kind == "value" else 1
+    return "", None
+
+
+# PowerShell cmdlets (and their aliases on Linux) as the POSIX command that does the same
+_PS_REMOVE = frozenset({"remove-item", "ri", "del", "erase", "rd"})
+_PS_READ = frozenset({"get-content", "gc", "type"})
+_PS_WRITE = frozenset({"set-content", "add-content", "ac", "out-file", "tee-object"})
+_PS_EVAL = frozenset({"invoke-expression", "iex"})
+_PS_START = frozenset({"start-process", "saps"})
+_PS_DOWNLOAD = frozenset({"invoke-webrequest", "iwr", "invoke-restmethod", "irm"})
+_PS_KEYWORDS = frozenset({"if", "elseif", "else", "foreach", "for", "while", "do", "until", "switch", "function",
+                          "filter", "param", "try", "catch", "finally", "return", "throw", "begin", "process", "end",
+                          "trap", "break", "continue", "exit", "class", "enum", "using"})
+_PS_DYNAMIC = '"${__bastion_ps_value}"'  # a value only known when PowerShell runs
+_PS_MAX_TEXT = 16 * 1024        # longer PowerShell text (or decoded -EncodedCommand) is opaque, not scanned
+_PS_MAX_SUBEXPRESSIONS = 64     # `$(…)` per text: each is scanned for its end
+
+
+def _ps_statements(text: str) -> list[tuple[list[tuple[str, bool]], str]]:
+    """Split PowerShell text into statements of (word, dynamic) and the separator after each (`;`, `|`, `&&`,
+    `||`). Quotes: '…' literal ('' is a quote), "…" expands `$x` and `$(…)`; a backtick escapes one character.
+    Blocks `{…}` and subexpressions `$(…)` are statements of their own; `#` starts a comment."""
+    out: list[tuple[list[tuple[str, bool]], str]] = []
+    words: list[tuple[str, bool]] = []
+    word: list[str] = []
+    dynamic = False
+    started = False
+    i, n = 0, len(text)
+
+    def end_word() -> None:
+        nonlocal word, dynamic, started
+        if started:
+            words.append(("".join(word), dynamic))
+        word, dynamic, started = [], False, False
+
+    def end_statement(sep: str) -> None:
+        nonlocal words
+        end_word()
+        if words:
+            out.append((words, sep))
+        words = []
+
+    while i < n:
+        c = text[i]
+        if c == "'":
+            j = i + 1
+            while j < n:
+                if text[j] == "'" and j + 1 < n and text[j + 1] == "'":
+                    word.append("'")
+                    j += 2
+                    continue
+                if text[j] == "'":
+                    break
+                word.append(text[j])
+                j += 1
+            started, i = True, j + 1
+            continue
+        if c == '"':
+            j = i + 1
+            while j < n and text[j] != '"':
+                if text[j] == "`" and j + 1 < n:
+                    word.append(text[j + 1])
+                    j += 2
+                    continue
+                if text[j] == "$" and j + 1 < n and text[j + 1] == "(":
+                    close = _balanced(text, j + 2, "(", ")")
+                    out.extend(_ps_statements(text[j + 2:close]))  # `"$(CMD)"` runs CMD
+                    dynamic = True
+                    j = close + 1
+                    continue
+                if text[j] == "$" and j + 1 < n and (text[j + 1].isalnum() or text[j + 1] in "_{:"):
+                    dynamic = True
+                word.append(text[j])
+                j += 1
+            started, i = True, j + 1
+            continue
+        if c == "`" and i + 1 < n:
+            word.append(text[i + 1])
+            started, i = True, i + 2
+            continue
+        if c == "$" and i + 1 < n and text[i + 1] == "(":
+            close = _balanced(text, i + 2, "(", ")")
+            out.extend(_ps_statements(text[i + 2:close]))
+            word.append("$()")
+            started, dynamic, i = True, True, close + 1
+            continue
+        if c == "#" and not started:
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        if c == "<" and text.startswith("<#", i):
+            end = text.find("#>", i)
+            i = n if end < 0 else end + 2
+            continue
+        if text.startswith("&&", i) or text.startswith("||", i):
+            end_statement(text[i:i + 2])
+            i += 2
+            continue
+        if c in ";\n{}":
+            end_statement(";")
+            i += 1
+            continue
+        if c == "|":
+            end_statement("|")
+            i += 1
+            continue
+        if c in " \t\r,":
+            end_word()
+            i += 1
+            continue
+        if c == "$":
+            dynamic = True
+        word.append(c)
+        started = True
+        i += 1
+    end_statement(";")
+    return out
+
+
+def _ps_arg(word: tuple[str, bool]) -> str:
+    value, dynamic = word
+    if not dynamic:
+        return shlex.quote(value)
+    k = value.find("$")
+    return (shlex.quote(value[:k]) if k > 0 else "") + _PS_DYNAMIC
+
+
+def _ps_named(words: list[tuple[str, bool]], names: tuple[str, ...]) -> tuple[list[tuple[str, bool]], set[str]]:
+    """Positional words and the (abbreviated) switch names present, for a cmdlet call."""
+    positional: list[tuple[str, bool]] = []
+    switches: set[str] = set()
+    k = 0
+    while k < len(words):
+        w = words[k][0]
+        if w.startswith("-") and len(w) > 1 and not words[k][1]:
+            name = w[1:].lower().rstrip(":")
+            full = next((x for x in names if x.startswith(name)), name)
+            switches.add(full)
+            if full in ("path", "literalpath", "filepath", "argumentlist", "uri", "value", "command"):
+                positional.extend(words[k + 1:k + 2])  # the value of a named parameter
+                k += 2
+                continue
+            k += 1
+            continue
+        positional.append(words[k])
+        k += 1
+    return positional, switches
+
+
+def _ps_command(words: list[tuple[str, bool]], piped_into: bool) -> str | None:
+    """One PowerShell statement as the shell command that does the same (None: an expression, not a call)."""
+    if words and words[0][0] in ("&", ".") and not words[0][1]:
+        words = words[1:]  # the call operators: `& 'prog' args`, `. ./x.ps1`
+        if not words:
+            return None
+        if words[0][1]:
+            return _PS_DYNAMIC + " " + " ".join(_ps_arg(w) for w in words[1:])
+    head, dynamic = words[0]
+    if dynamic or head[:1] in ("$", "(", "[", "@", "'", '"') or head.lower() in _PS_KEYWORDS or head[:1].isdigit():
+        return None
+    name = head.lower()
+    rest = words[1:]
+    names = ("recurse", "force", "path", "literalpath", "filepath", "argumentlist", "uri", "value", "command")
+    if name in _PS_REMOVE:
+        positional, switches = _ps_named(rest, names)
+        flags = ("r" if "recurse" in switches else "") + ("f" if "force" in switches else "")
+        return " ".join(["rm", *(["-" + flags] if flags else []), "--", *map(_ps_arg, positional)])
+    if name in _PS_READ:
+        positional, _ = _ps_named(rest, names)
+        return " ".join(["cat", "--", *map(_ps_arg, positional)])
+    if name in _PS_WRITE:
+        positional, _ = _ps_named(rest, names)
+        return f": > {_ps_arg(positional[0])}" if positional else None
+    if name in _PS_EVAL:
+        if not rest:
+            return "sh" if piped_into else None  # `irm URL | iex`: runs what it is fed
+        value, dyn = rest[0]
+        return "eval " + (shlex.quote(powershell_to_shell(value)) if not dyn else _PS_DYNAMIC)
+    if name in _PS_START:
+        positional, _ = _ps_named(rest, names)
+        return " ".join(_ps_arg(w) for w in positional) if positional else None
+    if name in _PS_DOWNLOAD:
+        positional, _ = _ps_named(rest, names)
+        return " ".join(["curl", *map(_ps_arg, positional)])
+    return " ".join(_ps_arg(w) for w in words)
+
+
+def powershell_to_shell(text: str) -> str:
+    """PowerShell text as shell text with the same commands: native programs as they are called, cmdlets that
+    delete, read, write, download or evaluate as the POSIX command that does the same."""
+    parts: list[str] = []
+    piped = False
+    for words, sep in _ps_statements(text):
+        command = _ps_command(words, piped)
+        piped = sep == "|"
+        if command is None:
+            command = ":"
+        parts.append(command + " " + sep)
+    return " ".join(parts).rstrip(";| ") if parts else ""
+
+
+def _powershell(args: list[Word], positional_command: bool = False) -> Unwrapped:
+    """`pwsh -Command 'TEXT'`, `pwsh -c …`, `powershell TEXT`: the commands the text runs (see
+    `powershell_to_shell`); `-EncodedCommand B64` is decoded (UTF-16LE) and opaque, since it is hidden text;
+    `-File F` is a script file (like `bash F`)."""
+    kind, code = powershell_code(args, positional_command)
+    if code is None or kind in ("", "file"):
+        return Unwrapped()
+    if len(code.value) > _PS_MAX_TEXT or code.value.count("$(") > _PS_MAX_SUBEXPRESSIONS:
+        return Unwrapped(opaque="PowerShell code too long or nested to analyse")
+    if kind == "encoded":
+        out = Unwrapped(opaque="pwsh runs base64-encoded code (-EncodedCommand)")
+        try:
+            text = base64.b64decode(code.value + "=" * (-len(code.value) % 4), validate=True).decode("utf-16-le")
+        except (ValueError, UnicodeDecodeError):
+            return out
+        if len(text) > _PS_MAX_TEXT or text.count("$(") > _PS_MAX_SUBEXPRESSIONS:
+            return out
+        out.scripts.append(Word(powershell_to_shell(text), code.dynamic))
+        return out
+    if code.value == "-":
+        return Unwrapped()  # `-Command -`: from stdin (reads_program_text)
+    return Unwrapped(scripts=[Word(powershell_to_shell(code.value), code.dynamic)])
+
+
+HANDLERS.update({"pwsh": _powershell, "pwsh-preview": _powershell,
+                 "powershell": lambda args: _powershell(args, positional_command=True)})

@@ -15,8 +15,8 @@ import re
 import shlex
 
 from bastion.policy.envvars import assignment_commands, assignment_opaque, command_variable
-from bastion.policy.inline_code import AWKS, CODE_FLAGS, shell_texts
-from bastion.policy.runners import HANDLERS as RUNNERS, MAKES, make_reads_stdin
+from bastion.policy.inline_code import AWKS, CODE_FLAGS, inline_code, shell_texts
+from bastion.policy.runners import HANDLERS as RUNNERS, MAKES, make_reads_stdin, powershell_code
 from bastion.policy.words import Word
 from bastion.policy.wrapper_base import (Unwrapped, WrapperSpec, _join_script, _option_values, _skip_options,
                                            _split_words, long_option)
@@ -24,7 +24,7 @@ from bastion.policy.wrapper_base import (Unwrapped, WrapperSpec, _join_script, _
 SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "yash", "fish", "csh", "tcsh",
                     "rbash", "busybox-sh"})
 INTERPRETERS = frozenset({"python", "python2", "python3", "perl", "ruby", "node", "nodejs", "php", "lua",
-                          "irb", "deno", "bun", "Rscript", "tclsh", "wish", "awk", "gawk", "mawk", "nawk",
+                          "irb", "deno", "bun", "Rscript", "R", "tclsh", "wish", "awk", "gawk", "mawk", "nawk",
                           "pwsh", "powershell", "osascript", "jshell", "groovy", "scala", "julia", "expect"})
 
 
@@ -1275,6 +1275,11 @@ def reads_program_text(program: str, args: list[Word]) -> str | None:
         return None
     if _only_prints_and_exits(program, args):
         return None  # `python3 --version`, `perl -v`: no program is read
+    if program in ("pwsh", "pwsh-preview", "powershell"):
+        kind, code = powershell_code(args, program == "powershell")
+        if kind == "" or code is not None and code.value == "-":
+            return "stdin"  # an interactive pwsh, `-Command -`, `-File -`
+        return _script_operand_kind(code) if kind == "file" and code is not None else None
     inline_flags = {"python": "cm", "python2": "cm", "python3": "cm", "perl": "eE", "ruby": "e", "node": "ep",
                     "nodejs": "ep", "php": "r", "lua": "e", "irb": "", "deno": "", "bun": "e"}
     if program in SHELLS:
@@ -1293,6 +1298,9 @@ def reads_program_text(program: str, args: list[Word]) -> str | None:
                     if kind is not None:
                         return kind
             return None
+        if inline_code(program, args) is not None or program == "R" and any(
+                a.value.startswith("--file=") for a in args):
+            return None  # `node --eval=CODE`, `julia --eval CODE`, `R --file=x.R`: not stdin
     i = 0
     while i < len(args):
         a = args[i].value
@@ -1328,7 +1336,9 @@ _EXIT_FLAGS = frozenset({"--version", "--help"})
 _EXIT_SHORT = {"python": frozenset({"-V", "-VV", "-h", "-?"}), "perl": frozenset({"-v", "-V", "-h"}),
                "ruby": frozenset({"-v", "-h"}), "node": frozenset({"-v", "-h"}), "nodejs": frozenset({"-v", "-h"}),
                "deno": frozenset({"-V", "-h"}), "bun": frozenset({"-v", "-h"}), "php": frozenset({"-v", "-h", "-i", "-m"}),
-               "lua": frozenset({"-v"})}
+               "lua": frozenset({"-v"}), "julia": frozenset({"-v", "-h"}),
+               "pwsh": frozenset({"-v", "-Version", "-version", "-h", "-Help", "-help", "-?"}),
+               "powershell": frozenset({"-Version", "-version", "-Help", "-help", "-?"})}
 
 
 def _only_prints_and_exits(program: str, args: list[Word]) -> bool:

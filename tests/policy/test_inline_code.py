@@ -23,6 +23,16 @@ def words(*values: str) -> list[Word]:
     ("ruby", ["-rfileutils", "-e", "x"], "x"),
     ("awk", ["-F", ":", "{print $1}", "file"], "{print $1}"),
     ("awk", ["-f", "prog.awk"], None),
+    ("perl", ["-e", "a", "-e", "b"], "a\nb"),                 # several -e are one program
+    ("python3", ["-c", "a", "-c", "b"], "a"),                # python: -c ends the options
+    ("node", ["--eval=x"], "x"),
+    ("node", ["--require", "./r.js", "-e", "x"], "x"),       # a long option's value is not the script
+    ("julia", ["-t", "4", "--eval", "x"], "x"),
+    ("Rscript", ["--default-packages=x", "-e", "x"], "x"),
+    ("R", ["--no-save", "-e", "x"], "x"),
+    ("R", ["-f", "x.R"], None),
+    ("deno", ["eval", "x"], "x"),
+    ("deno", ["run", "x.ts"], None),
 ])
 def test_inline_code_is_found_after_the_options(program: str, args: list[str], code: str | None) -> None:
     found = inline_code(program, words(*args))
@@ -40,12 +50,34 @@ def test_inline_code_is_found_after_the_options(program: str, args: list[str], c
     ("node", 'require("child_process").execSync("ls -la")', ["ls -la"]),
     ("node", "console.log(`not a command`)", []),
     ("awk", 'BEGIN{"date" | getline d; system("rm -rf /")}', ["rm -rf /", "date"]),
+    ("Rscript", 'system2("rm", c("-rf", "/x y"))', ["rm -rf /x y"]),     # system2 pastes arguments unquoted
+    ("Rscript", 'out <- pipe("ls -l")', ["ls -l"]),
+    ("Rscript", 'file.remove("a")', ["rm -f -- a"]),
+    ("Rscript", 'x <- readLines("/etc/hosts")', ["cat -- /etc/hosts"]),
+    ("julia", 'run(`ls -l`); rm("d"; recursive=true)', ["ls -l", "rm -rf -- d", "rm -f -- d"]),
+    ("julia", 'rm("f")', ["rm -f -- f"]),
+    ("julia", 'rm("d", recursive=true)', ["rm -rf -- d", "rm -f -- d"]),
 ])
 def test_shell_texts(program: str, code: str, expected: list[str]) -> None:
-    flag = {"python3": "-c", "perl": "-e", "ruby": "-e", "node": "-e"}.get(program)
+    flag = {"python3": "-c", "perl": "-e", "ruby": "-e", "node": "-e", "Rscript": "-e", "julia": "-e"}.get(program)
     args = words(flag, code) if flag else words(code)
     assert sorted(shell_texts(program, args)) == sorted(expected)
 
 
 def test_code_only_known_at_run_time_gives_nothing() -> None:
     assert shell_texts("python3", [Word("-c"), Word("$CODE", True, True)]) == []
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("rm -rf /", "rm -rf /"),
+    ("& 'rm' '-rf' '/x y'", "rm -rf '/x y'"),
+    ("Remove-Item -Recurse -Force C:/x; Get-Content a.txt", "rm -rf -- C:/x ; cat -- a.txt"),
+    ("Get-Date | Out-File out.txt", "Get-Date | : > out.txt"),
+    ("iex 'echo hi'", "eval 'echo hi'"),
+    ("$PSVersionTable", ":"),
+    ("# a comment\nls", "ls"),
+])
+def test_powershell_as_shell_text(text: str, expected: str) -> None:
+    from bastion.policy.runners import powershell_to_shell
+
+    assert powershell_to_shell(text) == expected
