@@ -179,12 +179,12 @@ def build_engine(
     # a literal that is one word holding a key-value literal also triggers the key-value family, which
     # finds its key from any position inside it.
     kv = next((d for d in detectors if type(d) is KeyValueFamily), None)
+    prio = {id(d): i for i, d in enumerate(detectors)}
     if kv is not None:
-        order = {id(d): i for i, d in enumerate(detectors)}
         for lit, dets in lit_map.items():
             if kv not in dets and lit.isalnum() and any(k in lit for k in kv.literals if k != lit):
                 dets.append(kv)
-                dets.sort(key=lambda d: order[id(d)])
+                dets.sort(key=lambda d: prio[id(d)])
     literals = sorted(lit_map, key=lambda x: (-len(x), x))
     scanner = scanner_factory(literals, [det.trigger_re for det, _ in regex_dets])  # type: ignore[misc]
     first2: dict[bytes, list[bytes]] = {}
@@ -195,7 +195,7 @@ def build_engine(
         scanner=scanner,
         lit_map=lit_map,
         regex_dets=regex_dets,
-        prio={id(d): i for i, d in enumerate(detectors)},
+        prio=prio,
         t_max=t_max,
         partials=partials,
         first2=first2,

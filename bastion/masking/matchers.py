@@ -366,6 +366,16 @@ def _element_span(value: bytes, s: int, quoted: bool, rules: list, key: bytes, w
     return None
 
 
+def _scalar(text: bytes, s: int) -> tuple[bytes, int, bool]:
+    """(value, its offset, quoted) of a YAML scalar written at `s`: the inside of its quotes (to the line end
+    if unterminated), or the bare text less a trailing ` # comment`."""
+    if text[:1] in (b'"', b"'"):
+        close = closing_quote(text, text[:1], 1, len(text))
+        return text[1 : close if close >= 0 else len(text)], s + 1, True
+    cut = text.find(b" #")
+    return (text[:cut] if cut >= 0 else text).rstrip(b" \t"), s, False
+
+
 def _last_part(key: bytes) -> bytes:
     """`self.secret` -> `secret`: an attribute assigned the variable of its own name is code."""
     return key.rsplit(b".", 1)[-1].lower()
@@ -697,15 +707,9 @@ class KeyValueFamily(Detector):
                 break
             else:
                 first = False
-                value, s, quoted = m.group(2), m.start(2), False
-                if value[:1] in (b'"', b"'"):
-                    close = closing_quote(value, value[:1], 1, len(value))
-                    value, s, quoted = value[1 : close if close >= 0 else len(value)], s + 1, True
-                else:
-                    cut = value.find(b" #")
-                    value = value[:cut] if cut >= 0 else value
-                    if _SEQ_MAPPING.match(value) or value[:1] in _LINE_VALUE_REJECT:
-                        break
+                value, s, quoted = _scalar(m.group(2), m.start(2))
+                if not quoted and (_SEQ_MAPPING.match(value) or value[:1] in _LINE_VALUE_REJECT):
+                    break
                 span = _element_span(value, s, quoted, rules, key, False)
                 if span is not None:
                     spans.append(span)
@@ -722,13 +726,8 @@ class KeyValueFamily(Detector):
         body = line.lstrip(b" \t")
         if len(line) - len(body) <= key_indent or _SEQ_MAPPING.match(body):
             return None
-        s = p + len(line) - len(body)
-        if body[:1] in (b'"', b"'"):
-            close = closing_quote(body, body[:1], 1, len(body))
-            value, s, quoted = body[1 : close if close >= 0 else len(body)], s + 1, True
-        else:
-            cut = body.find(b" #")
-            value, quoted = (body[:cut] if cut >= 0 else body).rstrip(b" \t"), False
+        value, s, quoted = _scalar(body, p + len(line) - len(body))
+        if not quoted:
             if value[:1] in _LINE_VALUE_REJECT or value[:1] == b"#" or b" " in value or b"\t" in value:
                 return None
             if (b"." in value and _CODE_REF.match(value)) or value.lower() == key.lower():

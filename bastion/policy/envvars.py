@@ -49,15 +49,16 @@ _LOADS_FILE = frozenset({
 # only when a directory is outside the root-owned system locations.
 _LIBRARY_PATHS = frozenset({"LD_LIBRARY_PATH", "DYLD_LIBRARY_PATH", "DYLD_FRAMEWORK_PATH"})
 _SYSTEM_LIBRARY_DIRS = ("/usr", "/lib", "/lib32", "/lib64", "/libx32", "/opt", "/nix/store", "/snap")
+_JAVA_AGENT = re.compile(r"-javaagent:|-agentpath:|-agentlib:|-XX:\+?On(?:OutOfMemory)?Error")
 # Option variables: only the options that load code count (`NODE_OPTIONS=--max-old-space-size=4096` does not).
 _LOADING_OPTIONS = {
     "NODE_OPTIONS": re.compile(r"(?:^|\s)(?:-r|--require|--import|--loader|--experimental-loader|"
                                r"--experimental-preload-module)(?:[\s=]|$)"),
     "PERL5OPT": re.compile(r"(?:^|\s)-[A-Za-z]*[MmdI]"),
     "RUBYOPT": re.compile(r"(?:^|\s)-[A-Za-z]*[rI]"),
-    "JAVA_TOOL_OPTIONS": re.compile(r"-javaagent:|-agentpath:|-agentlib:|-XX:\+?On(?:OutOfMemory)?Error"),
-    "_JAVA_OPTIONS": re.compile(r"-javaagent:|-agentpath:|-agentlib:|-XX:\+?On(?:OutOfMemory)?Error"),
-    "JDK_JAVA_OPTIONS": re.compile(r"-javaagent:|-agentpath:|-agentlib:|-XX:\+?On(?:OutOfMemory)?Error"),
+    "JAVA_TOOL_OPTIONS": _JAVA_AGENT,
+    "_JAVA_OPTIONS": _JAVA_AGENT,
+    "JDK_JAVA_OPTIONS": _JAVA_AGENT,
 }
 
 COMMAND_VARIABLES = (SHELL_TEXT | _MAKEFLAGS | _PROMPTS | set(_CODE) | set(_OPTIONS) | _LOADS_FILE

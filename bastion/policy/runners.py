@@ -19,8 +19,8 @@ from bastion.policy.words import Word
 from bastion.policy.wrapper_base import (Unwrapped, WrapperSpec, _join_script, _option_values, _skip_options,
                                          _split_words)
 
-STDIN_MARK = "\x00stdin\x00"
-_MAX_FINDS = 64  # code pieces taken from one text (the walker parses at most 64 nested scripts per line)  # where a word read from stdin goes in a `stdin_scripts` template
+STDIN_MARK = "\x00stdin\x00"  # where a word read from stdin goes in a `stdin_scripts` template
+_MAX_FINDS = 64  # code pieces taken from one text (the walker parses at most 64 nested scripts per line)
 
 
 def _balanced(text: str, start: int, open_ch: str, close_ch: str) -> int:
