@@ -28,6 +28,38 @@ ALNUM = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234567
 _NOT_IDENT_REV = re.compile(rb"[^A-Za-z0-9_.\-]")
 _STOP = frozenset(b" \t\r\n\"'=:;,{}[]()<>")
 _IDENT_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
+# Bytes no text secret holds: C0 controls other than tab, line breaks and ESC (escape sequences are out of
+# the view already; a stray ESC is left to the terminal), and DEL.
+_NOT_TEXT = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f]")
+
+
+def is_text(b: bytes) -> bool:
+    """True if `b` could be text: no control bytes but tab, line breaks and ESC, and valid UTF-8.
+
+    Why: binary streams (`tar c | gzip`, images, `cat` of a random file) hold `pwd=` or `psk:` by chance
+    every few hundred MiB, and masking them there corrupts the transfer. A secret is text; a value made
+    of binary bytes is not one."""
+    if _NOT_TEXT.search(b) is not None:
+        return False
+    if b.isascii():
+        return True
+    try:
+        b.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def text_before(v: bytes, ks: int) -> bool:
+    """True if what precedes a key on its line (up to 32 bytes; a NUL separates records as a newline
+    does, as in `/proc/PID/environ`) is text, so the key is not a chance run of letters in binary data."""
+    lo = ks - 32 if ks > 32 else 0
+    start = max(v.rfind(b"\n", lo, ks), v.rfind(b"\x00", lo, ks), v.rfind(b"\r", lo, ks)) + 1
+    if start == 0:
+        start = lo
+        while start < ks and 0x80 <= v[start] < 0xC0 and start < lo + 3:
+            start += 1  # the look-back began inside a UTF-8 character
+    return start >= ks or is_text(v[start:ks])
 
 
 class Pending:
@@ -114,10 +146,10 @@ def key_start(v: bytes, ts: int) -> int:
 
 def line_start_ok(v: bytes, ks: int) -> bool:
     """True if only indentation, a list dash or `export` precede position `ks` on its line."""
-    if ks == 0 or v[ks - 1] == 10:
+    if ks == 0 or v[ks - 1] == 10 or v[ks - 1] == 0:
         return True
     lo = max(0, ks - 256)
-    nl = v.rfind(b"\n", lo, ks)
+    nl = max(v.rfind(b"\n", lo, ks), v.rfind(b"\x00", lo, ks))
     if nl < 0 and lo > 0:
         return False
     prefix = v[nl + 1 : ks].strip(b" \t\r")
@@ -285,7 +317,7 @@ class ContextDetector(Detector):
         out: list[Span] = []
         for g in self.groups:
             s, t = m.span(g)
-            if s >= 0 and t > s and self.validate(v[s:t]):
+            if s >= 0 and t > s and self.validate(v[s:t]) and is_text(v[s:t]):
                 out.append((s, t, self.id, 0))
         return out
 
@@ -328,10 +360,10 @@ _LINE_VALUE_REJECT = (b"{", b"[", b"|", b">", b"&", b"*", b"!")  # a line value 
 # path would answer the same: the key is one identifier run of at most 64 bytes from the line start (so
 # `key_start` finds the line start and `_KEY_TAIL` takes the whole run), the separator is a bare `=` (no
 # quote, backslash, space or `>` after it: not `=>`, not quoted), and the value, 3-8000 bytes, runs to a
-# newline with no whitespace (no ` #` comment, nothing to strip, the newline ends the window), does not
-# start with a structural byte (`_LINE_VALUE_REJECT`) and has no `(` or `[` (so it is neither a code
-# call nor `[MASKED…]`).
-_ENV_LINE = re.compile(rb"([A-Za-z0-9_.\-]{1,64})=(?![\"'\\>{|&*!])([^\s(\[]{3,8000})(?=\n)")
+# newline with no whitespace or control byte (no ` #` comment, nothing to strip, the newline ends the
+# window, no binary byte for `is_text` to reject), does not start with a structural byte
+# (`_LINE_VALUE_REJECT`) and has no `(` or `[` (so it is neither a code call nor `[MASKED…]`).
+_ENV_LINE = re.compile(rb"([A-Za-z0-9_.\-]{1,64})=(?![\"'\\>{|&*!])([^\s(\[\x00-\x1f\x7f]{3,8000})(?=\n)")
 
 
 _QUOTES = frozenset(b"\"'")
@@ -487,6 +519,8 @@ class KeyValueFamily(Detector):
                     rules, key_lower, key_last = cached
                     if not rules:
                         return None, skip, skip
+                    if not value.isascii() and not is_text(value):
+                        return None, skip, skip  # binary bytes, not a value (as `_evaluate` decides)
                     n = len(value)
                     c = value[0]
                     if not (c not in _PLACEHOLDER_HEADS or (n > 9 and c in _BOUNDED_HEADS)):
@@ -503,7 +537,10 @@ class KeyValueFamily(Detector):
                     return None, skip, skip
         r = self._evaluate(v, ts, avail, final)
         if type(r) is tuple:
-            return r[0], r[1], -1
+            r, skip = r
+            if r and type(r) is list and not all(is_text(v[s:t]) for s, t, _i, _k in r):
+                r = [x for x in r if is_text(v[x[0] : x[1]])] or None
+            return r, skip, -1
         return r, -1, -1
 
     def _fast_for(self, key: bytes) -> tuple[list[KeyRule], bytes, bytes]:
@@ -556,7 +593,7 @@ class KeyValueFamily(Detector):
         if sep == b":" and key.startswith(b"http"):
             return None, skip
         rules, simple_key = self._rules_for(key)
-        if not rules:
+        if not rules or not text_before(v, ks):
             return None, skip
         # `key: value` in the middle of a line is prose unless the key is compound (access_token) or
         # the value looks generated ("invalid password: too short" must stay)
@@ -565,6 +602,9 @@ class KeyValueFamily(Detector):
         if v[vs : vs + 1] == b"[" and not m.group(4) and not v.startswith(b"[MASKED", vs):  # `[`: a list of values
             return self._list_value(v, vs, lim, avail, final, rules, key, weak), skip
         nl = v.find(b"\n", vs, min(avail, lim))
+        nul = v.find(b"\x00", vs, nl if nl >= 0 else min(avail, lim))
+        if nul >= 0:
+            nl = nul  # NUL-separated records (`/proc/PID/environ`, `find -print0`) end a value too
         if nl >= 0:
             w = nl
         elif lim <= avail:

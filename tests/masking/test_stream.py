@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import random
 import uuid
 
 import pytest
@@ -153,6 +154,41 @@ def test_binary_and_invalid_utf8_pass_through() -> None:
     secret = b"ghp_" + b"Z9" * 18
     out = mask_whole(b"\xff\xfe" + secret + b"\x00\xc3\xa9")
     assert out == b"\xff\xfe[MASKED:github-pat-classic]\x00\xc3\xa9"
+
+
+def _random_bytes(rnd: random.Random, n: int) -> bytes:
+    return bytes(rnd.getrandbits(8) for _ in range(n))
+
+
+def test_secret_key_names_that_occur_by_chance_in_binary_data_mask_nothing() -> None:
+    # Compressed or random streams (`tar cz`, images) hold `pwd=` or `psk:` every few hundred MiB; a
+    # masker that took the binary bytes after them for a value corrupted such a transfer.
+    rnd = random.Random(4)
+    keys = [b"pwd", b"PSK", b"pass", b"dsn", b"token", b"Secret", b"api_key", b"auth"]
+    parts = []
+    for i in range(600):
+        parts.append(_random_bytes(rnd, 40))
+        parts.append(keys[i % len(keys)] + rnd.choice([b"=", b":", b"\":\"", b" = "]) + _random_bytes(rnd, 40))
+    data = b"".join(parts)
+    assert mask_whole(data) == data
+    assert mask_chunks(split_at(data, range(0, len(data), 7))) == data
+
+
+def test_a_value_of_binary_bytes_is_not_a_secret_but_a_text_one_among_them_is() -> None:
+    assert mask_whole(b"password=\x9c\x03\xfe\x81\xaa\x17\n") == b"password=\x9c\x03\xfe\x81\xaa\x17\n"
+    assert mask_whole(b"\x8b\xf1\x02psk: \xc3(\xa0\xa1\n") == b"\x8b\xf1\x02psk: \xc3(\xa0\xa1\n"
+    # strings in a binary file are NUL-terminated: the text between NULs is still judged
+    out = mask_whole(b"\x7fELF\x02\x01\x00\x00db_password=Tr0ub4dor&3x\x00\x00\x00")
+    assert out == b"\x7fELF\x02\x01\x00\x00db_password=[MASKED:password-assignment]\x00\x00\x00"
+    # a UTF-8 password is text
+    assert mask_whole("password=pässwörd-42\n".encode()) == b"password=[MASKED:password-assignment]\n"
+
+
+def test_nul_separated_environment_masks_each_value_and_nothing_after_it() -> None:
+    environ = b"PATH=/usr/bin\x00DB_PASSWORD=hunter2xyz\x00HOME=/root\x00API_TOKEN=ab12cd34ef56\x00"
+    assert mask_whole(environ) == (b"PATH=/usr/bin\x00DB_PASSWORD=[MASKED:password-assignment]\x00HOME=/root"
+                                   b"\x00API_TOKEN=[MASKED:token-assignment]\x00")
+    assert mask_chunks([environ[i : i + 1] for i in range(len(environ))]) == mask_whole(environ)
 
 
 def test_ansi_around_and_inside_a_secret() -> None:
