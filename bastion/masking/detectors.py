@@ -79,6 +79,15 @@ def _sk_key_body(s: bytes) -> bool:
     return len(tail) >= 32 and tail.isalnum() and digits >= 6 and len(tail) - digits >= 6
 
 
+LOWER_DIGITS = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def _letters_and_digits(s: bytes) -> bool:
+    """Generated, not a word: 4+ digits and 4+ letters."""
+    digits = sum(c in b"0123456789" for c in s)
+    return digits >= 4 and len(s) - digits >= 4
+
+
 def _tok(
     id: str, desc: str, literals: list[str], pattern: bytes, secret: str, *, ctx: str = "token: {s}", negs=(), **kw
 ) -> TokenDetector:
@@ -110,11 +119,25 @@ class DiscordTokenDetector(TokenDetector):
         return None
 
 
+def _uuid(seed: str) -> str:
+    h = fake(HEX, 32, seed)
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_AZ_HEAD = fake(ALNUM + "_~.", 3, "az-head") + "8"
+_AZ_BODY = fake(ALNUM + "_~.-", 34, "az-body")
+_K3S = fake(HEX, 64, "k3s-ca") + "::server:" + fake(HEX, 32, "k3s-pw")
+_K3S_NODE = fake(HEX, 64, "k3s-ca2") + "::node:" + fake(HEX, 32, "k3s-pw2")
+_GRAFANA_LEGACY = base64.b64encode(b'{"k":"' + fake(ALNUM, 32, "grafana-k").encode() + b'","n":"deploy","id":1}').decode()
+
+
 TOKEN_DETECTORS: list[Detector] = [
     _tok("aws-access-key-id", "AWS access key id (AKIA/ASIA/ABIA/ACCA + 16 base32 characters)",
          ["akia", "asia", "abia", "acca"], rb"(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Za-z0-9])", AWS_ID,
          ctx="aws_access_key_id = {s}", cont=rb"[A-Za-z0-9]", keep=4, viable=rb"(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{0,16}",
-         negs=["Asia/Tokyo timezone", "AKIA is a prefix", "AKIAIOSFODNN7EXAMPLEXTRA1234"]),
+         validate=lambda s: not s.endswith(b"EXAMPLE"),  # AWS's documentation ids (`AKIAIOSFODNN7EXAMPLE`)
+         negs=["Asia/Tokyo timezone", "AKIA is a prefix", "AKIAIOSFODNN7EXAMPLEXTRA1234", "AKIAIOSFODNN7EXAMPLE",
+               "aws_access_key_id = AKIAI44QH8DHBEXAMPLE", "export AWS_ACCESS_KEY_ID=ASIAIOSFODNN7EXAMPLE"]),
     _tok("github-pat-classic", "GitHub classic personal access token (ghp_)", ["ghp_"],
          rb"ghp_[A-Za-z0-9]{36}(?![A-Za-z0-9_])", GHP, ctx="GITHUB_TOKEN={s}", cont=rb"[A-Za-z0-9_]", keep=4,
          viable=rb"ghp_[A-Za-z0-9]{0,36}", negs=["ghp_short", "the ghp_ prefix"]),
@@ -258,8 +281,10 @@ TOKEN_DETECTORS: list[Detector] = [
     _tok("notion-token", "Notion integration token (ntn_)", ["ntn_"],
          rb"ntn_[A-Za-z0-9]{46}(?![A-Za-z0-9_])", "ntn_" + fake(ALNUM, 46, "ntn"), keep=4,
          cont=rb"[A-Za-z0-9_]", viable=rb"ntn_[A-Za-z0-9]{0,46}"),
-    _tok("atlassian-api-token", "Atlassian API token (ATATT…)", ["atatt3"], rb"ATATT3[A-Za-z0-9_\-=]{100,}",
-         "ATATT3xFfGF0" + fake(URLSAFE, 170, "atatt"), keep=6, viable=rb"ATATT3[A-Za-z0-9_\-=]*"),
+    # (`ATATT3xFfGF0` + base64url + `=` + an 8-hex checksum: the `=` is inside the token, so its class is too)
+    _tok("atlassian-api-token", "Atlassian API token (ATATT3…=<8 hex>)", ["atatt3"], rb"ATATT3[A-Za-z0-9_\-=]{100,}",
+         "ATATT3xFfGF0" + fake(URLSAFE, 170, "atatt") + "=" + fake(HEX, 8, "atatt-crc").upper(), ctx="echo {s}",
+         keep=6, cont=rb"[A-Za-z0-9_\-=]", viable=rb"ATATT3[A-Za-z0-9_\-=]*", negs=["ATATT3 is the prefix"]),
     _tok("square-token", "Square access token / application secret (sq0atp-, sq0csp-)", ["sq0atp-", "sq0csp-"],
          rb"sq0(?:atp-[A-Za-z0-9_\-]{22}|csp-[A-Za-z0-9_\-]{43})", "sq0atp-" + fake(URLSAFE, 22, "square"), keep=7,
          viable=rb"sq0(?:atp|csp)-[A-Za-z0-9_\-]*"),
@@ -291,8 +316,16 @@ TOKEN_DETECTORS: list[Detector] = [
          negs=["pul-request"]),
     _tok("supabase-token", "Supabase access token (sbp_)", ["sbp_"], rb"sbp_[a-f0-9]{40}(?![A-Za-z0-9])",
          "sbp_" + fake(HEX, 40, "supabase"), keep=4, cont=rb"[A-Za-z0-9_]", viable=rb"sbp_[a-f0-9]{0,40}"),
-    _tok("flyio-token", "Fly.io token (fo1_, fm2_)", ["fo1_", "fm2_"], rb"f(?:o1|m2)_[A-Za-z0-9_\-+/=]{40,}",
-         "fo1_" + fake(URLSAFE, 43, "fly"), keep=4, cont=rb"[A-Za-z0-9_\-+/=]", viable=rb"f(?:o1|m2)_[A-Za-z0-9_\-+/=]*"),
+    # A token is a bundle of macaroons joined by commas (`FlyV1 fm2_…,fm2_…`), often 300-700 bytes, more with many
+    # caveats. Each member has its own head, but a member without one is masked too: a comma followed by 20+
+    # token characters goes on with the bundle (a comma and a space, or a short word, ends it).
+    _tok("flyio-token", "Fly.io token / macaroon bundle (fo1_, fm1r_, fm1a_, fm2_; `FlyV1 fm2_…,fm2_…`)",
+         ["fo1_", "fm2_", "fm1r_", "fm1a_"],
+         rb"f(?:o1|m2|m1[ar])_[A-Za-z0-9_\-+/=]{40,}(?:,[A-Za-z0-9_\-+/=]{20,})*",
+         "fm2_" + fake(B64, 300, "fly1") + ",fm2_" + fake(B64, 260, "fly2") + "," + fake(B64, 120, "fly3"),
+         ctx="FLY_API_TOKEN=FlyV1 {s}", keep=4, cont=rb"[A-Za-z0-9_\-+/=,]", max_len=4096,
+         viable=rb"f(?:o1|m2|m1[ar])_[A-Za-z0-9_\-+/=,]*",
+         negs=["fm2_ is the prefix", "the fo1_token_name variable"]),
     _tok("dropbox-token", "Dropbox short-lived access token (sl. + 130 or more)", ["sl."],
          rb"sl\.[A-Za-z0-9_\-]{130,}", "sl." + fake(URLSAFE, 138, "dropbox"), keep=3, cont=rb"[A-Za-z0-9_\-.]",
          viable=rb"sl\.[A-Za-z0-9_\-]*", negs=["see sl.example.com"]),
@@ -357,18 +390,49 @@ TOKEN_DETECTORS: list[Detector] = [
     _tok("alibaba-access-key-id", "Alibaba Cloud AccessKey id (LTAI + 12-20)", ["ltai"],
          rb"LTAI[A-Za-z0-9]{12,20}(?![A-Za-z0-9])", "LTAI" + fake(ALNUM, 20, "ali"), keep=4, cont=rb"[A-Za-z0-9]",
          viable=rb"LTAI[A-Za-z0-9]{0,20}", negs=["LTAI is a prefix"]),
+    # Azure AD / Entra ID client secrets: 3 characters, a digit, `Q~`, then 31-34. The trigger is `Q~`, four bytes
+    # into the secret: those four (about 21 bits of its ~200) stay visible, since holding them back would mean
+    # holding every short word at the end of every chunk (and masking it at an idle release); the rest is masked.
+    TokenDetector(
+         "azure-ad-client-secret", "Azure AD / Entra ID application client secret (xxx8Q~ + 31-34)", ["q~"],
+         rb"(?<=[A-Za-z0-9_~.]{3}[0-9])(?<![A-Za-z0-9_~.\-]....)Q~(?P<s>[A-Za-z0-9_~.\-]{31,34})(?![A-Za-z0-9_~\-])",
+         boundary=False, cont=rb"[A-Za-z0-9_~.\-]", max_len=64,
+         positives=[("az login --service-principal -u " + _uuid("az-app") + " -p " + _AZ_HEAD + "Q~" + _AZ_BODY
+                     + " --tenant " + _uuid("az-tenant"), _AZ_BODY),
+                    ('{"clientSecret": "' + _AZ_HEAD + "Q~" + _AZ_BODY + '"}', _AZ_BODY),
+                    (_AZ_HEAD + "Q~" + _AZ_BODY, _AZ_BODY)],
+         negatives=["cd ~/x && echo Q~", "ab8Q~" + fake(ALNUM, 34, "az-neg"), "abc8Q~short",
+                    "abcdQ~" + fake(ALNUM, 34, "az-neg2")]),
+    # k3s join token: `K10` + the CA certificate's sha256 + `::` + `user:password` (`server:…`, `node:…`)
+    TokenDetector(
+         "k3s-token", "k3s server / agent join token (K10<ca hash>::server:<password>, ::node:)", ["k10"],
+         rb"K10(?P<s>[0-9a-f]{64}::[A-Za-z0-9_.\-]{1,64}:[A-Za-z0-9_.~+/=\-]{6,})",
+         cont=rb"[A-Za-z0-9_.~+/=:\-]", max_len=400,
+         viable=rb"K10[0-9a-f]{0,64}(?:::?[A-Za-z0-9_.\-]{0,64}(?::[A-Za-z0-9_.~+/=\-]*)?)?",
+         positives=[("K10" + _K3S, _K3S), ("curl -sfL https://get.k3s.io | K3S_URL=https://10.0.0.1:6443 K3S_TOKEN=K10"
+                                          + _K3S + " sh -", _K3S),
+                    ("$ cat /var/lib/rancher/k3s/server/node-token\nK10" + _K3S_NODE + "\n", _K3S_NODE)],
+         negatives=["K10 is a ski", "K10" + fake(HEX, 64, "k3s-ca") + " alone"]),
+    _tok("openshift-oauth-token", "OpenShift OAuth access token (sha256~ + 43)", ["sha256~"],
+         rb"sha256~[A-Za-z0-9_\-]{43}(?![A-Za-z0-9_\-])", "sha256~" + fake(URLSAFE, 43, "openshift"),
+         ctx="Your API token is {s}", keep=7, cont=rb"[A-Za-z0-9_\-~]", viable=rb"sha256~[A-Za-z0-9_\-]{0,43}",
+         negs=["image@sha256:" + fake(HEX, 64, "digest"), "sha256~ is the prefix", "sha256~" + fake(URLSAFE, 40, "os-short")]),
+    # (base64 of `{"k":"<32 alnum>","n":"<name>","id":<n>}`; the JWT trigger `eyJ` starts JWT headers, never these)
+    _tok("grafana-api-key", "Grafana legacy API key (base64 JSON eyJrIjoi…)", ["eyjrijoi"],
+         rb"eyJrIjoi[A-Za-z0-9+/]{40,}={0,2}(?![A-Za-z0-9+/=])", _GRAFANA_LEGACY, keep=8, cont=rb"[A-Za-z0-9+/=]",
+         viable=rb"eyJrIjoi[A-Za-z0-9+/=]*", negs=[base64.b64encode(b'{"k":"v"}').decode()]),
 ]
 
 
 def _prefixed(id: str, desc: str, prefixes: list[str], body: bytes, sample_body: str, *, flags: int = 0,
-              negs: tuple[str, ...] = ()) -> TokenDetector:
+              negs: tuple[str, ...] = (), validate=None) -> TokenDetector:
     """A token that is a fixed prefix and a body of a known shape (the common case of vendor tokens)."""
     alts = b"|".join(re.escape(p.encode()) for p in prefixes)
     token = prefixes[0] + sample_body
     return TokenDetector(
         id, desc, [p.lower() for p in prefixes], b"(?:" + alts + b")" + body + rb"(?![A-Za-z0-9_\-])",
         keep=min(len(p) for p in prefixes), cont=rb"[A-Za-z0-9_\-.=+/]",
-        viable=b"(?:" + alts + rb")[A-Za-z0-9_\-.=+/]*", max_len=512, flags=flags,
+        viable=b"(?:" + alts + rb")[A-Za-z0-9_\-.=+/]*", max_len=512, flags=flags, validate=validate,
         # the samples' secret is the part after the prefix: the prefix is public (and may be in the label)
         positives=[(f"token: {token}", sample_body), (token, sample_body)], negatives=list(negs))
 
@@ -457,6 +521,15 @@ TOKEN_DETECTORS += [
     _prefixed("sourcegraph-token", "Sourcegraph access token (sgp_)", ["sgp_"], rb"(?:[a-f0-9]{16}_)?[a-f0-9]{40}",
               fake(HEX, 16, "sg1") + "_" + fake(HEX, 40, "sg2")),
     _prefixed("infracost-api-key", "Infracost API key (ico-)", ["ico-"], rb"[A-Za-z0-9]{32}", fake(ALNUM, 32, "ico")),
+    _prefixed("nuget-api-key", "NuGet API key (oy2 + 43 lower-case letters and digits)", ["oy2"], rb"[a-z0-9]{43}",
+              fake(LOWER_DIGITS, 43, "nuget"), validate=lambda s: _letters_and_digits(s[3:]),
+              negs=("oy2" + "abcdefghij" * 4 + "abc",)),
+    _prefixed("crates-io-token", "crates.io API token (cio + 32)", ["cio"], rb"[A-Za-z0-9]{32}", fake(ALNUM, 32, "cio"),
+              validate=lambda s: _letters_and_digits(s[3:]), negs=("ciocarlie_ciocarlie_ciocarlie_x", "cio_config")),
+    _prefixed("plaid-access-token", "Plaid access token (access-sandbox-, access-development-, access-production- + UUID)",
+              ["access-production-", "access-development-", "access-sandbox-"],
+              rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", _uuid("plaid"),
+              negs=("access-production-cluster", "public-sandbox-" + _uuid("plaid-public"))),
     _tok("teams-webhook-url", "Microsoft Teams / Power Automate incoming webhook URL secret path",
          ["webhook.office.com/webhookb2/"],
          rb"webhook\.office\.com/webhookb2/(?P<s>[A-Za-z0-9@\-]{20,}/IncomingWebhook/[A-Za-z0-9]{20,}/[A-Za-z0-9\-]{20,}"
@@ -607,6 +680,46 @@ for _d in CONTEXT_DETECTORS:
         _d.boundary = False
 
 
+def _url_secret(s: bytes) -> bool:
+    """A signature or code is generated: letters and digits both (not `code=download-page`)."""
+    return not_placeholder(s) and any(c in b"0123456789" for c in s) and any(c in _LETTERS for c in s)
+
+
+_LETTERS = bytes(range(65, 91)) + bytes(range(97, 123))
+_URL_VALUE = rb"[A-Za-z0-9%_\-.~+/=]"
+_AMZ_QS = ("https://fake-bucket.s3.us-east-1.amazonaws.com/report.csv?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+           "&X-Amz-Credential=ASIA" + fake(UPPER_DIGITS, 16, "amz-cred") + "%2F20300101%2Fus-east-1%2Fs3%2Faws4_request"
+           "&X-Amz-Date=20300101T000000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Signature=")
+_AMZ_SIG = fake(HEX, 64, "amz-sig")
+_GOOG_SIG = fake(HEX, 512, "goog-sig")
+_CF_SIG = fake(URLSAFE + "~", 172, "cf-sig")
+_AZFN_CODE = fake(URLSAFE, 54, "azfn") + "=="
+_OAUTH_CODE = "4/0A" + fake(URLSAFE, 60, "oauth-code")
+CONTEXT_DETECTORS.append(ContextDetector(
+    # Presigned URLs carry their credential in the query: anyone with the URL has the object until it expires.
+    # `X-Amz-Security-Token=` is a `token` key (token-assignment). A value ends at `&`, `#`, a quote or a blank.
+    "url-signature", "Signatures and codes in signed URLs (X-Amz-Signature=, X-Goog-Signature=, CloudFront / SigV2 "
+    "Signature=, Azure Functions and OAuth code=)", ["x-amz-signature=", "x-goog-signature=", "signature=", "code="],
+    rb"(?:x-amz-signature=|x-goog-signature=|(?:(?<=[?&;])|(?<=\\u0026))signature=)(?P<s1>" + _URL_VALUE + rb"{16,})"
+    rb"|(?:(?<=[?&;])|(?<=\\u0026))code=(?P<s2>" + _URL_VALUE + rb"{20,})", max_len=4096,
+    validate=_url_secret, value_class=_URL_VALUE,
+    positives=[(_AMZ_QS + _AMZ_SIG, _AMZ_SIG), (_AMZ_QS + _AMZ_SIG + "#x", _AMZ_SIG),
+               ("curl 'https://storage.googleapis.com/fake-bucket/o.bin?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Date="
+                "20300101T000000Z&X-Goog-Expires=900&X-Goog-SignedHeaders=host&X-Goog-Signature=" + _GOOG_SIG + "'", _GOOG_SIG),
+               ("https://d111111abcdef8.cloudfront.net/video.mp4?Expires=1900000000&Signature=" + _CF_SIG
+                + "&Key-Pair-Id=K" + fake(UPPER_DIGITS, 13, "cf-kp"), _CF_SIG),
+               ('{"url": "https://fake.s3.amazonaws.com/k?X-Amz-Date=20300101T000000Z\\u0026X-Amz-Signature=' + _AMZ_SIG
+                + '"}', _AMZ_SIG),
+               ("https://fake-fn.azurewebsites.net/api/HttpTrigger?code=" + _AZFN_CODE, _AZFN_CODE),
+               ("GET /api/orders?clientId=default&code=" + _AZFN_CODE + " HTTP/1.1", _AZFN_CODE),
+               ("Location: https://app.example.com/oauth/callback?state=af0ifjsldkj&amp;code=" + _OAUTH_CODE + "&scope=email",
+                _OAUTH_CODE)],
+    negatives=["exit code=1 status_code=200", "https://example.com/?code=download-page-for-users",
+               "https://github.com/search?q=x&type=code", "signature=valid", "zipcode=12345678901234567890abcd",
+               "X-Amz-SignedHeaders=host&X-Amz-Signature=<signature>"],
+))
+
+
 # --- the key-value family ---------------------------------------------------------------------------
 REJECT_LAST = frozenset(
     b"file files path paths dir url uri id ids name names type types length len count expiry expires expiration "
@@ -615,7 +728,9 @@ REJECT_LAST = frozenset(
     b"lifetime duration validity rotation strength regex pattern command cmd method algorithm alg kind helper "
     b"location secretref namespace mount prefix suffix template hash salt rounds iterations age days "
     b"at in on by before after created updated changed encryption encoding scheme schemes complexity history strategy "
-    b"rule rules requirements validator validators reuse accessor backend backends engine driver plugin".split()
+    b"rule rules requirements validator validators reuse accessor backend backends engine driver plugin "
+    # LDAP password-policy state (`pwdChangedTime`, `pwdFailureTime`, `pwdPolicySubentry`, `pwdAttribute`, …)
+    b"time times timestamp date subentry attribute interval failure failures lockout warning idle success quality".split()
 )
 REJECT_ANY = frozenset(b"tokenizer tokenizers tokenize tokenized public publickey pubkey secretary secretaries "
                        b"secretariat secretion secretive secretly secretsmanager secretmanager bypass compass surpass trespass".split())
@@ -648,6 +763,12 @@ _KEBAB_NAME = re.compile(rb"[a-z]+(?:-[a-z0-9]+)+\Z")  # `my-secret-name`, `db-c
 
 
 _STAND_IN_HEADS = frozenset(b"$%@Xx*(")
+# Upper-case words joined by `_` or `-`, one of them saying "put yours here" (`REPLACE_WITH_YOUR_KEY`,
+# `YOUR_TOKEN_HERE`, `CHANGE_ME_PLEASE`). Letters only: a generated password has digits in its groups.
+_STAND_IN_WORDS = re.compile(
+    rb"(?:[A-Z]+[_\-])*(?:YOUR|REPLACE|INSERT|CHANGE|CHANGEME|HERE|EXAMPLE|PLACEHOLDER|DUMMY|FAKE|TODO|FIXME|SAMPLE"
+    rb"|ENTER|REDACTED)(?:[_\-][A-Z]+)*\Z")
+_UPPER = frozenset(range(65, 91))
 _ENUM = re.compile(rb"[a-z]+(?:\|[a-z]+)+\Z")  # `true|false`: the choices a documented setting takes
 _STAND_IN_LEN = max(len(w) for w in _STAND_IN)
 _PATH = re.compile(rb"(?:/[A-Za-z0-9_.@:\-]+)+/?\Z")
@@ -662,6 +783,8 @@ def _value_sane(value: bytes, quoted: bool) -> bool:
         return False
     if len(value) <= _STAND_IN_LEN and value.lower() in _STAND_IN:
         return False
+    if value[-1] in _UPPER and (value.endswith((b"EXAMPLE", b"EXAMPLEKEY")) or _STAND_IN_WORDS.match(value)):
+        return False  # AWS's documentation keys (`wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY`), `YOUR_TOKEN_HERE`
     if b"|" in value and _ENUM.match(value):
         return False
     if quoted:
@@ -768,11 +891,6 @@ def _key_named(norm: bytes, parts: list[bytes]) -> bool:
 
 
 _UUIDISH = re.compile(rb"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z|[0-9a-fA-F]{32,}\Z")
-
-
-def _uuid(seed: str) -> str:
-    h = fake(HEX, 32, seed)
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _kv(id: str, desc: str, accepts, key: str, value: str, negs=(), value_ok=None, pos=(), words=False) -> KeyRule:

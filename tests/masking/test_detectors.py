@@ -211,3 +211,86 @@ def test_every_prefix_of_a_token_past_its_trigger_is_viable(det, sample: str) ->
     for i in range(head, len(token)):
         assert det.viable.fullmatch(token, 0, i) or det.regex.match(token, 0, i), token[:i]
     assert token not in mask_chunks([bytes([c]) for c in sample.encode()])
+
+
+# --- probe findings: leaks ----------------------------------------------------------------------------
+def _fly_bundle() -> str:
+    from bastion.masking.detectors import B64, fake
+
+    return "fm2_" + ",fm2_".join(fake(B64, 220, f"fly-bundle{i}") for i in range(3))
+
+
+def test_fly_bundle_is_masked_whole_past_256_bytes_and_a_comma_space_ends_it() -> None:
+    token = _fly_bundle()
+    assert len(token) > 600
+    text = f"FlyV1 {token}, then the next field\n".encode()
+    out = mask_whole(text)
+    assert out == b"FlyV1 [MASKED:flyio-token], then the next field\n", out
+    assert mask_chunks([text[i : i + 1] for i in range(len(text))]) == out
+
+
+def test_atlassian_token_checksum_after_the_equals_sign_is_masked_alone_and_in_a_value() -> None:
+    from bastion.masking.detectors import HEX, URLSAFE, fake
+
+    token = "ATATT3xFfGF0" + fake(URLSAFE, 180, "atl-probe") + "=" + fake(HEX, 8, "atl-probe-crc").upper()
+    for text in (f"echo {token}\n", f"JIRA_API_TOKEN={token}\n", f"curl -u me@example.com:{token} https://x.atlassian.net\n"):
+        out = mask_whole(text.encode())
+        assert token[-8:].encode() not in out and token[20:40].encode() not in out, out
+
+
+def test_azure_client_secret_body_is_masked_and_only_its_four_byte_head_shows() -> None:
+    from bastion.masking.detectors import ALNUM, fake
+
+    body = fake(ALNUM + "_~.-", 31, "az-31")
+    out = mask_whole(f"az login --service-principal -u app -p Zk_3Q~{body} --tenant t\n".encode())
+    assert out == b"az login --service-principal -u app -p Zk_3Q~[MASKED:azure-ad-client-secret] --tenant t\n"
+
+
+@pytest.mark.parametrize("text, secret", [
+    # X-Amz-Security-Token is a `token` key: the key-value family masks it, up to the next `&`
+    ("https://b.s3.amazonaws.com/k?X-Amz-Security-Token=IQoJb3JpZ2luX2VjE" + "Ab9%2F" * 30
+     + "&X-Amz-Signature=" + "0f3a" * 16, "IQoJb3JpZ2luX2VjE" + "Ab9%2F" * 30),
+    ("https://b.s3.amazonaws.com/k?X-Amz-Security-Token=IQoJb3JpZ2luX2VjE" + "Ab9%2F" * 30
+     + "&X-Amz-Signature=" + "0f3a" * 16, "0f3a" * 16),
+    # AWS Signature Version 2 (`AWSAccessKeyId=…&Signature=…`)
+    ("https://b.s3.amazonaws.com/k?AWSAccessKeyId=AKIA0000&Expires=1900000000&Signature=vjbyPxybdZaNmGa%2ByT272YEAiv4%3D",
+     "vjbyPxybdZaNmGa%2ByT272YEAiv4%3D"),
+])
+def test_presigned_url_credentials_are_masked(text: str, secret: str) -> None:
+    out = mask_whole(text.encode())
+    assert_no_part_left(text.encode(), secret.encode(), out)
+
+
+def test_a_url_value_ends_at_ampersand_hash_and_quote() -> None:
+    sig = "a1b2c3d4" * 8
+    for tail in ("&x=1", "#frag", "' rest", '" rest', " rest"):
+        out = mask_whole(f"'https://h/o?X-Goog-Signature={sig}{tail}".encode())
+        assert out.endswith(tail.encode()) and sig.encode() not in out, out
+
+
+# --- probe findings: false positives ------------------------------------------------------------------
+@pytest.mark.parametrize("text", [
+    "aws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n",
+    "export AWS_SECRET_ACCESS_KEY=je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY\n",
+    '{"AccessKeyId": "AKIAI44QH8DHBEXAMPLE", "SecretAccessKey": "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY"}\n',
+    "API_KEY=REPLACE_WITH_YOUR_KEY\n", "TOKEN=YOUR_TOKEN_HERE\n", "SECRET=INSERT_SECRET_HERE\n",
+    "PASSWORD=CHANGE_ME_PLEASE\n", 'client_secret: "PLACEHOLDER-SECRET"\n', "DB_PASSWORD=DUMMY_PASSWORD\n",
+    "pwdChangedTime: 20240101000000Z\n", "pwdFailureTime: 20240101000000Z\npwdFailureTime: 20240102000000Z\n",
+    "pwdAccountLockedTime: 20240101000000Z\n", "pwdPolicySubentry: cn=default,ou=policies,dc=example,dc=com\n",
+    "pwdGraceUseTime: 20240101000000Z\n", "pwdAttribute: userPassword\n", "pwdLastSuccess: 20240101000000Z\n",
+    "pwdMaxIdle: 3600\n", "passwordExpirationTime: 20240101000000Z\n",
+])
+def test_documentation_examples_placeholders_and_ldap_policy_state_stay(text: str) -> None:
+    assert mask_whole(text.encode()) == text.encode()
+
+
+@pytest.mark.parametrize("text, secret", [
+    ("PASSWORD=X7K2-Q9ZP-HERE8\n", "X7K2-Q9ZP-HERE8"),        # generated, upper case with digits
+    ("PASSWORD=ABCD1234EFGH5678\n", "ABCD1234EFGH5678"),
+    ("API_KEY=K3Y_HERE_9QZ7_TODO2\n", "K3Y_HERE_9QZ7_TODO2"),  # a placeholder word among generated groups
+    ("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEX\n", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEX"),
+    ("pwdPassword: Zx9Qw7Lk3Mn8Pv2R\n", "Zx9Qw7Lk3Mn8Pv2R"),
+    ("ldap_admin_password: Zx9Qw7Lk3Mn8Pv2R\n", "Zx9Qw7Lk3Mn8Pv2R"),
+])
+def test_look_alikes_of_placeholders_are_still_masked(text: str, secret: str) -> None:
+    assert secret.encode() not in mask_whole(text.encode())
