@@ -769,6 +769,7 @@ _STAND_IN_WORDS = re.compile(
     rb"(?:[A-Z]+[_\-])*(?:YOUR|REPLACE|INSERT|CHANGE|CHANGEME|HERE|EXAMPLE|PLACEHOLDER|DUMMY|FAKE|TODO|FIXME|SAMPLE"
     rb"|ENTER|REDACTED)(?:[_\-][A-Z]+)*\Z")
 _UPPER = frozenset(range(65, 91))
+_EXAMPLE_ENDS = (b"EXAMPLE", b"EXAMPLEKEY")
 _ENUM = re.compile(rb"[a-z]+(?:\|[a-z]+)+\Z")  # `true|false`: the choices a documented setting takes
 _STAND_IN_LEN = max(len(w) for w in _STAND_IN)
 _PATH = re.compile(rb"(?:/[A-Za-z0-9_.@:\-]+)+/?\Z")
@@ -783,7 +784,7 @@ def _value_sane(value: bytes, quoted: bool) -> bool:
         return False
     if len(value) <= _STAND_IN_LEN and value.lower() in _STAND_IN:
         return False
-    if value[-1] in _UPPER and (value.endswith((b"EXAMPLE", b"EXAMPLEKEY")) or _STAND_IN_WORDS.match(value)):
+    if value[-1] in _UPPER and (value.endswith(_EXAMPLE_ENDS) or (value.isupper() and _STAND_IN_WORDS.match(value))):
         return False  # AWS's documentation keys (`wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY`), `YOUR_TOKEN_HERE`
     if b"|" in value and _ENUM.match(value):
         return False
