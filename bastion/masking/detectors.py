@@ -867,7 +867,6 @@ def _password_key(norm: bytes, parts: list[bytes]) -> bool:
 
 _AWS_SECRET = re.compile(rb"[A-Za-z0-9/+=]{40}\Z")
 _GENERATED = re.compile(rb"[A-Za-z0-9+/=_\-.:~!@#%^&*]{12,}\Z")
-_LETTERS = bytes(range(65, 91)) + bytes(range(97, 123))
 
 
 def _generated(value: bytes, quoted: bool) -> bool:
