@@ -342,6 +342,11 @@ _ANNOTATION = re.compile(
     rb"\[[^\]]*\])(?:[ \t]*\|[ \t]*None)?(?:[ \t]*=[ \t]*(?:[\"'](?P<lit>[^\"']*)[\"']|[^\"'].*))?\Z")
 _BLOCK_SCALAR = re.compile(rb"[|>][-+]?[1-9]?[-+]?")
 _KEY_WS = re.compile(rb"[A-Za-z0-9_.\-]{0,64}?(?=[ \t])()[ \t]+")
+# A label of words ending in a secret noun: `API key: …`, `Private key: 0x…`, `Secret Access Key = …`
+_SPACED_KEY_TAIL = re.compile(rb"([A-Za-z0-9_.\-]{0,64}(?: [A-Za-z]{2,16})? (?i:key|token|secret|password|passphrase))"
+                              rb"()[ \t]*(=|:)[ \t]*(\"?)")
+_LABEL_PATH = re.compile(rb"(?:~|\.{1,2})?/[A-Za-z0-9_.\-]+(?:/[A-Za-z0-9_.\-]*)*")
+_SPACED_KEY_PARTIAL = re.compile(rb"[A-Za-z0-9_.\-]{0,64}(?: [A-Za-z]{0,16}){1,2}[ \t]*[=:]?")
 _KEY_TAIL_PARTIAL = re.compile(rb"[A-Za-z0-9_.\-]{0,64}\\?[\"']?[ \t]*[=:]?")
 _CAMEL = re.compile(rb"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 _UNQUOTED = re.compile(rb"[^\s\"'`,;&<>()\[\]{}]+")
@@ -356,6 +361,9 @@ _CODE_CALL = re.compile(rb"[A-Za-z_][A-Za-z0-9_.]*(?:\(.*\)|\[.*\])[;,]?\Z")
 
 
 _LINE_VALUE_REJECT = (b"{", b"[", b"|", b">", b"&", b"*", b"!")  # a line value starting so is structure
+# ...in YAML (`key: &anchor`, `*alias`, `!tag`). After `=` (env files, INI) only a brace or a bracket is:
+# generated passwords start with `!`, `*` or `&` (`DB_PASSWORD=!xK9…`).
+_EQ_VALUE_REJECT = (b"{", b"[", b"|", b">")
 # `KEY=value` alone on a complete line (the key-value fast path). What it pins down, so that the general
 # path would answer the same: the key is one identifier run of at most 64 bytes from the line start (so
 # `key_start` finds the line start and `_KEY_TAIL` takes the whole run), the separator is a bare `=` (no
@@ -568,19 +576,31 @@ class KeyValueFamily(Detector):
         """The answer, or `(answer, skip_to)` once the key tail matched and the answer is decided."""
         ks = key_start(v, ts)
         m = _KEY_TAIL.match(v, ts, min(avail, ts + 160))
+        spaced = False
         if m is None:
             if not final and avail - ts < 160 and _KEY_TAIL_PARTIAL.fullmatch(v, ts, avail):
                 return Pending(None)
-            return self._two_fields(v, ks, ts, avail, final)
+            m = _SPACED_KEY_TAIL.match(v, ts, min(avail, ts + 160))
+            if m is None:
+                two = self._two_fields(v, ks, ts, avail, final)
+                if not final and avail - ts < 160 and _SPACED_KEY_PARTIAL.fullmatch(v, ts, avail):
+                    # a label still arriving; what `_two_fields` holds (its value may start at the second
+                    # word) stays held, as it would be if the label does not form
+                    return two if type(two) is Pending else Pending(None)
+                return two
+            spaced = True
         vs = m.end()
         if vs >= avail and not final:
             return Pending(None)  # more spaces or an opening quote may follow
         key = v[ks : ts + len(m.group(1))]
         sep = m.group(3)
         quoted_key = ks > 0 and v[ks - 1] in b"\"'"
-        at_line_start = line_start_ok(v, ks - 1 if quoted_key else ks)
+        # `API key: …`, `Secret Access Key: …`: a label in prose or a console, so only one generated word
+        at_line_start = line_start_ok(v, ks - 1 if quoted_key else ks) and not spaced
         cap = ts + 160
-        if avail <= cap or vs + 2 < cap:
+        if spaced:
+            skip = -1  # a hit on a later word of the label reads a different key
+        elif avail <= cap or vs + 2 < cap:
             kend = ts + len(m.group(1))
             if ks == 0:
                 skip = min(kend, 65)
@@ -597,7 +617,7 @@ class KeyValueFamily(Detector):
             return None, skip
         # `key: value` in the middle of a line is prose unless the key is compound (access_token) or
         # the value looks generated ("invalid password: too short" must stay)
-        weak = sep == b":" and simple_key and not (quoted_key or at_line_start)
+        weak = (sep == b":" and simple_key and not (quoted_key or at_line_start)) or spaced
         lim = vs + self.max_window
         if v[vs : vs + 1] == b"[" and not m.group(4) and not v.startswith(b"[MASKED", vs):  # `[`: a list of values
             return self._list_value(v, vs, lim, avail, final, rules, key, weak), skip
@@ -634,7 +654,7 @@ class KeyValueFamily(Detector):
                     return self._block_value(v, ks, w, avail, final, rules), skip
                 if sep == b":" and not line and not quoted_key:
                     return self._block_list(v, ks, w, avail, final, rules, key), skip
-                if line[:1] in _LINE_VALUE_REJECT:
+                if line[:1] in (_LINE_VALUE_REJECT if sep != b"=" else _EQ_VALUE_REJECT):
                     return None, skip
                 if _CODE_CALL.match(line) or (v[vs - 1] in b" \t" and b"." in line and _CODE_REF.match(line)):
                     return None, skip  # `password = get_password()`, `token = settings.TOKEN`
@@ -664,6 +684,8 @@ class KeyValueFamily(Detector):
             return None, skip
         if weak and not (len(value) >= 6 and _has_digit_or_symbol(value)):
             return None, skip
+        if spaced and _LABEL_PATH.fullmatch(value):
+            return None, skip  # `Error reading private key: /etc/ssl/private/key.pem`
         if not quoted:
             if (b"." in value and _CODE_REF.match(value)) or value.lower() in (key.lower(), _last_part(key)):
                 return None, skip

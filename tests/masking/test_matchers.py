@@ -122,3 +122,32 @@ def test_json_lists_of_secrets_never_leak_in_any_chunking(items: list[bytes], pr
         if s in items:
             assert s not in whole
     assert mask_chunks(split_at(text, cuts)) == whole
+
+
+@pytest.mark.parametrize("text, secret", [
+    (b"PASSWORD=!" + B + b"\n", b"!" + B),        # env values may start with YAML's structure bytes
+    (b"DB_PASSWORD=*" + A + b"\n", b"*" + A),
+    (b"export API_TOKEN=&" + C + b"\n", b"&" + C),
+    (b"Secret key: " + A + b"\n", A),               # a label of words ending in a secret noun
+    (b"Secret Access Key: " + B + b"\n", B),
+    (b"  client secret = \"" + C + b"\"\n", C),
+    (b"Your session token: " + A + b" (expires in 1h)\n", A),
+])
+def test_values_after_labels_and_values_starting_with_symbols_are_masked_in_any_chunking(text: bytes,
+                                                                                         secret: bytes) -> None:
+    out = mask_whole(text)
+    assert secret not in out and b"[MASKED:" in out
+    for cut in range(1, len(text)):
+        assert mask_chunks(split_at(text, [cut])) == out
+
+
+@pytest.mark.parametrize("text", [
+    b"password: &default_password\n",  # a YAML anchor and an alias are structure, not values
+    b"password: *default_password\n",
+    b"PASSWORD=********\n",
+    b"Invalid secret key: expected 40 characters\n",
+    b"The secret token: see the docs\n",
+    b"Error reading secret key: /etc/ssl/private/key.pem\n",
+])
+def test_labels_in_prose_and_yaml_structure_stay(text: bytes) -> None:
+    assert mask_whole(text) == text
