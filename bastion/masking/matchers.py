@@ -345,6 +345,22 @@ _KEY_WS = re.compile(rb"[A-Za-z0-9_.\-]{0,64}?(?=[ \t])()[ \t]+")
 # A label of words ending in a secret noun: `API key: …`, `Private key: 0x…`, `Secret Access Key = …`
 _SPACED_KEY_TAIL = re.compile(rb"([A-Za-z0-9_.\-]{0,64}(?: [A-Za-z]{2,16})? (?i:key|token|secret|password|passphrase))"
                               rb"()[ \t]*(=|:)[ \t]*(\"?)")
+_ANNOUNCE = re.compile(rb"(?i:password|passphrase)[ \t]+(?i:is|was|for|to)\b")
+_ANNOUNCE_PARTIAL = re.compile(rb"(?i:password|passphrase)[ \t]+[A-Za-z]{0,2}")
+# After `password is|was|for|to`: up to a separator (`is`, `is :`, `: ` with a blank, ` = `) and one word
+# ending the line (a final `.` is punctuation).
+_ANNOUNCED_VALUE = re.compile(
+    rb"[^\n]{0,160}?(?:\b(?i:is)[ \t]*:?|:[ \t]|[ \t]=)[ \t]*([\"']?)(?P<s>[^\s\"']{6,256}?)\1[ \t]*\.?[ \t\r]*\Z")
+_ANNOUNCED_DIRECT = re.compile(rb"[ \t]*:?[ \t]*([\"']?)(?P<s>[^\s\"']{6,256}?)\1[ \t]*\.?[ \t\r]*\Z")
+_NEXT_LINE_PASSWORD = re.compile(rb"[ \t]*(?:(?i:new value):[ \t]*)?(?P<s>[^\s\"']{8,256})[ \t\r]*")
+
+
+def _generated_word(value: bytes) -> bool:
+    """Letters and digits or symbols, not a placeholder: `k#9Lq2;pW_aZ`, not `incorrect` or `********`."""
+    return (any(c in ALNUM and not 48 <= c <= 57 for c in value) and _has_digit_or_symbol(value)
+            and not_placeholder(value) and not value.startswith(b"[MASKED"))
+
+
 _LABEL_PATH = re.compile(rb"(?:~|\.{1,2})?/[A-Za-z0-9_.\-]+(?:/[A-Za-z0-9_.\-]*)*")
 _SPACED_KEY_PARTIAL = re.compile(rb"[A-Za-z0-9_.\-]{0,64}(?: [A-Za-z]{0,16}){1,2}[ \t]*[=:]?")
 _KEY_TAIL_PARTIAL = re.compile(rb"[A-Za-z0-9_.\-]{0,64}\\?[\"']?[ \t]*[=:]?")
@@ -583,6 +599,8 @@ class KeyValueFamily(Detector):
             m = _SPACED_KEY_TAIL.match(v, ts, min(avail, ts + 160))
             if m is None:
                 two = self._two_fields(v, ks, ts, avail, final)
+                if two is None:
+                    two = self._announced(v, ks, avail, final)
                 if not final and avail - ts < 160 and _SPACED_KEY_PARTIAL.fullmatch(v, ts, avail):
                     # a label still arriving; what `_two_fields` holds (its value may start at the second
                     # word) stays held, as it would be if the label does not form
@@ -833,6 +851,56 @@ class KeyValueFamily(Detector):
         if start < 0 or last - start < 3 or not not_placeholder(v[start:last].strip()):
             return None
         return [(start, last, rules[0].id, 0)]
+
+    def _announced(self, v: bytes, ks: int, avail: int, final: bool):
+        """A generated password announced in a log: `A temporary password is generated for root@localhost: X`
+        (MySQL), `The generated password for the elastic built-in superuser is : X`, `Your new password is: X`;
+        or on the next line: Jenkins' `…use the following password to proceed to installation:` then the
+        password alone on its line, Elasticsearch's `Password for the [elastic] user successfully reset.`
+        then `New value: X`. Only a last word that looks generated, so prose (`password is incorrect.`,
+        `password was changed at 10:00:00Z`) stays."""
+        h = _ANNOUNCE.match(v, ks, min(avail, ks + 32))
+        if h is None:
+            if not final and avail - ks < 32 and _ANNOUNCE_PARTIAL.fullmatch(v, ks, avail):
+                return Pending(None)
+            return None
+        w = line_window(v, ks, 512, avail, final)
+        if w is None:
+            return Pending(h.end())  # the value, if any, comes after `is`/`for`
+        m = None
+        if v[h.end() - 1] in b"sS":  # `is`, `was`: the value may follow at once
+            m = _ANNOUNCED_DIRECT.match(v, h.end(), w)
+        if m is None:
+            m = _ANNOUNCED_VALUE.match(v, h.end(), w)
+        if m is not None:
+            value = m.group("s")
+            if _generated_word(value):
+                return [(m.start("s"), m.end("s"), self._password_rule(), 0)]
+            return None
+        line = v[ks:w].rstrip(b" \t\r")
+        if not (line.endswith(b":") or b"reset" in line.lower()):
+            return None
+        # the next non-blank line (one blank line may come between)
+        p = w + 1
+        for _ in range(2):
+            nl = v.find(b"\n", p, min(avail, p + 512))
+            if nl < 0:
+                if avail < p + 512 and not final:
+                    return Pending(w + 1)
+                nl = min(avail, p + 512)
+            if v[p:nl].strip(b" \t\r"):
+                break
+            p = nl + 1
+        else:
+            return None
+        m = _NEXT_LINE_PASSWORD.fullmatch(v, p, nl)
+        if m is None or not _generated_word(m.group("s")):
+            return None
+        return [(m.start("s"), m.end("s"), self._password_rule(), 0)]
+
+    def _password_rule(self) -> str:
+        rules, _simple = self._rules_for(b"password")
+        return rules[0].id if rules else self.rules[-1].id
 
     def _two_fields(self, v: bytes, ks: int, ts: int, avail: int, final: bool):
         """`password    s3cr3t!` alone on a line: tables (`vault kv get`), `requirepass …` (redis.conf).

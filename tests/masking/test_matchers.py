@@ -151,3 +151,44 @@ def test_values_after_labels_and_values_starting_with_symbols_are_masked_in_any_
 ])
 def test_labels_in_prose_and_yaml_structure_stay(text: bytes) -> None:
     assert mask_whole(text) == text
+
+
+P1, P2 = b"k#9Lq2;pW_aZ", b"4f1c2b9a8e7d6c5b4a3928170f6e5d4c"
+ANNOUNCED = [
+    (b"2026-12-01T00:00:00.000000Z 6 [Note] [MY-010454] [Server] A temporary password is generated for "
+     b"root@localhost: " + P1 + b"\n", P1),
+    (b"The generated password for the elastic built-in superuser is : " + P1 + b"\n", P1),
+    (b"Your new password is " + P1 + b".\n", P1),
+    (b"Password for the [elastic] user successfully reset.\nNew value: " + P1 + b"\n", P1),
+    (b"Please use the following password to proceed to installation:\n\n" + P2 + b"\n\nThis may also be found "
+     b"at: /var/jenkins_home/secrets/initialAdminPassword\n", P2),
+]
+
+
+@pytest.mark.parametrize("text, secret", ANNOUNCED)
+def test_a_generated_password_announced_in_a_log_is_masked_in_any_chunking(text: bytes, secret: bytes) -> None:
+    out = mask_whole(text)
+    assert secret not in out and out.count(b"[MASKED:password-assignment]") == 1
+    for cut in range(1, len(text)):
+        assert mask_chunks(split_at(text, [cut])) == out
+
+
+@pytest.mark.parametrize("text, secret", ANNOUNCED)
+def test_an_idle_release_inside_an_announced_password_leaks_none_of_it(text: bytes, secret: bytes) -> None:
+    at = text.index(secret)
+    for cut in range(at - 3, at + len(secret)):
+        m = StreamMasker(MaskingProfile())
+        out = m.feed(text[:cut]) + m.release_idle() + m.feed(text[cut:]) + m.finish()
+        assert secret[:4] not in out and secret[-4:] not in out
+
+
+@pytest.mark.parametrize("text", [
+    b"Your password was changed at 10:00:00Z\n",
+    b"The password is incorrect.\n",
+    b"password is too short: 5 < 8\n",
+    b"Password for user postgres: \n",
+    b"Please use the following password to proceed to installation:\n\nPress enter to continue\n",
+    b"The password is: ********\n",
+])
+def test_prose_about_passwords_stays(text: bytes) -> None:
+    assert mask_whole(text) == text
