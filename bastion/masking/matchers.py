@@ -355,6 +355,20 @@ _ANNOUNCED_DIRECT = re.compile(rb"[ \t]*:?[ \t]*([\"']?)(?P<s>[^\s\"']{6,256}?)\
 _NEXT_LINE_PASSWORD = re.compile(rb"[ \t]*(?:(?i:new value):[ \t]*)?(?P<s>[^\s\"']{8,256})[ \t\r]*")
 
 
+# `aws configure set`, `yarn config set`, `git config --global`, `ngrok config`: a setting's name, then its value
+_CONFIG_SET = re.compile(rb"(?:^|[ \t])(?:config|configure)(?:[ \t]+(?:set|--global|--local|--system|--add))?[ \t]+\Z")
+
+
+def _after_config_set(v: bytes, ks: int) -> bool:
+    ls = max(v.rfind(b"\n", max(0, ks - 256), ks), ks - 256, -1) + 1
+    return _CONFIG_SET.search(v, ls, ks) is not None
+
+
+_REDIS_ITEM = re.compile(rb"[ \t]*[0-9]{1,4}\) \"")
+_REDIS_KEY_END = re.compile(rb"[A-Za-z0-9_.\-]{0,64}(\")[ \t\r]*\n")
+_REDIS_VALUE = re.compile(rb"[ \t]*[0-9]{1,4}\) \"(?P<s>(?:[^\"\\\n]|\\.)*)\"[ \t\r]*")
+
+
 def _generated_word(value: bytes) -> bool:
     """Letters and digits or symbols, not a placeholder: `k#9Lq2;pW_aZ`, not `incorrect` or `********`."""
     return (any(c in ALNUM and not 48 <= c <= 57 for c in value) and _has_digit_or_symbol(value)
@@ -601,6 +615,8 @@ class KeyValueFamily(Detector):
                 two = self._two_fields(v, ks, ts, avail, final)
                 if two is None:
                     two = self._announced(v, ks, avail, final)
+                if two is None:
+                    two = self._redis_reply(v, ks, ts, avail, final)
                 if not final and avail - ts < 160 and _SPACED_KEY_PARTIAL.fullmatch(v, ts, avail):
                     # a label still arriving; what `_two_fields` holds (its value may start at the second
                     # word) stays held, as it would be if the label does not form
@@ -652,6 +668,8 @@ class KeyValueFamily(Detector):
         else:
             return Pending(vs)
         quote = m.group(4)
+        if quote and quoted_key and not m.group(2) and quote == v[ks - 1 : ks] and sep == b":":
+            return None, skip  # `read -p "Password: " PW`: the quote closes the prompt the key is in
         if quote:
             end = closing_quote(v, quote, vs, w)
             if end < 0:
@@ -898,6 +916,29 @@ class KeyValueFamily(Detector):
             return None
         return [(m.start("s"), m.end("s"), self._password_rule(), 0)]
 
+    def _redis_reply(self, v: bytes, ks: int, ts: int, avail: int, final: bool):
+        """`CONFIG GET requirepass` in redis-cli: `1) "requirepass"`, then the value as the next item,
+        `2) "s3cr3t"`."""
+        ls = v.rfind(b"\n", max(0, ks - 16), ks) + 1
+        if ks < 4 or v[ks - 1] != 34 or _REDIS_ITEM.fullmatch(v, ls, ks) is None:
+            return None
+        k = _REDIS_KEY_END.match(v, ts, min(avail, ts + 160))
+        if k is None:
+            return None
+        nl = v.find(b"\n", k.end(), min(avail, k.end() + 1024))
+        if nl < 0:
+            if avail < k.end() + 1024 and not final:
+                return Pending(k.end())
+            nl = min(avail, k.end() + 1024)
+        m = _REDIS_VALUE.fullmatch(v, k.end(), nl)
+        if m is None or not m.group("s") or not not_placeholder(m.group("s")):
+            return None
+        rules, _simple = self._rules_for(v[ks : k.start(1)])
+        for r in rules:
+            if r.value_ok(m.group("s"), True):
+                return [(m.start("s"), m.end("s"), r.id, 0)]
+        return None
+
     def _password_rule(self) -> str:
         rules, _simple = self._rules_for(b"password")
         return rules[0].id if rules else self.rules[-1].id
@@ -906,7 +947,7 @@ class KeyValueFamily(Detector):
         """`password    s3cr3t!` alone on a line: tables (`vault kv get`), `requirepass …` (redis.conf).
         Only two fields, and only a value that looks generated, so prose (`Password expired`) stays."""
         mw = _KEY_WS.match(v, ts, min(avail, ts + 160))
-        if mw is None or not line_start_ok(v, ks):
+        if mw is None or not (line_start_ok(v, ks) or _after_config_set(v, ks)):
             return None
         vs = mw.end()
         if vs >= avail:

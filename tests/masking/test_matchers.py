@@ -192,3 +192,27 @@ def test_an_idle_release_inside_an_announced_password_leaks_none_of_it(text: byt
 ])
 def test_prose_about_passwords_stays(text: bytes) -> None:
     assert mask_whole(text) == text
+
+
+@pytest.mark.parametrize("text, secret", [
+    (b"aws configure set aws_secret_access_key " + B + b"\n", B),  # a setting's name, a space, its value
+    (b"$ git config --global user.password " + A + b"\n", A),
+    (b"ngrok config add-authtoken " + C + b"\n", C),
+    (b'127.0.0.1:6379> CONFIG GET requirepass\n1) "requirepass"\n2) "' + A + b'"\n', A),  # redis-cli reply
+    (b'1) "masterauth"\n2) "' + B + b'"\n3) "maxmemory"\n4) "0"\n', B),
+])
+def test_settings_given_as_words_and_redis_replies_are_masked_in_any_chunking(text: bytes, secret: bytes) -> None:
+    out = mask_whole(text)
+    assert secret not in out and out.count(b"[MASKED:") == 1
+    for cut in range(1, len(text)):
+        assert mask_chunks(split_at(text, [cut])) == out
+
+
+@pytest.mark.parametrize("text", [
+    b'read -s -p "Password: " PASSWORD\n',  # the quote closes the prompt, it opens no value
+    b"aws configure set region us-east-1\n",
+    b"git config --global credential.helper store\n",
+    b'1) "requirepass"\n2) ""\n',
+])
+def test_prompts_and_plain_settings_stay(text: bytes) -> None:
+    assert mask_whole(text) == text
