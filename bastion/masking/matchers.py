@@ -369,6 +369,69 @@ _REDIS_KEY_END = re.compile(rb"[A-Za-z0-9_.\-]{0,64}(\")[ \t\r]*\n")
 _REDIS_VALUE = re.compile(rb"[ \t]*[0-9]{1,4}\) \"(?P<s>(?:[^\"\\\n]|\\.)*)\"[ \t\r]*")
 
 
+_COLUMN_NAME = re.compile(rb"[A-Za-z_][A-Za-z0-9_.\-]{0,63}")
+_CSV_HEADER = re.compile(rb"[A-Za-z_][A-Za-z0-9_ .\-]{0,63}")
+_TABLE_BORDER = re.compile(rb"[ \t]*[-+=|]*-[-+=|]*[ \t\r]*")
+_TABLE_REST = re.compile(rb"[^\n]*")
+_CSV_FIELD = re.compile(rb'[ \t]*(?:"(?:[^"\n]|"")*"|[^,\n]*)')
+
+
+def _table_sep(v: bytes, ls: int, ks: int) -> bytes | None:
+    """The cell separator of a header line whose cell at `ks` is a name: `|`, a tab or `,`."""
+    j = ks - 1
+    while j >= ls and v[j] in b" \"":
+        j -= 1
+    if j >= ls:
+        c = v[j]
+        return b"|" if c == 124 else b"\t" if c == 9 else b"," if c == 44 else None
+    line_end = v.find(b"\n", ks, ks + 1024)  # the first cell: the separator is the first one after it
+    rest = v[ks : line_end if line_end >= 0 else ks + 1024]
+    return next((sep for sep in (b"|", b"\t", b",") if sep in rest), None)
+
+
+def _table_cells(v: bytes, s: int, e: int, sep: bytes) -> list[tuple[int, int]] | None:
+    """The cells of one table line as (start, end), blanks and a CSV field's quotes left out."""
+    while e > s and v[e - 1] in b"\r":
+        e -= 1
+    out: list[tuple[int, int]] = []
+    if sep == b",":
+        p = s
+        while True:
+            m = _CSV_FIELD.match(v, p, e)
+            a, b = m.span()  # type: ignore[union-attr]
+            while a < b and v[a] in b" \t":
+                a += 1
+            if b - a >= 2 and v[a] == 34 and v[b - 1] == 34:
+                a, b = a + 1, b - 1
+            out.append((a, b))
+            p = m.end()  # type: ignore[union-attr]
+            if p >= e:
+                return out
+            if v[p] != 44:
+                return None  # text after a quoted field: not CSV
+            p += 1
+    line = v[s:e]
+    lead = len(line) - len(line.lstrip(b" \t"))
+    if sep == b"|" and line[lead : lead + 1] == b"|":  # MySQL: `| a | b |`
+        stripped_end = s + len(line.rstrip(b" \t"))
+        if v[stripped_end - 1] != 124 or stripped_end - s <= lead + 1:
+            return None
+        s, e = s + lead + 1, stripped_end - 1
+    p = s
+    while True:
+        q = v.find(sep, p, e)
+        end = e if q < 0 else q
+        a, b = p, end
+        while a < b and v[a] in b" \t":
+            a += 1
+        while b > a and v[b - 1] in b" \t":
+            b -= 1
+        out.append((a, b))
+        if q < 0:
+            return out
+        p = q + 1
+
+
 def _generated_word(value: bytes) -> bool:
     """Letters and digits or symbols, not a placeholder: `k#9Lq2;pW_aZ`, not `incorrect` or `********`."""
     return (any(c in ALNUM and not 48 <= c <= 57 for c in value) and _has_digit_or_symbol(value)
@@ -617,6 +680,8 @@ class KeyValueFamily(Detector):
                     two = self._announced(v, ks, avail, final)
                 if two is None:
                     two = self._redis_reply(v, ks, ts, avail, final)
+                if two is None:
+                    two = self._table_column(v, ks, ts, avail, final)
                 if not final and avail - ts < 160 and _SPACED_KEY_PARTIAL.fullmatch(v, ts, avail):
                     # a label still arriving; what `_two_fields` holds (its value may start at the second
                     # word) stays held, as it would be if the label does not form
@@ -938,6 +1003,60 @@ class KeyValueFamily(Detector):
             if r.value_ok(m.group("s"), True):
                 return [(m.start("s"), m.end("s"), r.id, 0)]
         return None
+
+    def _table_column(self, v: bytes, ks: int, ts: int, avail: int, final: bool):
+        """A secret-named column of a table: psql (`user | password` over `-----+-----`), MySQL (`| user |
+        password |` in `+---+` borders), CSV and TSV (`id,user,password`). Each row's cell in that column is
+        a value. The table ends at a line with another number of cells (`(2 rows)`, a blank line) or at 8 KiB;
+        until then it is held."""
+        ls = v.rfind(b"\n", max(0, ks - 1024), ks) + 1
+        sep = _table_sep(v, ls, ks)
+        if sep is None:
+            return None
+        le = v.find(b"\n", ks, min(avail, ks + 1024))
+        if le < 0:
+            if not final and avail < ks + 1024:
+                return Pending(None)  # the header line is still arriving: nothing after it yet
+            return None
+        cells = _table_cells(v, ls, le, sep)
+        if cells is None or len(cells) < 2:
+            return None
+        if sep == b"," and not all(_CSV_HEADER.fullmatch(v, a, b) and v[a - 1] in b',"\n' for a, b in cells if a > 0):
+            return None  # `Password, if any, is …`: prose; a CSV header is names with no blank after a comma
+        col = next((i for i, (s, t) in enumerate(cells) if s <= ks < t), -1)
+        if col < 0 or not _COLUMN_NAME.fullmatch(v, *cells[col]):
+            return None
+        rules, _simple = self._rules_for(v[cells[col][0] : cells[col][1]])
+        if not rules:
+            return None
+        p = le + 1
+        cap = p + self.max_window
+        spans: list[Span] = []
+        while True:
+            nl = v.find(b"\n", p, min(avail, cap))
+            if nl < 0:
+                if avail < cap and not final:
+                    return Pending(le + 1, _TABLE_REST)
+                nl = min(avail, cap)
+                if nl <= p:
+                    break
+            if sep == b"|" and _TABLE_BORDER.fullmatch(v, p, nl):
+                p = nl + 1
+                continue
+            row = _table_cells(v, p, nl, sep)
+            if row is None or len(row) != len(cells):
+                break
+            s, t = row[col]
+            value = v[s:t]
+            if value and not_placeholder(value) and not value.startswith(b"[MASKED"):
+                for r in rules:
+                    if r.value_ok(value, True):
+                        spans.append((s, t, r.id, 0))
+                        break
+            if nl >= avail or nl >= cap:
+                break
+            p = nl + 1
+        return spans or None
 
     def _password_rule(self) -> str:
         rules, _simple = self._rules_for(b"password")

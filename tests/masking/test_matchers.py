@@ -216,3 +216,31 @@ def test_settings_given_as_words_and_redis_replies_are_masked_in_any_chunking(te
 ])
 def test_prompts_and_plain_settings_stay(text: bytes) -> None:
     assert mask_whole(text) == text
+
+
+TABLES = [
+    (b" username | password\n----------+----------\n admin    | " + A + b"\n bob      | \n(2 rows)\n\n", [A]),
+    (b"+----+----------+------------------+\n| id | username | password         |\n+----+----------+------------------+"
+     b"\n|  1 | admin    | " + A + b"   |\n|  2 | bob      | " + B + b"    |\n+----+----------+------------------+"
+     b"\n2 rows in set (0.00 sec)\n", [A, B]),
+    (b'id,user,password\n1,bob,' + A + b'\n2,"alice, jr","' + B + b'"\n\ndone\n', [A, B]),
+    (b"id\tuser\tapi_key\n1\tbob\t" + C + b"\n", [C]),
+]
+
+
+@pytest.mark.parametrize("text, secrets", TABLES)
+def test_the_cells_of_a_secret_named_column_are_masked_in_any_chunking(text: bytes, secrets: list[bytes]) -> None:
+    out = mask_whole(text)
+    assert not any(s in out for s in secrets) and out.count(b"[MASKED:") == len(secrets)
+    assert b"admin" in out or b"bob" in out  # the other columns stay
+    for cut in range(1, len(text)):
+        assert mask_chunks(split_at(text, [cut])) == out
+
+
+@pytest.mark.parametrize("text", [
+    b"name,password_policy,token_count\na,strict,3\n",
+    b"Password, if any, is stored.\nNext, with commas, too.\n",
+    b" user | password_changed\n------+-----------------\n bob  | 2026-01-01\n",
+])
+def test_tables_without_a_secret_column_and_prose_with_commas_stay(text: bytes) -> None:
+    assert mask_whole(text) == text
