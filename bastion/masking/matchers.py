@@ -432,6 +432,16 @@ def _table_cells(v: bytes, s: int, e: int, sep: bytes) -> list[tuple[int, int]] 
         p = q + 1
 
 
+# ipsec.secrets: `[selectors] : PSK "…"`
+_IPSEC_SELECTOR = re.compile(rb"[^\n:]{0,200}?(?:^|[ \t]):[ \t]+\Z|:[ \t]+\Z")
+
+
+def _after_ipsec_selector(v: bytes, ks: int) -> bool:
+    ls = v.rfind(b"\n", max(0, ks - 256), ks) + 1
+    return (ks - ls < 256 and v[ks - 1 : ks] in (b" ", b"\t") and _IPSEC_SELECTOR.fullmatch(v, ls, ks) is not None
+            and v[ks : ks + 3].upper() == b"PSK")
+
+
 def _generated_word(value: bytes) -> bool:
     """Letters and digits or symbols, not a placeholder: `k#9Lq2;pW_aZ`, not `incorrect` or `********`."""
     return (any(c in ALNUM and not 48 <= c <= 57 for c in value) and _has_digit_or_symbol(value)
@@ -1066,7 +1076,7 @@ class KeyValueFamily(Detector):
         """`password    s3cr3t!` alone on a line: tables (`vault kv get`), `requirepass …` (redis.conf).
         Only two fields, and only a value that looks generated, so prose (`Password expired`) stays."""
         mw = _KEY_WS.match(v, ts, min(avail, ts + 160))
-        if mw is None or not (line_start_ok(v, ks) or _after_config_set(v, ks)):
+        if mw is None or not (line_start_ok(v, ks) or _after_config_set(v, ks) or _after_ipsec_selector(v, ks)):
             return None
         vs = mw.end()
         if vs >= avail:
@@ -1081,6 +1091,9 @@ class KeyValueFamily(Detector):
         else:
             return Pending(vs)
         value = v[vs:w].rstrip(b" \t\r")
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in _QUOTES and value.count(value[:1]) == 2:
+            vs += 1  # `: PSK "…"` (ipsec.secrets), `requirepass "…"`
+            value = value[1:-1]
         if len(value) < 6 or b" " in value or b"\t" in value or value.startswith(b"[MASKED"):
             return None
         if not _has_digit_or_symbol(value) or not not_placeholder(value):

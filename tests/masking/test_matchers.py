@@ -244,3 +244,15 @@ def test_the_cells_of_a_secret_named_column_are_masked_in_any_chunking(text: byt
 ])
 def test_tables_without_a_secret_column_and_prose_with_commas_stay(text: bytes) -> None:
     assert mask_whole(text) == text
+
+
+@pytest.mark.parametrize("text, secret", [
+    (b': PSK "' + A + b'"\n', A),  # ipsec.secrets
+    (b'%any 10.0.0.1 : PSK "' + B + b'"\n', B),
+    (b'requirepass "' + C + b'"\n', C),  # the quotes stay outside the mask
+])
+def test_quoted_two_field_values_are_masked_inside_their_quotes(text: bytes, secret: bytes) -> None:
+    out = mask_whole(text)
+    assert secret not in out and out.endswith(b'"[MASKED:password-assignment]"\n')
+    for cut in range(1, len(text)):
+        assert mask_chunks(split_at(text, [cut])) == out
