@@ -26,7 +26,8 @@ from bastion.masking.matchers import (
 )
 from bastion.masking.special import (Base64PrivateKeyDetector, CardDetector, CliPasswordDetector, JwkPrivateDetector,
                                      DirectiveSecretDetector, K8sSecretDataDetector, KeytabBase64Detector, NameValueSecretDetector,
-                                     OpenVpnKeyDetector, PgpassDetector, PuttyPrivateKeyDetector, XmlSecretDetector)
+                                     KeyTextDetector, OpenVpnKeyDetector, PgpassDetector, PuttyPrivateKeyDetector,
+                                     XmlSecretDetector)
 
 ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 HEX = "0123456789abcdef"
@@ -276,7 +277,7 @@ TOKEN_DETECTORS: list[Detector] = [
          rb"secret_[A-Za-z0-9]{43}(?![A-Za-z0-9_])", "secret_" + fake(ALNUM, 43, "notion-secret"), keep=7,
          cont=rb"[A-Za-z0-9_]", viable=rb"s(?:e(?:c(?:r(?:e(?:t(?:_[A-Za-z0-9]{0,43})?)?)?)?)?)?",
          trigger_re=rb"secret_[A-Za-z0-9]{43}", trigger_width=50,
-         zone_re=rb"(?<![A-Za-z0-9_])s(?=(?:e(?:c(?:r(?:e(?:t(?:_[A-Za-z0-9]{0,42})?)?)?)?)?)?\Z)",
+         zone_re=rb"(?<![A-Za-z0-9_])s(?=(?:e(?:c(?:r(?:e(?:t(?:_[A-Za-z0-9]{0,42})?)?)?)?)?)?\Z)", idle_head=rb"secret_",
          negs=["see secret_access_key in the docs", "secret_" + fake(ALNUM, 42, "short") + " is too short"]),
     _tok("notion-token", "Notion integration token (ntn_)", ["ntn_"],
          rb"ntn_[A-Za-z0-9]{46}(?![A-Za-z0-9_])", "ntn_" + fake(ALNUM, 46, "ntn"), keep=4,
@@ -992,7 +993,10 @@ KEY_LITERALS = ["bindpw", "rootpw", "erlang_cookie", "erlangcookie", 'encrypt"',
                 "pass", "pwd", "pswd", "psk=", "psk:", 'psk"', "psk'", "psk ", "_key", "-key", "key=", "key:",
                 'key"', "key'", "_pat=", "_pat:", '_pat"', "secret", "token", "auth", "apikey", "api_key", "api-key", "accesskey",
                 "access_key", "access-key", "privatekey", "private_key", "private-key", "credential", "creds", "dsn",
-                "mnemonic", "seed_phrase", "seedphrase", "recovery_phrase"]
+                "mnemonic", "seed_phrase", "seedphrase", "recovery_phrase",
+                # labels of words: `API key: …`, `Private key: 0x…` (`Secret key`, `Access token` start with a
+                # literal already)
+                "api key", "private key", "access key", "master key", "signing key", "encryption key"]
 KEY_FAMILY = KeyValueFamily(KEY_LITERALS, KEY_RULES)
 
 _PEM_BODY = "\n".join(fake(B64, 64, f"pem{i}") for i in range(4))
@@ -1168,10 +1172,23 @@ JWK = JwkPrivateDetector(
                '{"d": "2024-01-01T00:00:00Z", "p": "page-two-of-the-report"}'],
 )
 
+_RSA_TEXT = "\n".join("    " + ":".join(fake(HEX, 30, f"rsa-text{i}")[j : j + 2] for j in range(0, 30, 2)) + ":"
+                      for i in range(3))
+KEY_TEXT = KeyTextDetector(
+    positives=[("Private-Key: (2048 bit, 2 primes)\nprivateExponent:\n" + _RSA_TEXT + "\nprime1:", _RSA_TEXT),
+               ("ED25519 Private-Key:\npriv:\n" + _RSA_TEXT + "\npub:", _RSA_TEXT)],
+    negatives=["modulus:\n" + _RSA_TEXT + "\npublicExponent: 65537 (0x10001)",
+               "the priv: field is empty", "coefficient: 0.25"],
+)
+
 # Order is priority: when two detectors mask the same bytes, the first names the span.
 BUILTIN: list[Detector] = [PEM, OPENVPN, PEM_BASE64, KEYTAB, PUTTY, JWK, *TOKEN_DETECTORS, *CONTEXT_DETECTORS, K8S, CLI, KEY_FAMILY, XML,
                            DIRECTIVES,
-                           NAME_VALUE, CARDS, PGPASS]
+                           NAME_VALUE, CARDS, PGPASS, KEY_TEXT]
+for _d in BUILTIN:
+    # heads that ordinary text has too: a few letters typed after them are a word (`https://example…`)
+    if _d.ids[0] in ("sentry-dsn-key", "harness-token", "url-signature", "azure-sas-token"):
+        _d.idle_min_body = 4
 
 
 def builtin_infos() -> list[Info]:

@@ -166,6 +166,13 @@ class Detector:
     prefix_type = True  # a span may start at the trigger start: partial triggers are held
     boundary = True  # the trigger must start a token
     zone_re: re.Pattern[bytes] | None = None  # candidate starts of a regex trigger near the end
+    # What must have arrived after a zone candidate's start for an idle release to mask it (default: the
+    # trigger). A zone starts on a weak head (`M`, `s`, `S`): typed words (`Mount`, `secret`) are not secrets.
+    idle_head: re.Pattern[bytes] | None = None
+    # An idle release shows up to this many letters after a head that ordinary text has too (`://`, `pat.`,
+    # `code=`): a word being typed (`https://exa…`), not yet a secret. The hit stays pending, so a secret
+    # they begin is masked from there on; at most that many of its letters show.
+    idle_min_body = 0
     value_class: re.Pattern[bytes] = re.compile(rb"[A-Za-z0-9_\-.+/=]*")
     opens_blocks = False  # may answer `PemOpen` (a block masked to its END line, even at an idle release)
     max_window = 256
@@ -205,6 +212,7 @@ class TokenDetector(Detector):
         trigger_re: bytes | None = None,
         trigger_width: int = 0,
         zone_re: bytes | None = None,
+        idle_head: bytes | None = None,
         flags: int = 0,
         positives: list[tuple[str, str]] = (),  # type: ignore[assignment]
         negatives: list[str] = (),  # type: ignore[assignment]
@@ -230,6 +238,8 @@ class TokenDetector(Detector):
         self.trigger_re = trigger_re
         self.trigger_width = trigger_width
         self.zone_re = re.compile(zone_re) if zone_re else None
+        if zone_re:
+            self.idle_head = re.compile(idle_head or trigger_re)  # type: ignore[arg-type]
         self.positives = tuple(positives)
         self.negatives = tuple(negatives)
 
@@ -767,6 +777,8 @@ class KeyValueFamily(Detector):
                     return self._block_list(v, ks, w, avail, final, rules, key), skip
                 if line[:1] in (_LINE_VALUE_REJECT if sep != b"=" else _EQ_VALUE_REJECT):
                     return None, skip
+                if line[:1] == b"(" and line[-1:] == b")" and b" " in line:
+                    return None, skip  # `Private-Key: (2048 bit, 2 primes)`: a remark in brackets
                 if _CODE_CALL.match(line) or (v[vs - 1] in b" \t" and b"." in line and _CODE_REF.match(line)):
                     return None, skip  # `password = get_password()`, `token = settings.TOKEN`
                 if sep == b":":

@@ -161,6 +161,26 @@ class CliPasswordDetector(SampledDetector):
         # for the container tools below; triggered by `login`, which is rarer in output than `docker`)
         b"login": re.compile(rb"[^\n]*?[ \t]-p[ \t]+([^\s\-][^\s]*)"),
     }
+    # Where a rule's secret can start at the earliest: after its flag (and the user name before a `:` or
+    # `%`). While the line is still arriving only from there is held, so typing `curl -s …` or
+    # `mysql -u root` holds nothing and an idle release masks nothing; once the flag has arrived the rest is
+    # held (a rule missing here holds everything after its trigger).
+    _AFTER_P = re.compile(rb"(?<=[ \t])-p")
+    HOLD_AFTER = {
+        b"curl": re.compile(rb"(?<=[ \t])(?:-u[ \t]*|--user[ \t=]+)['\"]?[^\s:'\"]*:"),
+        b"mysql": _AFTER_P, b"mariadb": _AFTER_P, b"sshpass": _AFTER_P,
+        b"mongosh": re.compile(rb"(?<=[ \t])-p[ \t]"), b"mongo": re.compile(rb"(?<=[ \t])-p[ \t]"),
+        b"redis-cli": re.compile(rb"(?<=[ \t])-a[ \t]"),
+        b"ldapsearch": re.compile(rb"(?<=[ \t])-w[ \t]"), b"ldapmodify": re.compile(rb"(?<=[ \t])-w[ \t]"),
+        b"ldapadd": re.compile(rb"(?<=[ \t])-w[ \t]"), b"ldapdelete": re.compile(rb"(?<=[ \t])-w[ \t]"),
+        b"ldappasswd": re.compile(rb"(?<=[ \t])-w[ \t]"), b"ldapwhoami": re.compile(rb"(?<=[ \t])-w[ \t]"),
+        b"sqlcmd": re.compile(rb"(?<=[ \t])-P"), b"ipmitool": re.compile(rb"(?<=[ \t])-P"),
+        b"bcp": re.compile(rb"(?<=[ \t])-P"),
+        b"openssl": re.compile(rb"[ \t]-k[ \t]"), b"login": re.compile(rb"[ \t]-p[ \t]"),
+        b"smbclient": re.compile(rb"[ \t](?:-U[ \t]*|--user[ \t=]+)['\"]?[^\s%'\"]+%"),
+        b"rpcclient": re.compile(rb"[ \t](?:-U[ \t]*|--user[ \t=]+)['\"]?[^\s%'\"]+%"),
+        b"xfreerdp": re.compile(rb"[ \t]/p:"),
+    }
     FLAG = re.compile(rb"(?i)pass(?:word|wd|phrase)?(?:[ \t]+|[\"'][ \t]*,[ \t]*)"
                       rb"(?:'(?P<q1>[^'\r\n]+)'|\"(?P<q2>[^\"\r\n]+)\"|(?P<s>[^\s\-'\"][^\s'\"]*))")
     # what may stand before `pass` in an option: `--password`, `--db-password`, `--requirepass`, keytool's
@@ -196,7 +216,11 @@ class CliPasswordDetector(SampledDetector):
                 return None
         w = line_window(v, ts, self.max_window, avail, final)
         if w is None:
-            return Pending(te)
+            after = self.HOLD_AFTER.get(word) if rule is not None else None
+            if after is None:
+                return Pending(te)
+            m = after.search(v, te, avail)
+            return Pending(m.end() if m is not None else avail)
         out: list[Span] = []
         if rule is not None:
             for m in rule.finditer(v, te, w):
@@ -615,6 +639,50 @@ class PuttyPrivateKeyDetector(SampledDetector):
         if end > start and v[end - 1 : end] == b"\r":
             end -= 1
         return [(start, end, "private-key-putty", 0)] if end > start else []
+
+
+_KEY_TEXT_LABEL = re.compile(rb"(?:privateexponent|prime[12]|exponent[12]|coefficient|priv):[ \t]*\r?\n", re.IGNORECASE)
+_KEY_TEXT_LINE = re.compile(rb"[ \t]+[0-9a-f]{2}(?::[0-9a-f]{2})*:?[ \t]*\r?")
+
+
+class KeyTextDetector(SampledDetector):
+    """The private numbers of a key printed by `openssl rsa|pkey|ec -text`: the hex lines under
+    `privateExponent:`, `prime1:` … `coefficient:` (RSA) and `priv:` (EC, Ed25519, DSA)."""
+
+    ids = ("private-key-text",)
+    literals = (b"privateexponent:", b"prime1:", b"prime2:", b"exponent1:", b"exponent2:", b"coefficient:",
+                b"priv:")
+    prefix_type = False
+    boundary = True
+    max_window = 8192
+    value_class = re.compile(rb"[0-9a-f: \t\r\n]*")
+
+    def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):
+        if not line_start_ok(v, ts):
+            return None
+        m = _KEY_TEXT_LABEL.match(v, ts, min(avail, ts + 32))
+        if m is None:
+            if not final and avail - ts < 32 and b"\n" not in v[ts:avail]:
+                return Pending(None)  # the label's line is still arriving; the numbers start below it
+            return None
+        start = pos = m.end()
+        lim = start + self.max_window
+        end = start
+        while True:
+            nl = v.find(b"\n", pos, min(avail, lim))
+            if nl < 0:
+                if not final and avail < lim:
+                    return Pending(start)
+                nl = min(avail, lim)
+            if not _KEY_TEXT_LINE.fullmatch(v, pos, nl):
+                break
+            end = nl
+            if nl >= avail or nl >= lim:
+                break
+            pos = nl + 1
+        if end > start and v[end - 1 : end] == b"\r":
+            end -= 1
+        return [(start, end, self.ids[0], 0)] if end > start else []
 
 
 _PGPASS = re.compile(rb"([^:\s#]{1,64}):(?:[0-9]{1,5}|\*):((?:[^:\\\s]|\\.){1,64}):((?:[^:\\\s]|\\.){1,64}):"

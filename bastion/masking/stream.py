@@ -438,8 +438,10 @@ class StreamMasker:
         zr = max(0, avail - eng.t_max + 1, view.to_view(self._scan_rx))
         for det, _rx in eng.regex_dets:
             if det.zone_re is not None:
+                head = det.idle_head
                 cands.extend((m.start(), m.start(), det)
-                             for m in det.zone_re.finditer(v, max(0, zr - det.zone_lookback), avail))
+                             for m in det.zone_re.finditer(v, max(0, zr - det.zone_lookback), avail)
+                             if head is None or head.search(v, m.start(), avail))
         pem: tuple[int, PemOpen] | None = None
         for ts, te, det in cands:
             if det.opens_blocks:
@@ -519,8 +521,12 @@ def idle_spans(det: Detector, v: bytes, ts: int, te: int, avail: int) -> tuple[l
     if det.ids == ("credit-card",):
         if sum(c in b"0123456789" for c in token) < 7:
             return spans, None  # up to six leading digits (the issuer prefix) may be shown
-    elif det.prefix_type and len(token) < max(3, te - ts):
-        return spans, None
+    elif det.prefix_type and len(token) <= max(2, te - ts):
+        return spans, None  # the public head alone (`ghp_`, `sk-`): its body, when it comes, is judged then
+    elif det.idle_min_body:
+        body = v[max(h, te) : avail]
+        if len(body) < det.idle_min_body and (not body or body.isalpha()):
+            return spans, None  # a word being typed after a common head (see `Detector.idle_min_body`)
     det_id = spans[-1][2] if spans else _idle_id(det, v, ts)
     spans = [s for s in spans if s[1] <= h] + [(h, avail, det_id, 0)]
     return spans, cls
