@@ -165,20 +165,19 @@ class CliPasswordDetector(SampledDetector):
     # `%`). While the line is still arriving only from there is held, so typing `curl -s …` or
     # `mysql -u root` holds nothing and an idle release masks nothing; once the flag has arrived the rest is
     # held (a rule missing here holds everything after its trigger).
-    _AFTER_P = re.compile(rb"(?<=[ \t])-p")
+    _AFTER_P, _AFTER_P_SPACE = re.compile(rb"(?<=[ \t])-p"), re.compile(rb"(?<=[ \t])-p[ \t]")
+    _AFTER_W, _AFTER_UPPER_P = re.compile(rb"(?<=[ \t])-w[ \t]"), re.compile(rb"(?<=[ \t])-P")
+    _AFTER_SMB_USER = re.compile(rb"[ \t](?:-U[ \t]*|--user[ \t=]+)['\"]?[^\s%'\"]+%")
     HOLD_AFTER = {
         b"curl": re.compile(rb"(?<=[ \t])(?:-u[ \t]*|--user[ \t=]+)['\"]?[^\s:'\"]*:"),
         b"mysql": _AFTER_P, b"mariadb": _AFTER_P, b"sshpass": _AFTER_P,
-        b"mongosh": re.compile(rb"(?<=[ \t])-p[ \t]"), b"mongo": re.compile(rb"(?<=[ \t])-p[ \t]"),
+        b"mongosh": _AFTER_P_SPACE, b"mongo": _AFTER_P_SPACE, b"login": _AFTER_P_SPACE,
         b"redis-cli": re.compile(rb"(?<=[ \t])-a[ \t]"),
-        b"ldapsearch": re.compile(rb"(?<=[ \t])-w[ \t]"), b"ldapmodify": re.compile(rb"(?<=[ \t])-w[ \t]"),
-        b"ldapadd": re.compile(rb"(?<=[ \t])-w[ \t]"), b"ldapdelete": re.compile(rb"(?<=[ \t])-w[ \t]"),
-        b"ldappasswd": re.compile(rb"(?<=[ \t])-w[ \t]"), b"ldapwhoami": re.compile(rb"(?<=[ \t])-w[ \t]"),
-        b"sqlcmd": re.compile(rb"(?<=[ \t])-P"), b"ipmitool": re.compile(rb"(?<=[ \t])-P"),
-        b"bcp": re.compile(rb"(?<=[ \t])-P"),
-        b"openssl": re.compile(rb"[ \t]-k[ \t]"), b"login": re.compile(rb"[ \t]-p[ \t]"),
-        b"smbclient": re.compile(rb"[ \t](?:-U[ \t]*|--user[ \t=]+)['\"]?[^\s%'\"]+%"),
-        b"rpcclient": re.compile(rb"[ \t](?:-U[ \t]*|--user[ \t=]+)['\"]?[^\s%'\"]+%"),
+        **dict.fromkeys((b"ldapsearch", b"ldapmodify", b"ldapadd", b"ldapdelete", b"ldappasswd", b"ldapwhoami"),
+                        _AFTER_W),
+        b"sqlcmd": _AFTER_UPPER_P, b"ipmitool": _AFTER_UPPER_P, b"bcp": _AFTER_UPPER_P,
+        b"openssl": re.compile(rb"[ \t]-k[ \t]"),
+        b"smbclient": _AFTER_SMB_USER, b"rpcclient": _AFTER_SMB_USER,
         b"xfreerdp": re.compile(rb"[ \t]/p:"),
     }
     FLAG = re.compile(rb"(?i)pass(?:word|wd|phrase)?(?:[ \t]+|[\"'][ \t]*,[ \t]*)"
