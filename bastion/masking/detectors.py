@@ -388,6 +388,11 @@ TOKEN_DETECTORS: list[Detector] = [
          rb"SCRAM-SHA-256\$[0-9]{1,7}:(?P<s>[A-Za-z0-9+/]{8,}={0,2}\$[A-Za-z0-9+/]{20,}={0,2}:[A-Za-z0-9+/]{20,}={0,2})",
          fake(B64, 22, "scram-salt") + "==$" + fake(B64, 43, "scram-stored") + "=:" + fake(B64, 43, "scram-server") + "=",
          ctx="app | SCRAM-SHA-256$4096:{s} |", boundary=False, cont=rb"[A-Za-z0-9+/=$:\-]", max_len=300),
+    _tok("postgres-md5-hash", "PostgreSQL md5 password hashes (md5 + 32 hex: pg_authid, pgbouncer userlist.txt); "
+         "in md5 authentication the hash logs in as well as the password", ["md5"],
+         rb"md5[0-9a-f]{32}(?![0-9A-Za-z])", "md5" + fake(HEX, 32, "pg-md5"), ctx='"app" "{s}"', keep=3,
+         cont=rb"[0-9A-Za-z]", viable=rb"md5[0-9a-f]{0,32}",
+         negs=["md5sum app.tar.gz", "md5 " + fake(HEX, 32, "pg-md5-spaced") + "  app.tar.gz", "hmac-md5 ok"]),
     _tok("alibaba-access-key-id", "Alibaba Cloud AccessKey id (LTAI + 12-20)", ["ltai"],
          rb"LTAI[A-Za-z0-9]{12,20}(?![A-Za-z0-9])", "LTAI" + fake(ALNUM, 20, "ali"), keep=4, cont=rb"[A-Za-z0-9]",
          viable=rb"LTAI[A-Za-z0-9]{0,20}", negs=["LTAI is a prefix"]),
@@ -588,14 +593,19 @@ CONTEXT_DETECTORS: list[Detector] = [
     ),
     ContextDetector(
         "authorization-header", "Authorization header values (Basic, Bearer, Token, Digest, …)", ["authorization"],
-        rb"authorization\\?[\"']?[ \t]*[:=][ \t]*\\?[\"']?[ \t]*"
+        rb"authorization(?:\\?[\"']?[ \t]*[:=][ \t]*\\?[\"']?[ \t]*"
         rb"(?:(?:basic|bearer|token|apikey|sso-key|key)[ \t]+(?P<s1>[^\s\"'\\,]{4,})"
         rb"|(?:digest|negotiate|ntlm|aws4-hmac-sha256|hmac|signature)[ \t]+(?P<s2>[^\r\n\"'\\]{4,})"
-        rb"|(?P<s3>[^\s\"'\\,]{8,}))", max_len=8192,
+        rb"|(?P<s3>[^\s\"'\\,]{8,}))"
+        # a header set by a directive, no colon: nginx `proxy_set_header Authorization "Basic …";`
+        rb"|[ \t]+[\"']?(?:basic|token)[ \t]+(?P<s4>[A-Za-z0-9+/=._\-]{8,}))", max_len=8192,
         positives=[("Authorization: Basic " + base64.b64encode(b"admin:" + PASSWORD.encode()).decode(),
                     base64.b64encode(b"admin:" + PASSWORD.encode()).decode()),
-                   ('{"headers": {"Authorization": "token ' + fake(HEX, 40, "authz") + '"}}', fake(HEX, 40, "authz"))],
+                   ('{"headers": {"Authorization": "token ' + fake(HEX, 40, "authz") + '"}}', fake(HEX, 40, "authz")),
+                   ('proxy_set_header Authorization "Basic ' + base64.b64encode(b"admin:" + PASSWORD.encode()).decode()
+                    + '";', base64.b64encode(b"admin:" + PASSWORD.encode()).decode())],
         negatives=["Authorization: required for this endpoint", "authorization failed for user bob",
+                   "Authorization basic auth is disabled",
                    "Authorization: Bearer <redacted>"],
     ),
     ContextDetector(
@@ -696,6 +706,22 @@ _GOOG_SIG = fake(HEX, 512, "goog-sig")
 _CF_SIG = fake(URLSAFE + "~", 172, "cf-sig")
 _AZFN_CODE = fake(URLSAFE, 54, "azfn") + "=="
 _OAUTH_CODE = "4/0A" + fake(URLSAFE, 60, "oauth-code")
+_SQL_PW = fake(ALNUM, 14, "sql-pw") + "#7"
+CONTEXT_DETECTORS.append(ContextDetector(
+    # Agents create database users: MySQL `IDENTIFIED BY '…'` (also `IDENTIFIED WITH plugin BY '…'`), PostgreSQL
+    # `CREATE|ALTER ROLE|USER … [WITH] [LOGIN] [ENCRYPTED] PASSWORD '…'`. A quoted `''` is a quote inside.
+    "sql-password", "Passwords in SQL statements (IDENTIFIED BY '…', WITH PASSWORD '…')",
+    ["identified by", "identified with", "password '"],
+    rb"(?:identified[ \t]+(?:with[ \t]+[A-Za-z0-9_]+[ \t]+)?by[ \t]+(?:password[ \t]+)?"
+    rb"|(?:(?<=with )|(?<=login )|(?<=ncrypted )|(?<=superuser )|(?<=createdb ))password[ \t]+)"
+    rb"'(?P<s>(?:[^'\\\n]|''|\\.){1,256})'", max_len=512, value_class=rb"[^'\n]",
+    positives=[(f"CREATE USER 'app'@'%' IDENTIFIED BY '{_SQL_PW}';", _SQL_PW),
+               (f"ALTER USER app WITH PASSWORD '{_SQL_PW}';", _SQL_PW),
+               (f"CREATE ROLE app LOGIN PASSWORD '{_SQL_PW}'", _SQL_PW),
+               (f"ALTER USER 'root'@'localhost' IDENTIFIED WITH mysql_native_password BY '{_SQL_PW}';", _SQL_PW)],
+    negatives=["Enter the password 'twice' to confirm", "IDENTIFIED BY PASSWORD is deprecated",
+               "ALTER USER app WITH PASSWORD NULL;"],
+))
 CONTEXT_DETECTORS.append(ContextDetector(
     # Presigned URLs carry their credential in the query: anyone with the URL has the object until it expires.
     # `X-Amz-Security-Token=` is a `token` key (token-assignment). A value ends at `&`, `#`, a quote or a blank.

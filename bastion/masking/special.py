@@ -115,7 +115,7 @@ class CliPasswordDetector(SampledDetector):
     # `--token VALUE` (a space, not `=`: `--token=x` is a key-value assignment, seen by that family)
     SECRET_FLAGS = (b"--token ", b"--secret ", b"--api-key ", b"--apikey ", b"--api-token ", b"--access-token ",
                     b"--auth-token ", b"--client-secret ", b"--secret-key ", b"--private-token ", b"--bearer-token ",
-                    b"--secret-access-key ", b"--refresh-token ", b"--session-token ")
+                    b"--secret-access-key ", b"--refresh-token ", b"--session-token ", b"--certificate-key ")
     literals = (b"mysql", b"mariadb", b"sshpass", b"redis-cli", b"curl", b"login", b"pass", b"mongosh", b"mongo",
                 b"ldapsearch", b"ldapmodify", b"ldapadd", b"ldapdelete", b"ldappasswd", b"ldapwhoami", b"sqlcmd",
                 b"ipmitool", b"bcp", b"rabbitmqctl", b"htpasswd", b"smbclient", b"rpcclient", b"xfreerdp",

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bastion.masking.detectors import BUILTIN, BUILTIN_IDS, TOKEN_DETECTORS, builtin_infos
+from bastion.masking.detectors import BUILTIN, BUILTIN_IDS, TOKEN_DETECTORS, builtin_infos, fake
 from bastion.masking.matchers import Detector
 from bastion.masking.profiles import MaskingProfile
 from tests.masking.conftest import mask_chunks, mask_whole
@@ -294,3 +294,10 @@ def test_documentation_examples_placeholders_and_ldap_policy_state_stay(text: st
 ])
 def test_look_alikes_of_placeholders_are_still_masked(text: str, secret: str) -> None:
     assert secret.encode() not in mask_whole(text.encode())
+
+
+def test_kubeadm_certificate_key_on_a_join_command_is_masked() -> None:
+    key = fake("0123456789abcdef", 64, "kubeadm-cert-key")
+    line = f"kubeadm join 10.0.0.1:6443 --control-plane --certificate-key {key}\n".encode()
+    out = mask_whole(line, MaskingProfile())
+    assert key.encode() not in out and out.endswith(b"--certificate-key [MASKED:cli-password]\n")
