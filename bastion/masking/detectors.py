@@ -706,6 +706,30 @@ _GOOG_SIG = fake(HEX, 512, "goog-sig")
 _CF_SIG = fake(URLSAFE + "~", 172, "cf-sig")
 _AZFN_CODE = fake(URLSAFE, 54, "azfn") + "=="
 _OAUTH_CODE = "4/0A" + fake(URLSAFE, 60, "oauth-code")
+_STR = rb"[\"'][^\"'\n]{0,256}[\"'][ \t]*,[ \t]*"  # a string argument and its comma
+_CODE_PW = fake(ALNUM, 12, "code-pw") + "!4"
+CONTEXT_DETECTORS.append(ContextDetector(
+    # Hard-coded credentials passed by position, where no key names them: Python requests/smtplib, Java JDBC,
+    # PHP PDO/mysqli.
+    "code-credential-argument", "Passwords passed by position in code (HTTPBasicAuth(u, p), auth=(u, p), "
+    ".login(u, p), setPassword(p), DriverManager.getConnection(url, u, p), new PDO(dsn, u, p), mysqli(h, u, p))",
+    ["httpbasicauth(", "auth=(", ".login(", "setpassword(", "set_password(", "getconnection(", "new pdo(",
+     "mysqli(", "mysqli_connect("],
+    rb"(?:httpbasicauth\(|auth=\(|\.login\()[ \t]*" + _STR + rb"[\"'](?P<s1>[^\"'\n]{3,256})[\"']"
+    rb"|set_?password\([ \t]*[\"'](?P<s2>[^\"'\n]{3,256})[\"']"
+    rb"|(?:getconnection\(|new[ \t]pdo\(|mysqli(?:_connect)?\()[ \t]*" + _STR + _STR
+    + rb"[\"'](?P<s3>[^\"'\n]{3,256})[\"']", max_len=1024, value_class=rb"[^\"'\n]",
+    positives=[(f'requests.get(url, auth=("admin", "{_CODE_PW}"))', _CODE_PW),
+               (f"r = requests.get(url, auth=HTTPBasicAuth('admin', '{_CODE_PW}'))", _CODE_PW),
+               (f'server.login("alerts@example.com", "{_CODE_PW}")', _CODE_PW),
+               (f'ds.setPassword("{_CODE_PW}");', _CODE_PW),
+               (f'DriverManager.getConnection("jdbc:mysql://db/app", "root", "{_CODE_PW}");', _CODE_PW),
+               (f'$pdo = new PDO("mysql:host=db;dbname=app", "root", "{_CODE_PW}");', _CODE_PW),
+               (f'$conn = new mysqli("localhost", "root", "{_CODE_PW}", "app");', _CODE_PW)],
+    negatives=['requests.get(url, auth=(user, password))', 'ds.setPassword(System.getenv("DB_PASSWORD"));',
+               'server.login(user, os.environ["SMTP_PASSWORD"])', 'new PDO($dsn, $user, $pass);',
+               'ds.setPassword("");'],
+))
 _SQL_PW = fake(ALNUM, 14, "sql-pw") + "#7"
 CONTEXT_DETECTORS.append(ContextDetector(
     # Agents create database users: MySQL `IDENTIFIED BY '…'` (also `IDENTIFIED WITH plugin BY '…'`), PostgreSQL
