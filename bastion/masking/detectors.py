@@ -568,12 +568,15 @@ CONTEXT_DETECTORS: list[Detector] = [
         rb"://[^\s:/@?#\"']{0,128}:(?P<s>(?![0-9]*[/?#])[^\s\"'@]{1,256}|[^\s/?#\"']{1,256})"
         rb"@(?=[^\s@/?#\"']*(?:[/?#\s\"']|\Z))", max_len=512,
         hold=_url_hold, value_class=rb"[^\s\"'@]", flags=0,
+        # `postgresql://user:password@localhost/db`, `mysql://USER:PASS@HOST/DB` in docs are the field names
+        validate=lambda s: not_placeholder(s) and s.lower() not in (b"password", b"pass", b"passwd", b"pwd", b"pw"),
         positives=[(f"DATABASE_URL=postgres://app:{PASSWORD}@db.internal:5432/app", PASSWORD),
                    ("git clone https://x-access-token:s3cr3t-" + fake(ALNUM, 12, "u") + "@git.example.com/r.git",
                     "s3cr3t-" + fake(ALNUM, 12, "u")),
                    ("mongodb+srv://admin:" + fake(ALNUM, 6, "u2") + "#9?x/" + fake(ALNUM, 6, "u3") + "@c0.mongodb.net/db",
                     fake(ALNUM, 6, "u2") + "#9?x/" + fake(ALNUM, 6, "u3"))],
         negatives=["http://example.com:8080/path", "https://user@example.com/", "postgres://app:****@db/app",
+                   "postgresql://user:password@localhost/db", "mysql://USER:PASS@HOST/DB",
                    "redis://:${REDIS_PASSWORD}@cache:6379", "https://example.com:8443/users/@bob/posts",
                    "see http://host:8080/#/login?next=@me"],
     ),
@@ -594,9 +597,9 @@ CONTEXT_DETECTORS: list[Detector] = [
     ContextDetector(
         "authorization-header", "Authorization header values (Basic, Bearer, Token, Digest, …)", ["authorization"],
         rb"authorization(?:\\?[\"']?[ \t]*[:=][ \t]*\\?[\"']?[ \t]*"
-        rb"(?:(?:basic|bearer|token|apikey|sso-key|key)[ \t]+(?P<s1>[^\s\"'\\,]{4,})"
+        rb"(?:(?:basic|bearer|token|apikey|sso-key|key)[ \t]+(?P<s1>[^\s\"'\\,`]{4,})"
         rb"|(?:digest|negotiate|ntlm|aws4-hmac-sha256|hmac|signature)[ \t]+(?P<s2>[^\r\n\"'\\]{4,})"
-        rb"|(?P<s3>[^\s\"'\\,]{8,}))"
+        rb"|(?P<s3>[^\s\"'\\,`]{8,}))"
         # a header set by a directive, no colon: nginx `proxy_set_header Authorization "Basic …";`
         rb"|[ \t]+[\"']?(?:basic|token)[ \t]+(?P<s4>[A-Za-z0-9+/=._\-]{8,}))", max_len=8192,
         positives=[("Authorization: Basic " + base64.b64encode(b"admin:" + PASSWORD.encode()).decode(),
@@ -784,7 +787,12 @@ REJECT_LAST = frozenset(
     b"time times timestamp date subentry attribute interval failure failures lockout warning idle success quality".split()
 )
 REJECT_ANY = frozenset(b"tokenizer tokenizers tokenize tokenized public publickey pubkey secretary secretaries "
-                       b"secretariat secretion secretive secretly secretsmanager secretmanager bypass compass surpass trespass".split())
+                       b"secretariat secretion secretive secretly secretsmanager secretmanager bypass compass surpass trespass "
+                       # Stripe's publishable keys are meant for browsers; a checksum key names a digest
+                       b"publishable checksum".split())
+# Paging and change-feed cursors are opaque but not credentials (`nextPageToken`, `NextToken`, `continuationToken`,
+# `syncToken`, MongoDB's `resumeToken`)
+_CURSOR_WORDS = frozenset(b"next page paging pagination continuation sync resume cursor marker".split())
 
 
 # `tokens` counts words for a language model (`max_tokens`, `prompt_tokens`) unless it says which credentials
@@ -794,6 +802,8 @@ _SECRET_TOKENS = frozenset(b"access refresh auth api bearer session oauth bot pe
 
 def _key_filter(norm: bytes, parts: list[bytes]) -> bool:
     if not parts or parts[-1] in REJECT_LAST or any(p in REJECT_ANY for p in parts):
+        return False
+    if parts[-1] == b"token" and any(p in _CURSOR_WORDS for p in parts):
         return False
     if b"tokens" in parts:
         i = parts.index(b"tokens")

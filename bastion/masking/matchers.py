@@ -93,7 +93,9 @@ class Info:
 
 
 PLACEHOLDER_RE = re.compile(
-    rb"(?i)\A(?:\**|x{3,}|\.{2,}|\xe2\x80\xa6|-+|~|\?+|<[^>]*>|\$\{[^}]*\}?|\$\([^)]*\)?|\$[A-Za-z_]\w*"
+    rb"(?i)\A(?:\**|x{3,}|\.{2,}|\xe2\x80\xa6|-+|~|\?+|<[^>]*>|\$\$?\{[^}]*\}?|\$\([^)]*\)?|\$\$?[A-Za-z_]\w*"
+    # a documented head and an ellipsis (`sk-...`, `ghp_…`)
+    rb"|[A-Za-z0-9]{1,8}[_\-.]?(?:\.\.\.|\xe2\x80\xa6)"
     rb"|%\(?\w*\)?s?|\{\{.*\}\}|\{[A-Za-z_]\w*\}|\[MASKED[^\]]*\]?|\[?redacted\]?|<redacted>|\(?none\)?|null|nil"
     rb"|true|false|undefined|hidden|n/a|empty|unset|not[ _-]?set|required|optional|string|your[_-]?\S*"
     rb"|\[?hidden\]?|\[?filtered\]?|\[?secure\]?|sensitive|%\w+%"
@@ -102,6 +104,7 @@ PLACEHOLDER_RE = re.compile(
 )
 
 
+_ELLIPSIS_ENDS = frozenset(b".\xa6")  # `...`, and the last byte of `…`
 _PLACEHOLDER_HEADS = frozenset(b"*<$%{[-~?.(xXnNtTfFuUhHeEuUoOrRsSyYwWiIdDmMaA\xe2")
 
 
@@ -128,8 +131,8 @@ def not_placeholder(value: bytes) -> bool:
     if value:
         c = value[0]
         n = len(value)
-        if n > 3 and c not in _PLACEHOLDER_HEADS:
-            return True  # fast path: no placeholder starts this way
+        if n > 3 and c not in _PLACEHOLDER_HEADS and value[-1] not in _ELLIPSIS_ENDS:
+            return True  # fast path: no placeholder starts this way (nor is a head and an ellipsis)
         if n > 9 and c in _BOUNDED_HEADS:
             return True  # too long for any placeholder word starting with this letter
     return PLACEHOLDER_RE.match(value) is None
@@ -153,7 +156,9 @@ def line_start_ok(v: bytes, ks: int) -> bool:
     if nl < 0 and lo > 0:
         return False
     prefix = v[nl + 1 : ks].strip(b" \t\r")
-    return prefix in (b"", b"-", b"export", b"set", b"declare -x", b"setenv", b"$env:")
+    if prefix[:1] in (b"+", b"-") and len(prefix) > 1:  # a line added or removed in a diff
+        prefix = prefix[1:].strip(b" \t")
+    return prefix in (b"", b"-", b"+", b"export", b"set", b"declare -x", b"setenv", b"$env:")
 
 
 class Detector:
@@ -458,6 +463,10 @@ def _generated_word(value: bytes) -> bool:
             and not_placeholder(value) and not value.startswith(b"[MASKED"))
 
 
+_NEXT_KEY = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*=\Z")
+# a YAML tag (`!vault |`, `!Ref`), a TypeScript or GraphQL type (`string | undefined;`, `String!`)
+_TYPE_OR_TAG = re.compile(rb"![A-Za-z]|(?:string|number|boolean|any|unknown|String|ID|Int|Boolean)[!?]?"
+                          rb"(?:[ \t]*\|[ \t]*(?:undefined|null|string))*[;,]?\Z")
 _LABEL_PATH = re.compile(rb"(?:~|\.{1,2})?/[A-Za-z0-9_.\-]+(?:/[A-Za-z0-9_.\-]*)*")
 _SPACED_KEY_PARTIAL = re.compile(rb"[A-Za-z0-9_.\-]{0,64}(?: [A-Za-z]{0,16}){1,2}[ \t]*[=:]?")
 _KEY_TAIL_PARTIAL = re.compile(rb"[A-Za-z0-9_.\-]{0,64}\\?[\"']?[ \t]*[=:]?")
@@ -644,7 +653,8 @@ class KeyValueFamily(Detector):
                         return None, skip, skip  # binary bytes, not a value (as `_evaluate` decides)
                     n = len(value)
                     c = value[0]
-                    if not (c not in _PLACEHOLDER_HEADS or (n > 9 and c in _BOUNDED_HEADS)):
+                    if not ((c not in _PLACEHOLDER_HEADS and value[-1] not in _ELLIPSIS_ENDS)
+                            or (n > 9 and c in _BOUNDED_HEADS)):
                         if PLACEHOLDER_RE.match(value) is not None:  # `not_placeholder`, inlined
                             return None, skip, skip
                     if (b"." in value and _CODE_REF.match(value)) or (
@@ -805,6 +815,8 @@ class KeyValueFamily(Detector):
         value = v[s:t]
         if len(value) < 3 or not not_placeholder(value) or value.startswith(b"[MASKED"):
             return None, skip
+        if not quoted and (_NEXT_KEY.match(value) or (sep == b":" and _TYPE_OR_TAG.match(value))):
+            return None, skip  # `auth: token=<nil>` (the next key), `password: !vault |`, `token: String!`
         if weak and not (len(value) >= 6 and _has_digit_or_symbol(value)):
             return None, skip
         if spaced and _LABEL_PATH.fullmatch(value):

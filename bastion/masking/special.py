@@ -204,7 +204,7 @@ class CliPasswordDetector(SampledDetector):
                     return None
                 ls = v.rfind(b"\n", max(0, ts - 512), ts) + 1
                 head = v[ls:ts].lower()
-                alone = b"machine " not in head and b"login " not in head
+                alone = _NETRC_HEAD.search(head) is None  # `Login failed: invalid password for …` is prose
                 if alone and not line_start_ok(v, ts):
                     return None
         elif ts > 0 and v[ts - 1] in ALNUM:
@@ -257,6 +257,8 @@ class CliPasswordDetector(SampledDetector):
 
 
 _DIGITS_SYMBOLS = frozenset(b"0123456789_+/=.~")
+# a .netrc line names its machine (or `default`) before `login` and `password`
+_NETRC_HEAD = re.compile(rb"(?:\A|[ \t])(?:machine[ \t]+\S+|default)[ \t]")
 # an option's argument name in usage and help text (`--password PASSWORD`, click's `--password TEXT`)
 _METAVAR = re.compile(rb"[A-Z][A-Z_]{1,31}\Z")
 

@@ -256,3 +256,29 @@ def test_quoted_two_field_values_are_masked_inside_their_quotes(text: bytes, sec
     assert secret not in out and out.endswith(b'"[MASKED:password-assignment]"\n')
     for cut in range(1, len(text)):
         assert mask_chunks(split_at(text, [cut])) == out
+
+
+@pytest.mark.parametrize("text", [
+    b"+    api_key: !vault |\n+          $ANSIBLE_VAULT;1.1;AES256\n",  # a YAML tag, in a diff too
+    b"INFO auth: token=<nil> user=bob\n",                               # the next key is no value
+    b"API_KEY=sk-...\nGITHUB_TOKEN=ghp_\xe2\x80\xa6\nPASSWORD=$$PASSWORD\n",  # a head and an ellipsis, `$$VAR`
+    b"interface Creds {\n  password: string;\n  apiKey: string | undefined;\n}\n",  # TypeScript types
+    b"type User { id: ID! password: String! token: String }\n",        # GraphQL types
+    b'{"nextPageToken": "CiAKGjBpNDd2Nmp2Zml2cXRwYjBpOXA3bHNhOAoaAwiBAQ", "syncToken": "CPDAlvWDx70CEPDAlvWDx70CGAE="}\n',
+    b"STRIPE_PUBLISHABLE_KEY=pk_live_Xk9vQ2mLp7RtZw4eXk9vQ2mL\nchecksum_key=3f9c2e1d7b4f6a0c5e8d9a1b2c3d4e5f\n",
+    b"2026-01-01 10:00:00 WARN  Login failed: invalid password for user alice\n",
+    b"postgresql://user:password@localhost/db\nmysql://USER:PASS@HOST/DB\n",
+    b"Send the header `Authorization: Bearer <token>` with every request.\n",
+])
+def test_types_tags_cursors_field_names_and_prose_stay(text: bytes) -> None:
+    assert mask_whole(text) == text
+
+
+@pytest.mark.parametrize("text, secret", [
+    (b"+DB_PASSWORD=" + A + b"\n", A),  # a line added in a diff
+    (b"+  password: " + B + b"\n", B),
+    (b"machine api.example.com login bob password " + C + b"\n", C),
+])
+def test_diff_lines_and_netrc_lines_are_still_masked(text: bytes, secret: bytes) -> None:
+    out = mask_whole(text)
+    assert secret not in out and b"[MASKED:" in out
