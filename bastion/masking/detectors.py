@@ -941,11 +941,12 @@ def _generated(value: bytes, quoted: bool) -> bool:
 
 
 def _key_named(norm: bytes, parts: list[bytes]) -> bool:
-    """`SIGNING_KEY`, `encryptionKey`, `x-hmac-key`: a compound name ending in `key` (a bare `key` is too common);
+    """`SIGNING_KEY`, `encryptionKey`, `x-hmac-key`, `WEBHOOK_HMAC`: a compound name ending in `key` (a bare `key`
+    is too common), `pat` or `hmac`;
     Consul's gossip key `encrypt`."""
     if norm == b"encrypt":
         return True
-    return len(parts) >= 2 and parts[-1] in (b"key", b"pat") and _key_filter(norm, parts) and parts[-2] not in (
+    return len(parts) >= 2 and parts[-1] in (b"key", b"pat", b"hmac") and _key_filter(norm, parts) and parts[-2] not in (
         b"foreign", b"sort", b"partition", b"cache", b"public", b"pub", b"hash", b"range", b"row",
         b"object", b"idempotency", b"lookup", b"map", b"dict", b"group", b"routing", b"shard", b"unique",
         b"gpg", b"pgp", b"gnupg")  # (`GPG_KEY=A035C8…` in Python images is a key's fingerprint)
@@ -1042,6 +1043,7 @@ KEY_RULES = [
               "primaryKey: user_id,tenant_id",
               "GPG_KEY=" + fake(HEX, 40, "gpg").upper()],
         pos=[('  "encrypt": "' + fake(B64, 43, "consul") + '=",', fake(B64, 43, "consul") + "="),
+             ("WEBHOOK_HMAC=" + fake(HEX, 64, "webhook-hmac"), fake(HEX, 64, "webhook-hmac")),
              ('  "primaryKey": "' + fake(B64, 43, "az-primary") + '=",', fake(B64, 43, "az-primary") + "=")]),
     _kv("credential-assignment", "Values of credential-named keys (credential, credentials, creds)",
         _has(b"credential", b"creds"), "DB_CREDENTIALS", fake(ALNUM, 24, "creds"),
@@ -1053,7 +1055,7 @@ KEY_LITERALS = ["bindpw", "rootpw", "erlang_cookie", "erlangcookie", 'encrypt"',
                 "pass", "pwd", "pswd", "psk=", "psk:", 'psk"', "psk'", "psk ", "_key", "-key", "key=", "key:",
                 'key"', "key'", "_pat=", "_pat:", '_pat"', "secret", "token", "auth", "apikey", "api_key", "api-key", "accesskey",
                 "access_key", "access-key", "privatekey", "private_key", "private-key", "credential", "creds", "dsn",
-                "mnemonic", "seed_phrase", "seedphrase", "recovery_phrase",
+                "mnemonic", "seed_phrase", "seedphrase", "recovery_phrase", "_hmac",
                 # labels of words: `API key: …`, `Private key: 0x…` (`Secret key`, `Access token` start with a
                 # literal already)
                 "api key", "private key", "access key", "master key", "signing key", "encryption key"]
