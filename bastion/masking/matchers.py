@@ -467,6 +467,7 @@ _NEXT_KEY = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*=\Z")
 # a YAML tag (`!vault |`, `!Ref`), a TypeScript or GraphQL type (`string | undefined;`, `String!`)
 _TYPE_OR_TAG = re.compile(rb"![A-Za-z]|(?:string|number|boolean|any|unknown|String|ID|Int|Boolean)[!?]?"
                           rb"(?:[ \t]*\|[ \t]*(?:undefined|null|string))*[;,]?\Z")
+_INNER_BLANK = re.compile(rb"[ \t]+[^ \t\r\n]")
 _LABEL_PATH = re.compile(rb"(?:~|\.{1,2})?/[A-Za-z0-9_.\-]+(?:/[A-Za-z0-9_.\-]*)*")
 _SPACED_KEY_PARTIAL = re.compile(rb"[A-Za-z0-9_.\-]{0,64}(?: [A-Za-z]{0,16}){1,2}[ \t]*[=:]?")
 _KEY_TAIL_PARTIAL = re.compile(rb"[A-Za-z0-9_.\-]{0,64}\\?[\"']?[ \t]*[=:]?")
@@ -1112,6 +1113,8 @@ class KeyValueFamily(Detector):
             return None
         elif final:
             w = avail
+        elif _INNER_BLANK.search(v, vs, avail):
+            return None  # a second word has arrived (`sshpass -p …`): not a two-field line, decided now
         else:
             return Pending(vs)
         value = v[vs:w].rstrip(b" \t\r")

@@ -282,3 +282,11 @@ def test_types_tags_cursors_field_names_and_prose_stay(text: bytes) -> None:
 def test_diff_lines_and_netrc_lines_are_still_masked(text: bytes, secret: bytes) -> None:
     out = mask_whole(text)
     assert secret not in out and b"[MASKED:" in out
+
+
+def test_a_two_field_line_is_decided_once_a_second_word_arrives() -> None:
+    # `password expired for bob` is prose: once ` for` has arrived nothing is held for it any more
+    m = StreamMasker(MaskingProfile())
+    assert m.feed(b"password expired for") == b"password expired for"
+    assert m.release_idle() == b""
+    assert m.feed(b" bob\nrequirepass " + A + b"\n") + m.finish() == b" bob\nrequirepass [MASKED:password-assignment]\n"
