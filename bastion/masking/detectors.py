@@ -348,7 +348,8 @@ TOKEN_DETECTORS: list[Detector] = [
          fake(HEX, 32, "sentry-dsn"), ctx="dsn https://{s}@o450123.ingest.sentry.io/4504123", boundary=False,
          cont=rb"[A-Za-z0-9:/@.\-]", max_len=200,
          viable=rb"://[0-9a-f]{0,32}(?::[0-9a-f]{0,32})?(?:@[A-Za-z0-9:/@.\-]*)?",
-         negs=["https://user@sentry.example.com/1", "https://0123456789abcdef0123456789abcdef@example.com/x"]),
+         # (a hex token as the user-info of another host is `token-in-url`'s)
+         negs=["https://user@sentry.example.com/1", "https://0123456789abcdef0123456789abcdef.sentry.example.com/x"]),
     _tok("password-hash", "Password hashes in crypt(3) form ($1$, $5$, $6$, $2b$, $y$, $argon2…): offline-crackable",
          ["$1$", "$5$", "$6$", "$2a$", "$2b$", "$2y$", "$2x$", "$y$", "$apr1$", "$argon2"],
          rb"\$(?:(?:1|apr1)\$(?=[./A-Za-z0-9]{1,8}\$[./A-Za-z0-9]{22}(?![./A-Za-z0-9$]))"
@@ -552,6 +553,15 @@ def _url_hold(v: bytes, ts: int, te: int, avail: int) -> int | None:
     return m.end() if m else None
 
 
+_USERINFO_TOKEN_SO_FAR = re.compile(rb"[A-Za-z0-9_\-]{0,256}(?:\Z|@)")
+
+
+def _userinfo_token_hold(v: bytes, ts: int, te: int, avail: int) -> int | None:
+    """While a URL arrives, a token alone in its user-info can only be a run of token characters from `://`,
+    still arriving or ended by `@`: a host name's first `.` or `:` (or a path's `/`) ends the chance."""
+    return te if _USERINFO_TOKEN_SO_FAR.match(v, te, avail) else None
+
+
 def _after_blanks(v: bytes, ts: int, te: int, avail: int) -> int:
     """Where the value after a context word starts (past its spaces): what to hold while it arrives."""
     while te < avail and v[te] in b" \t":
@@ -559,7 +569,20 @@ def _after_blanks(v: bytes, ts: int, te: int, avail: int) -> int:
     return te
 
 
+_AZDO_PAT = fake("abcdefghijklmnopqrstuvwxyz234567", 52, "azdo-pat")
 CONTEXT_DETECTORS: list[Detector] = [
+    ContextDetector(
+        # `https://<PAT>@dev.azure.com/org/…` (Azure DevOps), `https://<40 hex>@github.com/…` (legacy GitHub tokens):
+        # a token alone as the user-info, no `user:` before it
+        "token-in-url", "A token alone as a URL's user-info (https://<token>@host/…)", ["://"],
+        rb"://(?P<s>[A-Za-z0-9_\-]{20,256})@(?=[A-Za-z0-9][A-Za-z0-9\-]*[.:/])", max_len=300,
+        hold=_userinfo_token_hold, validate=lambda s: not_placeholder(s) and _letters_and_digits(s),
+        value_class=rb"[A-Za-z0-9_\-]",
+        positives=[(f"git clone https://{_AZDO_PAT}@dev.azure.com/org/proj/_git/repo", _AZDO_PAT),
+                   ("origin\thttps://" + fake(HEX, 40, "legacy-gh") + "@github.com/o/r.git (fetch)",
+                    fake(HEX, 40, "legacy-gh"))],
+        negatives=["ssh://git@github.com/o/r.git", "https://example.org/path", "https://deploy-bot-for-production@ci.example.org/"],
+    ),
     ContextDetector(
         "password-in-url", "Password in a URL's user-info (scheme://user:password@host)", ["://"],
         # the password runs to the authority's last `@` (`p@ss` is sloppy, and common)
@@ -1251,6 +1274,8 @@ for _d in BUILTIN:
     # heads that ordinary text has too: a few letters typed after them are a word (`https://example…`)
     if _d.ids[0] in ("sentry-dsn-key", "harness-token", "url-signature", "azure-sas-token"):
         _d.idle_min_body = 4
+    if _d.ids[0] == "token-in-url":
+        _d.idle_show_below = 20  # a host name being typed after `https://`; such a token is 20 or more
 
 
 def builtin_infos() -> list[Info]:

@@ -178,6 +178,8 @@ class Detector:
     # `code=`): a word being typed (`https://exa…`), not yet a secret. The hit stays pending, so a secret
     # they begin is masked from there on; at most that many of its letters show.
     idle_min_body = 0
+    # ...and this many bytes of any kind (a detector whose secrets are long and whose head is common)
+    idle_show_below = 0
     value_class: re.Pattern[bytes] = re.compile(rb"[A-Za-z0-9_\-.+/=]*")
     opens_blocks = False  # may answer `PemOpen` (a block masked to its END line, even at an idle release)
     max_window = 256

@@ -453,3 +453,14 @@ def test_an_osc_introducer_holds_nothing_back() -> None:
     assert token[6:14] not in out and token[-8:] not in out and out.startswith(b"\x1b]\n")
     m = StreamMasker(MaskingProfile())
     assert m.feed(b"\x1b]0;make all ") == b"\x1b]0;make all "
+
+
+def test_a_host_name_typed_after_https_is_echoed_but_a_token_user_info_is_masked_in_any_chunking() -> None:
+    typed = b"git clone https://github.com/o/r"
+    m = StreamMasker(MaskingProfile())
+    out = b"".join(m.feed(typed[i : i + 1]) + m.release_idle() for i in range(len(typed)))
+    assert out + m.finish() == typed
+    token = fake("abcdefghijklmnopqrstuvwxyz234567", 52, "azdo-stream")
+    line = f"git clone https://{token}@dev.azure.com/org/p/_git/r".encode()  # no newline: EOF ends it
+    for cut in range(1, len(line)):
+        assert mask_chunks(split_at(line, [cut])) == line.replace(token.encode(), b"[MASKED:token-in-url]")
