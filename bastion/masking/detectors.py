@@ -807,12 +807,16 @@ REJECT_LAST = frozenset(
     b"at in on by before after created updated changed encryption encoding scheme schemes complexity history strategy "
     b"rule rules requirements validator validators reuse accessor backend backends engine driver plugin "
     # LDAP password-policy state (`pwdChangedTime`, `pwdFailureTime`, `pwdPolicySubentry`, `pwdAttribute`, …)
-    b"time times timestamp date subentry attribute interval failure failures lockout warning idle success quality".split()
+    b"time times timestamp date subentry attribute interval failure failures lockout warning idle success quality "
+    # systemd `PassEnvironment=`, OIDC `token_issuer:`, an SSM parameter's path (`ACCESS_KEY_ID_PARAM=/prod/…`)
+    b"environment issuer audience param parameter".split()
 )
 REJECT_ANY = frozenset(b"tokenizer tokenizers tokenize tokenized public publickey pubkey secretary secretaries "
                        b"secretariat secretion secretive secretly secretsmanager secretmanager bypass compass surpass trespass "
                        # Stripe's publishable keys are meant for browsers; a checksum key names a digest
-                       b"publishable checksum".split())
+                       b"publishable checksum "
+                       # systemd `LoadCredential=name:path`, reCAPTCHA's public site key
+                       b"load site".split())
 # Paging and change-feed cursors are opaque but not credentials (`nextPageToken`, `NextToken`, `continuationToken`,
 # `syncToken`, MongoDB's `resumeToken`)
 _CURSOR_WORDS = frozenset(b"next page paging pagination continuation sync resume cursor marker".split())
@@ -860,6 +864,9 @@ _PATH = re.compile(rb"(?:/[A-Za-z0-9_.@:\-]+)+/?\Z")
 _DRIVE = re.compile(rb"[A-Za-z]:\\")
 
 
+_FILLER = re.compile(rb"[xX]{12,}|\*{4,}")
+
+
 def _value_sane(value: bytes, quoted: bool) -> bool:
     """Not a stand-in (`changeme`) and, unquoted, not prose or another field (`password updated successfully`,
     `Pass: 12 Fail: 0`, `credsStore: desktop`): what every key rule asks of a value. (On the key-value hot
@@ -872,6 +879,8 @@ def _value_sane(value: bytes, quoted: bool) -> bool:
         return False  # AWS's documentation keys (`wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY`), `YOUR_TOKEN_HERE`
     if b"|" in value and _ENUM.match(value):
         return False
+    if (b"xxxx" in value or b"XXXX" in value or b"****" in value) and _FILLER.search(value):
+        return False  # `sk-xxxxxxxxxxxxxxxx`, `ghp_************`: a documented stand-in
     if quoted:
         return True
     if (value[-1] == 59 and _CODE_STMT.match(value)) or (value[-1] == 44 and _CODE_VALUE.match(value)):

@@ -94,8 +94,8 @@ class Info:
 
 PLACEHOLDER_RE = re.compile(
     rb"(?i)\A(?:\**|x{3,}|\.{2,}|\xe2\x80\xa6|-+|~|\?+|<[^>]*>|\$\$?\{[^}]*\}?|\$\([^)]*\)?|\$\$?[A-Za-z_]\w*"
-    # a documented head and an ellipsis (`sk-...`, `ghp_…`)
-    rb"|[A-Za-z0-9]{1,8}[_\-.]?(?:\.\.\.|\xe2\x80\xa6)"
+    # a documented head and an ellipsis (`sk-...`, `ghp_…`), or a value shown already masked (`gho_*****`)
+    rb"|[A-Za-z0-9]{1,8}[_\-.]?(?:\.\.\.|\xe2\x80\xa6|\*{3,}(?:\.\.\.|\xe2\x80\xa6)?)"
     rb"|%\(?\w*\)?s?|\{\{.*\}\}|\{[A-Za-z_]\w*\}|\[MASKED[^\]]*\]?|\[?redacted\]?|<redacted>|\(?none\)?|null|nil"
     rb"|true|false|undefined|hidden|n/a|empty|unset|not[ _-]?set|required|optional|string|your[_-]?\S*"
     rb"|\[?hidden\]?|\[?filtered\]?|\[?secure\]?|sensitive|%\w+%"
@@ -104,7 +104,7 @@ PLACEHOLDER_RE = re.compile(
 )
 
 
-_ELLIPSIS_ENDS = frozenset(b".\xa6")  # `...`, and the last byte of `…`
+_ELLIPSIS_ENDS = frozenset(b".\xa6*")  # `...`, the last byte of `…`, a masked tail `*****`
 _PLACEHOLDER_HEADS = frozenset(b"*<$%{[-~?.(xXnNtTfFuUhHeEuUoOrRsSyYwWiIdDmMaA\xe2")
 
 
@@ -278,7 +278,13 @@ class TokenDetector(Detector):
         s, t = m.span(self.group)
         if t <= s or (self.validate is not None and not self.validate(v[s:t])):
             return None
+        if (v.find(b"xxxx", s, t) >= 0 or v.find(b"XXXX", s, t) >= 0 or v.find(b"****", s, t) >= 0) and (
+                _FILLER_RUN.search(v, s, t) is not None):
+            return None  # a documented stand-in: `sk-xxxxxxxx…`, `AKIAXXXXXXXXXXXXXXXX`, `ghp_************`
         return [(s, t, self.id, self.keep)]
+
+
+_FILLER_RUN = re.compile(rb"[xX]{12,}|\*{4,}|0{16,}")
 
 
 class ContextDetector(Detector):
@@ -351,8 +357,9 @@ class KeyRule:
     negatives: tuple[str, ...] = ()
 
 
-# group 2: the key's closing quote, and the `]` of a subscript (`os.environ['API_KEY'] = '…'`)
-_KEY_TAIL = re.compile(rb"([A-Za-z0-9_.\-]{0,64})(\\?[\"']?|[\"']\])[ \t]*(=>|:=|=|:)[ \t]*(\\?[\"']?)")
+# group 2: the key's closing quote, and the `]` of a subscript (`os.environ['API_KEY'] = '…'`, php-fpm
+# `env[DB_PASSWORD] = …`)
+_KEY_TAIL = re.compile(rb"([A-Za-z0-9_.\-]{0,64})(\\?[\"']?|[\"']?\])[ \t]*(=>|:=|=|:)[ \t]*(\\?[\"']?)")
 # A Python/pydantic type annotation after `name:` (optionally `| None` and a default).
 _ANNOTATION = re.compile(
     rb"(?:str|bytes|int|bool|float|Any|SecretStr|SecretBytes|(?:typing\.)?(?:Optional|Union|List|Dict|Annotated)"
@@ -745,8 +752,8 @@ class KeyValueFamily(Detector):
         if sep == b":" and key.startswith(b"http"):
             return None, skip
         rules, simple_key = self._rules_for(key)
-        if not rules or not text_before(v, ks):
-            return None, skip
+        if not rules or not text_before(v, ks) or v[ks - 2 : ks] == b"${":
+            return None, skip  # (`${DB_PASSWORD:?missing}`: a reference with a default or a message)
         # `key: value` in the middle of a line is prose unless the key is compound (access_token) or
         # the value looks generated ("invalid password: too short" must stay)
         weak = (sep == b":" and simple_key and not (quoted_key or at_line_start)) or spaced

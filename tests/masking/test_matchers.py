@@ -290,3 +290,18 @@ def test_a_two_field_line_is_decided_once_a_second_word_arrives() -> None:
     assert m.feed(b"password expired for") == b"password expired for"
     assert m.release_idle() == b""
     assert m.feed(b" bob\nrequirepass " + A + b"\n") + m.finish() == b" bob\nrequirepass [MASKED:password-assignment]\n"
+
+
+@pytest.mark.parametrize("text", [
+    b"  - Token: gho_*****\n",                                 # shown masked already (`gh auth status`)
+    b"OPENAI_API_KEY=sk-xxxxxxxxxxxxxxxxxxxxxxxx\nGITHUB_TOKEN=ghp_" + b"x" * 36 + b"\nAWS_ACCESS_KEY_ID=AKIA" + b"X" * 16 + b"\n",
+    b'PASSWORD="${DB_PASSWORD:?missing}"\n',                   # a reference with a message
+    b"PassEnvironment=DB_PASSWORD API_TOKEN\nLoadCredential=tls.key:/etc/ssl/private/site.key\n",  # systemd
+    b"token_issuer: https://auth.example.com\nACCESS_KEY_ID_PARAM=/prod/ci/access_key_id\n",
+])
+def test_stand_ins_references_and_directive_names_stay(text: bytes) -> None:
+    assert mask_whole(text) == text
+
+
+def test_a_php_fpm_env_entry_is_masked() -> None:
+    assert mask_whole(b"env[DB_PASSWORD] = " + A + b"\n") == b"env[DB_PASSWORD] = [MASKED:password-assignment]\n"
