@@ -53,6 +53,22 @@ def card_brand_ok(d: bytes) -> bool:
     return False
 
 
+# What an ungrouped run of digits is when it is not a card: the value of an id, a counter or a timestamp
+# (`"id": 1234…`, `rx_bytes=…`), or a Prometheus sample (`node_memory_bytes{x="y"} 4111…`). About 2% of random
+# 16- and 19-digit numbers (snowflake ids, byte counters) pass the issuer and Luhn checks.
+_COUNTER_KEY = re.compile(rb"(?i)(?:id|ids|count|total|bytes|size|seq|sequence|offset|ts|time|timestamp|nanos|ns|ms|"
+                          rb"us|serial|version|pid|uid|gid|inode|hash)[\"']?[ \t]*[:=][ \t]*[\"']?\Z")
+_METRIC_SAMPLE = re.compile(rb"(?![^{\s]*(?i:card|credit|pan_|_pan))"  # (not `card_number 4111…`)
+                            rb"(?:[A-Za-z_][A-Za-z0-9_]*_[A-Za-z0-9_]*(?::[A-Za-z0-9_]+)*(?:\{[^}\n]*\})?"
+                            rb"|[A-Za-z_][A-Za-z0-9_:]*\{[^}\n]*\})[ \t]+")
+
+
+def _counter_context(v: bytes, s: int) -> bool:
+    ls = v.rfind(b"\n", max(0, s - 512), s) + 1
+    return (_COUNTER_KEY.search(v, max(ls, s - 64), s) is not None
+            or _METRIC_SAMPLE.fullmatch(v, ls, s) is not None)
+
+
 class CardDetector(SampledDetector):
     """Payment card numbers, 13-19 digits, plain or in groups split by spaces or dashes; Luhn-checked."""
 
@@ -88,7 +104,8 @@ class CardDetector(SampledDetector):
                 m = self.CARD.match(v, c, w)
                 if m is not None:
                     digits = m.group().translate(None, b" -")
-                    if card_brand_ok(digits) and luhn_ok(digits):
+                    if card_brand_ok(digits) and luhn_ok(digits) and not (
+                            len(digits) == m.end() - m.start() and _counter_context(v, m.start())):
                         out.append((m.start(), m.end(), "credit-card", 0))
                         c = m.end()
                         continue

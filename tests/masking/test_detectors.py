@@ -301,3 +301,19 @@ def test_kubeadm_certificate_key_on_a_join_command_is_masked() -> None:
     line = f"kubeadm join 10.0.0.1:6443 --control-plane --certificate-key {key}\n".encode()
     out = mask_whole(line, MaskingProfile())
     assert key.encode() not in out and out.endswith(b"--certificate-key [MASKED:cli-password]\n")
+
+
+@pytest.mark.parametrize("text", [
+    '{"id": 1234567890123456789, "order_id": "4539578763621486"}\n',  # ids
+    'node_memory_bytes{x="y"} 4111111111111111\nhttp_requests_total 5555555555554444\n',  # Prometheus samples
+    "rx_bytes: 4012888888881881 tx_bytes: 378282246310005\n",  # counters
+])
+def test_luhn_valid_ids_counters_and_metric_samples_are_not_cards(text: str) -> None:
+    assert mask_whole(text.encode(), MaskingProfile()) == text.encode()
+
+
+@pytest.mark.parametrize("text", ["card: 4111111111111111\n", "card_number 4111111111111111\n",
+                                  '{"card_number": "4111111111111111"}\n', "order 4539578763621486 shipped\n"])
+def test_a_card_number_without_an_id_or_counter_name_is_still_masked(text: str) -> None:
+    out = mask_whole(text.encode(), MaskingProfile())
+    assert b"[MASKED:credit-card]" in out and b"1111111111" not in out and b"578763621486" not in out
