@@ -383,9 +383,15 @@ _NEXT_LINE_PASSWORD = re.compile(rb"[ \t]*(?:(?i:new value):[ \t]*)?(?P<s>[^\s\"
 _CONFIG_SET = re.compile(rb"(?:^|[ \t])(?:config|configure)(?:[ \t]+(?:set|--global|--local|--system|--add))?[ \t]+\Z")
 
 
+def _line_head(v: bytes, ks: int) -> int:
+    """Start of the line holding `ks`, or -1 if it starts more than 256 bytes before it."""
+    ls = v.rfind(b"\n", max(0, ks - 256), ks) + 1
+    return ls if ls > 0 or ks <= 256 else -1
+
+
 def _after_config_set(v: bytes, ks: int) -> bool:
-    ls = max(v.rfind(b"\n", max(0, ks - 256), ks), ks - 256, -1) + 1
-    return _CONFIG_SET.search(v, ls, ks) is not None
+    ls = _line_head(v, ks)
+    return ls >= 0 and _CONFIG_SET.search(v, ls, ks) is not None
 
 
 _REDIS_ITEM = re.compile(rb"[ \t]*[0-9]{1,4}\) \"")
@@ -461,9 +467,10 @@ _IPSEC_SELECTOR = re.compile(rb"[^\n:]{0,200}?(?:^|[ \t]):[ \t]+\Z|:[ \t]+\Z")
 
 
 def _after_ipsec_selector(v: bytes, ks: int) -> bool:
-    ls = v.rfind(b"\n", max(0, ks - 256), ks) + 1
-    return (ks - ls < 256 and v[ks - 1 : ks] in (b" ", b"\t") and _IPSEC_SELECTOR.fullmatch(v, ls, ks) is not None
-            and v[ks : ks + 3].upper() == b"PSK")
+    if v[ks : ks + 3].upper() != b"PSK" or v[ks - 1 : ks] not in (b" ", b"\t"):
+        return False
+    ls = _line_head(v, ks)
+    return ls >= 0 and _IPSEC_SELECTOR.fullmatch(v, ls, ks) is not None
 
 
 def _generated_word(value: bytes) -> bool:
@@ -715,13 +722,11 @@ class KeyValueFamily(Detector):
                 return Pending(None)
             m = _SPACED_KEY_TAIL.match(v, ts, min(avail, ts + 160))
             if m is None:
-                two = self._two_fields(v, ks, ts, avail, final)
-                if two is None:
-                    two = self._announced(v, ks, avail, final)
-                if two is None:
-                    two = self._redis_reply(v, ks, ts, avail, final)
-                if two is None:
-                    two = self._table_column(v, ks, ts, avail, final)
+                # no separator after the key: the shapes that need none, in turn
+                for shape in (self._two_fields, self._announced, self._redis_reply, self._table_column):
+                    two = shape(v, ks, ts, avail, final)
+                    if two is not None:
+                        break
                 if not final and avail - ts < 160 and _SPACED_KEY_PARTIAL.fullmatch(v, ts, avail):
                     # a label still arriving; what `_two_fields` holds (its value may start at the second
                     # word) stays held, as it would be if the label does not form
@@ -825,7 +830,7 @@ class KeyValueFamily(Detector):
         value = v[s:t]
         if len(value) < 3 or not not_placeholder(value) or value.startswith(b"[MASKED"):
             return None, skip
-        if not quoted and (_NEXT_KEY.match(value) or (sep == b":" and _TYPE_OR_TAG.match(value))):
+        if not quoted and ((value[-1] == 61 and _NEXT_KEY.match(value)) or (sep == b":" and _TYPE_OR_TAG.match(value))):
             return None, skip  # `auth: token=<nil>` (the next key), `password: !vault |`, `token: String!`
         if weak and not (len(value) >= 6 and _has_digit_or_symbol(value)):
             return None, skip
@@ -979,7 +984,7 @@ class KeyValueFamily(Detector):
             return None
         return [(start, last, rules[0].id, 0)]
 
-    def _announced(self, v: bytes, ks: int, avail: int, final: bool):
+    def _announced(self, v: bytes, ks: int, ts: int, avail: int, final: bool):
         """A generated password announced in a log: `A temporary password is generated for root@localhost: X`
         (MySQL), `The generated password for the elastic built-in superuser is : X`, `Your new password is: X`;
         or on the next line: Jenkins' `…use the following password to proceed to installation:` then the
@@ -1028,8 +1033,10 @@ class KeyValueFamily(Detector):
     def _redis_reply(self, v: bytes, ks: int, ts: int, avail: int, final: bool):
         """`CONFIG GET requirepass` in redis-cli: `1) "requirepass"`, then the value as the next item,
         `2) "s3cr3t"`."""
+        if ks < 4 or v[ks - 1] != 34:
+            return None
         ls = v.rfind(b"\n", max(0, ks - 16), ks) + 1
-        if ks < 4 or v[ks - 1] != 34 or _REDIS_ITEM.fullmatch(v, ls, ks) is None:
+        if _REDIS_ITEM.fullmatch(v, ls, ks) is None:
             return None
         k = _REDIS_KEY_END.match(v, ts, min(avail, ts + 160))
         if k is None:

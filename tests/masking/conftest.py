@@ -20,6 +20,14 @@ def mask_chunks(chunks: Iterable[bytes], profile: MaskingProfile | None = None) 
     return b"".join(m.feed(c) for c in chunks) + m.finish()
 
 
+def mask_every_split(data: bytes, profile: MaskingProfile | None = None) -> bytes:
+    """`data` masked whole, after checking that cutting it in two at any place gives the same output."""
+    whole = mask_whole(data, profile)
+    for cut in range(1, len(data)):
+        assert mask_chunks([data[:cut], data[cut:]], profile) == whole, cut
+    return whole
+
+
 def split_at(data: bytes, cuts: Iterable[int]) -> list[bytes]:
     points = sorted({c for c in cuts if 0 < c < len(data)})
     out, prev = [], 0
