@@ -27,7 +27,7 @@ from bastion.masking.matchers import (
 from bastion.masking.special import (Base64PrivateKeyDetector, CardDetector, CliPasswordDetector, JwkPrivateDetector,
                                      DirectiveSecretDetector, K8sSecretDataDetector, KeytabBase64Detector, NameValueSecretDetector,
                                      KeyTextDetector, OpenVpnKeyDetector, PgpassDetector, PuttyPrivateKeyDetector,
-                                     XmlSecretDetector)
+                                     RsaKeyValueDetector, XmlSecretDetector)
 
 ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 HEX = "0123456789abcdef"
@@ -503,6 +503,11 @@ TOKEN_DETECTORS += [
               fake(ALNUM, 36, "nfp")),
     _prefixed("sonarqube-token", "SonarQube / SonarCloud user, project and analysis tokens (squ_, sqp_, sqa_)",
               ["squ_", "sqp_", "sqa_"], rb"[a-f0-9]{40}", fake(HEX, 40, "sonar")),
+    _tok("jenkins-secret", "Jenkins encrypted secrets (`{AQAAAB…}` in config.xml and credentials.xml): "
+         "anyone with the controller's master key reads them", ["{aqaaab"],
+         rb"\{AQAAAB(?P<s>[A-Za-z0-9+/]{20,}={0,2})\}", fake(B64, 60, "jenkins-secret"), boundary=False,
+         cont=rb"[{}A-Za-z0-9+/=]", viable=rb"\{(?:A(?:Q(?:A(?:A(?:A(?:B[A-Za-z0-9+/]*={0,2})?)?)?)?)?)?",
+         ctx="  <value>{{AQAAABAAAAAw{s}=}}</value>", negs=["{AQAAAB}", "echo {AQAAAB,x}"]),
     _prefixed("render-api-key", "Render API key (rnd_)", ["rnd_"], rb"[A-Za-z0-9]{32}", fake(ALNUM, 32, "rnd")),
     # (the body is the secret: a `v` typed at a prompt is not held back waiting for a `vcp_` head)
     _tok("vercel-token", "Vercel personal / integration / app / API token (vcp_, vci_, vca_, vcr_, vck_)",
@@ -1104,6 +1109,10 @@ PEM = PemDetector(infos_=[
     Info("private-key-pgp", "PGP private key blocks, BEGIN to END",
          ((f"-----BEGIN PGP PRIVATE KEY BLOCK-----\n\n{_PEM_BODY}\n-----END PGP PRIVATE KEY BLOCK-----", _PEM_BODY),),
          ("-----BEGIN PGP SIGNATURE-----",)),
+    Info("private-key-ssh2", "SSH2 (RFC 4716, ssh.com / Tectia) encrypted private keys, BEGIN to END",
+         ((f'---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----\nComment: "rsa-key-20260101"\n{_PEM_BODY}\n'
+           "---- END SSH2 ENCRYPTED PRIVATE KEY ----\n", _PEM_BODY),),
+         ('---- BEGIN SSH2 PUBLIC KEY ----\nComment: "rsa-key"\nAAAAB3NzaC1yc2EAAAADAQABAAABAQ\n---- END SSH2 PUBLIC KEY ----',)),
 ])
 
 K8S = K8sSecretDataDetector(
@@ -1187,14 +1196,28 @@ CLI = CliPasswordDetector(
                ("smbclient //fs/share -U admin%" + PASSWORD, PASSWORD),
                ("xfreerdp /u:admin /p:" + PASSWORD + " /v:10.0.0.5", PASSWORD),
                ("sqlplus -s scott/" + PASSWORD + "@db.example.com:1521/ORCL", PASSWORD),
-               ("openssl enc -aes-256-cbc -k " + PASSWORD + " -in a -out b", PASSWORD)],
+               ("openssl enc -aes-256-cbc -k " + PASSWORD + " -in a -out b", PASSWORD),
+               ('poll mail.example.com protocol imap user "joe" password "' + PASSWORD + '"', PASSWORD),
+               ("    user admin insecure-password " + PASSWORD, PASSWORD),
+               ("mysqladmin -u root password '" + PASSWORD + "'", PASSWORD),
+               ("rocommunity " + PASSWORD + " 10.0.0.0/8", PASSWORD),
+               ("createUser monitor SHA " + PASSWORD + " AES " + PASSWORD + "x", PASSWORD),
+               ("snmpwalk -v3 -l authPriv -u mon -a SHA -A " + PASSWORD + " -x AES -X " + PASSWORD + "y host",
+                PASSWORD),
+               ("snmpget -v2c -c " + PASSWORD + " 10.0.0.1 sysName.0", PASSWORD),
+               ("aws ssm put-parameter --name /prod/db --value '" + PASSWORD + "' --type SecureString", PASSWORD),
+               ("mc alias set prod https://s3.example.com minio " + PASSWORD, PASSWORD),
+               ("net user svc_backup " + PASSWORD + " /add", PASSWORD)],
     negatives=["mytool --token $TOKEN", "mytool --token-file /run/token", "kubectl --token ./token.txt",
                "gh auth --secret example --x", "mysql -u root -p app", "mkdir -p /tmp/x", "find . -print", "tests pass on CI",
                "docker run -p 8080:80 nginx", "curl -u alice https://example.com",
                "htpasswd -c /etc/nginx/.htpasswd admin", "ldapsearch -x -W -D cn=admin -b dc=x", "sqlplus / as sysdba",
                "mongo --quiet --eval 'db.stats()'", "openssl req -new -key k.pem -out x.csr", "rabbitmqctl list_users",
                "app --db-password-file /run/secrets/db", "app --password $DB_PASSWORD", "sqlcmd -S db -E -Q 'select 1'",
-               "auth_basic_user_file /etc/nginx/.htpasswd;"],
+               "auth_basic_user_file /etc/nginx/.htpasswd;",
+               "Failed password for invalid user admin from 10.0.0.1 port 22 ssh2", "use password sha256 hashing",
+               "the password reset3 flow", "Password: ", "net user joe /delete", "net user joe *",
+               "snmpget -v 2c localhost sysName.0", "aws ssm get-parameter --name /prod/db --with-decryption"],
 )
 
 _PEM_B64 = base64.b64encode(f"-----BEGIN RSA PRIVATE KEY-----\n{_PEM_BODY}\n-----END RSA PRIVATE KEY-----\n".encode()).decode()
@@ -1275,10 +1298,20 @@ KEY_TEXT = KeyTextDetector(
                "the priv: field is empty", "coefficient: 0.25"],
 )
 
+_RSA_XML = "".join(f"<{t}>{fake(B64, 43, 'rsa-xml-' + t)}=</{t}>" for t in ("P", "Q", "DP", "DQ", "InverseQ", "D"))
+RSA_XML = RsaKeyValueDetector(
+    positives=[("<RSAKeyValue><Modulus>" + fake(B64, 171, "rsa-xml-n") + "=</Modulus><Exponent>AQAB</Exponent>"
+                + _RSA_XML + "</RSAKeyValue>", _RSA_XML),
+               ("<RSAKeyValue>\n  <Modulus>" + fake(B64, 171, "rsa-xml-n2") + "=</Modulus>\n  <Exponent>AQAB</Exponent>\n  "
+                + _RSA_XML.replace("><", ">\n  <") + "\n</RSAKeyValue>", _RSA_XML.replace("><", ">\n  <"))],
+    negatives=["<RSAKeyValue><Modulus>" + fake(B64, 171, "rsa-xml-pub") + "=</Modulus><Exponent>AQAB</Exponent>"
+               "</RSAKeyValue>", "<Exponent>AQAB</Exponent><P>a paragraph</P>"],
+)
+
 # Order is priority: when two detectors mask the same bytes, the first names the span.
 BUILTIN: list[Detector] = [PEM, OPENVPN, PEM_BASE64, KEYTAB, PUTTY, JWK, *TOKEN_DETECTORS, *CONTEXT_DETECTORS, K8S, CLI, KEY_FAMILY, XML,
                            DIRECTIVES,
-                           NAME_VALUE, CARDS, PGPASS, KEY_TEXT]
+                           NAME_VALUE, CARDS, PGPASS, KEY_TEXT, RSA_XML]
 for _d in BUILTIN:
     # heads that ordinary text has too: a few letters typed after them are a word (`https://example…`)
     if _d.ids[0] in ("sentry-dsn-key", "harness-token", "url-signature", "azure-sas-token"):

@@ -64,13 +64,15 @@ def text_before(v: bytes, ks: int) -> bool:
 
 class Pending:
     """`rest`: for an idle release, what to swallow of the value still arriving (else the detector's
-    `value_class`)."""
+    `value_class`). `show`: how many letters of that value an idle release may show while it is letters only
+    (a word being typed, not yet a secret; else the detector's `idle_min_body`)."""
 
-    __slots__ = ("hold", "rest")
+    __slots__ = ("hold", "rest", "show")
 
-    def __init__(self, hold: int | None, rest: re.Pattern[bytes] | None = None) -> None:
+    def __init__(self, hold: int | None, rest: re.Pattern[bytes] | None = None, show: int = 0) -> None:
         self.hold = hold
         self.rest = rest
+        self.show = show
 
 
 class PemOpen:
@@ -1150,18 +1152,21 @@ class KeyValueFamily(Detector):
 
 @dataclass
 class PemDetector(Detector):
-    """PEM, OpenSSH and PGP private-key blocks: masked from BEGIN to the matching END line."""
+    """PEM, OpenSSH, PGP and SSH2 (RFC 4716) private-key blocks: masked from BEGIN to the matching END line."""
 
-    ids: tuple[str, ...] = ("private-key-pem", "private-key-openssh", "private-key-pgp")
-    literals: tuple[bytes, ...] = (b"-----begin",)
+    ids: tuple[str, ...] = ("private-key-pem", "private-key-openssh", "private-key-pgp", "private-key-ssh2")
+    literals: tuple[bytes, ...] = (b"-----begin", b"---- begin ssh2")
     opens_blocks = True
     boundary: bool = False
     infos_: list[Info] = field(default_factory=list)
-    on: frozenset[str] = frozenset(("private-key-pem", "private-key-openssh", "private-key-pgp"))
+    on: frozenset[str] = frozenset(("private-key-pem", "private-key-openssh", "private-key-pgp", "private-key-ssh2"))
     max_window = 100
 
     HEAD = re.compile(rb"-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY( BLOCK)?-----")
     PARTIAL = re.compile(rb"-----BEGIN[A-Z0-9 \-]{0,80}")
+    # the ssh.com / Tectia format (`ssh-keygen -e` writes public keys so; private ones come from Tectia, PuTTYgen)
+    SSH2_HEAD = re.compile(rb"---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----")
+    SSH2_PARTIAL = re.compile(rb"---- BEGIN SSH2[A-Z \-]{0,30}")
 
     def infos(self) -> list[Info]:
         return self.infos_
@@ -1171,6 +1176,15 @@ class PemDetector(Detector):
         return PemDetector(infos_=self.infos_, on=on) if on else None
 
     def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):
+        if v[ts + 4 : ts + 5] == b" ":  # `---- BEGIN SSH2 …`
+            m = self.SSH2_HEAD.match(v, ts, min(avail, ts + 100))
+            if m is None:
+                if not final and avail - ts < 50 and self.SSH2_PARTIAL.fullmatch(v, ts, avail):
+                    return Pending(ts)
+                return None
+            if "private-key-ssh2" not in self.on:
+                return None
+            return PemOpen("private-key-ssh2", m.end(), b"---- END SSH2 ENCRYPTED PRIVATE KEY ----")
         m = self.HEAD.match(v, ts, min(avail, ts + 100))
         if m is None:
             if not final and avail - ts < 100 and self.PARTIAL.fullmatch(v, ts, avail):

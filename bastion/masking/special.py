@@ -136,7 +136,9 @@ class CliPasswordDetector(SampledDetector):
     literals = (b"mysql", b"mariadb", b"sshpass", b"redis-cli", b"curl", b"login", b"pass", b"mongosh", b"mongo",
                 b"ldapsearch", b"ldapmodify", b"ldapadd", b"ldapdelete", b"ldappasswd", b"ldapwhoami", b"sqlcmd",
                 b"ipmitool", b"bcp", b"rabbitmqctl", b"htpasswd", b"smbclient", b"rpcclient", b"xfreerdp",
-                b"sqlplus", b"openssl") + SECRET_FLAGS
+                b"sqlplus", b"openssl", b"rocommunity", b"rwcommunity", b"com2sec", b"createuser", b"snmpwalk",
+                b"snmpbulkwalk", b"snmpget", b"snmpbulkget", b"snmpgetnext", b"snmpset", b"snmptable", b"snmptrap",
+                b"snmpinform", b"put-parameter", b"password '", b"mc alias set", b"mc config host add", b"net user") + SECRET_FLAGS
     FLAG_VALUE = re.compile(rb"[ \t]*([\"']?)([^\s\"']{8,})\1")
     prefix_type = False
     boundary = False
@@ -145,6 +147,12 @@ class CliPasswordDetector(SampledDetector):
     _P_ATTACHED = re.compile(rb"(?<=[ \t])-p(?:'(?P<q1>[^'\r\n]+)'|\"(?P<q2>[^\"\r\n]+)\"|(?P<s>[^\s\-'\"][^\s]*))")
     _P_SPACED = re.compile(rb"(?<=[ \t])-p[ \t]*(?:'(?P<q1>[^'\r\n]+)'|\"(?P<q2>[^\"\r\n]+)\"|(?P<s>[^\s\-'\"][^\s]*))")
     _P_UPPER = re.compile(rb"(?<=[ \t])-P[ \t]*(?:'(?P<q1>[^'\r\n]+)'|\"(?P<q2>[^\"\r\n]+)\"|(?P<s>[^\s\-'\"][^\s]*))")
+    # (a rule whose secret comes once per line ends in `[^\n]*`: `finditer` must not take the next field too)
+    _SNMP_COMMUNITY = re.compile(rb"6?[ \t]+['\"]?(?P<s>[^\s'\"\-][^\s'\"]*)[^\n]*")
+    # the snmp tools: `-c COMMUNITY` (v1/v2c), `-A AUTHPASS` / `-X PRIVPASS` (v3; `-a SHA`, `-x AES` name algorithms)
+    _SNMP_CLI = re.compile(rb"(?<=[ \t])-[cAX][ \t]*(?:'(?P<q1>[^'\r\n]+)'|\"(?P<q2>[^\"\r\n]+)\"|(?P<s>[^\s\-'\"][^\s]*))")
+    # `mc alias set NAME URL ACCESS_KEY SECRET_KEY` (MinIO client)
+    _MC_ALIAS = re.compile(rb"[ \t]+\S+[ \t]+\S+[ \t]+\S+[ \t]+['\"]?(?P<s>[^\s'\"]+)[^\n]*")
     _LDAP = re.compile(rb"(?<=[ \t])-w[ \t]+(?:'(?P<q1>[^'\r\n]+)'|\"(?P<q2>[^\"\r\n]+)\"|(?P<s>[^\s\-'\"][^\s]*))")
     RULES = {
         b"mysql": _P_ATTACHED,
@@ -171,6 +179,19 @@ class CliPasswordDetector(SampledDetector):
                                re.MULTILINE),
         # `openssl enc -k PASSWORD` (`-kfile` names a file)
         b"openssl": re.compile(rb"[^\n]*?[ \t]-k[ \t]+(?P<s>[^\s\-][^\s]*)"),
+        # snmpd.conf: `rocommunity COMMUNITY [SOURCE]`, `com2sec NAME SOURCE COMMUNITY`,
+        # `createUser NAME SHA AUTHPASS [AES PRIVPASS]` (both passphrases)
+        b"rocommunity": _SNMP_COMMUNITY, b"rwcommunity": _SNMP_COMMUNITY,
+        b"com2sec": re.compile(rb"6?[ \t]+(?:-Cn[ \t]+\S+[ \t]+)?\S+[ \t]+\S+[ \t]+['\"]?(?P<s>[^\s'\"]+)[^\n]*"),
+        b"createuser": re.compile(rb"[ \t]+(?:-e[ \t]+\S+[ \t]+)?\S+[ \t]+(?:MD5|SHA[\-0-9]*)[ \t]+['\"]?(?P<s>[^\s'\"]+)['\"]?"
+                                  rb"(?:[ \t]+(?:DES|AES[0-9]*)[ \t]+['\"]?(?P<s2>[^\s'\"]+))?[^\n]*"),
+        **dict.fromkeys((b"snmpwalk", b"snmpbulkwalk", b"snmpget", b"snmpbulkget", b"snmpgetnext", b"snmpset",
+                         b"snmptable", b"snmptrap", b"snmpinform"), _SNMP_CLI),
+        # `aws ssm put-parameter --name … --value SECRET` (what SecureString parameters hold)
+        b"put-parameter": re.compile(rb"[^\n]*?[ \t]--value[ \t=]+(?:'(?P<q1>[^'\r\n]+)'|\"(?P<q2>[^\"\r\n]+)\"|(?P<s>[^\s'\"][^\s]*))"),
+        b"mc alias set": _MC_ALIAS, b"mc config host add": _MC_ALIAS,
+        # Windows `net user NAME PASSWORD [/add]` (`net user NAME *` prompts; `/delete` and the like are options)
+        b"net user": re.compile(rb"[ \t]+(?:\"[^\"\r\n]+\"|[^\s/\"]+)[ \t]+(?P<s>[^\s/*][^\s]*)[^\n]*"),
         b"redis-cli": re.compile(rb"(?<=[ \t])-a[ \t]+(?:'(?P<q1>[^'\r\n]+)'|\"(?P<q2>[^\"\r\n]+)\"|(?P<s>[^\s\-'\"][^\s]*))"),
         # `curl -u user:password`, `--user=user:password` (the part after the first colon)
         b"curl": re.compile(rb"(?<=[ \t])(?:-u[ \t]*|--user[ \t=]+)['\"]?[^\s:'\"]*:([^\s'\"]+)"),
@@ -196,6 +217,15 @@ class CliPasswordDetector(SampledDetector):
         b"openssl": re.compile(rb"[ \t]-k[ \t]"),
         b"smbclient": _AFTER_SMB_USER, b"rpcclient": _AFTER_SMB_USER,
         b"xfreerdp": re.compile(rb"[ \t]/p:"),
+        b"rocommunity": re.compile(rb"6?[ \t]+"), b"rwcommunity": re.compile(rb"6?[ \t]+"),
+        b"com2sec": re.compile(rb"6?[ \t]+(?:-Cn[ \t]+\S+[ \t]+)?\S+[ \t]+\S+[ \t]+"),
+        b"createuser": re.compile(rb"[ \t]+(?:-e[ \t]+\S+[ \t]+)?\S+[ \t]+(?:MD5|SHA[\-0-9]*)[ \t]+"),
+        **dict.fromkeys((b"snmpwalk", b"snmpbulkwalk", b"snmpget", b"snmpbulkget", b"snmpgetnext", b"snmpset",
+                         b"snmptable", b"snmptrap", b"snmpinform"), re.compile(rb"(?<=[ \t])-[cAX]")),
+        b"put-parameter": re.compile(rb"[ \t]--value[ \t=]"),
+        b"mc alias set": re.compile(rb"[ \t]+\S+[ \t]+\S+[ \t]+\S+[ \t]+"),
+        b"mc config host add": re.compile(rb"[ \t]+\S+[ \t]+\S+[ \t]+\S+[ \t]+"),
+        b"net user": re.compile(rb"[ \t]+(?:\"[^\"\r\n]+\"|[^\s/\"]+)[ \t]+"),
     }
     FLAG = re.compile(rb"(?i)pass(?:word|wd|phrase)?(?:[ \t]+|[\"'][ \t]*,[ \t]*)"
                       rb"(?:'(?P<q1>[^'\r\n]+)'|\"(?P<q2>[^\"\r\n]+)\"|(?P<s>[^\s\-'\"][^\s'\"]*))")
@@ -203,6 +233,8 @@ class CliPasswordDetector(SampledDetector):
     # `-storepass`/`-keypass`/`-srcstorepass`, `-passphrase`
     _FLAG_HEAD = re.compile(rb"(?:\A|[\s\"'\[,])(?:--[A-Za-z0-9_\-]{0,40}|-(?:src|dest|new)?(?:store|key)?)\Z")
     NETRC = re.compile(rb"(?i)password[ \t]+([^\s]+)")
+    PAIR = re.compile(rb"(?i)pass(?:word|wd|phrase)[ \t]+(?:'(?P<q1>[^'\s]{3,128})'|\"(?P<q2>[^\"\s]{3,128})\"|"
+                      rb"(?P<s>[^\s'\"]{8,128}))(?=[\s;,]|\Z)")
     description = ("Passwords and tokens given on command lines (`mysql -p…`, `sshpass -p`, `--password …`, "
                    "`--token …`) and in .netrc files")
 
@@ -211,19 +243,27 @@ class CliPasswordDetector(SampledDetector):
         if word[:2] == b"--":
             return self._secret_flag(v, ts, te, avail, final)
         rule = self.RULES.get(word)
-        flag = alone = False
-        if rule is None:  # "pass": only as `--pass…` flag or a netrc `password` field
+        flag = alone = pair = False
+        if rule is None:  # "pass": a `--pass…` flag, a netrc `password` field, or `password VALUE` in a line
             flag = _FLAG_HEAD_OK(v, ts)
             if flag and v[ts - 5 : ts].lower() == b"--no-":
                 return None  # `pg_dump --no-password app`: the option that turns the prompt off
             if not flag:
-                if word != b"pass" or v[ts - 1 : ts] not in (b" ", b"\t") or ts == 0:
+                if word[:4] != b"pass" or ts == 0:  # `pass`, or `password '` (also a `sql-password` literal)
                     return None
+                if v[ts - 1 : ts] not in (b" ", b"\t"):
+                    if v[ts - 9 : ts].lower() != b"insecure-":  # haproxy `user NAME insecure-password …`
+                        return None
+                    pair = True
                 ls = v.rfind(b"\n", max(0, ts - 512), ts) + 1
                 head = v[ls:ts].lower()
-                alone = _NETRC_HEAD.search(head) is None  # `Login failed: invalid password for …` is prose
+                alone = not pair and _NETRC_HEAD.search(head) is None
                 if alone and not line_start_ok(v, ts):
-                    return None
+                    # `user "joe" password "…"` (fetchmail), `mysqladmin … password '…'`: a value that is
+                    # quoted or looks generated (`Failed password for root` is prose)
+                    alone, pair = False, True
+            if pair:
+                return self._pair(v, ts, avail, final)
         elif ts > 0 and v[ts - 1] in ALNUM:
             return None
         elif word == b"login":
@@ -243,6 +283,8 @@ class CliPasswordDetector(SampledDetector):
                 g = _secret_group(m)
                 if not_placeholder(m.group(g)):
                     out.append((m.start(g), m.end(g), "cli-password", 0))
+                if "s2" in m.re.groupindex and m.start("s2") >= 0 and not_placeholder(m.group("s2")):
+                    out.append((m.start("s2"), m.end("s2"), "cli-password", 0))
         else:
             rx = self.FLAG if flag else self.NETRC
             m = rx.match(v, ts, w)
@@ -257,6 +299,27 @@ class CliPasswordDetector(SampledDetector):
                     out.append((m.start(g), m.end(g), "cli-password", 0))
         return out
 
+
+    def _pair(self, v: bytes, ts: int, avail: int, final: bool):
+        """`password VALUE` inside a line, decided as soon as the value is followed by a blank (not at the line
+        end: a prompt `Password: ` holds nothing, and `password 'x' and more` is decided at its quote)."""
+        lim = min(avail, ts + 160)
+        m = self.PAIR.match(v, ts, lim)
+        if m is None or (m.end() == avail and not final):
+            if final or avail >= ts + 160:
+                return None
+            p = _PAIR_PARTIAL.fullmatch(v, ts, avail)
+            if p is None:
+                return None
+            # hold the value from its first byte; an idle release shows a word of up to 7 letters (`password
+            # reset` typed key by key): an unquoted value needs 8 bytes and a digit to be taken
+            return Pending(p.start(1) if p.start(1) >= 0 else None, show=8)
+        g = _secret_group(m)
+        value = m.group(g)
+        if not_placeholder(value) and value[:1] not in b"$<-/~." and (
+                _pair_generated(value) if g == "s" else _pair_quoted_ok(value)):
+            return [(m.start(g), m.end(g), "cli-password", 0)]
+        return None
 
     def _secret_flag(self, v: bytes, ts: int, te: int, avail: int, final: bool):
         if ts > 0 and v[ts - 1] not in b" \t\"'=":
@@ -278,6 +341,31 @@ _DIGITS_SYMBOLS = frozenset(b"0123456789_+/=.~")
 _NETRC_HEAD = re.compile(rb"(?:\A|[ \t])(?:machine[ \t]+\S+|default)[ \t]")
 # an option's argument name in usage and help text (`--password PASSWORD`, click's `--password TEXT`)
 _METAVAR = re.compile(rb"[A-Z][A-Z_]{1,31}\Z")
+
+
+# `password VALUE` still arriving: the word, or the value (group 1: where it starts, quote included)
+_PAIR_PARTIAL = re.compile(rb"(?i)pass(?:w(?:o(?:r(?:d)?)?)?|w(?:d)?|p(?:h(?:r(?:a(?:s(?:e)?)?)?)?)?)?"
+                           rb"|(?i:pass(?:word|wd|phrase))[ \t]+(?:(['\"][^\s'\"]{0,128}['\"]?|[^\s'\"]{1,128}))?")
+
+
+def _pair_generated(value: bytes) -> bool:
+    """An unquoted word after `password ` that a machine or a person made as a password: letters and digits,
+    and mixed case or a symbol (`Zq8rT2mwLp`, `k9#pLq2z`), not a name (`2fa-enabled`, `sha256`, `v2-legacy`)."""
+    if not any(48 <= c <= 57 for c in value) or not any(c in _LETTER_BYTES for c in value):
+        return False
+    symbols = value.translate(None, _ALNUM_DASH)
+    return bool(symbols) or (value.lower() != value and value.upper() != value)
+
+
+def _pair_quoted_ok(value: bytes) -> bool:
+    """A quoted word after `password `: a password unless it is a plain word (`password 'twice'` is prose)."""
+    return bool(value.translate(None, _LETTERS_ONLY)) or (value.lower() != value and value.upper() != value
+                                                           and not value.istitle())
+
+
+_LETTER_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+_LETTERS_ONLY = bytes(sorted(_LETTER_BYTES))
+_ALNUM_DASH = _LETTERS_ONLY + b"0123456789-_."
 
 
 def _secret_group(m: "re.Match[bytes]") -> int | str:
@@ -657,6 +745,41 @@ class PuttyPrivateKeyDetector(SampledDetector):
         if end > start and v[end - 1 : end] == b"\r":
             end -= 1
         return [(start, end, "private-key-putty", 0)] if end > start else []
+
+
+_RSA_XML_PRIVATE = re.compile(rb"\s*<P>(?=[A-Za-z0-9+/]{16})")  # base64: not an HTML paragraph
+_RSA_XML_PARTIAL = re.compile(rb"\s*(?:<(?:P(?:>[A-Za-z0-9+/]{0,15})?)?)?")
+
+
+class RsaKeyValueDetector(SampledDetector):
+    """The private parts of a .NET `RSA.ToXmlString(true)` key: `<P>`, `<Q>`, `<DP>`, `<DQ>`, `<InverseQ>` and
+    `<D>`, which follow `</Exponent>` inside `<RSAKeyValue>` (the modulus and exponent are public)."""
+
+    ids = ("private-key-xml",)
+    literals = (b"</exponent>",)
+    prefix_type = False
+    boundary = False
+    max_window = 16384
+    value_class = re.compile(rb"[A-Za-z0-9+/=<>\s]*")
+
+    def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):
+        if v[ts : te] != b"</Exponent>":
+            return None
+        m = _RSA_XML_PRIVATE.match(v, te, min(avail, te + 256))
+        if m is None:
+            if not final and avail - te < 256 and _RSA_XML_PARTIAL.fullmatch(v, te, avail):
+                return Pending(te)  # `<P>` may still follow
+            return None
+        start = m.end() - 3
+        lim = min(avail, start + self.max_window)
+        end = v.find(b"</RSAKeyValue>", start, lim)
+        if end < 0:
+            if not final and lim == avail:
+                return Pending(start)
+            end = lim  # no end within the window: the rest of it is masked, as an unterminated PEM block is
+        while end > start and v[end - 1] in b" \t\r\n":
+            end -= 1
+        return [(start, end, "private-key-xml", 0)]
 
 
 _KEY_TEXT_LABEL = re.compile(rb"(?:privateexponent|prime[12]|exponent[12]|coefficient|priv):[ \t]*\r?\n", re.IGNORECASE)
