@@ -963,6 +963,8 @@ def _password_key(norm: bytes, parts: list[bytes]) -> bool:
     return norm.endswith((b"pass", b"pwd", b"psk", b"bindpw", b"rootpw")) or b"pass" in parts or b"pwd" in parts or b"psk" in parts
 
 
+# a name of words and short numbers (`ldap-corp-01`, `ci-deploy`): a resource named in a setting, not a token
+_KEBAB_NAME = re.compile(rb"(?:[a-z]{2,}|[0-9]{1,3})(?:-(?:[a-z]{2,}|[0-9]{1,3}))+")
 _AWS_SECRET = re.compile(rb"[A-Za-z0-9/+=]{40}\Z")
 _GENERATED = re.compile(rb"[A-Za-z0-9+/=_\-.:~!@#%^&*]{12,}\Z")
 
@@ -986,7 +988,9 @@ def _key_named(norm: bytes, parts: list[bytes]) -> bool:
     return len(parts) >= 2 and parts[-1] in (b"key", b"pat", b"hmac") and _key_filter(norm, parts) and parts[-2] not in (
         b"foreign", b"sort", b"partition", b"cache", b"public", b"pub", b"hash", b"range", b"row",
         b"object", b"idempotency", b"lookup", b"map", b"dict", b"group", b"routing", b"shard", b"unique",
-        b"gpg", b"pgp", b"gnupg")  # (`GPG_KEY=A035C8…` in Python images is a key's fingerprint)
+        b"gpg", b"pgp", b"gnupg",  # (`GPG_KEY=A035C8…` in Python images is a key's fingerprint)
+        # ids and the public search-only keys of Algolia / Meilisearch front ends
+        b"dedup", b"dedupe", b"etag", b"correlation", b"trace", b"request", b"message", b"event", b"search")
 
 
 _UUIDISH = re.compile(rb"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z|[0-9a-fA-F]{32,}\Z")
@@ -1048,14 +1052,16 @@ KEY_RULES = [
               'secret_arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf"']),
     _kv("token-assignment", "Values of token-named keys (token, access_token, refresh_token, authToken, auth)",
         lambda n, p: _key_filter(n, p) and (b"token" in n or n in (b"auth", b"authkey", b"masterauth")
-                                             or p[-1] == b"auth" or n.endswith((b"authtok", b"erlangcookie"))),
+                                             or p[-1] == b"auth" or n.endswith((b"authtok", b"erlangcookie", b"sonarlogin"))),
         "access_token",
         fake(URLSAFE, 40, "access_token"),
-        value_ok=lambda v, q: v.lower() not in _AUTH_WORDS,
-        pos=[("ldap_default_authtok = " + PASSWORD, PASSWORD), ("VAULT_TOKEN=s.Xy12AbCdEfGhIjKlMnOpQrSt", "s.Xy12AbCdEfGhIjKlMnOpQrSt"), ("RABBITMQ_ERLANG_COOKIE=" + fake(UPPER_DIGITS, 20, "ec"),
+        value_ok=lambda v, q: v.lower() not in _AUTH_WORDS and (q or _KEBAB_NAME.fullmatch(v) is None),
+        pos=[("ldap_default_authtok = " + PASSWORD, PASSWORD), ("mvn sonar:sonar -Dsonar.login=" + fake(HEX, 40, "sonar-login"),
+              fake(HEX, 40, "sonar-login")), ("VAULT_TOKEN=s.Xy12AbCdEfGhIjKlMnOpQrSt", "s.Xy12AbCdEfGhIjKlMnOpQrSt"), ("RABBITMQ_ERLANG_COOKIE=" + fake(UPPER_DIGITS, 20, "ec"),
               fake(UPPER_DIGITS, 20, "ec"))],
         negs=["max_tokens=4096", "token_type: Bearer", '"prompt_tokens": 1234567,', "tokens: [hello, world]", "tokenizer=gpt2", "TOKENIZERS_PARALLELISM=false", "auth: basic",
-              "auth_method: password", "token = settings.GITHUB_TOKEN", "token: s.accessTokenForTheUserX"]),
+              "auth_method: password", "token = settings.GITHUB_TOKEN", "token: s.accessTokenForTheUserX",
+              "auth: ldap-corp-01", "level=warn component=auth: token=expired"]),
     _kv("api-key-assignment", "Values of API-key-named keys (api_key, apiKey, x-api-key)", _has(b"apikey"),
         "api_key", fake(HEX, 32, "api_key"),
         pos=[('{"api_keys": ["' + fake(HEX, 32, "api_key_1") + '", "' + fake(HEX, 32, "api_key_2") + '"]}',
@@ -1078,7 +1084,8 @@ KEY_RULES = [
         negs=["sort_key: created_at", "PRIMARY_KEY=id", "cache_key=user:profile", "public_key: ssh-ed25519",
               "ssh_key=/home/alice/.ssh/id_ed25519.pub", "license_key: TRIAL", "encrypt: true", "primary_key: id",
               "primaryKey: user_id,tenant_id",
-              "GPG_KEY=" + fake(HEX, 40, "gpg").upper()],
+              "GPG_KEY=" + fake(HEX, 40, "gpg").upper(), "  dedup_key: " + fake(HEX, 32, "dedup"),
+              "ALGOLIA_SEARCH_KEY=" + fake(HEX, 32, "algolia-search")],
         pos=[('  "encrypt": "' + fake(B64, 43, "consul") + '=",', fake(B64, 43, "consul") + "="),
              ("WEBHOOK_HMAC=" + fake(HEX, 64, "webhook-hmac"), fake(HEX, 64, "webhook-hmac")),
              ('  "primaryKey": "' + fake(B64, 43, "az-primary") + '=",', fake(B64, 43, "az-primary") + "=")]),
@@ -1092,7 +1099,7 @@ KEY_LITERALS = ["bindpw", "rootpw", "erlang_cookie", "erlangcookie", 'encrypt"',
                 "pass", "pwd", "pswd", "psk=", "psk:", 'psk"', "psk'", "psk ", "_key", "-key", "key=", "key:",
                 'key"', "key'", "_pat=", "_pat:", '_pat"', "secret", "token", "auth", "apikey", "api_key", "api-key", "accesskey",
                 "access_key", "access-key", "privatekey", "private_key", "private-key", "credential", "creds", "dsn",
-                "mnemonic", "seed_phrase", "seedphrase", "recovery_phrase", "_hmac",
+                "mnemonic", "seed_phrase", "seedphrase", "recovery_phrase", "_hmac", "sonar.login",
                 # labels of words: `API key: …`, `Private key: 0x…` (`Secret key`, `Access token` start with a
                 # literal already)
                 "api key", "private key", "access key", "master key", "signing key", "encryption key"]
@@ -1207,7 +1214,9 @@ CLI = CliPasswordDetector(
                ("snmpget -v2c -c " + PASSWORD + " 10.0.0.1 sysName.0", PASSWORD),
                ("aws ssm put-parameter --name /prod/db --value '" + PASSWORD + "' --type SecureString", PASSWORD),
                ("mc alias set prod https://s3.example.com minio " + PASSWORD, PASSWORD),
-               ("net user svc_backup " + PASSWORD + " /add", PASSWORD)],
+               ("net user svc_backup " + PASSWORD + " /add", PASSWORD),
+               ("listen stats\n    stats auth admin:" + PASSWORD, PASSWORD),
+               ("[smtp.gmail.com]:587 alerts@example.com:" + PASSWORD, PASSWORD)],
     negatives=["mytool --token $TOKEN", "mytool --token-file /run/token", "kubectl --token ./token.txt",
                "gh auth --secret example --x", "mysql -u root -p app", "mkdir -p /tmp/x", "find . -print", "tests pass on CI",
                "docker run -p 8080:80 nginx", "curl -u alice https://example.com",
@@ -1217,7 +1226,8 @@ CLI = CliPasswordDetector(
                "auth_basic_user_file /etc/nginx/.htpasswd;",
                "Failed password for invalid user admin from 10.0.0.1 port 22 ssh2", "use password sha256 hashing",
                "the password reset3 flow", "Password: ", "net user joe /delete", "net user joe *",
-               "snmpget -v 2c localhost sysName.0", "aws ssm get-parameter --name /prod/db --with-decryption"],
+               "snmpget -v 2c localhost sysName.0", "stats auth admin", "relay=smtp.gmail.com[142.250.1.1]:587, delay=1",
+               "connect to [2a00:1450::1]:587: Connection timed out", "aws ssm get-parameter --name /prod/db --with-decryption"],
 )
 
 _PEM_B64 = base64.b64encode(f"-----BEGIN RSA PRIVATE KEY-----\n{_PEM_BODY}\n-----END RSA PRIVATE KEY-----\n".encode()).decode()

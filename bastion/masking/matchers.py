@@ -95,7 +95,7 @@ class Info:
 
 
 PLACEHOLDER_RE = re.compile(
-    rb"(?i)\A(?:\**|x{3,}|\.{2,}|\xe2\x80\xa6|-+|~|\?+|<[^>]*>|\$\$?\{[^}]*\}?|\$\([^)]*\)?|\$\$?[A-Za-z_]\w*"
+    rb"(?i)\A(?:\**|x{3,}|\.{2,}|\xe2\x80\xa6|-+|~|\?+|<[^>]*>|\$\$?\{[^}]*\}?|\$\([^)]*\)?|\$\$?[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*"
     # a documented head and an ellipsis (`sk-...`, `ghp_…`), or a value shown already masked (`gho_*****`)
     rb"|[A-Za-z0-9]{1,8}[_\-.]?(?:\.\.\.|\xe2\x80\xa6|\*{3,}(?:\.\.\.|\xe2\x80\xa6)?)"
     rb"|%\(?\w*\)?s?|\{\{.*\}\}|\{[A-Za-z_]\w*\}|\[MASKED[^\]]*\]?|\[?redacted\]?|<redacted>|\(?none\)?|null|nil"
@@ -756,8 +756,8 @@ class KeyValueFamily(Detector):
                 skip = -1
         else:
             skip = -1
-        if sep == b":" and key.startswith(b"http"):
-            return None, skip
+        if sep == b":" and (key.startswith(b"http") or v[ks - 1 : ks] == b"="):
+            return None, skip  # (`component=auth: token=expired`: the "key" is another key's value)
         rules, simple_key = self._rules_for(key)
         if not rules or not text_before(v, ks) or v[ks - 2 : ks] == b"${":
             return None, skip  # (`${DB_PASSWORD:?missing}`: a reference with a default or a message)

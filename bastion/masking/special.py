@@ -138,7 +138,7 @@ class CliPasswordDetector(SampledDetector):
                 b"ipmitool", b"bcp", b"rabbitmqctl", b"htpasswd", b"smbclient", b"rpcclient", b"xfreerdp",
                 b"sqlplus", b"openssl", b"rocommunity", b"rwcommunity", b"com2sec", b"createuser", b"snmpwalk",
                 b"snmpbulkwalk", b"snmpget", b"snmpbulkget", b"snmpgetnext", b"snmpset", b"snmptable", b"snmptrap",
-                b"snmpinform", b"put-parameter", b"password '", b"mc alias set", b"mc config host add", b"net user") + SECRET_FLAGS
+                b"snmpinform", b"put-parameter", b"password '", b"stats auth", b"]:587", b"]:465", b"]:25", b"]:2525", b"mc alias set", b"mc config host add", b"net user") + SECRET_FLAGS
     FLAG_VALUE = re.compile(rb"[ \t]*([\"']?)([^\s\"']{8,})\1")
     prefix_type = False
     boundary = False
@@ -153,6 +153,7 @@ class CliPasswordDetector(SampledDetector):
     _SNMP_CLI = re.compile(rb"(?<=[ \t])-[cAX][ \t]*(?:'(?P<q1>[^'\r\n]+)'|\"(?P<q2>[^\"\r\n]+)\"|(?P<s>[^\s\-'\"][^\s]*))")
     # `mc alias set NAME URL ACCESS_KEY SECRET_KEY` (MinIO client)
     _MC_ALIAS = re.compile(rb"[ \t]+\S+[ \t]+\S+[ \t]+\S+[ \t]+['\"]?(?P<s>[^\s'\"]+)[^\n]*")
+    _SASL_PASSWD = re.compile(rb"[ \t]+[^\s:]+:(?P<s>[^\s]+)[ \t\r]*$", re.MULTILINE)
     _LDAP = re.compile(rb"(?<=[ \t])-w[ \t]+(?:'(?P<q1>[^'\r\n]+)'|\"(?P<q2>[^\"\r\n]+)\"|(?P<s>[^\s\-'\"][^\s]*))")
     RULES = {
         b"mysql": _P_ATTACHED,
@@ -190,6 +191,10 @@ class CliPasswordDetector(SampledDetector):
         # `aws ssm put-parameter --name … --value SECRET` (what SecureString parameters hold)
         b"put-parameter": re.compile(rb"[^\n]*?[ \t]--value[ \t=]+(?:'(?P<q1>[^'\r\n]+)'|\"(?P<q2>[^\"\r\n]+)\"|(?P<s>[^\s'\"][^\s]*))"),
         b"mc alias set": _MC_ALIAS, b"mc config host add": _MC_ALIAS,
+        # haproxy `stats auth USER:PASSWORD`
+        b"stats auth": re.compile(rb"[ \t]+[^\s:]+:(?P<s>\S+)[^\n]*"),
+        # postfix sasl_passwd: `[smtp.example.com]:587 USER:PASSWORD`
+        **dict.fromkeys((b"]:587", b"]:465", b"]:25", b"]:2525"), _SASL_PASSWD),
         # Windows `net user NAME PASSWORD [/add]` (`net user NAME *` prompts; `/delete` and the like are options)
         b"net user": re.compile(rb"[ \t]+(?:\"[^\"\r\n]+\"|[^\s/\"]+)[ \t]+(?P<s>[^\s/*][^\s]*)[^\n]*"),
         b"redis-cli": re.compile(rb"(?<=[ \t])-a[ \t]+(?:'(?P<q1>[^'\r\n]+)'|\"(?P<q2>[^\"\r\n]+)\"|(?P<s>[^\s\-'\"][^\s]*))"),
@@ -226,6 +231,8 @@ class CliPasswordDetector(SampledDetector):
         b"mc alias set": re.compile(rb"[ \t]+\S+[ \t]+\S+[ \t]+\S+[ \t]+"),
         b"mc config host add": re.compile(rb"[ \t]+\S+[ \t]+\S+[ \t]+\S+[ \t]+"),
         b"net user": re.compile(rb"[ \t]+(?:\"[^\"\r\n]+\"|[^\s/\"]+)[ \t]+"),
+        b"stats auth": re.compile(rb"[ \t]+[^\s:]+:"),
+        **dict.fromkeys((b"]:587", b"]:465", b"]:25", b"]:2525"), re.compile(rb"[ \t]+[^\s:]+:")),
     }
     FLAG = re.compile(rb"(?i)pass(?:word|wd|phrase)?(?:[ \t]+|[\"'][ \t]*,[ \t]*)"
                       rb"(?:'(?P<q1>[^'\r\n]+)'|\"(?P<q2>[^\"\r\n]+)\"|(?P<s>[^\s\-'\"][^\s'\"]*))")
@@ -264,8 +271,10 @@ class CliPasswordDetector(SampledDetector):
                     alone, pair = False, True
             if pair:
                 return self._pair(v, ts, avail, final)
-        elif ts > 0 and v[ts - 1] in ALNUM:
+        elif ts > 0 and v[ts - 1] in ALNUM and word[0] != 93:  # (`]:587` follows a host name)
             return None
+        elif word[0] == 93 and not _SASL_LINE_HEAD.fullmatch(v, v.rfind(b"\n", max(0, ts - 256), ts) + 1, ts + 1):
+            return None  # `[host]:587` must start its line
         elif word == b"login":
             ls = v.rfind(b"\n", max(0, ts - 256), ts) + 1
             if _REGISTRY_LOGIN.search(v, ls, ts) is None:
@@ -336,6 +345,7 @@ class CliPasswordDetector(SampledDetector):
         return [(m.start(2), m.end(2), "cli-password", 0)]
 
 
+_SASL_LINE_HEAD = re.compile(rb"[ \t]*\[[A-Za-z0-9.\-]+\]")
 _DIGITS_SYMBOLS = frozenset(b"0123456789_+/=.~")
 # a .netrc line names its machine (or `default`) before `login` and `password`
 _NETRC_HEAD = re.compile(rb"(?:\A|[ \t])(?:machine[ \t]+\S+|default)[ \t]")
