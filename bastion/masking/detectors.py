@@ -221,6 +221,17 @@ TOKEN_DETECTORS: list[Detector] = [
          "SK" + fake(HEX, 32, "twilio"), keep=2, cont=rb"[A-Za-z0-9]", viable=rb"S(?:K[0-9a-fA-F]{0,32})?",
          trigger_re=rb"SK[0-9a-fA-F]{8}", trigger_width=10, zone_re=rb"(?<![A-Za-z0-9])S(?=K|\Z)",
          negs=["SKU 1234", "SKIPPED 3 tests"]),
+    # `kubeadm token create` prints the token alone, `kubeadm token list` in a table: no key names it
+    _tok("kubeadm-bootstrap-token", "Kubernetes bootstrap tokens (kubeadm: 6 + `.` + 16 lower-case letters and digits; "
+         "the part after the dot is the secret)", [],
+         rb"(?<![A-Za-z0-9._\-])[a-z0-9]{6}\.(?P<s>[a-z0-9]{16})(?![A-Za-z0-9_.\-])", fake(LOWER_DIGITS, 14, "kubeadm") + "9z",
+         ctx="k8x2m4.{s}", boundary=False, cont=rb"[A-Za-z0-9_.\-]",
+         validate=lambda s: sum(c in b"0123456789" for c in s) >= 2 and sum(c > 57 for c in s) >= 2,
+         trigger_re=rb"\b[a-z0-9]{6}\.[a-z0-9]{16}", trigger_width=23,
+         zone_re=rb"(?<![A-Za-z0-9_.\-])[a-z0-9]{6}\.(?=[a-z0-9]{0,16}(?:\Z|[^A-Za-z0-9_.\-]))",
+         idle_head=rb"[a-z0-9]{6}\.[a-z0-9]{16}",
+         negs=["github.com", "config.applicationname", "abc123.0123456789abcdef.example.com",
+               "backup.tar.gz", "see README.md", "node-1.cluster1234567890ab"]),
     _tok("npm-token", "npm access token (npm_)", ["npm_"], rb"npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])",
          "npm_" + fake(ALNUM, 36, "npm"), keep=4, cont=rb"[A-Za-z0-9_]", viable=rb"npm_[A-Za-z0-9]{0,36}",
          negs=["npm_config_cache=/tmp/npm"]),
