@@ -26,6 +26,7 @@ from typing import Callable
 from bastion.errors import MaskingError
 from bastion.masking.profiles import MaskingProfile
 from bastion.masking.stream import MaskHit, StreamMasker
+from bastion.masking.whole import WholeOutputMasker
 
 KEYSTROKE_ECHO = 8  # pty output chunks this small are the echo of typing, released without waiting
 STREAMS = ("stdout", "stderr")
@@ -41,7 +42,8 @@ class OutputMasking:
                  emit: Callable[[bytes, str], None], on_hit: Callable[[str, MaskHit], None],
                  on_failure: Callable[[Exception], None],
                  pause: Callable[[bool], None] = lambda paused: None,
-                 clock: Callable[[], float] = time.thread_time) -> None:
+                 clock: Callable[[], float] = time.thread_time, secret_stdout: bool = False) -> None:
+        """`secret_stdout`: the command prints a secret (`masking/commands.py`): all of stdout is masked."""
         self._emit = emit
         self._on_failure = on_failure
         self._pause = pause
@@ -52,12 +54,15 @@ class OutputMasking:
         self._paused = False
         self._caught_up: list[Callable[[], None]] = []
         self._interactive = interactive
-        self._maskers = {
+        self._maskers: dict[str, StreamMasker | WholeOutputMasker] = {
             stream: StreamMasker(profile, hmac_key=hmac_key, on_hit=lambda hit, s=stream: on_hit(s, hit))
             for stream in STREAMS
         }
+        if secret_stdout:
+            self._maskers["stdout"] = WholeOutputMasker(profile, hmac_key=hmac_key,
+                                                        on_hit=lambda hit: on_hit("stdout", hit))
         # A profile with every detector off (chosen in policy) costs nothing on the hot path.
-        self._passthrough = not profile.detectors and not profile.custom
+        self._passthrough = not profile.detectors and not profile.custom and not secret_stdout
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._gathered: list[bytes] = []
         self._gathered_stream = "stdout"

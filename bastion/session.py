@@ -28,6 +28,7 @@ from bastion.capture import CommandLineReader
 from bastion.identity.principal import Principal
 from bastion.line_gate import PtyLineGate, ScriptLineGate
 from bastion.masking.stream import MaskHit
+from bastion.masking.commands import COMMAND_OUTPUT_ID, secret_output_command
 from bastion.output_masking import OutputMasking
 from bastion.recording.recorder import Recorder, recording_path
 from bastion.store import commands as store_commands
@@ -431,9 +432,12 @@ class Session:
     def _open_maskers(self) -> None:
         profile = self.ctx.masking_profiles().select(self.principal.name, self.principal.groups,
                                                       self.target.name)
+        secret_stdout = None
+        if self.command and COMMAND_OUTPUT_ID in profile.detectors:
+            secret_stdout = secret_output_command(self.command)
         self._masking = OutputMasking(profile, hmac_key=self.ctx.mask_key, interactive=self.pty is not None,
                                       emit=self._emit, on_hit=self._mask_hit, on_failure=self._masking_failed,
-                                      pause=self._masking_paused)
+                                      pause=self._masking_paused, secret_stdout=secret_stdout is not None)
 
     def _open_recording(self) -> bool:
         settings = self.ctx.settings.recording

@@ -46,9 +46,11 @@ _NAME_RE = re.compile(r"[a-z0-9][a-z0-9_\-]{0,62}\Z")
 
 
 def _builtin_ids() -> tuple[str, ...]:
+    """The stream detectors, and the output of secret-printing commands (`commands.py`)."""
+    from bastion.masking.commands import COMMAND_OUTPUT_ID
     from bastion.masking.detectors import BUILTIN_IDS
 
-    return BUILTIN_IDS
+    return (*BUILTIN_IDS, COMMAND_OUTPUT_ID)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import string
 
 import asyncssh
@@ -83,3 +84,24 @@ def test_output_too_dense_to_mask_at_once_arrives_whole_and_masked_beside_anothe
     assert len(lines) == len(tokens)
     assert [ln[:5] for ln in lines] == [f"{i:05d}".encode() for i in range(len(tokens))]
     assert not any(t[4:].encode() in out for t in tokens)
+
+
+def test_output_of_a_secret_printing_command_is_masked_whole(gateway):
+    # `openssl rand` prints a bare generated secret: no key or head marks it, the command does
+    result = gateway.ssh("openssl rand -hex 24")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"[MASKED:secret-command-output]\n"
+    cast = gateway.recordings()[0].read_bytes()
+    assert b"[MASKED:secret-command-output]" in cast
+    assert re.search(rb"[0-9a-f]{48}", cast) is None
+    store = Store.open(gateway.settings.store_path, clock=SystemClock())
+    try:
+        hits = [json.loads(e["data"]) if isinstance(e["data"], str) else e["data"]
+                for e in iter_events(store) if e["name"] == "mask.hit"]
+    finally:
+        store.close()
+    assert [(h["detector"], h["stream"], h["length"]) for h in hits] == [("secret-command-output", "stdout", 48)]
+    assert len(hits[0]["digest"]) == 64
+    # the same secret sent to a file instead is not the session's output: the rest of it is shown
+    result = gateway.ssh("openssl rand -hex 24 > /dev/null; echo written")
+    assert result.stdout == b"written\n"

@@ -28,7 +28,7 @@ SECTION = {
 
 def test_empty_gives_the_default_set_with_every_builtin() -> None:
     ps = build_profiles([])
-    assert ps.default().detectors == frozenset(BUILTIN_IDS)
+    assert ps.default().detectors == frozenset(BUILTIN_IDS) | {"secret-command-output"}
     assert ps.select("anyone", [], "any") == MaskingProfile()
 
 
