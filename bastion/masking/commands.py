@@ -16,6 +16,7 @@ not hide it. A line that cannot be analysed is judged by its commands that could
 
 from __future__ import annotations
 
+import re
 from typing import Callable, Sequence
 
 from bastion.policy.shell import SimpleCommand, parse_command_line
@@ -148,6 +149,40 @@ def _generator(program: str, args: Sequence[str]) -> str | None:
     return None
 
 
+_VAR_REF = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
+# the last key of a jq / yq path (`.password`, `.data.token`, `.["api-key"]`, `.creds | .secret`)
+_JQ_LAST_KEY = re.compile(r"""(?:\.([A-Za-z_][\w\-]*)|\[\s*["']([^"']+)["']\s*\])\s*\Z""")
+_NOT_SECRET_VARS = frozenset(("PWD", "OLDPWD"))  # the working directories (`pwd` is a password's name too)
+
+
+def _secret_name(name: str) -> bool:
+    """A name the key-value detectors take for a secret's (`GITHUB_TOKEN`, `DB_PASSWORD`, `api_key`)."""
+    from bastion.masking.detectors import KEY_FAMILY
+
+    if name.upper() in _NOT_SECRET_VARS:
+        return False
+    return bool(KEY_FAMILY._rules_for(name.encode())[0])
+
+
+def _value_printer(program: str, args: Sequence[str]) -> str | None:
+    """`printenv GITHUB_TOKEN`, `echo "$DB_PASSWORD"`, `jq -r .password`: a secret-named value, printed bare."""
+    if program == "printenv":
+        return next((f"printenv {a}" for a in _positional(args) if _secret_name(a)), None)
+    if program in ("echo", "printf"):
+        for a in args:
+            for name in _VAR_REF.findall(a):
+                if _secret_name(name):
+                    return f"{program} ${name}"
+        return None
+    if program in ("jq", "gojq", "yq", "jaq"):
+        p = _positional(args)
+        if p:
+            m = _JQ_LAST_KEY.search(p[0].strip())
+            if m is not None and _secret_name(m.group(1) or m.group(2)):
+                return f"{program} {p[0].strip()}"
+    return None
+
+
 def _file_reader(program: str, args: Sequence[str]) -> str | None:
     if program not in _FILE_READERS:
         return None
@@ -171,7 +206,8 @@ def secret_printer(cmd: SimpleCommand) -> str | None:
     rule = _BY_PROGRAM.get(program)
     if rule is not None:
         return rule(cmd.args)
-    return _password_manager(program, cmd.args) or _generator(program, cmd.args) or _file_reader(program, cmd.args)
+    return (_password_manager(program, cmd.args) or _generator(program, cmd.args) or _file_reader(program, cmd.args)
+            or _value_printer(program, cmd.args))
 
 
 def _reaches_stdout(cmd: SimpleCommand, commands: Sequence[SimpleCommand]) -> bool:

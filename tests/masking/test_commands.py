@@ -38,6 +38,15 @@ PRINTS_A_SECRET = [
     "pwgen -s 24 1",
     "cat /run/secrets/db_password",
     "cat ~/.vault-token",
+    # a secret-named variable or JSON / YAML key, printed bare
+    "printenv GITHUB_TOKEN",
+    "echo $DB_PASSWORD",
+    "echo \"token: ${API_KEY}\"",
+    "printf '%s\\n' \"$NPM_TOKEN\"",
+    "jq -r .password creds.json",
+    "curl -s https://auth.example.com/token | jq -r '.access_token'",
+    "jq -r '.[\"api-key\"]' config.json",
+    "yq .db.password values.yaml",
     # wrappers, quoting and filters do not hide it
     "sudo -u deploy env HOME=/srv gh auth token",
     "bash -c 'gh auth token'",
@@ -68,6 +77,8 @@ NO_SECRET_ON_STDOUT = [
     "TOKEN=$(gh auth token); curl -H \"Authorization: token $TOKEN\" https://api.github.com/user",
     "gh auth token > /tmp/token",
     "",
+    "printenv", "printenv HOME", "echo $PWD", "echo $HOME $PATH", "jq .items list.json", "jq -r .token_type x.json",
+    "echo $GITHUB_TOKEN | gh auth login --with-token",
 ]
 
 
