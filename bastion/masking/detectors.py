@@ -443,14 +443,14 @@ TOKEN_DETECTORS: list[Detector] = [
 
 
 def _prefixed(id: str, desc: str, prefixes: list[str], body: bytes, sample_body: str, *, flags: int = 0,
-              negs: tuple[str, ...] = (), validate=None) -> TokenDetector:
+              negs: tuple[str, ...] = (), validate=None, cont: bytes = rb"[A-Za-z0-9_\-.=+/]") -> TokenDetector:
     """A token that is a fixed prefix and a body of a known shape (the common case of vendor tokens)."""
     alts = b"|".join(re.escape(p.encode()) for p in prefixes)
     token = prefixes[0] + sample_body
     return TokenDetector(
         id, desc, [p.lower() for p in prefixes], b"(?:" + alts + b")" + body + rb"(?![A-Za-z0-9_\-])",
-        keep=min(len(p) for p in prefixes), cont=rb"[A-Za-z0-9_\-.=+/]",
-        viable=b"(?:" + alts + rb")[A-Za-z0-9_\-.=+/]*", max_len=512, flags=flags, validate=validate,
+        keep=min(len(p) for p in prefixes), cont=cont,
+        viable=b"(?:" + alts + b")" + cont + b"*", max_len=512, flags=flags, validate=validate,
         # the samples' secret is the part after the prefix: the prefix is public (and may be in the label)
         positives=[(f"token: {token}", sample_body), (token, sample_body)], negatives=list(negs))
 
@@ -560,6 +560,55 @@ TOKEN_DETECTORS += [
          fake(HEX, 36, "tw1") + "@" + fake(HEX, 36, "tw2") + "/IncomingWebhook/" + fake(HEX, 32, "tw3") + "/"
          + fake(HEX, 36, "tw4"), ctx="https://acme.webhook.office.com/webhookb2/{s}", boundary=False,
          cont=rb"[A-Za-z0-9@/_\-.]", max_len=400, viable=rb"webhook\.office\.com/webhookb2/[A-Za-z0-9@/_\-]*"),
+    _prefixed("paseto-token", "PASETO tokens (v1-v4 `local` encrypted and `public` signed bearer tokens)",
+              ["v1.local.", "v2.local.", "v3.local.", "v4.local.", "v1.public.", "v2.public.", "v3.public.", "v4.public."],
+              rb"[A-Za-z0-9_\-]{40,}(?:\.[A-Za-z0-9_\-]+)?", fake(URLSAFE, 90, "paseto")),
+    _prefixed("woocommerce-key", "WooCommerce REST API consumer key / secret (ck_, cs_ + 40 hex)", ["ck_", "cs_"],
+              rb"[a-f0-9]{40}", fake(HEX, 40, "woo"), negs=("cs_" + "a" * 12,), cont=rb"[A-Za-z0-9_]"),
+    _prefixed("bip32-extended-private-key", "BIP32 extended private keys (xprv, tprv, yprv, zprv: a wallet's master key)",
+              ["xprv", "tprv", "yprv", "zprv"], rb"[1-9A-HJ-NP-Za-km-z]{100,112}",
+              fake("123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz", 107, "xprv")),
+    _prefixed("infisical-token", "Infisical service tokens (st.<id>.<secret>)", ["st."],
+              rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.[a-f0-9]{32}\.[a-f0-9]{32}",
+              _uuid("infisical") + "." + fake(HEX, 32, "inf1") + "." + fake(HEX, 32, "inf2")),
+    _prefixed("portainer-api-key", "Portainer API access token (ptr_)", ["ptr_"], rb"[A-Za-z0-9+/=_\-]{40,50}",
+              fake(ALNUM, 44, "ptr")),
+    _tok("rancher-token", "Rancher API token (token-xxxxx:<secret>)", ["token-"],
+         rb"token-[a-z0-9]{5}:(?P<s>[a-z0-9]{54})(?![A-Za-z0-9_\-])", fake(LOWER_DIGITS, 54, "rch2"),
+         ctx="RANCHER_TOKEN=token-" + fake(LOWER_DIGITS, 5, "rch1") + ":{s}", boundary=False, cont=rb"[A-Za-z0-9_\-:]",
+         viable=rb"token-[a-z0-9]{0,5}(?::[a-z0-9]{0,54})?"),
+    _prefixed("fireworks-api-key", "Fireworks AI API key (fw_)", ["fw_"], rb"[A-Za-z0-9]{24}", fake(ALNUM, 24, "fw"), cont=rb"[A-Za-z0-9_]"),
+    _prefixed("cerebras-api-key", "Cerebras API key (csk-)", ["csk-"], rb"[a-z0-9]{48}", fake(LOWER_DIGITS, 48, "csk")),
+    _prefixed("anyscale-api-key", "Anyscale API key (esecret_)", ["esecret_"], rb"[a-z0-9]{26}",
+              fake(LOWER_DIGITS, 26, "anyscale")),
+    _prefixed("voyage-api-key", "Voyage AI API key (pa-)", ["pa-"], rb"[A-Za-z0-9_\-]{43}", fake(URLSAFE, 43, "voyage"),
+              validate=lambda s: sum(c in b"0123456789" for c in s) >= 2),
+    _prefixed("runpod-api-key", "RunPod API key (rpa_)", ["rpa_"], rb"[A-Z0-9]{40}", fake(UPPER_DIGITS, 40, "runpod")),
+    _prefixed("nvidia-api-key", "NVIDIA NGC / build.nvidia.com API key (nvapi-)", ["nvapi-"], rb"[A-Za-z0-9_\-]{64}",
+              fake(URLSAFE, 64, "nvapi")),
+    _prefixed("tencent-secret-id", "Tencent Cloud SecretId (AKID + 32)", ["AKID"], rb"[A-Za-z0-9]{32}",
+              fake(ALNUM, 32, "akid"), validate=lambda s: sum(c in b"0123456789" for c in s) >= 2),
+    _prefixed("gcp-hmac-access-id", "Google Cloud Storage HMAC key access id (GOOG1 + 56-61)", ["GOOG1"],
+              rb"[A-Z0-9]{50,70}", fake(UPPER_DIGITS, 56, "goog1")),
+    _prefixed("digitalocean-spaces-key", "DigitalOcean Spaces access key (DO00 + 16)", ["DO00"], rb"[A-Z0-9]{16}",
+              fake(UPPER_DIGITS, 16, "do00"), validate=lambda s: sum(c in b"0123456789" for c in s) >= 2),
+    _prefixed("scaleway-access-key", "Scaleway access key (SCW + 17)", ["SCW"], rb"[A-Z0-9]{17}",
+              fake(UPPER_DIGITS, 17, "scw"), validate=lambda s: sum(c in b"0123456789" for c in s) >= 2),
+    _tok("salesforce-access-token", "Salesforce access / session token (00D<org id>!<token>)", ["00D"],
+         rb"(?<![A-Za-z0-9])00D[A-Za-z0-9]{12,15}!(?P<s>[A-Za-z0-9._]{80,})(?![A-Za-z0-9._])", fake(ALNUM, 96, "sf2"),
+         ctx="Access Token     00D" + fake(ALNUM, 12, "sf1") + "!{s}", boundary=False, cont=rb"[A-Za-z0-9._!]",
+         max_len=512, viable=rb"00D[A-Za-z0-9]{0,15}(?:![A-Za-z0-9._]*)?"),
+    _prefixed("mollie-api-key", "Mollie live API key (live_ + 30)", ["live_"], rb"[A-Za-z0-9]{30}",
+              fake(ALNUM, 30, "mollie"), validate=lambda s: sum(c in b"0123456789" for c in s) >= 2, cont=rb"[A-Za-z0-9_]"),
+    _prefixed("elastic-cloud-api-key", "Elastic Cloud API key (essu_)", ["essu_"], rb"[A-Za-z0-9+/=]{60,}",
+              fake(B64, 80, "essu")),
+    _tok("chat-webhook-url", "Chat and automation webhook URL secrets (Mattermost, Zapier, IFTTT, Feishu / Lark, "
+         "WeCom, DingTalk)", ["/hooks/", "/with/key/", "/open-apis/bot/v2/hook/", "/cgi-bin/webhook/send?key="],
+         rb"(?:/hooks/(?:catch/[0-9]+/)?|/with/key/|/open-apis/bot/v2/hook/|/cgi-bin/webhook/send\?key=)"
+         rb"(?P<s>[A-Za-z0-9_\-]{6,}(?:/[A-Za-z0-9_\-]+)?)",
+         fake(LOWER_DIGITS, 26, "mattermost"), ctx="https://chat.example.com/hooks/{s}", boundary=False,
+         cont=rb"[A-Za-z0-9_\-/?=]", validate=lambda s: sum(c in b"0123456789" for c in s) >= 2,
+         negs=["see /hooks/ for the list", "git config core.hooksPath .git/hooks/pre-commit"]),
 ]
 
 
@@ -975,7 +1024,7 @@ def _password_key(norm: bytes, parts: list[bytes]) -> bool:
 
 
 # a name of words and short numbers (`ldap-corp-01`, `ci-deploy`): a resource named in a setting, not a token
-_KEBAB_NAME = re.compile(rb"(?:[a-z]{2,}|[0-9]{1,3})(?:-(?:[a-z]{2,}|[0-9]{1,3}))+")
+_RESOURCE_NAME = re.compile(rb"(?:[a-z]{2,}|[0-9]{1,3})(?:-(?:[a-z]{2,}|[0-9]{1,3}))+")
 _AWS_SECRET = re.compile(rb"[A-Za-z0-9/+=]{40}\Z")
 _GENERATED = re.compile(rb"[A-Za-z0-9+/=_\-.:~!@#%^&*]{12,}\Z")
 
@@ -1066,7 +1115,7 @@ KEY_RULES = [
                                              or p[-1] == b"auth" or n.endswith((b"authtok", b"erlangcookie", b"sonarlogin"))),
         "access_token",
         fake(URLSAFE, 40, "access_token"),
-        value_ok=lambda v, q: v.lower() not in _AUTH_WORDS and (q or _KEBAB_NAME.fullmatch(v) is None),
+        value_ok=lambda v, q: v.lower() not in _AUTH_WORDS and (q or _RESOURCE_NAME.fullmatch(v) is None),
         pos=[("ldap_default_authtok = " + PASSWORD, PASSWORD), ("mvn sonar:sonar -Dsonar.login=" + fake(HEX, 40, "sonar-login"),
               fake(HEX, 40, "sonar-login")), ("VAULT_TOKEN=s.Xy12AbCdEfGhIjKlMnOpQrSt", "s.Xy12AbCdEfGhIjKlMnOpQrSt"), ("RABBITMQ_ERLANG_COOKIE=" + fake(UPPER_DIGITS, 20, "ec"),
               fake(UPPER_DIGITS, 20, "ec"))],
@@ -1339,6 +1388,12 @@ for _d in BUILTIN:
         _d.idle_min_body = 4
     if _d.ids[0] == "token-in-url":
         _d.idle_show_below = 20  # a host name being typed after `https://`; such a token is 20 or more
+    # heads that file and directory names have too (`live_config.yml`, `pa-files`, `st.louis`, `.git/hooks/pre-commit`)
+    if _d.ids[0] in ("mollie-api-key", "voyage-api-key", "infisical-token", "woocommerce-key", "fireworks-api-key",
+                     "rancher-token"):
+        _d.idle_min_body = 8
+    if _d.ids[0] == "chat-webhook-url":
+        _d.idle_show_below = 16
 
 
 def builtin_infos() -> list[Info]:
