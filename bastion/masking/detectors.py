@@ -70,6 +70,9 @@ CARD_MC = "5555555555554444"
 CARD_AMEX = "3782-822463-10005"
 
 
+_STRIPE_DOC_KEYS = frozenset((b"sk_test_4eC39HqLyjWDarjtT1zdp7dc", b"sk_test_BQokikJOvBiI2HlWgH4olfQ2"))
+
+
 def _sk_key_body(s: bytes) -> bool:
     """An `sk-` key (OpenAI and the many APIs shaped like it: OpenRouter `sk-or-v1-<hex>`, DeepSeek `sk-<hex>`):
     digits and capitals, or a last part of 32+ lower-case letters and digits mixed as generated text is."""
@@ -184,7 +187,8 @@ TOKEN_DETECTORS: list[Detector] = [
     _tok("stripe-secret-key", "Stripe secret API key (sk_live_, sk_test_)", ["sk_live_", "sk_test_"],
          rb"sk_(?:live|test)_[A-Za-z0-9]{24,}", "sk_live_" + fake(ALNUM, 24, "stripe"), keep=8,
          cont=rb"[A-Za-z0-9_]", viable=rb"sk_(?:live|test)_[A-Za-z0-9]*",
-         negs=["pk_live_" + fake(ALNUM, 24, "stripe-pk") + " is a publishable key"]),
+         validate=lambda s: s not in _STRIPE_DOC_KEYS,  # the test keys Stripe's documentation shows everyone
+         negs=["pk_live_" + fake(ALNUM, 24, "stripe-pk") + " is a publishable key", "sk_test_4eC39HqLyjWDarjtT1zdp7dc"]),
     _tok("stripe-restricted-key", "Stripe restricted API key (rk_live_, rk_test_)", ["rk_live_", "rk_test_"],
          rb"rk_(?:live|test)_[A-Za-z0-9]{24,}", "rk_test_" + fake(ALNUM, 24, "stripe-rk"), keep=8,
          cont=rb"[A-Za-z0-9_]", viable=rb"rk_(?:live|test)_[A-Za-z0-9]*"),
@@ -714,9 +718,13 @@ CONTEXT_DETECTORS: list[Detector] = [
     ContextDetector(
         "azure-storage-account-key", "Azure Storage account key in a connection string (AccountKey=)",
         ["accountkey="], rb"accountkey=(?P<s>[A-Za-z0-9+/]{20,}={0,2})", value_class=rb"[A-Za-z0-9+/=]",
+        # the keys the Azurite and Cosmos DB emulators document for everyone to use
+        validate=lambda s: not_placeholder(s) and not s.startswith((b"Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsu",
+                                                                    b"C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2n")),
         positives=[("DefaultEndpointsProtocol=https;AccountName=fakeacct;AccountKey=" + fake(B64, 86, "azkey")
                     + "==;EndpointSuffix=core.windows.net", fake(B64, 86, "azkey") + "==")],
-        negatives=["AccountKey=<your key>"],
+        negatives=["AccountKey=<your key>", "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey="
+                   "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"],
     ),
     ContextDetector(
         "azure-shared-access-key", "Azure Service Bus / Event Hubs / IoT shared access key (SharedAccessKey=)",
@@ -874,14 +882,25 @@ REJECT_LAST = frozenset(
     # LDAP password-policy state (`pwdChangedTime`, `pwdFailureTime`, `pwdPolicySubentry`, `pwdAttribute`, …)
     b"time times timestamp date subentry attribute interval failure failures lockout warning idle success quality "
     # systemd `PassEnvironment=`, OIDC `token_issuer:`, an SSM parameter's path (`ACCESS_KEY_ID_PARAM=/prod/…`)
-    b"environment issuer audience param parameter".split()
+    b"environment issuer audience param parameter "
+    # `PasswordLastUsed`, `password_enabled`, `token_endpoint_auth_methods_supported`, `PASSWORD_HASHERS`,
+    # postfix `smtp_sasl_password_maps`, Jenkins `passwordVariable`, `credential_process`, `adminPasswordKey` (the
+    # name of a key in a Secret, not its value)
+    b"used supported methods hashers maps map variable var process "
+    # the special tokens of a tokenizer config (`eos_token`, `mask_token`)
+    b"eos bos cls sep unk pad mask".split()
 )
 REJECT_ANY = frozenset(b"tokenizer tokenizers tokenize tokenized public publickey pubkey secretary secretaries "
                        b"secretariat secretion secretive secretly secretsmanager secretmanager bypass compass surpass trespass "
                        # Stripe's publishable keys are meant for browsers; a checksum key names a digest
                        b"publishable checksum "
                        # systemd `LoadCredential=name:path`, reCAPTCHA's public site key
-                       b"load site".split())
+                       b"load site "
+                       b"websocket instrumentation credentialstore".split())
+# idempotency tokens (`ClientToken`, `ClientRequestToken`), the WebSocket handshake nonce, Azure Application Insights'
+# public instrumentation key, git's `credential.credentialStore`
+_REJECT_NORM = frozenset(b"clienttoken clientrequesttoken idempotencytoken secwebsocketkey secwebsocketaccept "
+                         b"instrumentationkey credentialstore credentialcredentialstore".split())
 # Paging and change-feed cursors are opaque but not credentials (`nextPageToken`, `NextToken`, `continuationToken`,
 # `syncToken`, MongoDB's `resumeToken`)
 _CURSOR_WORDS = frozenset(b"next page paging pagination continuation sync resume cursor marker".split())
@@ -893,8 +912,10 @@ _SECRET_TOKENS = frozenset(b"access refresh auth api bearer session oauth bot pe
 
 
 def _key_filter(norm: bytes, parts: list[bytes]) -> bool:
-    if not parts or parts[-1] in REJECT_LAST or any(p in REJECT_ANY for p in parts):
+    if not parts or parts[-1] in REJECT_LAST or any(p in REJECT_ANY for p in parts) or norm in _REJECT_NORM:
         return False
+    if norm.endswith((b"passwordkey", b"secretkeyref", b"tokenkey")) and len(parts) > 2:
+        return False  # `adminPasswordKey: postgres-password`: which key of a Secret holds it
     if parts[-1] == b"token" and any(p in _CURSOR_WORDS for p in parts):
         return False
     if b"tokens" in parts:
@@ -908,14 +929,23 @@ _STAND_IN = frozenset(b"changeme change_me change-me changeit replaceme replace_
                       b"tbd notsecret not-a-secret secret123 example sample password".split())
 # `${{ secrets.X }}` (CI), `@db.password@` (Maven filtering), `XXXXX-XXXXX` (documented dummies),
 # `(known after apply)`, `(sensitive value)` (Terraform)
-_STAND_IN_RE = re.compile(rb"\$\w+(?:::\w+)+\Z|@[A-Z_][A-Z0-9_]*\Z|\$\{\{.*\}\}\Z|%\{[^}]*\}\Z|@[A-Za-z0-9_.\-]+@\Z|[Xx*]+(?:[-_ .][Xx*]+)*\Z|\([a-z][a-z ]*\)\Z")
+_STAND_IN_RE = re.compile(rb"#\{[^}]*\}#?\Z|__[A-Z0-9_]+__\Z|@@[A-Za-z0-9_.]+@@\Z|\$__\w+\{[^}]*\}\Z|\[[A-Za-z]{2,12}\]\Z|"
+                          rb"(?:\xe2\x80\xa2){3,}[A-Za-z0-9]{0,6}\Z|\$\w+(?:::\w+)+\Z|@[A-Z_][A-Z0-9_]*\Z|\$\{\{.*\}\}\Z|%\{[^}]*\}\Z|@[A-Za-z0-9_.\-]+@\Z|[Xx*]+(?:[-_ .][Xx*]+)*\Z|\([a-z][a-z ]*\)\Z")
 _CODE_STMT = re.compile(rb"\**&?(?:\([A-Za-z_][\w \t*]*\))?[A-Za-z_$@][\w.$@\->\[\]]*;\Z|[0-9]{1,6};\Z|\(.*\);\Z")
 _SOURCE_FILE = re.compile(rb"[\w\-/]+\.(?:c|h|o|cc|cpp|hpp|go|py|js|ts|rb|java|sh|exe|so|a|mk|dll|class|jar)\Z")
 _CODE_VALUE = re.compile(rb"(?:[A-Za-z_$@][\w.$\->]*|[0-9]{1,6}|true|false|null|None),\Z")
 _KEBAB_NAME = re.compile(rb"[a-z]+(?:-[a-z0-9]+)+\Z")  # `my-secret-name`, `db-credentials`: a resource's name
 
 
-_STAND_IN_HEADS = frozenset(b"$%@Xx*(")
+_STAND_IN_HEADS = frozenset(b"$%@Xx*(#_[\xe2")
+_VERSION_HEADS = frozenset(b"0123456789^~<>=!v")
+_VERSION_OR_DATE = re.compile(
+    rb"(?:[\^~<>=!]=?|==)?v?\d{1,5}(?:\.\d{1,5}){1,3}(?:[-+][0-9A-Za-z.\-]{1,20})?\Z"
+    rb"|\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?\Z")
+_TEST_HEADS = frozenset(b"tfdmsbpeTFDMSBPE")
+_CMDLET = re.compile(rb"[A-Z][a-z]+-[A-Z][A-Za-z]+\Z")  # PowerShell `Read-Host`, `Get-Credential`
+_TEST_VALUE = re.compile(rb"(?i)(?:(?:test|fake|dummy|mock|my|sample|example|placeholder|stub)(?:[-_][a-z]+)*"
+                         rb"|testing|foo|bar|baz|qux|foobar|secret|dummy|pass)\Z")
 # Upper-case words joined by `_` or `-`, one of them saying "put yours here" (`REPLACE_WITH_YOUR_KEY`,
 # `YOUR_TOKEN_HERE`, `CHANGE_ME_PLEASE`). Letters only: a generated password has digits in its groups.
 _STAND_IN_WORDS = re.compile(
@@ -932,12 +962,27 @@ _DRIVE = re.compile(rb"[A-Za-z]:\\")
 _FILLER = re.compile(rb"[xX]{12,}|\*{4,}")
 
 
+def _dsn_value(value: bytes, quoted: bool) -> bool:
+    """A DSN that carries a credential: a user-info (`https://<key>@…`, `user:pass@`) or a password field, not a
+    bare host and database (PDO's `mysql:host=…;dbname=…`) nor a format string (`%s:%s@%s`)."""
+    low = value.lower()
+    return (b"%s" not in value and b"example" not in low
+            and (b"@" in value or b"password=" in low or b"pwd=" in low or b"secret" in low or b"key=" in low))
+
+
 def _value_sane(value: bytes, quoted: bool) -> bool:
     """Not a stand-in (`changeme`) and, unquoted, not prose or another field (`password updated successfully`,
     `Pass: 12 Fail: 0`, `credsStore: desktop`): what every key rule asks of a value. (On the key-value hot
     path: the common value is decided by two byte tests.)"""
     if not value or (value[0] in _STAND_IN_HEADS and _STAND_IN_RE.match(value)):
         return False
+    if len(value) <= 32:
+        if value[0] in _VERSION_HEADS and (_VERSION_OR_DATE.match(value) is not None):
+            return False  # `"jsonwebtoken": "^9.0.2"`, `tiktoken==0.5.1`, `NPM_TOKEN  2024-05-01` (a version or a date)
+        if value[0] in _TEST_HEADS and _TEST_VALUE.match(value):
+            return False  # `test-api-key`, `fake-token`, `dummy`, moto's `testing`, `foo`
+    if not quoted and value[0] in _UPPER and b"-" in value and _CMDLET.match(value):
+        return False  # `$password = Read-Host -AsSecureString`
     if len(value) <= _STAND_IN_LEN and value.lower() in _STAND_IN:
         return False
     if value[-1] in _UPPER and (value.endswith(_EXAMPLE_ENDS) or (value.isupper() and _STAND_IN_WORDS.match(value))):
@@ -1135,7 +1180,9 @@ KEY_RULES = [
         negs=["private_key = /etc/ssl/private/server.key", "private_key\t= $dir/private/cakey.pem"]),
     _kv("dsn-assignment", "Values of DSN-named keys (SENTRY_DSN, DATABASE_DSN): URLs that carry a key",
         lambda n, p: _key_filter(n, p) and b"dsn" in p, "SENTRY_DSN",
-        "https://" + fake(HEX, 32, "sentry") + "@o4504.ingest.sentry.io/4504"),
+        "https://" + fake(HEX, 32, "sentry") + "@o4504.ingest.sentry.io/4504", value_ok=_dsn_value,
+        negs=["DSN=mysql:host=localhost;dbname=app;charset=utf8mb4", 'dsn = "mysql://%s:%s@%s/%s" % (user, pw, host, db)',
+              "Sentry.init({ dsn: 'https://examplePublicKey@o0.ingest.sentry.io/0' })"]),
     _kv("mnemonic-assignment", "Wallet recovery phrases (MNEMONIC, SEED_PHRASE, recovery_phrase)",
         lambda n, p: _key_filter(n, p) and (b"mnemonic" in n or b"seedphrase" in n or b"recoveryphrase" in n),
         "MNEMONIC", "legal winner thank year wave sausage worth useful legal winner thank yellow", words=True),

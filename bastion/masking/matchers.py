@@ -97,7 +97,10 @@ class Info:
 PLACEHOLDER_RE = re.compile(
     rb"(?i)\A(?:\**|x{3,}|\.{2,}|\xe2\x80\xa6|-+|~|\?+|<[^>]*>|\$\$?\{[^}]*\}?|\$\([^)]*\)?|\$\$?[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*"
     # a documented head and an ellipsis (`sk-...`, `ghp_…`), or a value shown already masked (`gho_*****`)
-    rb"|[A-Za-z0-9]{1,8}[_\-.]?(?:\.\.\.|\xe2\x80\xa6|\*{3,}(?:\.\.\.|\xe2\x80\xa6)?)"
+    rb"|[A-Za-z0-9]{1,8}(?:[_\-.][A-Za-z0-9]{1,8}){0,3}[_\-.]?(?:\.\.\.|\xe2\x80\xa6|\*{3,}(?:\.\.\.|\xe2\x80\xa6)?)"
+    rb"[A-Za-z0-9]{0,6}|\*{8,}[A-Za-z0-9]{1,6}|(?:\xe2\x80\xa2){3,}[A-Za-z0-9]{0,6}|\**\[?redacted\]?\**"
+    # `-p[password]`, `user:password` in usage text: the field's name where its value goes
+    rb"|\[[A-Za-z_ \-]{2,24}\]|password|passwd|secret|token|apikey|api_key|\$env:\w+|%env\([^)]*\)%"
     rb"|%\(?\w*\)?s?|\{\{.*\}\}|\{[A-Za-z_]\w*\}|\[MASKED[^\]]*\]?|\[?redacted\]?|<redacted>|\(?none\)?|null|nil"
     rb"|true|false|undefined|hidden|n/a|empty|unset|not[ _-]?set|required|optional|string|your[_-]?\S*"
     rb"|\[?hidden\]?|\[?filtered\]?|\[?secure\]?|sensitive|%\w+%"
@@ -107,7 +110,7 @@ PLACEHOLDER_RE = re.compile(
 
 
 _ELLIPSIS_ENDS = frozenset(b".\xa6*")  # `...`, the last byte of `…`, a masked tail `*****`
-_PLACEHOLDER_HEADS = frozenset(b"*<$%{[-~?.(xXnNtTfFuUhHeEuUoOrRsSyYwWiIdDmMaA\xe2")
+_PLACEHOLDER_HEADS = frozenset(b"*<$%{[-~?.(xXnNtTfFuUhHeEuUoOrRsSyYwWiIdDmMaApP\xe2")
 
 
 def line_window(v: bytes, ts: int, max_len: int, avail: int, final: bool) -> int | None:
@@ -129,15 +132,20 @@ def line_window(v: bytes, ts: int, max_len: int, avail: int, final: bool) -> int
 _BOUNDED_HEADS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWZabcdefghijklmnopqrstuvwz")
 
 
+_ELIDED = re.compile(rb"\.\.\.|\*\*|\xe2\x80").search  # part of a value left out: `...`, `***`, `…`, `•••`
+
+
 def not_placeholder(value: bytes) -> bool:
     if value:
         c = value[0]
         n = len(value)
-        if n > 3 and c not in _PLACEHOLDER_HEADS and value[-1] not in _ELLIPSIS_ENDS:
-            return True  # fast path: no placeholder starts this way (nor is a head and an ellipsis)
-        if n > 9 and c in _BOUNDED_HEADS:
-            return True  # too long for any placeholder word starting with this letter
+        if (n > 3 and c not in _PLACEHOLDER_HEADS and value[-1] not in _ELLIPSIS_ENDS) or (n > 9 and c in _BOUNDED_HEADS):
+            # fast path: no placeholder starts this way (nor is a head and an ellipsis), or none starting with this
+            # letter is this long; unless part of it is elided (`sk-ant-...`, `sk-...Ab3f`, `****a1b2`, `••••3f2a`)
+            if _ELIDED(value) is None:
+                return True
     return PLACEHOLDER_RE.match(value) is None
+
 
 
 def key_start(v: bytes, ts: int) -> int:
@@ -498,7 +506,7 @@ _CODE_REF = re.compile(rb"(?![sbr]\.(?=[A-Za-z]*[0-9])(?=[0-9a-z]*[A-Z])[A-Za-z0
                        rb"(?![^\n]*?[0-9][A-Za-z]+[0-9])"
                        rb"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+\Z")
 _IDENT = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*\Z")
-_CODE_CALL = re.compile(rb"[A-Za-z_][A-Za-z0-9_.]*(?:\(.*\)|\[.*\])[;,]?\Z")
+_CODE_CALL = re.compile(rb"[A-Za-z_][A-Za-z0-9_.]*(?:\(.*\)|\[.*\])(?:[ \t]*\{.*\})?[;,]?\Z")  # (Ruby `{ "" }`)
 
 
 _LINE_VALUE_REJECT = (b"{", b"[", b"|", b">", b"&", b"*", b"!")  # a line value starting so is structure
@@ -673,7 +681,7 @@ class KeyValueFamily(Detector):
                     n = len(value)
                     c = value[0]
                     if not ((c not in _PLACEHOLDER_HEADS and value[-1] not in _ELLIPSIS_ENDS)
-                            or (n > 9 and c in _BOUNDED_HEADS)):
+                            or (n > 9 and c in _BOUNDED_HEADS)) or _ELIDED(value) is not None:
                         if PLACEHOLDER_RE.match(value) is not None:  # `not_placeholder`, inlined
                             return None, skip, skip
                     if (b"." in value and _CODE_REF.match(value)) or (
@@ -756,8 +764,9 @@ class KeyValueFamily(Detector):
                 skip = -1
         else:
             skip = -1
-        if sep == b":" and (key.startswith(b"http") or v[ks - 1 : ks] == b"="):
-            return None, skip  # (`component=auth: token=expired`: the "key" is another key's value)
+        if sep == b":" and (key.startswith(b"http") or v[ks - 1 : ks] == b"=" or v.startswith(b"//", vs)):
+            # (`component=auth: token=expired`: the "key" is another key's value; `credential.https://…`: a URL)
+            return None, skip
         rules, simple_key = self._rules_for(key)
         if not rules or not text_before(v, ks) or v[ks - 2 : ks] == b"${":
             return None, skip  # (`${DB_PASSWORD:?missing}`: a reference with a default or a message)
@@ -780,8 +789,10 @@ class KeyValueFamily(Detector):
         else:
             return Pending(vs)
         quote = m.group(4)
-        if quote and quoted_key and not m.group(2) and quote == v[ks - 1 : ks] and sep == b":":
-            return None, skip  # `read -p "Password: " PW`: the quote closes the prompt the key is in
+        if quote and quoted_key and not m.group(2) and quote == v[ks - 1 : ks] and (sep == b":" or vs == w or
+                                                                                    v[vs : vs + 1] in b" \t"):
+            # `read -p "Password: " PW`, `grep 'api_key=' app.log`: the quote closes the text the key is in
+            return None, skip
         if quote:
             end = closing_quote(v, quote, vs, w)
             if end < 0:
@@ -1076,6 +1087,8 @@ class KeyValueFamily(Detector):
             return None
         if sep == b"," and not all(_CSV_HEADER.fullmatch(v, a, b) and v[a - 1] in b',"\n' for a, b in cells if a > 0):
             return None  # `Password, if any, is …`: prose; a CSV header is names with no blank after a comma
+        if sep == b"\t" and not all(_CSV_HEADER.fullmatch(v, a, b) for a, b in cells):
+            return None  # `NPM_TOKEN<TAB>2024-05-01`: a row of values, not a header of names
         col = next((i for i, (s, t) in enumerate(cells) if s <= ks < t), -1)
         if col < 0 or not _COLUMN_NAME.fullmatch(v, *cells[col]):
             return None
@@ -1101,7 +1114,7 @@ class KeyValueFamily(Detector):
                 break
             s, t = row[col]
             value = v[s:t]
-            if value and not_placeholder(value) and not value.startswith(b"[MASKED"):
+            if len(value) >= 3 and not_placeholder(value) and not value.startswith(b"[MASKED"):  # (not `t`, `f`)
                 for r in rules:
                     if r.value_ok(value, True):
                         spans.append((s, t, r.id, 0))

@@ -290,7 +290,7 @@ class CliPasswordDetector(SampledDetector):
         if rule is not None:
             for m in rule.finditer(v, te, w):
                 g = _secret_group(m)
-                if not_placeholder(m.group(g)):
+                if not_placeholder(m.group(g).strip(b"\"'")):  # (`-p "$TOKEN"`: a variable in quotes)
                     out.append((m.start(g), m.end(g), "cli-password", 0))
                 if "s2" in m.re.groupindex and m.start("s2") >= 0 and not_placeholder(m.group("s2")):
                     out.append((m.start("s2"), m.end("s2"), "cli-password", 0))

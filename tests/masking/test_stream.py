@@ -170,6 +170,48 @@ def test_benign_corpus_is_byte_identical() -> None:
     assert mask_chunks(split_at(corpus, range(0, len(corpus), 3))) == corpus
 
 
+# Ordinary output that names secrets without holding one: versions, dates, ids, placeholders, settings.
+NOT_SECRETS = [
+    '"dependencies": {\n  "jsonwebtoken": "^9.0.2",\n  "@aws-sdk/credential-providers": "^3.400.0"\n}',
+    "tiktoken==0.5.1\ngoogle-auth==2.23.0\nsecretstorage==3.3.3",
+    "NAME                   UPDATED\nNPM_TOKEN              2024-05-01\nDB_PASSWORD            2024-04-30T09:12:44Z",
+    "AWS_SECRET_ACCESS_KEY\t2024-04-30T09:12:44Z\nNPM_TOKEN\t2024-05-01T10:00:00Z",
+    '"ClientToken": "terraform-20240501101112",\n{"ClientRequestToken": "Console-CreateStack-7f59"}',
+    '{"User": {"UserName": "ci", "PasswordLastUsed": "2024-05-01T10:11:12Z"}}',
+    '"eos_token": "[SEP]",\n"mask_token": "[MASK]"',
+    "credential.helper=store\ncredential.https://github.com.helper=!/usr/bin/gh auth git-credential\n"
+    "credential.credentialstore=secretservice",
+    "[profile prod]\ncredential_process = /usr/local/bin/aws-vault export --format=json prod",
+    "password: '%env(DATABASE_PASSWORD)%'\nsecret: '%env(APP_SECRET)%'",
+    "password: '#{DbPassword}#'\napi_key: __API_KEY__\npassword=@@DB_PASSWORD@@\npassword = $__env{DB_PASSWORD}",
+    'export ANTHROPIC_API_KEY="sk-ant-..."\nAPI key: sk-...Ab3f\ntoken=****************a1b2',
+    "STRIPE_SECRET_KEY=sk_live_\u2026\nPassword: \u2022\u2022\u2022\u2022\u2022\u2022\u2022\u2022",
+    'token: "***REDACTED***"',
+    'TEST_API_KEY = "test-api-key"\nFAKE_TOKEN = "fake-token"\napi_key=\'foo\'\nAWS_SECRET_ACCESS_KEY=testing',
+    "mysql -u root -p[password] dbname\ncurl -u username:password https://api.example.com",
+    'docker login -u "$USER" -p "$TOKEN" registry',
+    "$password = Read-Host -AsSecureString\n$token = $env:GITHUB_TOKEN",
+    'password: ENV.fetch("DB_PASSWORD") { "" }',
+    "withCredentials([usernamePassword(credentialsId: 'db', usernameVariable: 'U', passwordVariable: 'DB_PASS')])",
+    "PASSWORD_HASHERS = ['django.contrib.auth.hashers.Argon2PasswordHasher']",
+    "smtp_sasl_password_maps = hash:/etc/postfix/sasl_passwd",
+    '"token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"]',
+    "adminPasswordKey: postgres-password\nexistingSecretPasswordKey: redis-password",
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+    "APPLICATIONINSIGHTS_CONNECTION_STRING=InstrumentationKey=" + str(uuid.UUID(int=7)) + ";IngestionEndpoint=https://x/",
+    "DSN=mysql:host=localhost;dbname=app;charset=utf8mb4",
+    " rolname  | rolpassword_set\n----------+----------------\n app      | t\n(1 row)",
+    "grep -i 'api_key=' app.log",
+    "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
+]
+
+
+@pytest.mark.parametrize("text", NOT_SECRETS)
+def test_output_that_names_secrets_without_holding_one_is_unchanged(text: str) -> None:
+    data = text.encode() + b"\n"
+    assert mask_whole(data) == data
+
+
 def test_binary_and_invalid_utf8_pass_through() -> None:
     data = bytes(range(256)) * 64 + b"\xc3\x28\xa0\xa1\xe2\x28\xa1"
     assert mask_whole(data) == data
