@@ -1065,7 +1065,8 @@ def _password_key(norm: bytes, parts: list[bytes]) -> bool:
         return True
     if norm in _UPSTREAM_PASS:
         return False
-    return norm.endswith((b"pass", b"pwd", b"psk", b"bindpw", b"rootpw")) or b"pass" in parts or b"pwd" in parts or b"psk" in parts
+    return (norm.endswith((b"pass", b"pwd", b"psk", b"bindpw", b"rootpw")) or b"pass" in parts or b"pwd" in parts
+            or b"psk" in parts or (b"pw" in parts and len(parts) >= 2))  # (`DB_PW`)
 
 
 # a name of words and short numbers (`ldap-corp-01`, `ci-deploy`): a resource named in a setting, not a token
@@ -1156,8 +1157,9 @@ KEY_RULES = [
               "secret: my-secret-name", "existingSecret: postgres-auth", "SECRET_BACKEND=vault", "self.secret = secret",
               'secret_arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf"']),
     _kv("token-assignment", "Values of token-named keys (token, access_token, refresh_token, authToken, auth)",
-        lambda n, p: _key_filter(n, p) and (b"token" in n or n in (b"auth", b"authkey", b"masterauth")
-                                             or p[-1] == b"auth" or n.endswith((b"authtok", b"erlangcookie", b"sonarlogin"))),
+        lambda n, p: _key_filter(n, p) and (b"token" in n or n in (b"auth", b"authkey", b"masterauth", b"bwsession")
+                                             or p[-1] in (b"auth", b"authkey")
+                                             or n.endswith((b"authtok", b"erlangcookie", b"sonarlogin"))),
         "access_token",
         fake(URLSAFE, 40, "access_token"),
         value_ok=lambda v, q: v.lower() not in _AUTH_WORDS and (q or _RESOURCE_NAME.fullmatch(v) is None),
@@ -1196,13 +1198,22 @@ KEY_RULES = [
         pos=[('  "encrypt": "' + fake(B64, 43, "consul") + '=",', fake(B64, 43, "consul") + "="),
              ("WEBHOOK_HMAC=" + fake(HEX, 64, "webhook-hmac"), fake(HEX, 64, "webhook-hmac")),
              ('  "primaryKey": "' + fake(B64, 43, "az-primary") + '=",', fake(B64, 43, "az-primary") + "=")]),
+    _kv("signing-salt-assignment", "Generated values of salt, signing and encryption keys (PASSWORD_SALT, "
+        "WEBHOOK_SIGNING, DATA_ENCRYPTION)", lambda n, p: len(p) >= 2 and p[-1] in (b"salt", b"signing", b"encryption"),
+        "PASSWORD_SALT", fake(HEX, 32, "salt"), value_ok=lambda v, q: len(v) >= 16 and _generated(v, q),
+        negs=["password_encryption = scram-sha-256", "DATA_ENCRYPTION=enabled", "ENCRYPTION=aes-256-gcm"]),
+    _kv("pagerduty-routing-key", "PagerDuty Events v2 routing / integration keys (32 hex)",
+        lambda n, p: n.endswith((b"routingkey", b"integrationkey")), "PAGERDUTY_ROUTING_KEY", fake(HEX, 32, "pd"),
+        value_ok=lambda v, q: len(v) == 32 and all(c in b"0123456789abcdef" for c in v),
+        negs=["routing_key: orders.created"]),
     _kv("credential-assignment", "Values of credential-named keys (credential, credentials, creds)",
         _has(b"credential", b"creds"), "DB_CREDENTIALS", fake(ALNUM, 24, "creds"),
         value_ok=_credential_value,
         negs=["credential.helper=store", "docker-credential-helpers: credsStore: desktop",
               "credentialsSecret: cloud-credentials", "//srv/share /mnt cifs credentials=/root/.smbcred,uid=1000 0 0"]),
 ]
-KEY_LITERALS = ["bindpw", "rootpw", "erlang_cookie", "erlangcookie", 'encrypt"', "encrypt=", "encrypt =", "encrypt:",
+KEY_LITERALS = ["bindpw", "rootpw", "_pw=", "_pw:", '_pw"', "_salt", "_signing", "_encryption", "routing_key",
+                "routingkey", "integration_key", "integrationkey", "bw_session", "erlang_cookie", "erlangcookie", 'encrypt"', "encrypt=", "encrypt =", "encrypt:",
                 "pass", "pwd", "pswd", "psk=", "psk:", 'psk"', "psk'", "psk ", "_key", "-key", "key=", "key:",
                 'key"', "key'", "_pat=", "_pat:", '_pat"', "secret", "token", "auth", "apikey", "api_key", "api-key", "accesskey",
                 "access_key", "access-key", "privatekey", "private_key", "private-key", "credential", "creds", "dsn",

@@ -369,7 +369,8 @@ class KeyRule:
 
 # group 2: the key's closing quote, and the `]` of a subscript (`os.environ['API_KEY'] = '…'`, php-fpm
 # `env[DB_PASSWORD] = …`)
-_KEY_TAIL = re.compile(rb"([A-Za-z0-9_.\-]{0,64})(\\?[\"']?|[\"']?\])[ \t]*(=>|:=|=|:)[ \t]*(\\?[\"']?)")
+# (`?=` and `+=`: Makefile assignments)
+_KEY_TAIL = re.compile(rb"([A-Za-z0-9_.\-]{0,64})(\\?[\"']?|[\"']?\])[ \t]*(=>|:=|\?=|\+=|=|:)[ \t]*(\\?[\"']?)")
 # A Python/pydantic type annotation after `name:` (optionally `| None` and a default).
 _ANNOTATION = re.compile(
     rb"(?:str|bytes|int|bool|float|Any|SecretStr|SecretBytes|(?:typing\.)?(?:Optional|Union|List|Dict|Annotated)"
@@ -496,7 +497,7 @@ _TYPE_OR_TAG = re.compile(rb"![A-Za-z]|(?:string|number|boolean|any|unknown|Stri
 _INNER_BLANK = re.compile(rb"[ \t]+[^ \t\r\n]")
 _LABEL_PATH = re.compile(rb"(?:~|\.{1,2})?/[A-Za-z0-9_.\-]+(?:/[A-Za-z0-9_.\-]*)*")
 _SPACED_KEY_PARTIAL = re.compile(rb"[A-Za-z0-9_.\-]{0,64}(?: [A-Za-z]{0,16}){1,2}[ \t]*[=:]?")
-_KEY_TAIL_PARTIAL = re.compile(rb"[A-Za-z0-9_.\-]{0,64}\\?[\"']?[ \t]*[=:]?")
+_KEY_TAIL_PARTIAL = re.compile(rb"[A-Za-z0-9_.\-]{0,64}\\?[\"']?[ \t]*[?+]?[=:]?")
 _CAMEL = re.compile(rb"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 _UNQUOTED = re.compile(rb"[^\s\"'`,;&<>()\[\]{}]+")
 # `settings.TOKEN`, `os.environ.get`: a reference in code, not a value (but a legacy Vault token, `s.` and 24
