@@ -142,6 +142,15 @@ TOKEN_DETECTORS: list[Detector] = [
          validate=lambda s: not s.endswith(b"EXAMPLE"),  # AWS's documentation ids (`AKIAIOSFODNN7EXAMPLE`)
          negs=["Asia/Tokyo timezone", "AKIA is a prefix", "AKIAIOSFODNN7EXAMPLEXTRA1234", "AKIAIOSFODNN7EXAMPLE",
                "aws_access_key_id = AKIAI44QH8DHBEXAMPLE", "export AWS_ACCESS_KEY_ID=ASIAIOSFODNN7EXAMPLE"]),
+    # the IAM console's credentials.csv (`AKIA…,<secret>`), `AKIA… <secret>`, SDK calls (`("AKIA…", "<secret>")`),
+    # SQL (`ACCESS_KEY_ID 'AKIA…' SECRET_ACCESS_KEY '<secret>'`): the secret next to its key id, with no key name
+    _tok("aws-key-pair", "AWS secret access key written right after its access key id", ["akia", "asia", "abia", "acca"],
+         rb"(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?=[\s\"',:;|])[\"']?[ \t]*[,:;|]?[ \t]*"
+         rb"(?:(?i:secret_access_key|secret)[ \t]*[=:]?[ \t]*)?[\"']?(?P<s>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])",
+         AWS_SECRET, ctx="Access key ID,Secret access key\n" + AWS_ID + ",{s}", boundary=False,
+         cont=rb"[A-Za-z0-9/+=,:;|\t \"'_]", max_len=160,
+         validate=lambda s: any(97 <= c <= 122 for c in s) and any(65 <= c <= 90 for c in s),
+         negs=["an AKIA id is followed by a 40-character secret"]),
     _tok("github-pat-classic", "GitHub classic personal access token (ghp_)", ["ghp_"],
          rb"ghp_[A-Za-z0-9]{36}(?![A-Za-z0-9_])", GHP, ctx="GITHUB_TOKEN={s}", cont=rb"[A-Za-z0-9_]", keep=4,
          viable=rb"ghp_[A-Za-z0-9]{0,36}", negs=["ghp_short", "the ghp_ prefix"]),
@@ -691,6 +700,9 @@ CONTEXT_DETECTORS: list[Detector] = [
         rb"authorization(?:\\?[\"']?[ \t]*[:=][ \t]*\\?[\"']?[ \t]*"
         rb"(?:(?:basic|bearer|token|apikey|sso-key|key)[ \t]+(?P<s1>[^\s\"'\\,`]{4,})"
         rb"|(?:digest|negotiate|ntlm|aws4-hmac-sha256|hmac|signature)[ \t]+(?P<s2>[^\r\n\"'\\]{4,})"
+        # any other scheme (`Splunk <uuid>`, `Zoho-oauthtoken 1000.…`, `GenieKey …`, `DeepL-Auth-Key …`, `OAuth …`):
+        # a word, then a credential with a digit in it
+        rb"|[A-Za-z][A-Za-z0-9_\-]{1,30}[ \t]+(?P<s5>(?=[^\s\"'\\,`]*[0-9])[^\s\"'\\,`]{8,})"
         rb"|(?P<s3>[^\s\"'\\,`]{8,}))"
         # a header set by a directive, no colon: nginx `proxy_set_header Authorization "Basic …";`
         rb"|[ \t]+[\"']?(?:basic|token)[ \t]+(?P<s4>[A-Za-z0-9+/=._\-]{8,}))", max_len=8192,
@@ -698,7 +710,10 @@ CONTEXT_DETECTORS: list[Detector] = [
                     base64.b64encode(b"admin:" + PASSWORD.encode()).decode()),
                    ('{"headers": {"Authorization": "token ' + fake(HEX, 40, "authz") + '"}}', fake(HEX, 40, "authz")),
                    ('proxy_set_header Authorization "Basic ' + base64.b64encode(b"admin:" + PASSWORD.encode()).decode()
-                    + '";', base64.b64encode(b"admin:" + PASSWORD.encode()).decode())],
+                    + '";', base64.b64encode(b"admin:" + PASSWORD.encode()).decode()),
+                   ("-H 'Authorization: Splunk " + _uuid("splunk-hec") + "'", _uuid("splunk-hec")),
+                   ("Authorization: Zoho-oauthtoken 1000." + fake(HEX, 32, "zoho") + "." + fake(HEX, 32, "zoho2"),
+                    "1000." + fake(HEX, 32, "zoho") + "." + fake(HEX, 32, "zoho2"))],
         negatives=["Authorization: required for this endpoint", "authorization failed for user bob",
                    "Authorization basic auth is disabled",
                    "Authorization: Bearer <redacted>"],
@@ -1159,7 +1174,7 @@ KEY_RULES = [
     _kv("token-assignment", "Values of token-named keys (token, access_token, refresh_token, authToken, auth)",
         lambda n, p: _key_filter(n, p) and (b"token" in n or n in (b"auth", b"authkey", b"masterauth", b"bwsession")
                                              or p[-1] in (b"auth", b"authkey")
-                                             or n.endswith((b"authtok", b"erlangcookie", b"sonarlogin"))),
+                                             or n.endswith((b"authtok", b"erlangcookie", b"sonarlogin", b"honeycombteam"))),
         "access_token",
         fake(URLSAFE, 40, "access_token"),
         value_ok=lambda v, q: v.lower() not in _AUTH_WORDS and (q or _RESOURCE_NAME.fullmatch(v) is None),
@@ -1213,7 +1228,7 @@ KEY_RULES = [
               "credentialsSecret: cloud-credentials", "//srv/share /mnt cifs credentials=/root/.smbcred,uid=1000 0 0"]),
 ]
 KEY_LITERALS = ["bindpw", "rootpw", "_pw=", "_pw:", '_pw"', "_salt", "_signing", "_encryption", "routing_key",
-                "routingkey", "integration_key", "integrationkey", "bw_session", "erlang_cookie", "erlangcookie", 'encrypt"', "encrypt=", "encrypt =", "encrypt:",
+                "routingkey", "integration_key", "integrationkey", "bw_session", "honeycomb-team", "erlang_cookie", "erlangcookie", 'encrypt"', "encrypt=", "encrypt =", "encrypt:",
                 "pass", "pwd", "pswd", "psk=", "psk:", 'psk"', "psk'", "psk ", "_key", "-key", "key=", "key:",
                 'key"', "key'", "_pat=", "_pat:", '_pat"', "secret", "token", "auth", "apikey", "api_key", "api-key", "accesskey",
                 "access_key", "access-key", "privatekey", "private_key", "private-key", "credential", "creds", "dsn",
@@ -1386,12 +1401,17 @@ DIRECTIVES = DirectiveSecretDetector(
     and v.lower() != b"put your unique phrase here" and not v.startswith((b"$", b"[MASKED")),
     positives=[("SetEnv DB_PASS " + PASSWORD, PASSWORD), ("  fastcgi_param DB_PASSWORD " + PASSWORD + ";", PASSWORD),
                ("ENV DB_PASSWORD " + PASSWORD, PASSWORD),
+               ("    proxy_set_header X-Api-Key " + fake(ALNUM, 32, "dir-hdr") + ";", fake(ALNUM, 32, "dir-hdr")),
+               ('RequestHeader set X-API-Key "' + fake(ALNUM, 32, "dir-hdr2") + '"', fake(ALNUM, 32, "dir-hdr2")),
+               ("    http-request set-header X-Api-Key " + fake(ALNUM, 32, "dir-hdr3"), fake(ALNUM, 32, "dir-hdr3")),
+               ("        header_up X-Api-Key " + fake(ALNUM, 32, "dir-hdr4"), fake(ALNUM, 32, "dir-hdr4")),
                ("/bin/sh -c #(nop)  ENV API_TOKEN " + fake(ALNUM, 32, "dir-tok"), fake(ALNUM, 32, "dir-tok")),
                ("define( 'DB_PASSWORD', '" + PASSWORD + "' );", PASSWORD),
                ("define('SECURE_AUTH_SALT', '" + fake(ALNUM + "!@#%^&*()-_[]{}<>~`+=,.;:/?|", 64, "wp-salt") + "');",
                 fake(ALNUM + "!@#%^&*()-_[]{}<>~`+=,.;:/?|", 64, "wp-salt"))],
     negatives=["define( 'DB_PASSWORD', 'password_here' );", "define( 'AUTH_KEY',         'put your unique phrase here' );",
-               "define('DB_NAME', 'wordpress');", "SetEnv APP_ENV production", "ENV DB_PASSWORD_FILE /run/secrets/db",
+               "define('DB_NAME', 'wordpress');", "SetEnv APP_ENV production",
+               "    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;", "proxy_set_header X-Api-Key $api_key;", "ENV DB_PASSWORD_FILE /run/secrets/db",
                "    checksum/secret: " + fake(HEX, 64, "helm-checksum"), "python -m venv env && source env/bin/activate",
                "fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;"],
 )

@@ -346,6 +346,7 @@ class CliPasswordDetector(SampledDetector):
 
 
 _SASL_LINE_HEAD = re.compile(rb"[ \t]*\[[A-Za-z0-9.\-]+\]")
+_HAPROXY_RULE = re.compile(rb"(?:^|[ \t])http-(?:request|response)[ \t]+\Z")
 _DIGITS_SYMBOLS = frozenset(b"0123456789_+/=.~")
 # a .netrc line names its machine (or `default`) before `login` and `password`
 _NETRC_HEAD = re.compile(rb"(?:\A|[ \t])(?:machine[ \t]+\S+|default)[ \t]")
@@ -1034,7 +1035,10 @@ class DirectiveSecretDetector(SampledDetector):
     # (`checksum/secret` is here only to shadow the `secret` trigger inside it: Helm's `checksum/secret: <sha256>`
     # annotation is a digest, not a secret, and a longer literal starting earlier hides the hits inside it)
     literals = (b"setenv ", b"fastcgi_param ", b"uwsgi_param ", b"scgi_param ", b"passenv ", b"env ", b"define(",
-                b"define (", b"checksum/secret")
+                b"define (", b"checksum/secret",
+                # a secret-named header set by a proxy: nginx `proxy_set_header X-Api-Key …;`, Apache `RequestHeader
+                # set X-API-Key "…"`, HAProxy `http-request set-header X-Api-Key …`, Caddy `header_up X-Api-Key …`
+                b"proxy_set_header ", b"grpc_set_header ", b"requestheader set ", b"set-header ", b"header_up ")
     prefix_type = False
     boundary = True
     value_class = re.compile(rb"[^\s;\"']*")
@@ -1072,8 +1076,13 @@ class DirectiveSecretDetector(SampledDetector):
             return None  # `env ` only as a Dockerfile instruction
         if not line_start_ok(v, ts):
             ls = v.rfind(b"\n", max(0, ts - 256), ts) + 1
-            if c != 101 or _DOCKER_NOP.search(v, ls, ts) is None:  # `docker history`: `/bin/sh -c #(nop)  ENV …`
+            if c == 115 and v[ts : ts + 4] == b"set-":
+                if _HAPROXY_RULE.search(v, ls, ts) is None:  # `http-request set-header …`
+                    return None
+            elif c != 101 or _DOCKER_NOP.search(v, ls, ts) is None:  # `docker history`: `/bin/sh -c #(nop)  ENV …`
                 return None
+        elif c == 115 and v[ts : ts + 4] == b"set-":
+            return None  # `set-header` alone is not a directive
         w = line_window(v, ts, self.max_window, avail, final)
         if w is None:
             h = _DIRECTIVE_HEAD.match(v, te - 1, avail)
