@@ -494,6 +494,10 @@ _NEXT_KEY = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*=\Z")
 # a YAML tag (`!vault |`, `!Ref`), a TypeScript or GraphQL type (`string | undefined;`, `String!`)
 _TYPE_OR_TAG = re.compile(rb"![A-Za-z]|(?:string|number|boolean|any|unknown|String|ID|Int|Boolean)[!?]?"
                           rb"(?:[ \t]*\|[ \t]*(?:undefined|null|string))*[;,]?\Z")
+_LONG_OPTION = re.compile(rb"--([A-Za-z0-9][A-Za-z0-9_.\-]{1,62})[ \t]+(?:'([^'\r\n]+)'|\"([^\"\r\n]+)\"|([^\s'\"]+))"
+                          rb"(?=[\s;|&)]|\Z)")
+_LONG_OPTION_PARTIAL = re.compile(rb"--[A-Za-z0-9_.\-]{0,63}(?:[ \t]+(?:(['\"][^\r\n'\"]*['\"]?|[^\s'\"]+))?)?")
+_OPTION_VALUE_MARKS = frozenset(b"0123456789_+/=.~:!@#$%^&*")  # what a generated value has that a word has not
 _INNER_BLANK = re.compile(rb"[ \t]+[^ \t\r\n]")
 _LABEL_PATH = re.compile(rb"(?:~|\.{1,2})?/[A-Za-z0-9_.\-]+(?:/[A-Za-z0-9_.\-]*)*")
 _SPACED_KEY_PARTIAL = re.compile(rb"[A-Za-z0-9_.\-]{0,64}(?: [A-Za-z]{0,16}){1,2}[ \t]*[=:]?")
@@ -734,7 +738,8 @@ class KeyValueFamily(Detector):
             m = _SPACED_KEY_TAIL.match(v, ts, min(avail, ts + 160))
             if m is None:
                 # no separator after the key: the shapes that need none, in turn
-                for shape in (self._two_fields, self._announced, self._redis_reply, self._table_column):
+                for shape in (self._long_option, self._two_fields, self._announced, self._redis_reply,
+                              self._table_column):
                     two = shape(v, ks, ts, avail, final)
                     if two is not None:
                         break
@@ -1128,6 +1133,34 @@ class KeyValueFamily(Detector):
     def _password_rule(self) -> str:
         rules, _simple = self._rules_for(b"password")
         return rules[0].id if rules else self.rules[-1].id
+
+    def _long_option(self, v: bytes, ks: int, ts: int, avail: int, final: bool):
+        """`--registration-token VALUE`, `--account-key VALUE`, `--src-creds user:VALUE`: a long option named for a
+        secret, its value after a blank (`--token=…` is an assignment, seen above), decided once the value is
+        followed by a blank. A value that is a variable, another option, a path or a plain word is not one."""
+        if v[ks : ks + 2] != b"--" or (ks > 0 and v[ks - 1] not in b" \t\"'"):
+            return None
+        lim = min(avail, ks + 400)
+        m = _LONG_OPTION.match(v, ks, lim)
+        if m is None or (m.end() == avail and not final):
+            if final or avail >= ks + 400:
+                return None
+            p = _LONG_OPTION_PARTIAL.fullmatch(v, ks, avail)
+            if p is None:
+                return None
+            return Pending(p.start(1) if p.start(1) >= 0 else None, show=8)
+        rules, _simple = self._rules_for(m.group(1))
+        if not rules:
+            return None
+        g = 2 if m.start(2) >= 0 else 3 if m.start(3) >= 0 else 4
+        value = m.group(g)
+        if (len(value) < 6 or value[:1] in b"$-/~.@<(" or not not_placeholder(value)
+                or not any(c in _OPTION_VALUE_MARKS for c in value)):
+            return None
+        for r in rules:
+            if r.value_ok(value, g != 4):
+                return [(m.start(g), m.end(g), r.id, 0)]
+        return None
 
     def _two_fields(self, v: bytes, ks: int, ts: int, avail: int, final: bool):
         """`password    s3cr3t!` alone on a line: tables (`vault kv get`), `requirepass …` (redis.conf).

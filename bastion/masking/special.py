@@ -121,6 +121,19 @@ class CardDetector(SampledDetector):
 _REGISTRY_LOGIN = re.compile(rb"\b(?:docker|podman|nerdctl|buildah|skopeo|oras|crane|regctl)(?:\s+registry)?\s+\Z")
 
 
+_VALUE = rb"(?:'(?P<q1>[^'\r\n]+)'|\"(?P<q2>[^\"\r\n]+)\"|(?P<s>[^\s\-'\"][^\s]*))"  # quoted, or a bare word
+
+
+def _flag_rule(flags: bytes, spaced: bool = True) -> "re.Pattern[bytes]":
+    """A rule for a tool's option that takes a password: `flags` an alternation (`-p|--password`), the value after
+    blanks (or attached, `spaced=False`: `7z -pSECRET`)."""
+    return re.compile(rb"(?<=[ \t])(?:" + flags + rb")" + (rb"[ \t]+" if spaced else b"") + _VALUE)
+
+
+def _flag_hold(flags: bytes) -> "re.Pattern[bytes]":
+    return re.compile(rb"(?<=[ \t])(?:" + flags + rb")[ \t]")
+
+
 class CliPasswordDetector(SampledDetector):
     """Passwords on command lines and in `.netrc`: `mysql -pSECRET`, `sshpass -p SECRET`,
     `redis-cli -a SECRET`, `--password SECRET`, `machine h login u password SECRET`."""
@@ -138,7 +151,11 @@ class CliPasswordDetector(SampledDetector):
                 b"ipmitool", b"bcp", b"rabbitmqctl", b"htpasswd", b"smbclient", b"rpcclient", b"xfreerdp",
                 b"sqlplus", b"openssl", b"rocommunity", b"rwcommunity", b"com2sec", b"createuser", b"snmpwalk",
                 b"snmpbulkwalk", b"snmpget", b"snmpbulkget", b"snmpgetnext", b"snmpset", b"snmptable", b"snmptrap",
-                b"snmpinform", b"put-parameter", b"password '", b"stats auth", b"]:587", b"]:465", b"]:25", b"]:2525", b"mc alias set", b"mc config host add", b"net user") + SECRET_FLAGS
+                b"snmpinform", b"put-parameter", b"password '", b"stats auth", b"]:587", b"]:465", b"]:25", b"]:2525",
+                b"zip", b"unzip", b"7z", b"7za", b"7zr", b"az login", b"secret set", b"psexec", b"paexec", b"cqlsh",
+                b"cypher-shell", b"openfortivpn", b"kadmin", b"twine", b"nuget", b"ssh-keygen", b"doctl", b"lftp",
+                b"swaks", b"expdp", b"impdp", b"rman", b"mysqlsh", b"net use", b"convertto-securestring",
+                b"wpa_passphrase", b"reg add", b"pulumi", b"mc alias set", b"mc config host add", b"net user") + SECRET_FLAGS
     FLAG_VALUE = re.compile(rb"[ \t]*([\"']?)([^\s\"']{8,})\1")
     prefix_type = False
     boundary = False
@@ -197,6 +214,35 @@ class CliPasswordDetector(SampledDetector):
         **dict.fromkeys((b"]:587", b"]:465", b"]:25", b"]:2525"), _SASL_PASSWD),
         # Windows `net user NAME PASSWORD [/add]` (`net user NAME *` prompts; `/delete` and the like are options)
         b"net user": re.compile(rb"[ \t]+(?:\"[^\"\r\n]+\"|[^\s/\"]+)[ \t]+(?P<s>[^\s/*][^\s]*)[^\n]*"),
+        # archives: `zip -P PW`, `unzip -P PW`, `7z a -pPW` (`-p` alone prompts)
+        b"zip": _flag_rule(rb"-P|--password"), b"unzip": _flag_rule(rb"-P"),
+        **dict.fromkeys((b"7z", b"7za", b"7zr"), _flag_rule(rb"-p", spaced=False)),
+        b"az login": _flag_rule(rb"-p|--password"),
+        # `az keyvault secret set … --value PW`, `gh secret set NAME --body PW` / `-b PW`
+        b"secret set": re.compile(rb"[^\n]*?(?<=[ \t])(?:--value|--body|-b)(?:[ \t]+|=|(?<=-b))" + _VALUE),
+        **dict.fromkeys((b"psexec", b"paexec", b"cqlsh", b"cypher-shell", b"openfortivpn", b"twine"),
+                        _flag_rule(rb"-p|--password")),
+        b"kadmin": _flag_rule(rb"-w"),
+        b"nuget": _flag_rule(rb"-p|-k|--password|--api-key"),
+        b"ssh-keygen": _flag_rule(rb"-N|-P"),  # the new and the old passphrase
+        b"doctl": _flag_rule(rb"-t|--access-token"),
+        b"lftp": re.compile(rb"(?<=[ \t])-u[ \t]+['\"]?[^\s,'\"]+,(?P<s>[^\s'\"]+)"),
+        b"swaks": _flag_rule(rb"-ap|--auth-password"),
+        # Oracle Data Pump and RMAN: `expdp system/PW@db`, `rman target sys/PW@db` (as `sqlplus`)
+        **dict.fromkeys((b"expdp", b"impdp", b"rman"), re.compile(
+            rb"[^\n]*?[ \t]['\"]?[A-Za-z0-9_$#.]+/(?P<s>[^\s@/'\"]+)(?=@|[\s'\"]|$)", re.MULTILINE)),
+        b"mysqlsh": re.compile(rb"[^\n]*?[ \t=]['\"]?(?:mysqlx?://)?[^\s:@/'\"=]+:(?P<s>[^\s@'\"]+)@"),
+        # `net use Z: \\srv\share PASSWORD /user:DOMAIN\user` (`*` prompts)
+        b"net use": re.compile(rb"(?:[ \t]+[A-Za-z*]:)?[ \t]+\\\\\S+[ \t]+(?P<s>[^\s/*][^\s]*)"),
+        b"convertto-securestring": re.compile(rb"[ \t]+(?:-String[ \t]+)?(?:'(?P<q1>[^'\r\n]+)'|\"(?P<q2>[^\"\r\n]+)\")",
+                                              re.IGNORECASE),
+        b"wpa_passphrase": re.compile(rb"[ \t]+(?:\"[^\"\r\n]+\"|[^\s\"]+)[ \t]+['\"]?(?P<s>[^\s'\"]+)"),
+        # `reg add KEY /v DefaultPassword /t REG_SZ /d PW` (Winlogon auto-logon)
+        b"reg add": re.compile(rb"(?=[^\n]*/v[ \t]+\"?[A-Za-z]*(?i:pass|secret|token|key)[A-Za-z]*)[^\n]*?[ \t]/d[ \t]+"
+                               + _VALUE),
+        # `pulumi config set --secret NAME VALUE`
+        b"pulumi": re.compile(rb"(?=[^\n]*[ \t]--secret\b)[^\n]*?config[ \t]+set[ \t]+(?:--secret[ \t]+)?[^\s\-]\S*"
+                              rb"[ \t]+(?:--secret[ \t]+)?(?:'(?P<q1>[^'\r\n]+)'|\"(?P<q2>[^\"\r\n]+)\"|(?P<s>[^\s\-'\"][^\s]*))"),
         b"redis-cli": re.compile(rb"(?<=[ \t])-a[ \t]+(?:'(?P<q1>[^'\r\n]+)'|\"(?P<q2>[^\"\r\n]+)\"|(?P<s>[^\s\-'\"][^\s]*))"),
         # `curl -u user:password`, `--user=user:password` (the part after the first colon)
         b"curl": re.compile(rb"(?<=[ \t])(?:-u[ \t]*|--user[ \t=]+)['\"]?[^\s:'\"]*:([^\s'\"]+)"),
@@ -232,6 +278,16 @@ class CliPasswordDetector(SampledDetector):
         b"mc config host add": re.compile(rb"[ \t]+\S+[ \t]+\S+[ \t]+\S+[ \t]+"),
         b"net user": re.compile(rb"[ \t]+(?:\"[^\"\r\n]+\"|[^\s/\"]+)[ \t]+"),
         b"stats auth": re.compile(rb"[ \t]+[^\s:]+:"),
+        b"zip": _flag_hold(rb"-P|--password"), b"unzip": _flag_hold(rb"-P"),
+        **dict.fromkeys((b"7z", b"7za", b"7zr"), re.compile(rb"(?<=[ \t])-p")),
+        b"az login": _flag_hold(rb"-p|--password"),
+        b"secret set": re.compile(rb"(?<=[ \t])(?:--value|--body|-b)"),
+        **dict.fromkeys((b"psexec", b"paexec", b"cqlsh", b"cypher-shell", b"openfortivpn", b"twine"),
+                        _flag_hold(rb"-p|--password")),
+        b"kadmin": _flag_hold(rb"-w"), b"nuget": _flag_hold(rb"-p|-k|--password|--api-key"),
+        b"ssh-keygen": _flag_hold(rb"-N|-P"), b"doctl": _flag_hold(rb"-t|--access-token"),
+        b"lftp": re.compile(rb"(?<=[ \t])-u[ \t]+['\"]?[^\s,'\"]+,"), b"swaks": _flag_hold(rb"-ap|--auth-password"),
+        b"net use": re.compile(rb"[ \t]+\\\\\S+[ \t]+"), b"reg add": re.compile(rb"[ \t]/d[ \t]"),
         **dict.fromkeys((b"]:587", b"]:465", b"]:25", b"]:2525"), re.compile(rb"[ \t]+[^\s:]+:")),
     }
     FLAG = re.compile(rb"(?i)pass(?:word|wd|phrase)?(?:[ \t]+|[\"'][ \t]*,[ \t]*)"
@@ -304,7 +360,7 @@ class CliPasswordDetector(SampledDetector):
                     return out  # `password only once.`: prose, not a netrc line's last field
                 if flag and _METAVAR.match(value):
                     return out  # `--password PASSWORD  the database password`: usage text
-                if not_placeholder(value) and len(value) >= 3 and value[:1] not in b"$<":
+                if not_placeholder(value) and len(value) >= 3 and value[:1] not in b"$<(":
                     out.append((m.start(g), m.end(g), "cli-password", 0))
         return out
 
@@ -382,12 +438,10 @@ _ALNUM_DASH = _LETTERS_ONLY + b"0123456789-_."
 def _secret_group(m: "re.Match[bytes]") -> int | str:
     """The group holding the secret: `s`, or the inside of a quoted value (`q1`/`q2`), else group 1."""
     gi = m.re.groupindex
-    if "s" not in gi:
-        return 1
     for g in ("q1", "q2"):
         if g in gi and m.start(g) >= 0:
             return g
-    return "s"
+    return "s" if "s" in gi else 1
 
 
 def _FLAG_HEAD_OK(v: bytes, ts: int) -> bool:

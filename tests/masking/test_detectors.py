@@ -242,8 +242,11 @@ def test_azure_client_secret_body_is_masked_and_only_its_four_byte_head_shows() 
     from bastion.masking.detectors import ALNUM, fake
 
     body = fake(ALNUM + "_~.-", 31, "az-31")
+    out = mask_whole(f"AZURE_CLIENT_ID=app secret Zk_3Q~{body} tenant t\n".encode())
+    assert out == b"AZURE_CLIENT_ID=app secret Zk_3Q~[MASKED:azure-ad-client-secret] tenant t\n"
+    # after `az login -p` the whole value is the password, head included
     out = mask_whole(f"az login --service-principal -u app -p Zk_3Q~{body} --tenant t\n".encode())
-    assert out == b"az login --service-principal -u app -p Zk_3Q~[MASKED:azure-ad-client-secret] --tenant t\n"
+    assert out == b"az login --service-principal -u app -p [MASKED:cli-password] --tenant t\n"
 
 
 @pytest.mark.parametrize("text, secret", [

@@ -293,3 +293,27 @@ def test_stand_ins_references_and_directive_names_stay(text: bytes) -> None:
 
 def test_a_php_fpm_env_entry_is_masked() -> None:
     assert mask_whole(b"env[DB_PASSWORD] = " + A + b"\n") == b"env[DB_PASSWORD] = [MASKED:password-assignment]\n"
+
+
+@pytest.mark.parametrize("line, secret", [
+    ("gitlab-runner register --url https://gitlab.com --registration-token AhjQWJvDk9x2LmQ8pRt3 --executor docker",
+     "AhjQWJvDk9x2LmQ8pRt3"),
+    ("az storage blob upload --account-name st --account-key 6Sqk5W0t67m+EEpKN3TRU0Vnh8X3rSO/blPx== -c b",
+     "6Sqk5W0t67m+EEpKN3TRU0Vnh8X3rSO/blPx=="),
+    ("aws secretsmanager create-secret --name prod/db --secret-string 'gWJVf%fJtczA43'", "gWJVf%fJtczA43"),
+    ("skopeo copy --src-creds ci:m2DV8#g0CJRH65 docker://a docker://b", "m2DV8#g0CJRH65"),
+    ("certbot register --eab-kid kid_123 --eab-hmac-key 5uFlJ2cB0plAlbgcHkE_x9 -m a@b", "5uFlJ2cB0plAlbgcHkE_x9"),
+])
+def test_a_long_option_named_for_a_secret_masks_its_value(line: str, secret: str) -> None:
+    out = mask_every_split(line.encode() + b"\n")
+    assert secret.encode() not in out and b"[MASKED:" in out
+
+
+@pytest.mark.parametrize("line", [
+    "mytool --api-token $TOKEN --secret-file /run/x", "kubectl --token-file ./t get pods",
+    "mytool --secret-name db-credentials --auth-mode login", "helm install --set-file key=./k.pem x",
+    "app --password-file /run/secrets/db", "tool --token-type bearer",
+])
+def test_a_long_option_whose_value_is_a_variable_path_or_name_masks_nothing(line: str) -> None:
+    data = line.encode() + b"\n"
+    assert mask_every_split(data) == data
