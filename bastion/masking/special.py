@@ -155,7 +155,14 @@ class CliPasswordDetector(SampledDetector):
                 b"zip", b"unzip", b"7z", b"7za", b"7zr", b"az login", b"secret set", b"psexec", b"paexec", b"cqlsh",
                 b"cypher-shell", b"openfortivpn", b"kadmin", b"twine", b"nuget", b"ssh-keygen", b"doctl", b"lftp",
                 b"swaks", b"expdp", b"impdp", b"rman", b"mysqlsh", b"net use", b"convertto-securestring",
-                b"wpa_passphrase", b"reg add", b"pulumi", b"mc alias set", b"mc config host add", b"net user") + SECRET_FLAGS
+                b"wpa_passphrase", b"reg add", b"pulumi",
+                # redis-cli `AUTH [user] PW`, MONITOR's `"AUTH" "PW"`, ACL `on >PW`, sentinel `auth-pass NAME PW`
+                b"> auth ", b'"auth" "', b" on >", b"acl setuser", b"auth-pass",
+                # Cisco IOS / NX-OS: `password 0|7 PW`, `key 7 …`, `snmp-server community PW`, OSPF / key-chain keys
+                b"password 0 ", b"password 7 ", b"secret 0 ", b"key 7 ", b"snmp-server community ",
+                b"message-digest-key ", b"authentication-key ", b"key-string ",
+                # kickstart `rootpw --plaintext PW`, squid `cache_peer … login=USER:PW`
+                b"rootpw", b"login=", b"mc alias set", b"mc config host add", b"net user") + SECRET_FLAGS
     FLAG_VALUE = re.compile(rb"[ \t]*([\"']?)([^\s\"']{8,})\1")
     prefix_type = False
     boundary = False
@@ -240,6 +247,18 @@ class CliPasswordDetector(SampledDetector):
         # `reg add KEY /v DefaultPassword /t REG_SZ /d PW` (Winlogon auto-logon)
         b"reg add": re.compile(rb"(?=[^\n]*/v[ \t]+\"?[A-Za-z]*(?i:pass|secret|token|key)[A-Za-z]*)[^\n]*?[ \t]/d[ \t]+"
                                + _VALUE),
+        b"> auth ": re.compile(rb"(?:[^\s]+[ \t]+)?(?P<s>[^\s]+)[ \t\r]*$", re.MULTILINE),
+        b'"auth" "': re.compile(rb'(?:[^"\n]*"[ \t]+")?(?P<s>[^"\n]+)"[ \t\r]*$', re.MULTILINE),
+        b" on >": re.compile(rb"(?<=>)(?P<s>(?![0-9]+(?:\s|$)|=)[^\s]{4,})[^\n]*", re.MULTILINE),  # (at the `>`)
+        b"acl setuser": re.compile(rb"[^\n]*?[ \t]>(?P<s>[^\s]+)"),
+        b"auth-pass": re.compile(rb"[ \t]+\S+[ \t]+['\"]?(?P<s>[^\s'\"]+)[^\n]*"),
+        **dict.fromkeys((b"password 0 ", b"password 7 ", b"secret 0 ", b"key 7 ", b"snmp-server community "),
+                        re.compile(rb"(?<= )(?P<s>[^\s]+)[^\n]*")),
+        b"message-digest-key ": re.compile(rb"\d+[ \t]+md5[ \t]+(?:[07][ \t]+)?(?P<s>[^\s]+)[^\n]*"),
+        b"authentication-key ": re.compile(rb"(?:[07][ \t]+)?(?P<s>[^\s]+)[^\n]*"),
+        b"key-string ": re.compile(rb"(?:[07][ \t]+)?(?P<s>[^\s]+)[^\n]*"),
+        b"rootpw": re.compile(rb"[ \t]+(?:--plaintext[ \t]+)?(?P<s>[^\s\-$][^\s]*)[^\n]*"),
+        b"login=": re.compile(rb"[^\s:,'\"]+:(?P<s>[^\s,'\"]+)"),
         # `pulumi config set --secret NAME VALUE`
         b"pulumi": re.compile(rb"(?=[^\n]*[ \t]--secret\b)[^\n]*?config[ \t]+set[ \t]+(?:--secret[ \t]+)?[^\s\-]\S*"
                               rb"[ \t]+(?:--secret[ \t]+)?(?:'(?P<q1>[^'\r\n]+)'|\"(?P<q2>[^\"\r\n]+)\"|(?P<s>[^\s\-'\"][^\s]*))"),
@@ -327,7 +346,7 @@ class CliPasswordDetector(SampledDetector):
                     alone, pair = False, True
             if pair:
                 return self._pair(v, ts, avail, final)
-        elif ts > 0 and v[ts - 1] in ALNUM and word[0] != 93:  # (`]:587` follows a host name)
+        elif ts > 0 and v[ts - 1] in ALNUM and word[0] in ALNUM:  # (`]:587`, `> auth ` follow a name or a port)
             return None
         elif word[0] == 93 and not _SASL_LINE_HEAD.fullmatch(v, v.rfind(b"\n", max(0, ts - 256), ts) + 1, ts + 1):
             return None  # `[host]:587` must start its line
@@ -570,6 +589,10 @@ _XML_ATTRS = re.compile(rb"""(?:[ \t]+[A-Za-z_:][\w.\-:]*[ \t]*=[ \t]*(?:"[^"<>\
 _XML_ATTR_OPEN = re.compile(rb"""["'][ \t]+value[ \t]*=[ \t]*["']""")
 
 
+_XML_VALUE_CHILD = re.compile(rb"\s*(?:<Value>([^<\r\n]*)</Value>|<!\[CDATA\[((?:[^\]\r\n]|\](?!\]>))*)\]\]>)")
+_XML_VALUE_CHILD_PARTIAL = re.compile(rb"\s*(?:<(?:V(?:a(?:l(?:u(?:e(?:>([^<\r\n]*)(?:<(?:/(?:V(?:a(?:l(?:u(?:e)?)?)?)?)?)?)?)?)?)?)?)?)?)?")
+
+
 class XmlSecretDetector(SampledDetector):
     """Secret-named values in XML: `<password>…</password>`, `<property name="db.password" value="…"/>`
     (Maven, Ant, Tomcat) and Hadoop-style `<name>fs.s3a.secret.key</name> <value>…</value>`."""
@@ -621,6 +644,16 @@ class XmlSecretDetector(SampledDetector):
                 if m.group(1):
                     return None  # `<password …/>`: no text
                 gt = m.end() - 1
+            if v[gt + 1 : gt + 2] in (b"\n", b"\r", b" ", b"\t", b"<"):
+                # Windows unattend.xml: `<AdministratorPassword>` then `<Value>…</Value>` on the next line
+                cap = min(avail, gt + 512)
+                mv = _XML_VALUE_CHILD.match(v, gt + 1, cap)
+                if mv is not None:
+                    g = 1 if mv.start(1) >= 0 else 2
+                    return self._span(mv.start(g), mv.end(g), v)
+                pv = _XML_VALUE_CHILD_PARTIAL.fullmatch(v, gt + 1, cap)
+                if pv is not None and not final and cap == avail:
+                    return Pending(pv.start(1) if pv.start(1) >= 0 else None)
             w = line_window(v, gt + 1, self.max_window, avail, final)
             if w is None:
                 return Pending(gt + 1)
