@@ -841,18 +841,38 @@ CONTEXT_DETECTORS.append(ContextDetector(
     "code-credential-argument", "Passwords passed by position in code (HTTPBasicAuth(u, p), auth=(u, p), "
     ".login(u, p), setPassword(p), DriverManager.getConnection(url, u, p), new PDO(dsn, u, p), mysqli(h, u, p))",
     ["httpbasicauth(", "auth=(", ".login(", "setpassword(", "set_password(", "getconnection(", "new pdo(",
-     "mysqli(", "mysqli_connect("],
-    rb"(?:httpbasicauth\(|auth=\(|\.login\()[ \t]*" + _STR + rb"[\"'](?P<s1>[^\"'\n]{3,256})[\"']"
-    rb"|set_?password\([ \t]*[\"'](?P<s2>[^\"'\n]{3,256})[\"']"
-    rb"|(?:getconnection\(|new[ \t]pdo\(|mysqli(?:_connect)?\()[ \t]*" + _STR + _STR
-    + rb"[\"'](?P<s3>[^\"'\n]{3,256})[\"']", max_len=1024, value_class=rb"[^\"'\n]",
+     "mysqli(", "mysqli_connect(", "passwordauthentication(", "credentials.basic(", "usernamepasswordcredentials(",
+     "networkcredential(", "setbasicauth(", "basicauth(", ".password(", "curlopt_userpwd", "->connect(",
+     "add_password(", "btoa(", "basicawscredentials(", "newstaticcredentials(", "aws.credentials("],
+    rb"(?:httpbasicauth\(|auth=\(|\.login\(|passwordauthentication\(|credentials\.basic\(|usernamepasswordcredentials\("
+    rb"|networkcredential\(|setbasicauth\(|basicauth\()[ \t]*" + _STR + rb"[\"'](?P<s1>[^\"'\n]{3,256})[\"']"
+    rb"|(?:set_?password|\.password)\([ \t]*[\"'](?P<s2>[^\"'\n]{3,256})[\"']"
+    rb"|(?:getconnection\(|new[ \t]pdo\(|mysqli(?:_connect)?\(|->connect\()[ \t]*" + _STR + _STR
+    + rb"[\"'](?P<s3>[^\"'\n]{3,256})[\"']"
+    # `curl_setopt($ch, CURLOPT_USERPWD, "user:PW")`, `btoa('user:PW')`
+    rb"|(?:curlopt_userpwd[ \t]*,[ \t]*|btoa\([ \t]*)[\"'][^\"':\n]{1,64}:(?P<s4>[^\"'\n]{3,256})[\"']"
+    # urllib `add_password(realm, uri, user, PW)`
+    rb"|add_password\((?:[^,\n]{1,256},){2}[ \t]*" + _STR + rb"[\"'](?P<s5>[^\"'\n]{3,256})[\"']"
+    # AWS SDK credentials from literals: `new BasicAWSCredentials("AKIA…", "SECRET")`, Go `NewStaticCredentials`
+    rb"|(?:basicawscredentials\(|newstaticcredentials\(|aws\.credentials\()[ \t]*" + _STR
+    + rb"[\"'](?P<s6>[A-Za-z0-9/+=]{20,256})[\"']", max_len=1024, value_class=rb"[^\"'\n]",
     positives=[(f'requests.get(url, auth=("admin", "{_CODE_PW}"))', _CODE_PW),
                (f"r = requests.get(url, auth=HTTPBasicAuth('admin', '{_CODE_PW}'))", _CODE_PW),
                (f'server.login("alerts@example.com", "{_CODE_PW}")', _CODE_PW),
                (f'ds.setPassword("{_CODE_PW}");', _CODE_PW),
                (f'DriverManager.getConnection("jdbc:mysql://db/app", "root", "{_CODE_PW}");', _CODE_PW),
                (f'$pdo = new PDO("mysql:host=db;dbname=app", "root", "{_CODE_PW}");', _CODE_PW),
-               (f'$conn = new mysqli("localhost", "root", "{_CODE_PW}", "app");', _CODE_PW)],
+               (f'$conn = new mysqli("localhost", "root", "{_CODE_PW}", "app");', _CODE_PW),
+               (f'new PasswordAuthentication("jdoe", "{_CODE_PW}".toCharArray())', _CODE_PW),
+               (f'Credentials.basic("jdoe", "{_CODE_PW}")', _CODE_PW),
+               (f'new UsernamePasswordCredentials("jdoe","{_CODE_PW}")', _CODE_PW),
+               (f'.username("app").password("{_CODE_PW}")', _CODE_PW),
+               (f'req.SetBasicAuth("jdoe", "{_CODE_PW}")', _CODE_PW),
+               (f'curl_setopt($ch, CURLOPT_USERPWD, "jdoe:{_CODE_PW}");', _CODE_PW),
+               (f'my $dbh = DBI->connect($dsn, "app", "{_CODE_PW}");'.replace("$dsn", '"dbi:Pg:db=app"'), _CODE_PW),
+               (f"mgr.add_password(None, url, 'jdoe', '{_CODE_PW}')", _CODE_PW),
+               (f"const auth = 'Basic ' + btoa('jdoe:{_CODE_PW}');", _CODE_PW),
+               (f'credentials.NewStaticCredentials("{AWS_ID}", "{AWS_SECRET}", "")', AWS_SECRET)],
     negatives=['requests.get(url, auth=(user, password))', 'ds.setPassword(System.getenv("DB_PASSWORD"));',
                'server.login(user, os.environ["SMTP_PASSWORD"])', 'new PDO($dsn, $user, $pass);',
                'ds.setPassword("");'],

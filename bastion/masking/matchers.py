@@ -369,11 +369,12 @@ class KeyRule:
 
 # group 2: the key's closing quote, and the `]` of a subscript (`os.environ['API_KEY'] = '…'`, php-fpm
 # `env[DB_PASSWORD] = …`)
-# (`?=` and `+=`: Makefile assignments)
-_KEY_TAIL = re.compile(rb"([A-Za-z0-9_.\-]{0,64})(\\?[\"']?|[\"']?\])[ \t]*(=>|:=|\?=|\+=|=|:)[ \t]*(\\?[\"']?)")
+# (`?=` and `+=`: Makefile assignments; `||=`: Ruby's; `$ENV{DB_PASSWORD} =`: Perl's hash element)
+_KEY_TAIL = re.compile(rb"([A-Za-z0-9_.\-]{0,64})(\\?[\"']?|[\"']?[\]}])[ \t]*(=>|:=|\?=|\+=|\|\|=|=|:)[ \t]*(\\?[\"']?)")
 # A Python/pydantic type annotation after `name:` (optionally `| None` and a default).
 _ANNOTATION = re.compile(
-    rb"(?:str|bytes|int|bool|float|Any|SecretStr|SecretBytes|(?:typing\.)?(?:Optional|Union|List|Dict|Annotated)"
+    rb"(?:str|bytes|int|bool|float|Any|SecretStr|SecretBytes|&(?:'static[ \t]+)?str|String"  # (Rust `&str`)
+    rb"|(?:typing\.)?(?:Optional|Union|List|Dict|Annotated)"
     rb"\[[^\]]*\])(?:[ \t]*\|[ \t]*None)?(?:[ \t]*=[ \t]*(?:[\"'](?P<lit>[^\"']*)[\"']|[^\"'].*))?\Z")
 _BLOCK_SCALAR = re.compile(rb"[|>][-+]?[1-9]?[-+]?")
 _KEY_WS = re.compile(rb"[A-Za-z0-9_.\-]{0,64}?(?=[ \t])()[ \t]+")
@@ -496,12 +497,15 @@ _TYPE_OR_TAG = re.compile(rb"![A-Za-z]|(?:string|number|boolean|any|unknown|Stri
                           rb"(?:[ \t]*\|[ \t]*(?:undefined|null|string))*[;,]?\Z")
 _LONG_OPTION = re.compile(rb"--([A-Za-z0-9][A-Za-z0-9_.\-]{1,62})[ \t]+(?:'([^'\r\n]+)'|\"([^\"\r\n]+)\"|([^\s'\"]+))"
                           rb"(?=[\s;|&)]|\Z)")
+_KEYWORD_PAIR = re.compile(rb"([A-Za-z][A-Za-z0-9_.\-]{1,62})[ \t]+(?:'([^'\r\n]+)'|\"([^\"\r\n]+)\"|([^\s'\"]+))"
+                           rb"(?=[\s,;})\]]|\Z)")
+_KEYWORD_PARTIAL = re.compile(rb"[A-Za-z0-9_.\-]{0,63}(?:[ \t]+(?:(['\"][^\r\n'\"]*['\"]?|[^\s'\"]+))?)?")
 _LONG_OPTION_PARTIAL = re.compile(rb"--[A-Za-z0-9_.\-]{0,63}(?:[ \t]+(?:(['\"][^\r\n'\"]*['\"]?|[^\s'\"]+))?)?")
 _OPTION_VALUE_MARKS = frozenset(b"0123456789_+/=.~:!@#$%^&*")  # what a generated value has that a word has not
 _INNER_BLANK = re.compile(rb"[ \t]+[^ \t\r\n]")
 _LABEL_PATH = re.compile(rb"(?:~|\.{1,2})?/[A-Za-z0-9_.\-]+(?:/[A-Za-z0-9_.\-]*)*")
 _SPACED_KEY_PARTIAL = re.compile(rb"[A-Za-z0-9_.\-]{0,64}(?: [A-Za-z]{0,16}){1,2}[ \t]*[=:]?")
-_KEY_TAIL_PARTIAL = re.compile(rb"[A-Za-z0-9_.\-]{0,64}\\?[\"']?[ \t]*[?+]?[=:]?")
+_KEY_TAIL_PARTIAL = re.compile(rb"[A-Za-z0-9_.\-]{0,64}\\?[\"']?[\]}]?[ \t]*(?:[?+]|\|\|?)?[=:]?")
 _CAMEL = re.compile(rb"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 _UNQUOTED = re.compile(rb"[^\s\"'`,;&<>()\[\]{}]+")
 # `settings.TOKEN`, `os.environ.get`: a reference in code, not a value (but a legacy Vault token, `s.` and 24
@@ -819,6 +823,9 @@ class KeyValueFamily(Detector):
                     return self._block_value(v, ks, w, avail, final, rules), skip
                 if sep == b":" and not line and not quoted_key:
                     return self._block_list(v, ks, w, avail, final, rules, key), skip
+                if line.startswith((b"!!str ", b"!!binary ")):  # a YAML tag before the value
+                    cut = line.index(b" ") + 1
+                    line, s = line[cut:], s + cut
                 if line[:1] in (_LINE_VALUE_REJECT if sep != b"=" else _EQ_VALUE_REJECT):
                     return None, skip
                 if line[:1] == b"(" and line[-1:] == b")" and b" " in line:
@@ -833,9 +840,16 @@ class KeyValueFamily(Detector):
                         s, t = vs + ann.start("lit"), vs + ann.end("lit")  # ...but `= "hunter2"` is one
             else:
                 mm = _UNQUOTED.match(v, vs, w)
-                if mm is None:
+                typed = None  # Rust `const API_TOKEN: &str = "…";`: a type, then the literal
+                if mm is None and sep == b":" and v[vs : vs + 1] == b"&":
+                    typed = _ANNOTATION.match(v[vs:w].rstrip(b" \t\r;"))
+                if mm is not None:
+                    s, t = mm.span()
+                elif typed is not None and typed.group("lit") is not None:
+                    s, t = vs + typed.start("lit"), vs + typed.end("lit")
+                    quoted = True
+                else:
                     return None, skip
-                s, t = mm.span()
                 while v[t : t + 1] == b"&":
                     # `&` ends a value before the next query parameter (`?token=abc&user=bob`), not inside
                     # one (`PWD=Tr0ub&3x;` in a connection string)
@@ -1138,14 +1152,15 @@ class KeyValueFamily(Detector):
         """`--registration-token VALUE`, `--account-key VALUE`, `--src-creds user:VALUE`: a long option named for a
         secret, its value after a blank (`--token=…` is an assignment, seen above), decided once the value is
         followed by a blank. A value that is a variable, another option, a path or a plain word is not one."""
-        if v[ks : ks + 2] != b"--" or (ks > 0 and v[ks - 1] not in b" \t\"'"):
+        keyword = v[ks - 1 : ks] == b":" and ks > 1 and v[ks - 2] in b" \t{[("  # EDN / Clojure `{:password "…"}`
+        if not keyword and (v[ks : ks + 2] != b"--" or (ks > 0 and v[ks - 1] not in b" \t\"'")):
             return None
         lim = min(avail, ks + 400)
-        m = _LONG_OPTION.match(v, ks, lim)
+        m = (_KEYWORD_PAIR if keyword else _LONG_OPTION).match(v, ks, lim)
         if m is None or (m.end() == avail and not final):
             if final or avail >= ks + 400:
                 return None
-            p = _LONG_OPTION_PARTIAL.fullmatch(v, ks, avail)
+            p = (_KEYWORD_PARTIAL if keyword else _LONG_OPTION_PARTIAL).fullmatch(v, ks, avail)
             if p is None:
                 return None
             return Pending(p.start(1) if p.start(1) >= 0 else None, show=8)
@@ -1153,6 +1168,8 @@ class KeyValueFamily(Detector):
         if not rules:
             return None
         g = 2 if m.start(2) >= 0 else 3 if m.start(3) >= 0 else 4
+        if keyword and g == 4:
+            return None  # a keyword's bare value is another keyword or a symbol
         value = m.group(g)
         if (len(value) < 6 or value[:1] in b"$-/~.@<(" or not not_placeholder(value)
                 or not any(c in _OPTION_VALUE_MARKS for c in value)):

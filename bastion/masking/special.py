@@ -238,7 +238,7 @@ class CliPasswordDetector(SampledDetector):
         # Oracle Data Pump and RMAN: `expdp system/PW@db`, `rman target sys/PW@db` (as `sqlplus`)
         **dict.fromkeys((b"expdp", b"impdp", b"rman"), re.compile(
             rb"[^\n]*?[ \t]['\"]?[A-Za-z0-9_$#.]+/(?P<s>[^\s@/'\"]+)(?=@|[\s'\"]|$)", re.MULTILINE)),
-        b"mysqlsh": re.compile(rb"[^\n]*?[ \t=]['\"]?(?:mysqlx?://)?[^\s:@/'\"=]+:(?P<s>[^\s@'\"]+)@"),
+        b"mysqlsh": re.compile(rb"[^\n]*?(?:[ \t]|[ \t]--uri=)['\"]?(?:mysqlx?://)?[^\s:@/'\"=]+:(?P<s>[^\s@'\"]+)@"),
         # `net use Z: \\srv\share PASSWORD /user:DOMAIN\user` (`*` prompts)
         b"net use": re.compile(rb"(?:[ \t]+[A-Za-z*]:)?[ \t]+\\\\\S+[ \t]+(?P<s>[^\s/*][^\s]*)"),
         b"convertto-securestring": re.compile(rb"[ \t]+(?:-String[ \t]+)?(?:'(?P<q1>[^'\r\n]+)'|\"(?P<q2>[^\"\r\n]+)\")",
@@ -350,6 +350,8 @@ class CliPasswordDetector(SampledDetector):
             return None
         elif word[0] == 93 and not _SASL_LINE_HEAD.fullmatch(v, v.rfind(b"\n", max(0, ts - 256), ts) + 1, ts + 1):
             return None  # `[host]:587` must start its line
+        elif word == b"login=" and v[ts - 1 : ts] not in (b" ", b"\t"):
+            return None  # squid's `login=` is an option after a blank (not `SSHPASS_LOGIN=`)
         elif word == b"login":
             ls = v.rfind(b"\n", max(0, ts - 256), ts) + 1
             if _REGISTRY_LOGIN.search(v, ls, ts) is None:
@@ -1122,7 +1124,7 @@ class DirectiveSecretDetector(SampledDetector):
     # (`checksum/secret` is here only to shadow the `secret` trigger inside it: Helm's `checksum/secret: <sha256>`
     # annotation is a digest, not a secret, and a longer literal starting earlier hides the hits inside it)
     literals = (b"setenv ", b"fastcgi_param ", b"uwsgi_param ", b"scgi_param ", b"passenv ", b"env ", b"define(",
-                b"define (", b"checksum/secret",
+                b"define (", b"checksum/secret", b"#define ",
                 # a secret-named header set by a proxy: nginx `proxy_set_header X-Api-Key …;`, Apache `RequestHeader
                 # set X-API-Key "…"`, HAProxy `http-request set-header X-Api-Key …`, Caddy `header_up X-Api-Key …`
                 b"proxy_set_header ", b"grpc_set_header ", b"requestheader set ", b"set-header ", b"header_up ")

@@ -317,3 +317,24 @@ def test_a_long_option_named_for_a_secret_masks_its_value(line: str, secret: str
 def test_a_long_option_whose_value_is_a_variable_path_or_name_masks_nothing(line: str) -> None:
     data = line.encode() + b"\n"
     assert mask_every_split(data) == data
+
+
+@pytest.mark.parametrize("line, secret", [
+    ("$ENV{DB_PASSWORD} = 'Xkuif#9aB2qL';", "Xkuif#9aB2qL"),  # Perl
+    ("@password ||= 'EdAB9x2LmQ8pRt3'", "EdAB9x2LmQ8pRt3"),  # Ruby
+    ('const API_TOKEN: &str = "IEhd9x2LmQ8pRt3Zz";', "IEhd9x2LmQ8pRt3Zz"),  # Rust
+    ('{:user "app" :password "V3036#g4Lx5j60"}', "V3036#g4Lx5j60"),  # EDN / Clojure
+    ("password: !!str gLXqR^Rs424H36", "gLXqR^Rs424H36"),  # a YAML tag before the value
+    ("REGISTRY_PASSWORD ?= ey1fA^gfWyTK11", "ey1fA^gfWyTK11"),  # Makefile
+])
+def test_assignments_of_other_languages_mask_their_value(line: str, secret: str) -> None:
+    out = mask_every_split(line.encode() + b"\n")
+    assert secret.encode() not in out and b"[MASKED:" in out
+
+
+@pytest.mark.parametrize("line", [
+    "fn check(token: &str) -> bool {", "(get-in config [:db :password])", "$ENV{DB_PASSWORD} = $ARGV[0];",
+])
+def test_code_that_only_names_a_secret_is_unchanged(line: str) -> None:
+    data = line.encode() + b"\n"
+    assert mask_every_split(data) == data
