@@ -628,6 +628,61 @@ TOKEN_DETECTORS += [
               fake(ALNUM, 30, "mollie"), validate=lambda s: sum(c in b"0123456789" for c in s) >= 2, cont=rb"[A-Za-z0-9_]"),
     _prefixed("elastic-cloud-api-key", "Elastic Cloud API key (essu_)", ["essu_"], rb"[A-Za-z0-9+/=]{60,}",
               fake(B64, 80, "essu")),
+    _prefixed("clickup-api-token", "ClickUp personal API token (pk_<user id>_<32>)", ["pk_"], rb"[0-9]{4,12}_[A-Z0-9]{32}",
+              "34792597_" + fake(UPPER_DIGITS, 32, "clickup")),
+    _prefixed("launchdarkly-key", "LaunchDarkly SDK, mobile and API access keys (sdk-, mob-, api- + UUID)",
+              ["sdk-", "mob-", "api-"], rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", _uuid("ld-sdk"),
+              cont=rb"[A-Za-z0-9\-]"),
+    _prefixed("bitbucket-dc-token", "Bitbucket Data Center HTTP access token (BBDC-)", ["BBDC-"], rb"[A-Za-z0-9+/]{40,50}",
+              fake(B64, 44, "bbdc")),
+    _prefixed("youtrack-token", "YouTrack permanent token (perm:)", ["perm:"],
+              rb"[A-Za-z0-9+/=]{4,}\.[A-Za-z0-9+/=\-]{4,}\.[A-Za-z0-9]{20,}",
+              fake(B64, 12, "yt1") + "." + fake(B64, 12, "yt2") + "." + fake(ALNUM, 30, "yt3"), cont=rb"[A-Za-z0-9_\-.=+/:]"),
+    _prefixed("packagist-token", "Packagist API tokens (packagist_uut_, _ouk_, _oat_)",
+              ["packagist_uut_", "packagist_ouk_", "packagist_oat_"], rb"[A-Za-z0-9]{60,80}", fake(ALNUM, 68, "packagist")),
+    _prefixed("databricks-oauth-secret", "Databricks service-principal OAuth secret (dose + 32 hex)", ["dose"],
+              rb"[a-f0-9]{32}", fake(HEX, 32, "dose"), cont=rb"[A-Za-z0-9]"),
+    _prefixed("dbt-cloud-token", "dbt Cloud service / personal token (dbtc_, dbtu_)", ["dbtc_", "dbtu_"],
+              rb"[A-Za-z0-9_\-]{40,64}", fake(URLSAFE, 50, "dbtc")),
+    _prefixed("neon-api-key", "Neon API key (napi_)", ["napi_"], rb"[a-z0-9]{64}", fake(LOWER_DIGITS, 64, "neon")),
+    _prefixed("fauna-secret", "Fauna database secret (fnA…)", ["fnA"], rb"[A-Za-z0-9_\-]{37}", fake(URLSAFE, 37, "fauna")),
+    _prefixed("honeybadger-token", "Honeybadger personal auth token (hbp_)", ["hbp_"], rb"[A-Za-z0-9]{36}",
+              fake(ALNUM, 36, "hbp")),
+    _prefixed("honeycomb-api-key", "Honeycomb ingest / configuration keys (hcaik_, hcxik_, hcxlk_, hcamk_)",
+              ["hcaik_", "hcxik_", "hcxlk_", "hcamk_"], rb"[a-z0-9]{40,70}", fake(LOWER_DIGITS, 58, "hcaik")),
+    _prefixed("axiom-token", "Axiom API / personal tokens (xaat-, xapt- + UUID)", ["xaat-", "xapt-"],
+              rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", _uuid("axiom")),
+    _prefixed("coralogix-key", "Coralogix send-your-data / API keys (cxtp_, cxup_)", ["cxtp_", "cxup_"],
+              rb"[A-Za-z0-9]{30}", fake(ALNUM, 30, "cxtp")),
+    _prefixed("paddle-api-key", "Paddle Billing API key (pdl_live_apikey_, pdl_sdbx_apikey_)",
+              ["pdl_live_apikey_", "pdl_sdbx_apikey_"], rb"[a-z0-9]{26}_[A-Za-z0-9]{22}_[A-Za-z0-9]{3}",
+              fake(LOWER_DIGITS, 26, "pdl1") + "_" + fake(ALNUM, 22, "pdl2") + "_" + fake(ALNUM, 3, "pdl3")),
+    _prefixed("checkout-sandbox-key", "Checkout.com sandbox secret key (sk_sbox_)", ["sk_sbox_"], rb"[a-z0-9]{26}",
+              fake(LOWER_DIGITS, 26, "cko")),
+    _prefixed("twitch-oauth-token", "Twitch chat OAuth token (oauth: + 30)", ["oauth:"], rb"[a-z0-9]{30}",
+              fake(LOWER_DIGITS, 30, "twitch"), validate=lambda s: sum(c in b"0123456789" for c in s) >= 2,
+              cont=rb"[A-Za-z0-9:]"),
+    _prefixed("backblaze-application-key", "Backblaze B2 application key (K00n + 27)", ["K001", "K002", "K003", "K004",
+              "K005"], rb"[A-Za-z0-9+/]{27}", fake(B64, 27, "b2")),
+    _prefixed("exoscale-api-key", "Exoscale API key (EXO + 24 hex)", ["EXO"], rb"[0-9a-f]{24}", fake(HEX, 24, "exo")),
+    _prefixed("gitlab-feature-flag-token", "GitLab feature-flags client token (glffct-)", ["glffct-"],
+              rb"[A-Za-z0-9_\-]{20}", fake(URLSAFE, 20, "glffct")),
+    _prefixed("cloudflare-tunnel-token", "Cloudflare Tunnel token (`cloudflared service install eyJhIjoi…`)", ["eyJhIjoi"],
+              rb"[A-Za-z0-9+/=_\-]{60,}", fake(B64, 120, "cftunnel")),
+    _prefixed("airtable-token", "Airtable personal access token (pat<14>.<64 hex>)", ["pat"],
+              rb"[A-Za-z0-9]{14}\.[a-f0-9]{64}", fake(ALNUM, 14, "airt") + "." + fake(HEX, 64, "airt2"),
+              cont=rb"[A-Za-z0-9.]"),
+    _tok("private-key-der-base64", "Private keys as one line of base64 DER with no PEM armour (PKCS#8 RSA / EC / "
+         "Ed25519, PKCS#1 RSA, PKCS#12 keystores)", [],
+         rb"(?<![A-Za-z0-9+/])(?:MII[A-Za-z0-9+/]{3}IBADANBgkqhkiG9w0BAQEFAASC|MIG[A-Za-z0-9+/]{2}AgEAMBMGByqGSM49AgEG"
+         rb"|MC4CAQAwBQYDK2VwBCIEI|MII[A-Za-z0-9+/]{3}IBAAKC[AQg]|MII[A-Za-z0-9+/]{3}IBAzCC)[A-Za-z0-9+/]{40,}={0,2}"
+         rb"(?![A-Za-z0-9+/=])",
+         "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC" + fake(B64, 200, "der"), ctx="JWT_SIGNER={s}", boundary=False,
+         cont=rb"[A-Za-z0-9+/=]", max_len=16384, keep=0,
+         trigger_re=rb"MII[A-Za-z0-9+/]{3}IBADANBgkqhkiG9w0BAQEFAASC|MIG[A-Za-z0-9+/]{2}AgEAMBMGByqGSM49AgEG"
+                    rb"|MC4CAQAwBQYDK2VwBCIEI|MII[A-Za-z0-9+/]{3}IBAAKC[AQg]|MII[A-Za-z0-9+/]{3}IBAzCC",
+         trigger_width=40, zone_re=rb"(?<![A-Za-z0-9+/])M(?=[IC]|\Z)",
+         negs=["MIIBszCCAVmgAwIBAgIUfakecertificate" + "A" * 40, "MIT License"]),
     _tok("chat-webhook-url", "Chat and automation webhook URL secrets (Mattermost, Zapier, IFTTT, Feishu / Lark, "
          "WeCom, DingTalk)", ["/hooks/", "/with/key/", "/open-apis/bot/v2/hook/", "/cgi-bin/webhook/send?key="],
          rb"(?:/hooks/(?:catch/[0-9]+/)?|/with/key/|/open-apis/bot/v2/hook/|/cgi-bin/webhook/send\?key=)"
@@ -1530,8 +1585,11 @@ for _d in BUILTIN:
         _d.idle_show_below = 20  # a host name being typed after `https://`; such a token is 20 or more
     # heads that file and directory names have too (`live_config.yml`, `pa-files`, `st.louis`, `.git/hooks/pre-commit`)
     if _d.ids[0] in ("mollie-api-key", "voyage-api-key", "infisical-token", "woocommerce-key", "fireworks-api-key",
-                     "rancher-token"):
+                     "rancher-token", "airtable-token", "launchdarkly-key", "databricks-oauth-secret", "clickup-api-token",
+                     "twitch-oauth-token", "exoscale-api-key"):
         _d.idle_min_body = 8
+    if _d.ids[0] == "airtable-token":
+        _d.idle_min_body = 15  # `pathological…`: the 14 characters before the dot are the token's id
     if _d.ids[0] == "chat-webhook-url":
         _d.idle_show_below = 16
 

@@ -134,6 +134,10 @@ def _flag_hold(flags: bytes) -> "re.Pattern[bytes]":
     return re.compile(rb"(?<=[ \t])(?:" + flags + rb")[ \t]")
 
 
+# `7z a|x|e|u …` (the command and its verb: `7z` alone is two characters that base64 holds every few KiB)
+_SEVEN_ZIP = tuple(f"{p} {verb} ".encode() for p in ("7z", "7za", "7zr") for verb in "axeu")
+
+
 class CliPasswordDetector(SampledDetector):
     """Passwords on command lines and in `.netrc`: `mysql -pSECRET`, `sshpass -p SECRET`,
     `redis-cli -a SECRET`, `--password SECRET`, `machine h login u password SECRET`."""
@@ -152,7 +156,7 @@ class CliPasswordDetector(SampledDetector):
                 b"sqlplus", b"openssl", b"rocommunity", b"rwcommunity", b"com2sec", b"createuser", b"snmpwalk",
                 b"snmpbulkwalk", b"snmpget", b"snmpbulkget", b"snmpgetnext", b"snmpset", b"snmptable", b"snmptrap",
                 b"snmpinform", b"put-parameter", b"password '", b"stats auth", b"]:587", b"]:465", b"]:25", b"]:2525",
-                b"zip", b"unzip", b"7z", b"7za", b"7zr", b"az login", b"secret set", b"psexec", b"paexec", b"cqlsh",
+                b"zip ", b"unzip ", *_SEVEN_ZIP, b"az login", b"secret set", b"psexec", b"paexec", b"cqlsh",
                 b"cypher-shell", b"openfortivpn", b"kadmin", b"twine", b"nuget", b"ssh-keygen", b"doctl", b"lftp",
                 b"swaks", b"expdp", b"impdp", b"rman", b"mysqlsh", b"net use", b"convertto-securestring",
                 b"wpa_passphrase", b"reg add", b"pulumi",
@@ -222,8 +226,8 @@ class CliPasswordDetector(SampledDetector):
         # Windows `net user NAME PASSWORD [/add]` (`net user NAME *` prompts; `/delete` and the like are options)
         b"net user": re.compile(rb"[ \t]+(?:\"[^\"\r\n]+\"|[^\s/\"]+)[ \t]+(?P<s>[^\s/*][^\s]*)[^\n]*"),
         # archives: `zip -P PW`, `unzip -P PW`, `7z a -pPW` (`-p` alone prompts)
-        b"zip": _flag_rule(rb"-P|--password"), b"unzip": _flag_rule(rb"-P"),
-        **dict.fromkeys((b"7z", b"7za", b"7zr"), _flag_rule(rb"-p", spaced=False)),
+        b"zip ": _flag_rule(rb"-P|--password"), b"unzip ": _flag_rule(rb"-P"),
+        **dict.fromkeys(_SEVEN_ZIP, _flag_rule(rb"-p", spaced=False)),
         b"az login": _flag_rule(rb"-p|--password"),
         # `az keyvault secret set … --value PW`, `gh secret set NAME --body PW` / `-b PW`
         b"secret set": re.compile(rb"[^\n]*?(?<=[ \t])(?:--value|--body|-b)(?:[ \t]+|=|(?<=-b))" + _VALUE),
@@ -297,8 +301,8 @@ class CliPasswordDetector(SampledDetector):
         b"mc config host add": re.compile(rb"[ \t]+\S+[ \t]+\S+[ \t]+\S+[ \t]+"),
         b"net user": re.compile(rb"[ \t]+(?:\"[^\"\r\n]+\"|[^\s/\"]+)[ \t]+"),
         b"stats auth": re.compile(rb"[ \t]+[^\s:]+:"),
-        b"zip": _flag_hold(rb"-P|--password"), b"unzip": _flag_hold(rb"-P"),
-        **dict.fromkeys((b"7z", b"7za", b"7zr"), re.compile(rb"(?<=[ \t])-p")),
+        b"zip ": _flag_hold(rb"-P|--password"), b"unzip ": _flag_hold(rb"-P"),
+        **dict.fromkeys(_SEVEN_ZIP, re.compile(rb"(?<=[ \t])-p")),
         b"az login": _flag_hold(rb"-p|--password"),
         b"secret set": re.compile(rb"(?<=[ \t])(?:--value|--body|-b)"),
         **dict.fromkeys((b"psexec", b"paexec", b"cqlsh", b"cypher-shell", b"openfortivpn", b"twine"),
