@@ -683,6 +683,27 @@ TOKEN_DETECTORS += [
                     rb"|MC4CAQAwBQYDK2VwBCIEI|MII[A-Za-z0-9+/]{3}IBAAKC[AQg]|MII[A-Za-z0-9+/]{3}IBAzCC",
          trigger_width=40, zone_re=rb"(?<![A-Za-z0-9+/])M(?=[IC]|\Z)",
          negs=["MIIBszCCAVmgAwIBAgIUfakecertificate" + "A" * 40, "MIT License"]),
+    # curl's `-c` cookie jar: domain, subdomains, path, secure, expiry, name, value (tab-separated)
+    _tok("cookie-jar-value", "Cookie values in Netscape / curl cookie-jar files", ["\ttrue\t", "\tfalse\t"],
+         rb"\t(?:TRUE|FALSE)\t[^\t\r\n]*\t(?:TRUE|FALSE)\t[0-9]{1,12}\t[^\t\r\n]+\t(?P<s>[^\t\r\n]{8,})",
+         fake(ALNUM, 32, "cookiejar"), ctx=".example.com\tTRUE\t/\tTRUE\t1735689600\tsessionid\t{s}", boundary=False,
+         cont=rb"[^\r\n]", max_len=4200, negs=["name\tTRUE\tactive\n"]),
+    # SSLKEYLOGFILE (NSS key log): with it anyone can decrypt a captured TLS session
+    _tok("tls-key-log-secret", "TLS session secrets in SSLKEYLOGFILE lines (CLIENT_RANDOM, *_TRAFFIC_SECRET_*)",
+         ["client_random ", "traffic_secret", "exporter_secret "],
+         rb"(?:CLIENT_RANDOM|TRAFFIC_SECRET(?:_[0-9]+)?|EXPORTER_SECRET) [0-9a-fA-F]{64} (?P<s>[0-9a-fA-F]{64,128})",
+         fake(HEX, 96, "keylog"), ctx="CLIENT_RANDOM " + fake(HEX, 64, "keylog-random") + " {s}", boundary=False,
+         cont=rb"[A-Za-z0-9_ ]", max_len=300),
+    _tok("mysql-native-password-hash", "MySQL mysql_native_password hashes (`*` + 40 hex, authentication_string)", [],
+         rb"(?<![A-Za-z0-9*])\*(?P<s>[0-9A-F]{40})(?![0-9A-Fa-f])", fake("0123456789ABCDEF", 40, "mysql-hash"),
+         ctx="IDENTIFIED WITH mysql_native_password AS '*{s}'", boundary=False, cont=rb"[*0-9A-Fa-f]",
+         trigger_re=rb"\*[0-9A-F]{40}", trigger_width=41,
+         zone_re=rb"(?<![A-Za-z0-9*])\*(?=[0-9A-F]{0,40}(?:\Z|[^0-9A-Fa-f]))", idle_head=rb"\*[0-9A-F]{40}",
+         negs=["*" + "ab" * 20 + " lower-case"]),
+    _tok("composer-github-oauth", "Composer auth.json GitHub OAuth tokens (`\"github-oauth\": {\"github.com\": \"…\"}`)",
+         ['"github-oauth"'], rb'"github-oauth"\s*:\s*\{\s*"[^"\n]{1,100}"\s*:\s*"(?P<s>[A-Za-z0-9_]{20,255})"',
+         fake(HEX, 40, "composer"), ctx='{{\n  "github-oauth": {{\n    "github.com": "{s}"\n  }}\n}}', boundary=False,
+         cont=rb'[^}]', max_len=600),
     _tok("chat-webhook-url", "Chat and automation webhook URL secrets (Mattermost, Zapier, IFTTT, Feishu / Lark, "
          "WeCom, DingTalk)", ["/hooks/", "/with/key/", "/open-apis/bot/v2/hook/", "/cgi-bin/webhook/send?key="],
          rb"(?:/hooks/(?:catch/[0-9]+/)?|/with/key/|/open-apis/bot/v2/hook/|/cgi-bin/webhook/send\?key=)"
@@ -788,7 +809,7 @@ CONTEXT_DETECTORS: list[Detector] = [
     ),
     ContextDetector(
         "session-cookie", "Cookie and Set-Cookie header values (session ids, auth cookies)", ["cookie"],
-        rb"cookie\\?[\"']?[ \t]*:[ \t]*(?:[^=;\s]+=(?P<s1>[^;\r\n\"']+)(?:;[ \t]*[^=;\s]+=(?P<s2>[^;\r\n\"']+))?"
+        rb"cookie\\?[\"']?[ \t]*(?::|(?<=cookie)[ \t]*=[ \t]*[\"'])[ \t]*(?:[^=;\s]+=(?P<s1>[^;\r\n\"']+)(?:;[ \t]*[^=;\s]+=(?P<s2>[^;\r\n\"']+))?"
         rb"(?:;[ \t]*[^=;\s]+=(?P<s3>[^;\r\n\"']+))?(?:;[ \t]*[^=;\s]+=(?P<s4>[^;\r\n\"']+))?)",
         max_len=8192, value_class=rb"[^;\s\"']",
         validate=lambda s: not_placeholder(s) and len(s) >= 8 and not re.match(
@@ -932,6 +953,12 @@ CONTEXT_DETECTORS.append(ContextDetector(
                'server.login(user, os.environ["SMTP_PASSWORD"])', 'new PDO($dsn, $user, $pass);',
                'ds.setPassword("");'],
 ))
+CONTEXT_DETECTORS.append(ContextDetector(
+    "url-key-parameter", "Generated values of a bare `key=` parameter in a URL query (`?key=…&`)", ["?key=", "&key="],
+    rb"[?&]key=(?P<s>[A-Za-z0-9_\-]{20,256})(?![A-Za-z0-9_\-])", max_len=300, value_class=rb"[A-Za-z0-9_\-]",
+    validate=lambda s: not_placeholder(s) and sum(c in b"0123456789" for c in s) >= 2 and any(c > 96 for c in s),
+    positives=[("https://api.example.io/data?key=" + fake(ALNUM, 32, "urlkey") + "&format=json", fake(ALNUM, 32, "urlkey"))],
+    negatives=["https://example.com/search?key=value&x=1", "GET /cache?key=users_profile_page_list"]))
 _SQL_PW = fake(ALNUM, 14, "sql-pw") + "#7"
 CONTEXT_DETECTORS.append(ContextDetector(
     # Agents create database users: MySQL `IDENTIFIED BY '…'` (also `IDENTIFIED WITH plugin BY '…'`), PostgreSQL
@@ -1041,6 +1068,7 @@ _KEBAB_NAME = re.compile(rb"[a-z]+(?:-[a-z0-9]+)+\Z")  # `my-secret-name`, `db-c
 
 
 _STAND_IN_HEADS = frozenset(b"$%@Xx*(#_[\xe2")
+_B64_VALUE = re.compile(rb"[A-Za-z0-9+/]+={0,2}")
 _VERSION_HEADS = frozenset(b"0123456789^~<>=!v")
 _VERSION_OR_DATE = re.compile(
     rb"(?:[\^~<>=!]=?|==)?v?\d{1,5}(?:\.\d{1,5}){1,3}(?:[-+][0-9A-Za-z.\-]{1,20})?\Z"
@@ -1192,7 +1220,7 @@ def _key_named(norm: bytes, parts: list[bytes]) -> bool:
     """`SIGNING_KEY`, `encryptionKey`, `x-hmac-key`, `WEBHOOK_HMAC`: a compound name ending in `key` (a bare `key`
     is too common), `pat` or `hmac`;
     Consul's gossip key `encrypt`."""
-    if norm == b"encrypt":
+    if norm in (b"encrypt", b"key1", b"key2"):  # (Consul's gossip key; Azure's `key1` / `key2` pairs)
         return True
     return len(parts) >= 2 and parts[-1] in (b"key", b"pat", b"hmac") and _key_filter(norm, parts) and parts[-2] not in (
         b"foreign", b"sort", b"partition", b"cache", b"public", b"pub", b"hash", b"range", b"row",
@@ -1262,7 +1290,10 @@ KEY_RULES = [
     _kv("token-assignment", "Values of token-named keys (token, access_token, refresh_token, authToken, auth)",
         lambda n, p: _key_filter(n, p) and (b"token" in n or n in (b"auth", b"authkey", b"masterauth", b"bwsession")
                                              or p[-1] in (b"auth", b"authkey")
-                                             or n.endswith((b"authtok", b"erlangcookie", b"sonarlogin", b"honeycombteam"))),
+                                             or n.endswith((b"authtok", b"erlangcookie", b"sonarlogin", b"honeycombteam",
+                                                            b"initialmanagement"))
+                                             or n in (b"sessionid", b"sessionkey", b"phpsessid", b"jsessionid",
+                                                      b"connectsid")),
         "access_token",
         fake(URLSAFE, 40, "access_token"),
         value_ok=lambda v, q: v.lower() not in _AUTH_WORDS and (q or _RESOURCE_NAME.fullmatch(v) is None),
@@ -1301,6 +1332,10 @@ KEY_RULES = [
         pos=[('  "encrypt": "' + fake(B64, 43, "consul") + '=",', fake(B64, 43, "consul") + "="),
              ("WEBHOOK_HMAC=" + fake(HEX, 64, "webhook-hmac"), fake(HEX, 64, "webhook-hmac")),
              ('  "primaryKey": "' + fake(B64, 43, "az-primary") + '=",', fake(B64, 43, "az-primary") + "=")]),
+    _kv("kms-plaintext-data-key", "The plaintext data key `aws kms generate-data-key` returns (`\"Plaintext\": \"…\"`)",
+        lambda n, p: n == b"plaintext", "Plaintext", fake(B64, 43, "kms") + "=",
+        value_ok=lambda v, q: len(v) >= 24 and _B64_VALUE.fullmatch(v) is not None,
+        negs=['"plaintext": "hello world"', "plaintext: true"]),
     _kv("signing-salt-assignment", "Generated values of salt, signing and encryption keys (PASSWORD_SALT, "
         "WEBHOOK_SIGNING, DATA_ENCRYPTION)", lambda n, p: len(p) >= 2 and p[-1] in (b"salt", b"signing", b"encryption"),
         "PASSWORD_SALT", fake(HEX, 32, "salt"), value_ok=lambda v, q: len(v) >= 16 and _generated(v, q),
@@ -1317,7 +1352,9 @@ KEY_RULES = [
               "credentialsSecret: cloud-credentials", "//srv/share /mnt cifs credentials=/root/.smbcred,uid=1000 0 0"]),
 ]
 KEY_LITERALS = ["bindpw", "rootpw", "_pw=", "_pw:", '_pw"', "_salt", "_signing", "_encryption", "routing_key",
-                "routingkey", "integration_key", "integrationkey", "bw_session", "honeycomb-team", "erlang_cookie", "erlangcookie", 'encrypt"', "encrypt=", "encrypt =", "encrypt:",
+                "routingkey", "integration_key", "integrationkey", "bw_session", "honeycomb-team", "initial_management",
+                "sessionid", "session_id", "phpsessid", "jsessionid", "connect.sid", 'key1"', 'key2"', "key1:", "key2:",
+                "plaintext", "erlang_cookie", "erlangcookie", 'encrypt"', "encrypt=", "encrypt =", "encrypt:",
                 "pass", "pwd", "pswd", "psk=", "psk:", 'psk"', "psk'", "psk ", "_key", "-key", "key=", "key:",
                 'key"', "key'", "_pat=", "_pat:", '_pat"', "secret", "token", "auth", "apikey", "api_key", "api-key", "accesskey",
                 "access_key", "access-key", "privatekey", "private_key", "private-key", "credential", "creds", "dsn",
@@ -1540,6 +1577,8 @@ PUTTY = PuttyPrivateKeyDetector(
 )
 PGPASS = PgpassDetector(
     positives=[("db.example.com:5432:app:app_user:" + PASSWORD, PASSWORD), ("*:*:*:postgres:" + PASSWORD, PASSWORD)],
+    ntlm_positives=[("Administrator:500:aad3b435b51404eeaad3b435b51404ee:" + fake(HEX, 32, "ntlm") + ":::",
+                     fake(HEX, 32, "ntlm"))],
     negatives=["00:1a:2b:3c:4d:5e", "src/app.py:120:def:main:", "localhost:5432:app:user:********",
                "root:*:19000:0:99999:7:::", "daemon:*:19000:0:99999:7:::"],
 )

@@ -166,7 +166,10 @@ class CliPasswordDetector(SampledDetector):
                 b"password 0 ", b"password 7 ", b"secret 0 ", b"key 7 ", b"snmp-server community ",
                 b"message-digest-key ", b"authentication-key ", b"key-string ",
                 # kickstart `rootpw --plaintext PW`, squid `cache_peer … login=USER:PW`
-                b"rootpw", b"login=", b"mc alias set", b"mc config host add", b"net user") + SECRET_FLAGS
+                b"rootpw", b"login=",
+                # IPsec SA keys in `ip xfrm state`, mimikatz hashes, Consul's gossip keyring
+                b"auth-trunc ", b"enc cbc(", b"enc ctr(", b"aead rfc4106(", b"aead rfc4309(", b"auth hmac(",
+                b"* ntlm ", b"* sha1 ", b"keyring -install", b"mc alias set", b"mc config host add", b"net user") + SECRET_FLAGS
     FLAG_VALUE = re.compile(rb"[ \t]*([\"']?)([^\s\"']{8,})\1")
     prefix_type = False
     boundary = False
@@ -263,6 +266,10 @@ class CliPasswordDetector(SampledDetector):
         b"key-string ": re.compile(rb"(?:[07][ \t]+)?(?P<s>[^\s]+)[^\n]*"),
         b"rootpw": re.compile(rb"[ \t]+(?:--plaintext[ \t]+)?(?P<s>[^\s\-$][^\s]*)[^\n]*"),
         b"login=": re.compile(rb"[^\s:,'\"]+:(?P<s>[^\s,'\"]+)"),
+        **dict.fromkeys((b"auth-trunc ", b"enc cbc(", b"enc ctr(", b"aead rfc4106(", b"aead rfc4309(", b"auth hmac("),
+                        re.compile(rb"[^\n]*?[ \t]0x(?P<s>[0-9a-fA-F]{16,})")),
+        **dict.fromkeys((b"* ntlm ", b"* sha1 "), re.compile(rb"[ \t]*:[ \t]*(?P<s>[0-9a-fA-F]{32,40})")),
+        b"keyring -install": re.compile(rb"[= \t]+['\"]?(?P<s>[A-Za-z0-9+/]{16,}={0,2})"),
         # `pulumi config set --secret NAME VALUE`
         b"pulumi": re.compile(rb"(?=[^\n]*[ \t]--secret\b)[^\n]*?config[ \t]+set[ \t]+(?:--secret[ \t]+)?[^\s\-]\S*"
                               rb"[ \t]+(?:--secret[ \t]+)?(?:'(?P<q1>[^'\r\n]+)'|\"(?P<q2>[^\"\r\n]+)\"|(?P<s>[^\s\-'\"][^\s]*))"),
@@ -938,7 +945,7 @@ _HEX_PAIRS = re.compile(rb"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){4,}")
 class PgpassDetector(SampledDetector):
     """The password field of a PostgreSQL `.pgpass` line: `host:port:database:user:password`."""
 
-    ids = ("pgpass-password",)
+    ids: tuple[str, ...] = ("pgpass-password", "ntlm-hash")
     literals = ()
     # The whole line shape up to the password's first byte, without counted repeats (they blow up re2's DFA):
     # `host:5432:` alone is also every `12:34:` timestamp.
@@ -946,17 +953,42 @@ class PgpassDetector(SampledDetector):
     # A line-anchored trigger: the regex chain goes back to the start of a line still arriving (engine.open_line),
     # so a long `host:port:db:user:` cut by a chunk end is still found; this width only sizes the end zone.
     trigger_width = 40
-    zone_re = re.compile(rb"(?m:^)[^:\s#]+:(?:[0-9]+|\*):[^:\s]+:[^:\s]+:[^\s]")
+    # (and an NTLM line still arriving: its hashes come before the fourth colon the trigger needs)
+    zone_re = re.compile(rb"(?m:^)(?:[^:\s#]+:(?:[0-9]+|\*):[^:\s]+:[^:\s]+:[^\s]"
+                         rb"|[^:\s#]+:[0-9]{1,10}:(?=[0-9a-fA-F]{0,32}(?::[0-9a-fA-F]{0,32}(?::{0,3})?)?\Z))")
     prefix_type = False
     boundary = False
     max_window = 1024
     value_class = re.compile(rb"[^\r\n]*")
 
 
+    def __init__(self, positives=(), negatives=(), ntlm_positives=(), on: frozenset[str] | None = None) -> None:  # noqa: ANN001
+        super().__init__(positives, negatives)
+        self.ntlm_positives = tuple(ntlm_positives)
+        self.on = on if on is not None else frozenset(self.ids)
+
+    def infos(self) -> list[Info]:
+        return [Info("pgpass-password", self.__doc__ or "", self.positives, self.negatives),
+                Info("ntlm-hash", "NTLM password hashes in secretsdump / pwdump lines (`user:RID:LM:NT:::`)",
+                     self.ntlm_positives, ())]
+
+    def enabled(self, ids: frozenset[str]) -> "Detector | None":
+        on = frozenset(i for i in self.ids if i in ids)
+        return PgpassDetector(self.positives, self.negatives, self.ntlm_positives, on) if on else None
+
     def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):
         if ts > 0 and v[ts - 1] != 10:
             return None
         w = line_window(v, ts, self.max_window, avail, final)
+        n = _NTLM_LINE.match(v, ts, avail if w is None else w)
+        if n is not None:  # `user:RID:LM:NT:::` has the shape of a pgpass line; its hashes are the secret
+            return [(n.start(1), n.end(1), "ntlm-hash", 0)] if "ntlm-hash" in self.on else None
+        if w is None:
+            p = _NTLM_PARTIAL.fullmatch(v, ts, avail)
+            if p is not None and p.start(1) >= 0:
+                return Pending(p.start(1))  # the hashes may be arriving: hold them
+        if "pgpass-password" not in self.on:
+            return None
         m = _PGPASS.match(v, ts, avail if w is None else w)
         if m is None:
             return Pending(None) if w is None else None  # the fields are still arriving
@@ -972,6 +1004,8 @@ class PgpassDetector(SampledDetector):
         return [(m.start("s"), m.start("s") + len(password), "pgpass-password", 0)]
 
 
+_NTLM_LINE = re.compile(rb"[^:\s]+:[0-9]{1,10}:([0-9a-fA-F]{32}:[0-9a-fA-F]{32}):::")
+_NTLM_PARTIAL = re.compile(rb"[^:\s]+:[0-9]{1,10}:()[0-9a-fA-F]{0,32}(?::[0-9a-fA-F]{0,32}(?::{0,3})?)?")
 _NV_SEP = re.compile(rb"[\"']?[ \t]*[:=][ \t]*")
 _NV_BARE = re.compile(rb"[^\s\"',}\]]*")
 _NV_NAME = re.compile(rb"(?:^|[\s{,\[\-])[\"']?(name|key|parameterkey|parametername|variable|keyname)[\"']?[ \t]*[:=][ \t]*"
