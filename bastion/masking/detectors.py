@@ -624,7 +624,7 @@ TOKEN_DETECTORS += [
          rb"(?<![A-Za-z0-9])00D[A-Za-z0-9]{12,15}!(?P<s>[A-Za-z0-9._]{80,})(?![A-Za-z0-9._])", fake(ALNUM, 96, "sf2"),
          ctx="Access Token     00D" + fake(ALNUM, 12, "sf1") + "!{s}", boundary=False, cont=rb"[A-Za-z0-9._!]",
          max_len=512, viable=rb"00D[A-Za-z0-9]{0,15}(?:![A-Za-z0-9._]*)?"),
-    _prefixed("mollie-api-key", "Mollie live API key (live_ + 30)", ["live_"], rb"[A-Za-z0-9]{30}",
+    _prefixed("mollie-api-key", "Mollie / GoCardless live API keys (live_ + 30-48)", ["live_"], rb"[A-Za-z0-9]{30,48}",
               fake(ALNUM, 30, "mollie"), validate=lambda s: sum(c in b"0123456789" for c in s) >= 2, cont=rb"[A-Za-z0-9_]"),
     _prefixed("elastic-cloud-api-key", "Elastic Cloud API key (essu_)", ["essu_"], rb"[A-Za-z0-9+/=]{60,}",
               fake(B64, 80, "essu")),
@@ -655,7 +655,7 @@ TOKEN_DETECTORS += [
     _prefixed("coralogix-key", "Coralogix send-your-data / API keys (cxtp_, cxup_)", ["cxtp_", "cxup_"],
               rb"[A-Za-z0-9]{30}", fake(ALNUM, 30, "cxtp")),
     _prefixed("paddle-api-key", "Paddle Billing API key (pdl_live_apikey_, pdl_sdbx_apikey_)",
-              ["pdl_live_apikey_", "pdl_sdbx_apikey_"], rb"[a-z0-9]{26}_[A-Za-z0-9]{22}_[A-Za-z0-9]{3}",
+              ["pdl_live_apikey_", "pdl_sdbx_apikey_"], rb"[a-z0-9]{20,32}_[A-Za-z0-9]{16,32}_[A-Za-z0-9]{2,6}",
               fake(LOWER_DIGITS, 26, "pdl1") + "_" + fake(ALNUM, 22, "pdl2") + "_" + fake(ALNUM, 3, "pdl3")),
     _prefixed("checkout-sandbox-key", "Checkout.com sandbox secret key (sk_sbox_)", ["sk_sbox_"], rb"[a-z0-9]{26}",
               fake(LOWER_DIGITS, 26, "cko")),
@@ -919,11 +919,13 @@ CONTEXT_DETECTORS.append(ContextDetector(
     ["httpbasicauth(", "auth=(", ".login(", "setpassword(", "set_password(", "getconnection(", "new pdo(",
      "mysqli(", "mysqli_connect(", "passwordauthentication(", "credentials.basic(", "usernamepasswordcredentials(",
      "networkcredential(", "setbasicauth(", "basicauth(", ".password(", "curlopt_userpwd", "->connect(",
-     "add_password(", "btoa(", "basicawscredentials(", "newstaticcredentials(", "aws.credentials("],
+     "add_password(", "btoa(", "basicawscredentials(", "newstaticcredentials(", "aws.credentials(",
+     "pymysql.connect(", "mysqldb.connect(", "mysql.connector.connect("],
     rb"(?:httpbasicauth\(|auth=\(|\.login\(|passwordauthentication\(|credentials\.basic\(|usernamepasswordcredentials\("
     rb"|networkcredential\(|setbasicauth\(|basicauth\()[ \t]*" + _STR + rb"[\"'](?P<s1>[^\"'\n]{3,256})[\"']"
     rb"|(?:set_?password|\.password)\([ \t]*[\"'](?P<s2>[^\"'\n]{3,256})[\"']"
-    rb"|(?:getconnection\(|new[ \t]pdo\(|mysqli(?:_connect)?\(|->connect\()[ \t]*" + _STR + _STR
+    rb"|(?:getconnection\(|new[ \t]pdo\(|mysqli(?:_connect)?\(|->connect\(|(?:pymysql|mysqldb|mysql\.connector)\.connect\()"
+    rb"[ \t]*" + _STR + _STR
     + rb"[\"'](?P<s3>[^\"'\n]{3,256})[\"']"
     # `curl_setopt($ch, CURLOPT_USERPWD, "user:PW")`, `btoa('user:PW')`
     rb"|(?:curlopt_userpwd[ \t]*,[ \t]*|btoa\([ \t]*)[\"'][^\"':\n]{1,64}:(?P<s4>[^\"'\n]{3,256})[\"']"
@@ -964,8 +966,9 @@ CONTEXT_DETECTORS.append(ContextDetector(
     # Agents create database users: MySQL `IDENTIFIED BY '…'` (also `IDENTIFIED WITH plugin BY '…'`), PostgreSQL
     # `CREATE|ALTER ROLE|USER … [WITH] [LOGIN] [ENCRYPTED] PASSWORD '…'`. A quoted `''` is a quote inside.
     "sql-password", "Passwords in SQL statements (IDENTIFIED BY '…', WITH PASSWORD '…')",
-    ["identified by", "identified with", "password '"],
-    rb"(?:identified[ \t]+(?:with[ \t]+[A-Za-z0-9_]+[ \t]+)?by[ \t]+(?:password[ \t]+)?"
+    ["identified by", "identified with", "password '", "sp_addlogin ", "password('"],
+    rb"(?:sp_addlogin[ \t]+'[^'\n]{1,128}'[ \t]*,[ \t]*|(?<==[ \t])password\(|(?<==)password\("
+    rb"|identified[ \t]+(?:with[ \t]+[A-Za-z0-9_]+[ \t]+)?by[ \t]+(?:password[ \t]+)?"
     rb"|(?:(?<=with )|(?<=login )|(?<=ncrypted )|(?<=superuser )|(?<=createdb ))password[ \t]+)"
     rb"'(?P<s>(?:[^'\\\n]|''|\\.){1,256})'", max_len=512, value_class=rb"[^'\n]",
     positives=[(f"CREATE USER 'app'@'%' IDENTIFIED BY '{_SQL_PW}';", _SQL_PW),
@@ -1069,6 +1072,7 @@ _KEBAB_NAME = re.compile(rb"[a-z]+(?:-[a-z0-9]+)+\Z")  # `my-secret-name`, `db-c
 
 _STAND_IN_HEADS = frozenset(b"$%@Xx*(#_[\xe2")
 _B64_VALUE = re.compile(rb"[A-Za-z0-9+/]+={0,2}")
+_TLDS = frozenset(b"com io org net dev co cloud app sh".split())
 _VERSION_HEADS = frozenset(b"0123456789^~<>=!v")
 _VERSION_OR_DATE = re.compile(
     rb"(?:[\^~<>=!]=?|==)?v?\d{1,5}(?:\.\d{1,5}){1,3}(?:[-+][0-9A-Za-z.\-]{1,20})?\Z"
@@ -1291,7 +1295,9 @@ KEY_RULES = [
         lambda n, p: _key_filter(n, p) and (b"token" in n or n in (b"auth", b"authkey", b"masterauth", b"bwsession")
                                              or p[-1] in (b"auth", b"authkey")
                                              or n.endswith((b"authtok", b"erlangcookie", b"sonarlogin", b"honeycombteam",
-                                                            b"initialmanagement"))
+                                                            b"initialmanagement", b"authident"))
+                                             # Bundler's per-host credentials: `BUNDLE_GEMS__EXAMPLE__COM=user:token`
+                                             or (len(p) >= 3 and p[0] == b"bundle" and p[-1] in _TLDS)
                                              or n in (b"sessionid", b"sessionkey", b"phpsessid", b"jsessionid",
                                                       b"connectsid")),
         "access_token",
@@ -1354,7 +1360,7 @@ KEY_RULES = [
 KEY_LITERALS = ["bindpw", "rootpw", "_pw=", "_pw:", '_pw"', "_salt", "_signing", "_encryption", "routing_key",
                 "routingkey", "integration_key", "integrationkey", "bw_session", "honeycomb-team", "initial_management",
                 "sessionid", "session_id", "phpsessid", "jsessionid", "connect.sid", 'key1"', 'key2"', "key1:", "key2:",
-                "plaintext", "erlang_cookie", "erlangcookie", 'encrypt"', "encrypt=", "encrypt =", "encrypt:",
+                "plaintext", "authident", "bundle_", "erlang_cookie", "erlangcookie", 'encrypt"', "encrypt=", "encrypt =", "encrypt:",
                 "pass", "pwd", "pswd", "psk=", "psk:", 'psk"', "psk'", "psk ", "_key", "-key", "key=", "key:",
                 'key"', "key'", "_pat=", "_pat:", '_pat"', "secret", "token", "auth", "apikey", "api_key", "api-key", "accesskey",
                 "access_key", "access-key", "privatekey", "private_key", "private-key", "credential", "creds", "dsn",
@@ -1501,7 +1507,14 @@ CLI = CliPasswordDetector(
                ("snmp-server community " + PASSWORD + " RW", PASSWORD),
                (" ip ospf message-digest-key 1 md5 " + PASSWORD, PASSWORD),
                ("rootpw --plaintext " + PASSWORD, PASSWORD),
-               ("cache_peer parent.corp parent 3128 0 no-query login=proxy:" + PASSWORD, PASSWORD)],
+               ("cache_peer parent.corp parent 3128 0 no-query login=proxy:" + PASSWORD, PASSWORD),
+               ("etcdctl --endpoints=https://10.0.0.1:2379 --user root:" + PASSWORD + " get /registry", PASSWORD),
+               ("rclone config create s3 s3 provider Minio access_key_id ak secret_access_key " + PASSWORD, PASSWORD),
+               ("IPSec gateway vpn.corp\nIPSec secret " + PASSWORD, PASSWORD),
+               ("npm config set //registry.corp/:_authToken " + PASSWORD, PASSWORD),
+               ("    DefaultPassword    REG_SZ    " + PASSWORD, PASSWORD),
+               ("subprocess.run(['mysql', '-u', 'root', '-p" + PASSWORD.replace("&", "x") + "', 'app'])",
+                PASSWORD.replace("&", "x"))],
     negatives=["mytool --token $TOKEN", "mytool --token-file /run/token", "kubectl --token ./token.txt",
                "gh auth --secret example --x", "mysql -u root -p app", "mkdir -p /tmp/x", "find . -print", "tests pass on CI",
                "docker run -p 8080:80 nginx", "curl -u alice https://example.com",
@@ -1514,7 +1527,7 @@ CLI = CliPasswordDetector(
                "snmpget -v 2c localhost sysName.0", "stats auth admin", "relay=smtp.gmail.com[142.250.1.1]:587, delay=1",
                "connect to [2a00:1450::1]:587: Connection timed out", "zip -r backup.zip /srv/data",
                "gh secret set DB_PASSWORD < file.txt", "ssh-keygen -t ed25519 -N '' -f key", "unzip -l x.zip",
-               "7z x -p backup.7z", "turn the feature on >5 times", "https://x/?login=joe&x=1", "127.0.0.1:6379> AUTH", "aws ssm get-parameter --name /prod/db --with-decryption"],
+               "7z x -p backup.7z", "    ProductName    REG_SZ    Windows 10 Pro", "turn the feature on >5 times", "https://x/?login=joe&x=1", "127.0.0.1:6379> AUTH", "aws ssm get-parameter --name /prod/db --with-decryption"],
 )
 
 _PEM_B64 = base64.b64encode(f"-----BEGIN RSA PRIVATE KEY-----\n{_PEM_BODY}\n-----END RSA PRIVATE KEY-----\n".encode()).decode()

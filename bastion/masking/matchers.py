@@ -492,6 +492,11 @@ def _generated_word(value: bytes) -> bool:
 
 
 _NEXT_KEY = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*=\Z")
+
+
+def _looks_base64_padded(value: bytes) -> bool:
+    """`swZQEmgc7rrD…ywA=` is base64 with its padding, not the next `key=`: long, or digits among both cases."""
+    return len(value) > 24 or (any(48 <= c <= 57 for c in value) and value.lower() != value and value.upper() != value)
 # a YAML tag (`!vault |`, `!Ref`), a TypeScript or GraphQL type (`string | undefined;`, `String!`)
 _TYPE_OR_TAG = re.compile(rb"![A-Za-z]|(?:string|number|boolean|any|unknown|String|ID|Int|Boolean)[!?]?"
                           rb"(?:[ \t]*\|[ \t]*(?:undefined|null|string))*[;,]?\Z")
@@ -863,7 +868,8 @@ class KeyValueFamily(Detector):
         value = v[s:t]
         if len(value) < 3 or not not_placeholder(value) or value.startswith(b"[MASKED"):
             return None, skip
-        if not quoted and ((value[-1] == 61 and _NEXT_KEY.match(value)) or (sep == b":" and _TYPE_OR_TAG.match(value))):
+        if not quoted and ((value[-1] == 61 and _NEXT_KEY.match(value) and not _looks_base64_padded(value))
+                           or (sep == b":" and _TYPE_OR_TAG.match(value))):
             return None, skip  # `auth: token=<nil>` (the next key), `password: !vault |`, `token: String!`
         if weak and not (len(value) >= 6 and _has_digit_or_symbol(value)):
             return None, skip

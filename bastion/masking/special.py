@@ -169,13 +169,15 @@ class CliPasswordDetector(SampledDetector):
                 b"rootpw", b"login=",
                 # IPsec SA keys in `ip xfrm state`, mimikatz hashes, Consul's gossip keyring
                 b"auth-trunc ", b"enc cbc(", b"enc ctr(", b"aead rfc4106(", b"aead rfc4309(", b"auth hmac(",
-                b"* ntlm ", b"* sha1 ", b"keyring -install", b"mc alias set", b"mc config host add", b"net user") + SECRET_FLAGS
+                b"* ntlm ", b"* sha1 ", b"keyring -install",
+                b"etcdctl", b"rclone config", b"ipsec secret ", b":_authtoken ", b":_auth ", b":_password ", b"reg_sz", b"mc alias set", b"mc config host add", b"net user") + SECRET_FLAGS
     FLAG_VALUE = re.compile(rb"[ \t]*([\"']?)([^\s\"']{8,})\1")
     prefix_type = False
     boundary = False
     value_class = re.compile(rb"[^\s]*")
     max_window = 1024
-    _P_ATTACHED = re.compile(rb"(?<=[ \t])-p(?:'(?P<q1>[^'\r\n]+)'|\"(?P<q2>[^\"\r\n]+)\"|(?P<s>[^\s\-'\"][^\s]*))")
+    _P_ATTACHED = re.compile(rb"(?<=[ \t])-p(?:'(?P<q1>[^'\r\n]+)'|\"(?P<q2>[^\"\r\n]+)\"|(?P<s>[^\s\-'\"][^\s]*))"
+                             rb"|(?<=[\"'])-p(?P<s2>[^\s\-'\"][^\s'\"]*)(?=[\"'])")  # (`['mysql', '-pSECRET']`)
     _P_SPACED = re.compile(rb"(?<=[ \t])-p[ \t]*(?:'(?P<q1>[^'\r\n]+)'|\"(?P<q2>[^\"\r\n]+)\"|(?P<s>[^\s\-'\"][^\s]*))")
     _P_UPPER = re.compile(rb"(?<=[ \t])-P[ \t]*(?:'(?P<q1>[^'\r\n]+)'|\"(?P<q2>[^\"\r\n]+)\"|(?P<s>[^\s\-'\"][^\s]*))")
     # (a rule whose secret comes once per line ends in `[^\n]*`: `finditer` must not take the next field too)
@@ -269,6 +271,14 @@ class CliPasswordDetector(SampledDetector):
         **dict.fromkeys((b"auth-trunc ", b"enc cbc(", b"enc ctr(", b"aead rfc4106(", b"aead rfc4309(", b"auth hmac("),
                         re.compile(rb"[^\n]*?[ \t]0x(?P<s>[0-9a-fA-F]{16,})")),
         **dict.fromkeys((b"* ntlm ", b"* sha1 "), re.compile(rb"[ \t]*:[ \t]*(?P<s>[0-9a-fA-F]{32,40})")),
+        b"etcdctl": re.compile(rb"(?<=[ \t])--user[ \t=]+['\"]?[^\s:'\"]*:(?P<s>[^\s'\"]+)"),
+        # `rclone config create NAME TYPE key value …`: the values of its secret parameters
+        b"rclone config": re.compile(rb"[^\n]*?[ \t](?:secret_access_key|client_secret|pass|password|token|key|"
+                                     rb"account_key|sas_url|service_account_credentials)[ \t]+['\"]?(?P<s>[^\s'\"]+)"),
+        b"reg_sz": re.compile(rb"(?<=REG_SZ)[ \t]+(?P<s>[^\s][^\r\n]*?)[ \t\r]*$", re.MULTILINE | re.IGNORECASE),
+        b"ipsec secret ": re.compile(rb"(?<= )(?P<s>[^\s]+)[^\n]*"),  # vpnc.conf
+        # `npm config set //registry.example.com/:_authToken VALUE`
+        **dict.fromkeys((b":_authtoken ", b":_auth ", b":_password "), re.compile(rb"(?<= )['\"]?(?P<s>[^\s'\"]+)[^\n]*")),
         b"keyring -install": re.compile(rb"[= \t]+['\"]?(?P<s>[A-Za-z0-9+/]{16,}={0,2})"),
         # `pulumi config set --secret NAME VALUE`
         b"pulumi": re.compile(rb"(?=[^\n]*[ \t]--secret\b)[^\n]*?config[ \t]+set[ \t]+(?:--secret[ \t]+)?[^\s\-]\S*"
@@ -284,7 +294,7 @@ class CliPasswordDetector(SampledDetector):
     # `%`). While the line is still arriving only from there is held, so typing `curl -s …` or
     # `mysql -u root` holds nothing and an idle release masks nothing; once the flag has arrived the rest is
     # held (a rule missing here holds everything after its trigger).
-    _AFTER_P, _AFTER_P_SPACE = re.compile(rb"(?<=[ \t])-p"), re.compile(rb"(?<=[ \t])-p[ \t]")
+    _AFTER_P, _AFTER_P_SPACE = re.compile(rb"(?<=[ \t\"'])-p"), re.compile(rb"(?<=[ \t])-p[ \t]")
     _AFTER_W, _AFTER_UPPER_P = re.compile(rb"(?<=[ \t])-w[ \t]"), re.compile(rb"(?<=[ \t])-P")
     _AFTER_SMB_USER = re.compile(rb"[ \t](?:-U[ \t]*|--user[ \t=]+)['\"]?[^\s%'\"]+%")
     HOLD_AFTER = {
@@ -327,7 +337,7 @@ class CliPasswordDetector(SampledDetector):
     _FLAG_HEAD = re.compile(rb"(?:\A|[\s\"'\[,])(?:--[A-Za-z0-9_\-]{0,40}|-(?:src|dest|new)?(?:store|key)?)\Z")
     NETRC = re.compile(rb"(?i)password[ \t]+([^\s]+)")
     PAIR = re.compile(rb"(?i)pass(?:word|wd|phrase)[ \t]+(?:'(?P<q1>[^'\s]{3,128})'|\"(?P<q2>[^\"\s]{3,128})\"|"
-                      rb"(?P<s>[^\s'\"]{8,128}))(?=[\s;,]|\Z)")
+                      rb"(?P<s>[^\s'\"]{8,128}))(?=[\s;,)]|\Z)")
     description = ("Passwords and tokens given on command lines (`mysql -p…`, `sshpass -p`, `--password …`, "
                    "`--token …`) and in .netrc files")
 
@@ -361,6 +371,10 @@ class CliPasswordDetector(SampledDetector):
             return None
         elif word[0] == 93 and not _SASL_LINE_HEAD.fullmatch(v, v.rfind(b"\n", max(0, ts - 256), ts) + 1, ts + 1):
             return None  # `[host]:587` must start its line
+        elif word == b"reg_sz":
+            ls = v.rfind(b"\n", max(0, ts - 256), ts) + 1
+            if _REG_SECRET_NAME.search(v, ls, ts) is None:
+                return None  # `reg query` output: only a value whose name says password, secret or key
         elif word == b"login=" and v[ts - 1 : ts] not in (b" ", b"\t"):
             return None  # squid's `login=` is an option after a blank (not `SSHPASS_LOGIN=`)
         elif word == b"login":
@@ -378,7 +392,7 @@ class CliPasswordDetector(SampledDetector):
         if rule is not None:
             for m in rule.finditer(v, te, w):
                 g = _secret_group(m)
-                if not_placeholder(m.group(g).strip(b"\"'")):  # (`-p "$TOKEN"`: a variable in quotes)
+                if m.start(g) >= 0 and not_placeholder(m.group(g).strip(b"\"'")):  # (`-p "$TOKEN"`: in quotes)
                     out.append((m.start(g), m.end(g), "cli-password", 0))
                 if "s2" in m.re.groupindex and m.start("s2") >= 0 and not_placeholder(m.group("s2")):
                     out.append((m.start("s2"), m.end("s2"), "cli-password", 0))
@@ -434,6 +448,7 @@ class CliPasswordDetector(SampledDetector):
 
 
 _SASL_LINE_HEAD = re.compile(rb"[ \t]*\[[A-Za-z0-9.\-]+\]")
+_REG_SECRET_NAME = re.compile(rb"(?:^|[ \t])[A-Za-z_]*(?i:password|passwd|secret|token|apikey)[A-Za-z_]*[ \t]+\Z")
 _HAPROXY_RULE = re.compile(rb"(?:^|[ \t])http-(?:request|response)[ \t]+\Z")
 _DIGITS_SYMBOLS = frozenset(b"0123456789_+/=.~")
 # a .netrc line names its machine (or `default`) before `login` and `password`
@@ -955,7 +970,7 @@ class PgpassDetector(SampledDetector):
     trigger_width = 40
     # (and an NTLM line still arriving: its hashes come before the fourth colon the trigger needs)
     zone_re = re.compile(rb"(?m:^)(?:[^:\s#]+:(?:[0-9]+|\*):[^:\s]+:[^:\s]+:[^\s]"
-                         rb"|[^:\s#]+:[0-9]{1,10}:(?=[0-9a-fA-F]{0,32}(?::[0-9a-fA-F]{0,32}(?::{0,3})?)?\Z))")
+                         rb"|[^:\s#]+:[0-9]{1,10}:(?=[0-9a-fA-FX]{0,32}(?::[0-9a-fA-F]{0,32}(?::{0,3})?)?\Z))")
     prefix_type = False
     boundary = False
     max_window = 1024
@@ -1004,8 +1019,8 @@ class PgpassDetector(SampledDetector):
         return [(m.start("s"), m.start("s") + len(password), "pgpass-password", 0)]
 
 
-_NTLM_LINE = re.compile(rb"[^:\s]+:[0-9]{1,10}:([0-9a-fA-F]{32}:[0-9a-fA-F]{32}):::")
-_NTLM_PARTIAL = re.compile(rb"[^:\s]+:[0-9]{1,10}:()[0-9a-fA-F]{0,32}(?::[0-9a-fA-F]{0,32}(?::{0,3})?)?")
+_NTLM_LINE = re.compile(rb"[^:\s]+:[0-9]{1,10}:([0-9a-fA-FX]{32}:[0-9a-fA-F]{32}):(?::|\[)")  # (smbpasswd: `:[U  ]`)
+_NTLM_PARTIAL = re.compile(rb"[^:\s]+:[0-9]{1,10}:()[0-9a-fA-FX]{0,32}(?::[0-9a-fA-F]{0,32}(?::{0,3})?)?")
 _NV_SEP = re.compile(rb"[\"']?[ \t]*[:=][ \t]*")
 _NV_BARE = re.compile(rb"[^\s\"',}\]]*")
 _NV_NAME = re.compile(rb"(?:^|[\s{,\[\-])[\"']?(name|key|parameterkey|parametername|variable|keyname)[\"']?[ \t]*[:=][ \t]*"
@@ -1165,7 +1180,9 @@ class DirectiveSecretDetector(SampledDetector):
                 b"define (", b"checksum/secret", b"#define ",
                 # a secret-named header set by a proxy: nginx `proxy_set_header X-Api-Key …;`, Apache `RequestHeader
                 # set X-API-Key "…"`, HAProxy `http-request set-header X-Api-Key …`, Caddy `header_up X-Api-Key …`
-                b"proxy_set_header ", b"grpc_set_header ", b"requestheader set ", b"set-header ", b"header_up ")
+                b"proxy_set_header ", b"grpc_set_header ", b"requestheader set ", b"set-header ", b"header_up ",
+                # fish `set -x NAME VALUE`, Windows `setx NAME VALUE` (`launchctl setenv` is the `setenv ` above)
+                b"set -x ", b"set -gx ", b"set -ux ", b"setx ")
     prefix_type = False
     boundary = True
     value_class = re.compile(rb"[^\s;\"']*")
@@ -1206,6 +1223,8 @@ class DirectiveSecretDetector(SampledDetector):
             if c == 115 and v[ts : ts + 4] == b"set-":
                 if _HAPROXY_RULE.search(v, ls, ts) is None:  # `http-request set-header …`
                     return None
+            elif c == 115 and v[ts : ts + 7].lower() == b"setenv " and v[max(ls, ts - 10) : ts] == b"launchctl ":
+                pass  # macOS `launchctl setenv NAME VALUE`
             elif c != 101 or _DOCKER_NOP.search(v, ls, ts) is None:  # `docker history`: `/bin/sh -c #(nop)  ENV …`
                 return None
         elif c == 115 and v[ts : ts + 4] == b"set-":

@@ -338,3 +338,25 @@ def test_assignments_of_other_languages_mask_their_value(line: str, secret: str)
 def test_code_that_only_names_a_secret_is_unchanged(line: str) -> None:
     data = line.encode() + b"\n"
     assert mask_every_split(data) == data
+
+
+@pytest.mark.parametrize("line, secret", [
+    # base64 with one `=` of padding is a value, not the next `key=`
+    ("aeg-sas-key: swZQEmgc7rrD4uwdX424F0ziHqiKKfJDWpjrKzK3ywA=", "swZQEmgc7rrD4uwdX424F0ziHqiKKfJDWpjrKzK3ywA="),
+    ('npmAuthIdent: "me:2BpRiJu5EWM9ljJo8390UMT7XI3bUul0jrrMdPrp"', "me:2BpRiJu5EWM9ljJo8390UMT7XI3bUul0jrrMdPrp"),
+    ("BUNDLE_RUBYGEMS__PKG__GITHUB__COM=46qdyMcy0MkotnrEI4XEKxvPImZhPRGwOuJDdyL7",
+     "46qdyMcy0MkotnrEI4XEKxvPImZhPRGwOuJDdyL7"),
+    ("set -x DB_PASSWORD 2S2Hc^liwgmQ98", "2S2Hc^liwgmQ98"),
+    ("setx DB_PASSWORD RBaoV%yz3Fby39", "RBaoV%yz3Fby39"),
+    ("launchctl setenv DB_PASSWORD fABRG%QxTxDh16", "fABRG%QxTxDh16"),
+    ("CREATE USER MAPPING FOR app SERVER remote OPTIONS (user 'app', password 'cXQhL^BrQohG55');", "cXQhL^BrQohG55"),
+])
+def test_more_shapes_of_secret_values_are_masked(line: str, secret: str) -> None:
+    out = mask_every_split(line.encode() + b"\n")
+    assert secret.encode() not in out and b"[MASKED:" in out
+
+
+@pytest.mark.parametrize("line", ["auth: token=", "BUNDLE_PATH=vendor/bundle", "set -x PATH /usr/local/bin $PATH"])
+def test_the_next_key_or_a_setting_is_not_a_value(line: str) -> None:
+    data = line.encode() + b"\n"
+    assert mask_every_split(data) == data
