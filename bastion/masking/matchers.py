@@ -502,6 +502,12 @@ _TYPE_OR_TAG = re.compile(rb"![A-Za-z]|(?:string|number|boolean|any|unknown|Stri
                           rb"(?:[ \t]*\|[ \t]*(?:undefined|null|string))*[;,]?\Z")
 _LONG_OPTION = re.compile(rb"--([A-Za-z0-9][A-Za-z0-9_.\-]{1,62})[ \t]+(?:'([^'\r\n]+)'|\"([^\"\r\n]+)\"|([^\s'\"]+))"
                           rb"(?=[\s;|&)]|\Z)")
+# a table row's first cell up to the key (words before it: `| API Secret |`), then the key, `|`, the value, `|`
+_TABLE_RULE = re.compile(rb"[ \t]*[+|]?[ \t]*:?-{3,}")
+_PIPE_ROW_HEAD = re.compile(rb"[ \t]*\|[ \t]*(?:[A-Za-z][A-Za-z0-9_.\-]{0,30}[ \t]){0,3}")
+_PIPE_ROW = re.compile(rb"([A-Za-z0-9_.\-]{0,64}(?:[ \t][A-Za-z0-9_.\-]{1,30}){0,2})[ \t]*\|[ \t]*([^\s|][^|\r\n]*?)[ \t]*\|[ \t\r]*\Z")
+_PIPE_ROW_PARTIAL = re.compile(rb"[A-Za-z0-9_.\-]{0,64}(?:[ \t][A-Za-z0-9_.\-]{0,30}){0,2}[ \t]*"
+                               rb"(?:\|[ \t]*(?:([^\s|][^|\r\n]*)(?:\|[ \t\r]*)?)?)?")
 _KEYWORD_PAIR = re.compile(rb"([A-Za-z][A-Za-z0-9_.\-]{1,62})[ \t]+(?:'([^'\r\n]+)'|\"([^\"\r\n]+)\"|([^\s'\"]+))"
                            rb"(?=[\s,;})\]]|\Z)")
 _KEYWORD_PARTIAL = re.compile(rb"[A-Za-z0-9_.\-]{0,63}(?:[ \t]+(?:(['\"][^\r\n'\"]*['\"]?|[^\s'\"]+))?)?")
@@ -747,7 +753,7 @@ class KeyValueFamily(Detector):
             m = _SPACED_KEY_TAIL.match(v, ts, min(avail, ts + 160))
             if m is None:
                 # no separator after the key: the shapes that need none, in turn
-                for shape in (self._long_option, self._two_fields, self._announced, self._redis_reply,
+                for shape in (self._long_option, self._pipe_row, self._two_fields, self._announced, self._redis_reply,
                               self._table_column):
                     two = shape(v, ks, ts, avail, final)
                     if two is not None:
@@ -1108,6 +1114,18 @@ class KeyValueFamily(Detector):
             if not final and avail < ks + 1024:
                 return Pending(None)  # the header line is still arriving: nothing after it yet
             return None
+        if sep == b"|":
+            # a header row has a rule under it (psql `---+---`, Markdown `|---|`) or a border over it (MySQL
+            # `+---+`): `| secret_name | db-credentials |` in a field / value table is a row, not a header
+            pe, lo = ls - 1, max(0, ks - 1000)  # (within what the masker keeps before a live hit)
+            pb = v.rfind(b"\n", lo, pe) if pe > lo else -1
+            prev = v[pb + 1 : pe] if pb >= 0 or (lo == 0 and pe > 0) else b""
+            ne = v.find(b"\n", le + 1, min(avail, le + 1025))
+            nxt = v[le + 1 : ne if ne >= 0 else min(avail, le + 1025)]
+            if _TABLE_RULE.match(prev) is None and _TABLE_RULE.match(nxt) is None:
+                if ne < 0 and not final and len(nxt) < 4:
+                    return Pending(None)  # the line under it is still arriving
+                return None
         cells = _table_cells(v, ls, le, sep)
         if cells is None or len(cells) < 2:
             return None
@@ -1183,6 +1201,35 @@ class KeyValueFamily(Detector):
         for r in rules:
             if r.value_ok(value, g != 4):
                 return [(m.start(g), m.end(g), r.id, 0)]
+        return None
+
+    def _pipe_row(self, v: bytes, ks: int, ts: int, avail: int, final: bool):
+        """`| Password | FRoQ… |`, `| API Secret | w3Vo… |`: a row of a two-column field / value table (OpenStack,
+        Confluent and other CLIs print credentials so). The field is the first cell; the value, the second."""
+        if v[ks - 1 : ks] not in (b" ", b"\t", b"|"):
+            return None
+        ls = _line_head(v, ks)
+        if ls < 0 or _PIPE_ROW_HEAD.fullmatch(v, ls, ks) is None:
+            return None
+        lim = min(avail, ks + 1024)
+        nl = v.find(b"\n", ks, lim)
+        if nl < 0:
+            if not final and lim == avail:
+                p = _PIPE_ROW_PARTIAL.fullmatch(v, ks, avail)
+                return None if p is None else Pending(p.start(1) if p.start(1) >= 0 else None)
+            nl = lim if final else -1
+            if nl < 0:
+                return None
+        m = _PIPE_ROW.match(v, ks, nl)
+        if m is None:
+            return None
+        rules, _simple = self._rules_for(v[ls:m.end(1)].strip(b" \t|"))
+        value = m.group(2)
+        if not rules or len(value) < 6 or not not_placeholder(value) or not _has_digit_or_symbol(value):
+            return None
+        for r in rules:
+            if r.value_ok(value, True):
+                return [(m.start(2), m.end(2), r.id, 0)]
         return None
 
     def _two_fields(self, v: bytes, ks: int, ts: int, avail: int, final: bool):

@@ -360,3 +360,19 @@ def test_more_shapes_of_secret_values_are_masked(line: str, secret: str) -> None
 def test_the_next_key_or_a_setting_is_not_a_value(line: str) -> None:
     data = line.encode() + b"\n"
     assert mask_every_split(data) == data
+
+
+@pytest.mark.parametrize("table, secret", [
+    ("+------------+------------------+\n| API Key    | L2KFWINAZLYB97Y4 |\n| API Secret | w3VoX+9G7DtT2rpB/XOtG6 |\n",
+     "w3VoX+9G7DtT2rpB/XOtG6"),
+    ("| Field      | Value                            |\n| id         | b8394f6eb2f389f30ee028c123f26b56 |\n"
+     "| secret     | WEMsQKrdTeTA9chrNoOojKllWXvKFpRA |\n", "WEMsQKrdTeTA9chrNoOojKllWXvKFpRA"),
+])
+def test_a_field_value_table_row_masks_a_secret_field(table: str, secret: str) -> None:
+    out = mask_every_split(table.encode())
+    assert secret.encode() not in out
+
+
+def test_a_field_value_row_is_not_taken_for_a_table_header() -> None:
+    data = b"| secret_name | db-credentials |\n| password_policy | strict |\n| token | expired |\n"
+    assert mask_every_split(data) == data
