@@ -704,6 +704,12 @@ TOKEN_DETECTORS += [
          ['"github-oauth"'], rb'"github-oauth"\s*:\s*\{\s*"[^"\n]{1,100}"\s*:\s*"(?P<s>[A-Za-z0-9_]{20,255})"',
          fake(HEX, 40, "composer"), ctx='{{\n  "github-oauth": {{\n    "github.com": "{s}"\n  }}\n}}', boundary=False,
          cont=rb'[^}]', max_len=600),
+    _tok("minisign-secret-key", "minisign / signify secret keys (the base64 line after `untrusted comment: … secret key`)",
+         ["untrusted comment:"],
+         rb"untrusted comment:[^\r\n]*secret key[ \t]*\r?\n(?P<s>[A-Za-z0-9+/]{40,}={0,2})", fake(B64, 140, "minisign"),
+         ctx="untrusted comment: minisign encrypted secret key\n{s}", boundary=False,
+         cont=rb"(?:untrusted comment:[^\r\n]*\r?\n)?[A-Za-z0-9+/=]", max_len=600,
+         negs=["untrusted comment: minisign public key 1234\nRWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3"]),
     _tok("chat-webhook-url", "Chat and automation webhook URL secrets (Mattermost, Zapier, IFTTT, Feishu / Lark, "
          "WeCom, DingTalk)", ["/hooks/", "/with/key/", "/open-apis/bot/v2/hook/", "/cgi-bin/webhook/send?key="],
          rb"(?:/hooks/(?:catch/[0-9]+/)?|/with/key/|/open-apis/bot/v2/hook/|/cgi-bin/webhook/send\?key=)"

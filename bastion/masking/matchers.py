@@ -503,6 +503,8 @@ _TYPE_OR_TAG = re.compile(rb"![A-Za-z]|(?:string|number|boolean|any|unknown|Stri
 _LONG_OPTION = re.compile(rb"--([A-Za-z0-9][A-Za-z0-9_.\-]{1,62})[ \t]+(?:'([^'\r\n]+)'|\"([^\"\r\n]+)\"|([^\s'\"]+))"
                           rb"(?=[\s;|&)]|\Z)")
 # a table row's first cell up to the key (words before it: `| API Secret |`), then the key, `|`, the value, `|`
+_PHP_DUMPED = re.compile(rb"[ \t]*string\([0-9]{1,6}\)[ \t]*\"([^\"\r\n]*)\"")
+_PHP_DUMPED_PARTIAL = re.compile(rb"[ \t]*(?:s(?:t(?:r(?:i(?:n(?:g(?:\([0-9]{0,6}(?:\)[ \t]*(?:\"[^\"\r\n]*)?)?)?)?)?)?)?)?)?")
 _TABLE_RULE = re.compile(rb"[ \t]*[+|]?[ \t]*:?-{3,}")
 _PIPE_ROW_HEAD = re.compile(rb"[ \t]*\|[ \t]*(?:[A-Za-z][A-Za-z0-9_.\-]{0,30}[ \t]){0,3}")
 _PIPE_ROW = re.compile(rb"([A-Za-z0-9_.\-]{0,64}(?:[ \t][A-Za-z0-9_.\-]{1,30}){0,2})[ \t]*\|[ \t]*([^\s|][^|\r\n]*?)[ \t]*\|[ \t\r]*\Z")
@@ -809,6 +811,17 @@ class KeyValueFamily(Detector):
             w = avail
         else:
             return Pending(vs)
+        if sep == b"=>" and nl >= 0 and not v[vs:w].strip():
+            # PHP `var_dump`: `["password"]=>` then `  string(14) "…"` on the next line
+            pm = _PHP_DUMPED.match(v, w + 1, min(avail, w + 1 + 1024))
+            if pm is not None:
+                value = pm.group(1)
+                for r in rules:
+                    if len(value) >= 3 and not_placeholder(value) and r.value_ok(value, True):
+                        return [(pm.start(1), pm.end(1), r.id, 0)], skip
+                return None, skip
+            if not final and avail < w + 1 + 1024 and _PHP_DUMPED_PARTIAL.fullmatch(v, w + 1, avail):
+                return Pending(w + 1)
         quote = m.group(4)
         if quote and quoted_key and not m.group(2) and quote == v[ks - 1 : ks] and (sep == b":" or vs == w or
                                                                                     v[vs : vs + 1] in b" \t"):

@@ -350,6 +350,8 @@ def test_code_that_only_names_a_secret_is_unchanged(line: str) -> None:
     ("setx DB_PASSWORD RBaoV%yz3Fby39", "RBaoV%yz3Fby39"),
     ("launchctl setenv DB_PASSWORD fABRG%QxTxDh16", "fABRG%QxTxDh16"),
     ("CREATE USER MAPPING FOR app SERVER remote OPTIONS (user 'app', password 'cXQhL^BrQohG55');", "cXQhL^BrQohG55"),
+    ('array(2) {\n  ["user"]=>\n  string(3) "app"\n  ["password"]=>\n  string(14) "ovMd1#e8MnIC95"\n}',
+     "ovMd1#e8MnIC95"),  # PHP var_dump
 ])
 def test_more_shapes_of_secret_values_are_masked(line: str, secret: str) -> None:
     out = mask_every_split(line.encode() + b"\n")
