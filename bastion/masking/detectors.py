@@ -462,6 +462,7 @@ def _prefixed(id: str, desc: str, prefixes: list[str], body: bytes, sample_body:
     token = prefixes[0] + sample_body
     return TokenDetector(
         id, desc, [p.lower() for p in prefixes], b"(?:" + alts + b")" + body + rb"(?![A-Za-z0-9_\-])",
+        exact=tuple(prefixes),  # the pattern is case-sensitive: so is its trigger
         keep=min(len(p) for p in prefixes), cont=cont,
         viable=b"(?:" + alts + b")" + cont + b"*", max_len=512, flags=flags, validate=validate,
         # the samples' secret is the part after the prefix: the prefix is public (and may be in the label)

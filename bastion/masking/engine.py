@@ -158,7 +158,7 @@ def _hold_of(result: object, q: int) -> int | None:
 
 
 def build_engine(
-    detectors: list[Detector], scanner_factory: Callable[[list[bytes], list[bytes]], TriggerScanner] = make_scanner
+    detectors: list[Detector], scanner_factory: Callable[..., TriggerScanner] = make_scanner
 ) -> Engine:
     lit_map: dict[bytes, list[Detector]] = {}
     regex_dets: list[tuple[Detector, re.Pattern[bytes]]] = []
@@ -187,7 +187,14 @@ def build_engine(
                 dets.append(kv)
                 dets.sort(key=lambda d: prio[id(d)])
     literals = sorted(lit_map, key=lambda x: (-len(x), x))
-    scanner = scanner_factory(literals, [det.trigger_re for det, _ in regex_dets])  # type: ignore[misc]
+    # A literal matches in one case only when every detector it triggers says so (`eyJ`, `fnA`): a base64 or hex
+    # stream holds each three-letter head in some case every few KiB, and each hit costs a Python call.
+    exact: dict[bytes, bytes] = {}
+    for lit, dets in lit_map.items():
+        cases = {getattr(d, "exact_literals", {}).get(lit) for d in dets}
+        if len(cases) == 1 and None not in cases:
+            exact[lit] = cases.pop()  # type: ignore[assignment]
+    scanner = scanner_factory(literals, [det.trigger_re for det, _ in regex_dets], exact)  # type: ignore[misc]
     first2: dict[bytes, list[bytes]] = {}
     for lit in literals:
         first2.setdefault(lit[:2], []).append(lit)

@@ -195,6 +195,9 @@ class Detector:
     max_window = 256
     # How far before the unstable zone a candidate start may lie (a trigger found after the start, Discord's)
     zone_lookback = 0
+    # lower-case literal -> the one case it matches in (a token head with a fixed case: `eyJ`, `fnA`); the
+    # others match in any ASCII case
+    exact_literals: dict[bytes, bytes] = {}
     # True if a hit inside the key of a `KEY=value` line (`_ENV_LINE`: an identifier run, `=`, a value with no
     # whitespace, then a newline) can never give this detector a span: the masker then skips it there.
     none_in_env_key = False
@@ -208,6 +211,21 @@ class Detector:
 
     def enabled(self, ids: frozenset[str]) -> "Detector | None":
         return self if self.ids[0] in ids else None
+
+
+def _exact_in(pattern: bytes, literals: tuple[bytes, ...]) -> dict[bytes, bytes]:
+    """The case each literal is spelled in by a case-sensitive pattern, for literals it spells in one case only
+    (`eyj` -> `eyJ`, `akia` -> `AKIA`). Only plain words are looked for; anything else stays caseless."""
+    if b"(?i" in pattern:
+        return {}
+    out = {}
+    for lit in literals:
+        if not lit.replace(b"_", b"").isalnum():
+            continue
+        found = {m.group(0) for m in re.finditer(re.escape(lit), pattern, re.IGNORECASE)}
+        if len(found) == 1:
+            out[lit] = found.pop()
+    return out
 
 
 class TokenDetector(Detector):
@@ -231,6 +249,7 @@ class TokenDetector(Detector):
         zone_re: bytes | None = None,
         idle_head: bytes | None = None,
         flags: int = 0,
+        exact: tuple[str, ...] = (),
         positives: list[tuple[str, str]] = (),  # type: ignore[assignment]
         negatives: list[str] = (),  # type: ignore[assignment]
     ) -> None:
@@ -238,6 +257,9 @@ class TokenDetector(Detector):
         self.id = id
         self.description = description
         self.literals = tuple(x.lower().encode() for x in literals)
+        # `exact`: the literals as the (case-sensitive) pattern spells them; found in the pattern when not given
+        self.exact_literals = {} if flags & re.IGNORECASE else (
+            {x.lower().encode(): x.encode() for x in exact} if exact else _exact_in(pattern, self.literals))
         self.boundary = boundary
         lb = rb"(?<![A-Za-z0-9])" if boundary else b""
         self.regex = re.compile(lb + pattern, flags)

@@ -81,14 +81,17 @@ class TriggerScanner:
 
     engine_name = "re2"
 
-    def __init__(self, literals: list[bytes], regexes: list[bytes]) -> None:
+    def __init__(self, literals: list[bytes], regexes: list[bytes], exact: dict[bytes, bytes] | None = None) -> None:
         # INVARIANT: longest first, then bytewise: the order the RE2 alternation tries them in, and the
-        # index each hit carries
+        # index each hit carries. Literals are lower case; `exact` maps some to the one case they match in
+        # (`eyJ`, `fnA`: a vendor's token head), the others match in any ASCII case.
         self.literals = sorted(set(literals), key=lambda x: (-len(x), x))
         self.lengths = [len(x) for x in self.literals]
         self.regexes = list(regexes)
+        self.exact = {k: v for k, v in (exact or {}).items() if k in set(self.literals)}
         self._index = {x: i for i, x in enumerate(self.literals)}
-        alternation = b"|".join(_ascii_caseless(x) for x in self.literals)
+        alternation = b"|".join(_hs_literal(self.exact[x]) if x in self.exact else _ascii_caseless(x)
+                                for x in self.literals)
         self._lit_chain = _Re2Chain(alternation, latin1=True) if self.literals else None
         self._rx_chain = _Re2Chain(b"|".join(b"(?:" + r + b")" for r in self.regexes)) if self.regexes else None
 
@@ -116,17 +119,17 @@ class HyperscanScanner(TriggerScanner):
 
     engine_name = "hyperscan"
 
-    def __init__(self, literals: list[bytes], regexes: list[bytes]) -> None:
-        super().__init__(literals, regexes)
+    def __init__(self, literals: list[bytes], regexes: list[bytes], exact: dict[bytes, bytes] | None = None) -> None:
+        super().__init__(literals, regexes, exact)
         hs = _hs
         self._lit_db = None
         if self.literals:
             db = hs.Database(mode=hs.HS_MODE_BLOCK)
             db.compile(
-                expressions=[_hs_literal(x) for x in self.literals],
+                expressions=[_hs_literal(self.exact.get(x, x)) for x in self.literals],
                 ids=list(range(len(self.literals))),
                 elements=len(self.literals),
-                flags=hs.HS_FLAG_CASELESS,
+                flags=[0 if x in self.exact else hs.HS_FLAG_CASELESS for x in self.literals],
             )
             self._lit_db = db
         n = len(self.lengths)
@@ -185,10 +188,10 @@ def _hs_literal(lit: bytes) -> bytes:
     return b"".join(b"\\x%02x" % c for c in lit)
 
 
-def make_scanner(literals: list[bytes], regexes: list[bytes]) -> TriggerScanner:
+def make_scanner(literals: list[bytes], regexes: list[bytes], exact: dict[bytes, bytes] | None = None) -> TriggerScanner:
     """The fastest scanner available here (`BASTION_SCANNER=re2` forces the portable one)."""
     choice = os.environ.get("BASTION_SCANNER", "").lower()
-    factory: Callable[[list[bytes], list[bytes]], TriggerScanner] = TriggerScanner
+    factory: Callable[..., TriggerScanner] = TriggerScanner
     if _hs is not None and choice != "re2":
         factory = HyperscanScanner
-    return factory(literals, regexes)
+    return factory(literals, regexes, exact)

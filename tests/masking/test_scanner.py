@@ -18,7 +18,8 @@ needs_hyperscan = pytest.mark.skipif(scanner_mod._hs is None, reason="hyperscan 
 ENGINE = compile_engine(MaskingProfile())
 LITERALS = list(ENGINE.lit_map)
 REGEXES = [d.trigger_re for d, _ in ENGINE.regex_dets]
-WORDS = LITERALS + [b"4111 1111 1111 1111", b".abcdef.", b"SK0123abcd", b"db:5432:app:u:p"]
+EXACT = dict(ENGINE.scanner.exact)  # the literals that match in one case only (`eyJ`, `AKIA`)
+WORDS = LITERALS + list(EXACT.values()) + [b"4111 1111 1111 1111", b".abcdef.", b"SK0123abcd", b"db:5432:app:u:p"]
 
 
 def _text(draw_words: list[bytes], fillers: list[bytes], upper: list[bool]) -> bytes:
@@ -41,7 +42,7 @@ texts = st.builds(
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=texts, pos=st.integers(0, 40), cut=st.integers(0, 80))
 def test_hyperscan_and_re2_give_the_same_hits(text: bytes, pos: int, cut: int) -> None:
-    re2_scan, hs_scan = TriggerScanner(LITERALS, REGEXES), HyperscanScanner(LITERALS, REGEXES)
+    re2_scan, hs_scan = TriggerScanner(LITERALS, REGEXES, EXACT), HyperscanScanner(LITERALS, REGEXES, EXACT)
     end = len(text)
     stop = max(0, end - cut)
     assert hs_scan.literal_hits(text, pos, end, stop) == re2_scan.literal_hits(text, pos, end, stop)
@@ -100,3 +101,10 @@ def test_the_engines_agree_on_non_ascii_and_binary_triggers(text: bytes) -> None
     hits = a.literal_hits(text, 0, len(text), len(text))
     assert b.literal_hits(text, 0, len(text), len(text)) == hits
     assert all(text[s:e].lower() == a.literals[i] for s, e, i in hits)
+
+
+def test_a_literal_with_one_case_matches_only_in_that_case() -> None:
+    for scan in (TriggerScanner([b"eyj", b"pass"], [], {b"eyj": b"eyJ"}),
+                 *((HyperscanScanner([b"eyj", b"pass"], [], {b"eyj": b"eyJ"}),) if scanner_mod._hs else ())):
+        text = b"eyJ EYJ eyj PASS pass"
+        assert [text[s:e] for s, e, _i in scan.literal_hits(text, 0, len(text), len(text))] == [b"eyJ", b"PASS", b"pass"]
