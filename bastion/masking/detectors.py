@@ -242,7 +242,8 @@ TOKEN_DETECTORS: list[Detector] = [
          validate=lambda s: sum(c in b"0123456789" for c in s) >= 2 and sum(c > 57 for c in s) >= 2,
          trigger_re=rb"\b[a-z0-9]{6}\.[a-z0-9]{16}", trigger_width=23,
          zone_re=rb"(?<![A-Za-z0-9_.\-])[a-z0-9]{6}\.(?=[a-z0-9]{0,16}(?:\Z|[^A-Za-z0-9_.\-]))",
-         idle_head=rb"[a-z0-9]{6}\.[a-z0-9]{16}",
+         # (an idle release masks once 4 characters with a digit follow the dot: `config.yaml` typed is not one)
+         idle_head=rb"[a-z0-9]{6}\.(?=[a-z0-9]{0,3}[0-9])[a-z0-9]{4}",
          negs=["github.com", "config.applicationname", "abc123.0123456789abcdef.example.com",
                "backup.tar.gz", "see README.md", "node-1.cluster1234567890ab"]),
     _tok("npm-token", "npm access token (npm_)", ["npm_"], rb"npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])",
@@ -749,7 +750,7 @@ CONTEXT_DETECTORS: list[Detector] = [
         # `https://<PAT>@dev.azure.com/org/…` (Azure DevOps), `https://<40 hex>@github.com/…` (legacy GitHub tokens):
         # a token alone as the user-info, no `user:` before it
         "token-in-url", "A token alone as a URL's user-info (https://<token>@host/…)", ["://"],
-        rb"://(?P<s>[A-Za-z0-9_\-]{20,256})@(?=[A-Za-z0-9][A-Za-z0-9\-]*[.:/])", max_len=300,
+        rb"://(?P<s>[A-Za-z0-9_\-]{20,256})@(?=\Z|[A-Za-z0-9][A-Za-z0-9\-]*(?:[.:/]|\Z))", max_len=300,
         hold=_userinfo_token_hold, validate=lambda s: not_placeholder(s) and _letters_and_digits(s),
         value_class=rb"[A-Za-z0-9_\-]",
         positives=[(f"git clone https://{_AZDO_PAT}@dev.azure.com/org/proj/_git/repo", _AZDO_PAT),

@@ -617,7 +617,7 @@ _XML_ATTRS = re.compile(rb"""(?:[ \t]+[A-Za-z_:][\w.\-:]*[ \t]*=[ \t]*(?:"[^"<>\
 _XML_ATTR_OPEN = re.compile(rb"""["'][ \t]+value[ \t]*=[ \t]*["']""")
 
 
-_XML_VALUE_CHILD = re.compile(rb"\s*(?:<Value>([^<\r\n]*)</Value>|<!\[CDATA\[((?:[^\]\r\n]|\](?!\]>))*)\]\]>)")
+_XML_VALUE_CHILD = re.compile(rb"\s*(?:<Value>([^<\r\n]*)<(?=/|\Z)|<!\[CDATA\[((?:[^\]\r\n]|\](?!\]>))*)\]\]>)")
 _XML_VALUE_CHILD_PARTIAL = re.compile(rb"\s*(?:<(?:V(?:a(?:l(?:u(?:e(?:>([^<\r\n]*)(?:<(?:/(?:V(?:a(?:l(?:u(?:e)?)?)?)?)?)?)?)?)?)?)?)?)?)?")
 
 

@@ -436,11 +436,14 @@ class StreamMasker:
                 if v[i : i + len(lit)].lower() == lit:
                     cands.extend((i, i + len(lit), d) for d in eng.lit_map[lit])
         zr = max(0, avail - eng.t_max + 1, view.to_view(self._scan_rx))
+        line = eng.open_line(v, avail)
         for det, _rx in eng.regex_dets:
             if det.zone_re is not None:
                 head = det.idle_head
-                cands.extend((m.start(), m.start(), det)
-                             for m in det.zone_re.finditer(v, max(0, zr - det.zone_lookback), avail)
+                lo = max(0, zr - det.zone_lookback)
+                if line is not None and line < lo and id(det) in eng.line_anchored:
+                    lo = line  # a long line-anchored candidate (an NTLM or pgpass line) began before the zone
+                cands.extend((m.start(), m.start(), det) for m in det.zone_re.finditer(v, lo, avail)
                              if head is None or head.search(v, m.start(), avail))
         pem: tuple[int, PemOpen] | None = None
         for ts, te, det in cands:

@@ -507,3 +507,19 @@ def test_a_host_name_typed_after_https_is_echoed_but_a_token_user_info_is_masked
     line = f"git clone https://{token}@dev.azure.com/org/p/_git/r".encode()  # no newline: EOF ends it
     for cut in range(1, len(line)):
         assert mask_chunks(split_at(line, [cut])) == line.replace(token.encode(), b"[MASKED:token-in-url]")
+
+
+@pytest.mark.parametrize("text, secret", [
+    ("origin\thttps://8a88d6a857e51036e9220208b5bb22825cfd082e@github.com/o/r.git (fetch)\n",
+     "8a88d6a857e51036e9220208b5bb22825cfd082e"),
+    ("Administrator:500:aad3b435b51404eeaad3b435b51404ee:4e267c372e5f2a6c4019d2f6e4e5825b:::\n",
+     "4e267c372e5f2a6c4019d2f6e4e5825b"),
+    ("<AdministratorPassword>\n  <Value>Tr0ub4dor&3-bI89mB</Value>\n", "Tr0ub4dor&3-bI89mB"),
+    ("k8x2m4.wu5hfp9siuqtu29z\n", "fp9siuqtu29z"),
+])
+def test_one_idle_release_anywhere_leaks_no_secret(text: str, secret: str) -> None:
+    data = text.encode()
+    for k in range(1, len(data)):
+        m = StreamMasker(MaskingProfile())
+        out = m.feed(data[:k]) + m.release_idle() + m.feed(data[k:]) + m.finish()
+        assert secret.encode() not in out, k
