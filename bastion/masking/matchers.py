@@ -401,8 +401,9 @@ _ANNOTATION = re.compile(
 _BLOCK_SCALAR = re.compile(rb"[|>][-+]?[1-9]?[-+]?")
 _KEY_WS = re.compile(rb"[A-Za-z0-9_.\-]{0,64}?(?=[ \t])()[ \t]+")
 # A label of words ending in a secret noun: `API key: …`, `Private key: 0x…`, `Secret Access Key = …`
+# (`AWS Secret Access Key [None]: …`, `[****************kzf0]: …`: `aws configure` shows the current value first)
 _SPACED_KEY_TAIL = re.compile(rb"([A-Za-z0-9_.\-]{0,64}(?: [A-Za-z]{2,16})? (?i:key|token|secret|password|passphrase))"
-                              rb"()[ \t]*(=|:)[ \t]*(\"?)")
+                              rb"()(?:[ \t]*\[[^\]\r\n]{0,40}\])?[ \t]*(=|:)[ \t]*(\"?)")
 _ANNOUNCE = re.compile(rb"(?i:password|passphrase)[ \t]+(?i:is|was|for|to)\b")
 _ANNOUNCE_PARTIAL = re.compile(rb"(?i:password|passphrase)[ \t]+[A-Za-z]{0,2}")
 # After `password is|was|for|to`: up to a separator (`is`, `is :`, `: ` with a blank, ` = `) and one word
@@ -539,7 +540,7 @@ _LONG_OPTION_PARTIAL = re.compile(rb"--[A-Za-z0-9_.\-]{0,63}(?:[ \t]+(?:(['\"][^
 _OPTION_VALUE_MARKS = frozenset(b"0123456789_+/=.~:!@#$%^&*")  # what a generated value has that a word has not
 _INNER_BLANK = re.compile(rb"[ \t]+[^ \t\r\n]")
 _LABEL_PATH = re.compile(rb"(?:~|\.{1,2})?/[A-Za-z0-9_.\-]+(?:/[A-Za-z0-9_.\-]*)*")
-_SPACED_KEY_PARTIAL = re.compile(rb"[A-Za-z0-9_.\-]{0,64}(?: [A-Za-z]{0,16}){1,2}[ \t]*[=:]?")
+_SPACED_KEY_PARTIAL = re.compile(rb"[A-Za-z0-9_.\-]{0,64}(?: [A-Za-z]{0,16}){1,2}(?:[ \t]*\[[^\]\r\n]{0,40}\]?)?[ \t]*[=:]?")
 _KEY_TAIL_PARTIAL = re.compile(rb"[A-Za-z0-9_.\-]{0,64}\\?[\"']?[\]}]?[ \t]*(?:[?+]|\|\|?)?[=:]?")
 _CAMEL = re.compile(rb"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 _UNQUOTED = re.compile(rb"[^\s\"'`,;&<>()\[\]{}]+")
@@ -864,6 +865,14 @@ class KeyValueFamily(Detector):
                 if cut >= 0:
                     line = line[:cut]
                 line = line.rstrip(b" \t\r")
+                if b" " in line or b"\t" in line:
+                    # `SECRET_KEY=q7Zx… note: rotated`, `API_KEY=sk-… python agent.py`: a generated first word is
+                    # the value (an unquoted shell value ends at a blank; after it comes a remark or a command)
+                    first = line.split(None, 1)[0]
+                    rest = line[len(first):]
+                    if len(first) >= 8 and _generated_word(first) and (
+                            sep != b":" or b":" in rest or b"(" in rest or b"=" in rest):
+                        line = first
                 s, t = vs, vs + len(line)
                 if sep == b":" and _BLOCK_SCALAR.fullmatch(line):
                     return self._block_value(v, ks, w, avail, final, rules), skip

@@ -202,7 +202,7 @@ class CliPasswordDetector(SampledDetector):
         b"rabbitmqctl": re.compile(rb"[ \t]+(?:add_user|change_password)[ \t]+\S+[ \t]+['\"]?(?P<s>[^\s'\"]+)"),
         # `htpasswd -b[c] FILE USER PASSWORD`, `htpasswd -nb USER PASSWORD` (the password on the command line)
         b"htpasswd": re.compile(rb"(?:[ \t]+-[a-zA-Z]+)*?[ \t]+-[A-Za-z]*b[A-Za-z]*(?:[ \t]+-[a-zA-Z]+)*"
-                                rb"(?:[ \t]+(?![\-])\S+){1,2}?[ \t]+['\"]?(?P<s>[^\s'\"\-][^\s'\"]*)['\"]?[ \t]*(?:$|[|;&>])",
+                                rb"(?:[ \t]+(?![\-])\S+){1,2}?[ \t]+['\"]?(?P<s>[^\s'\"\-][^\s'\"]*)['\"]?[ \t\r]*(?:$|[|;&>])",
                                 re.MULTILINE),
         # `smbclient //srv/share -U user%password`
         b"smbclient": re.compile(rb"[^\n]*?[ \t](?:-U[ \t]*|--user[ \t=]+)['\"]?[^\s%'\"]+%(?P<s>[^\s'\"]+)"),

@@ -378,3 +378,15 @@ def test_a_field_value_table_row_masks_a_secret_field(table: str, secret: str) -
 def test_a_field_value_row_is_not_taken_for_a_table_header() -> None:
     data = b"| secret_name | db-credentials |\n| password_policy | strict |\n| token | expired |\n"
     assert mask_every_split(data) == data
+
+
+@pytest.mark.parametrize("line, secret, kept", [
+    ("SECRET_KEY=q7Zx2Lm9Kd8sPq3vWx note: rotated", "q7Zx2Lm9Kd8sPq3vWx", "note: rotated"),
+    ("ANTHROPIC_API_KEY=q7Zx2Lm9Kd8sPq3vWx python agent.py", "q7Zx2Lm9Kd8sPq3vWx", "python agent.py"),
+    ("AWS Secret Access Key [None]: oW3+R3EpCYMgrQ5GvKfWA9Ykh4wpzTopbS7kzf0A", "oW3+R3EpCYMgrQ5GvKfWA9Ykh4wpzTopbS7kzf0A",
+     "[None]: "),
+    ("htpasswd -b .htpasswd admin Tr0ub4dor3xKq\r", "Tr0ub4dor3xKq", "admin "),
+])
+def test_the_value_alone_is_masked_and_what_follows_it_stays(line: str, secret: str, kept: str) -> None:
+    out = mask_every_split(line.encode() + b"\n")
+    assert secret.encode() not in out and kept.encode() in out
