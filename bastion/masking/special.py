@@ -95,7 +95,14 @@ class CardDetector(SampledDetector):
         elif final:
             w = avail
         else:
-            return Pending(ts)
+            # still arriving: held only if a card could still start in it (`2024-05-0` typed is a date: its
+            # second group has two digits, no card's has)
+            c = ts
+            while c < avail:
+                if 50 <= v[c] <= 54 and (c == ts or v[c - 1] in b" -") and _CARD_PREFIX.fullmatch(v, c, avail):
+                    return Pending(ts)
+                c += 1
+            w = avail  # no card can still start in it: what it holds already is final
         out: list[Span] = []
         c = ts
         while c < e:
@@ -118,6 +125,9 @@ class CardDetector(SampledDetector):
         return out
 
 
+# what has arrived of a card number: digits, or 4-4-4-(1-7) / 4-6-5 groups with one kind of separator
+_CARD_PREFIX = re.compile(rb"[0-9]{1,19}|[0-9]{4}([ \-])(?:[0-9]{0,4}|[0-9]{4}\1(?:[0-9]{0,4}|[0-9]{4}\1[0-9]{0,7})"
+                          rb"|[0-9]{5,6}(?:\1[0-9]{0,5})?)")
 _REGISTRY_LOGIN = re.compile(rb"\b(?:docker|podman|nerdctl|buildah|skopeo|oras|crane|regctl)(?:\s+registry)?\s+\Z")
 
 
