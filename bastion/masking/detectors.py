@@ -457,7 +457,8 @@ TOKEN_DETECTORS: list[Detector] = [
 
 
 def _prefixed(id: str, desc: str, prefixes: list[str], body: bytes, sample_body: str, *, flags: int = 0,
-              negs: tuple[str, ...] = (), validate=None, cont: bytes = rb"[A-Za-z0-9_\-.=+/]") -> TokenDetector:
+              negs: tuple[str, ...] = (), validate=None, cont: bytes = rb"[A-Za-z0-9_\-.=+/]",
+              viable: bytes | None = None) -> TokenDetector:
     """A token that is a fixed prefix and a body of a known shape (the common case of vendor tokens)."""
     alts = b"|".join(re.escape(p.encode()) for p in prefixes)
     token = prefixes[0] + sample_body
@@ -465,7 +466,7 @@ def _prefixed(id: str, desc: str, prefixes: list[str], body: bytes, sample_body:
         id, desc, [p.lower() for p in prefixes], b"(?:" + alts + b")" + body + rb"(?![A-Za-z0-9_\-])",
         exact=tuple(prefixes),  # the pattern is case-sensitive: so is its trigger
         keep=min(len(p) for p in prefixes), cont=cont,
-        viable=b"(?:" + alts + b")" + cont + b"*", max_len=512, flags=flags, validate=validate,
+        viable=b"(?:" + alts + b")" + (viable or cont + b"*"), max_len=512, flags=flags, validate=validate,
         # the samples' secret is the part after the prefix: the prefix is public (and may be in the label)
         positives=[(f"token: {token}", sample_body), (token, sample_body)], negatives=list(negs))
 
@@ -634,7 +635,8 @@ TOKEN_DETECTORS += [
               "34792597_" + fake(UPPER_DIGITS, 32, "clickup")),
     _prefixed("launchdarkly-key", "LaunchDarkly SDK, mobile and API access keys (sdk-, mob-, api- + UUID)",
               ["sdk-", "mob-", "api-"], rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", _uuid("ld-sdk"),
-              cont=rb"[A-Za-z0-9\-]"),
+              cont=rb"[A-Za-z0-9\-]",
+              viable=rb"[0-9a-f]{0,8}(?:-[0-9a-f]{0,4}(?:-[0-9a-f]{0,4}(?:-[0-9a-f]{0,4}(?:-[0-9a-f]{0,12})?)?)?)?"),
     _prefixed("bitbucket-dc-token", "Bitbucket Data Center HTTP access token (BBDC-)", ["BBDC-"], rb"[A-Za-z0-9+/]{40,50}",
               fake(B64, 44, "bbdc")),
     _prefixed("youtrack-token", "YouTrack permanent token (perm:)", ["perm:"],
@@ -723,9 +725,16 @@ TOKEN_DETECTORS += [
 
 
 def _url_hold(v: bytes, ts: int, te: int, avail: int) -> int | None:
-    """While a URL arrives, only what follows `user:` in its authority could be a password."""
-    m = re.compile(rb"[^\s:/@?#]{0,128}:").match(v, te, avail)
-    return m.end() if m else None
+    """While a URL arrives, only what follows `user:` in its authority could be a password (not a port and a
+    path: `host:8080/…`)."""
+    m = _URL_USER.match(v, te, avail)
+    if m is None or _PORT_PATH.match(v, m.end(), avail):
+        return None
+    return m.end()
+
+
+_URL_USER = re.compile(rb"[^\s:/@?#]{0,128}:")
+_PORT_PATH = re.compile(rb"[0-9]*[/?#]")
 
 
 _USERINFO_TOKEN_SO_FAR = re.compile(rb"[A-Za-z0-9_\-]{0,256}(?:\Z|@)")
@@ -1639,8 +1648,14 @@ BUILTIN: list[Detector] = [PEM, OPENVPN, PEM_BASE64, KEYTAB, PUTTY, JWK, *TOKEN_
                            NAME_VALUE, CARDS, PGPASS, KEY_TEXT, RSA_XML]
 for _d in BUILTIN:
     # heads that ordinary text has too: a few letters typed after them are a word (`https://example…`)
-    if _d.ids[0] in ("sentry-dsn-key", "harness-token", "url-signature", "azure-sas-token"):
+    if _d.ids[0] in ("harness-token", "url-signature", "azure-sas-token"):
         _d.idle_min_body = 4
+    if _d.ids[0] == "sentry-dsn-key":
+        _d.idle_show_below = 8  # hex: `http://10.0.0.5`, `http://face…` typed are hosts until they are not hex
+    if _d.ids[0] == "password-in-url":
+        _d.idle_show_digits = 5  # a port being typed after `host:`
+    if _d.ids[0] == "launchdarkly-key":
+        _d.idle_show_below = 14  # `api-7d9f8b6c5-x2k4p` (a pod name) typed: a key needs a whole UUID
     if _d.ids[0] == "token-in-url":
         _d.idle_show_below = 20  # a host name being typed after `https://`; such a token is 20 or more
     # heads that file and directory names have too (`live_config.yml`, `pa-files`, `st.louis`, `.git/hooks/pre-commit`)

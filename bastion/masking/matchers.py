@@ -190,6 +190,8 @@ class Detector:
     idle_min_body = 0
     # ...and this many bytes of any kind (a detector whose secrets are long and whose head is common)
     idle_show_below = 0
+    # ...and up to this many digits alone (`http://10.0.0.5:8080` typed: a port, not yet a password)
+    idle_show_digits = 0
     value_class: re.Pattern[bytes] = re.compile(rb"[A-Za-z0-9_\-.+/=]*")
     opens_blocks = False  # may answer `PemOpen` (a block masked to its END line, even at an idle release)
     max_window = 256

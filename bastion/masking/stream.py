@@ -526,10 +526,11 @@ def idle_spans(det: Detector, v: bytes, ts: int, te: int, avail: int) -> tuple[l
             return spans, None  # up to six leading digits (the issuer prefix) may be shown
     elif det.prefix_type and len(token) <= max(2, te - ts):
         return spans, None  # the public head alone (`ghp_`, `sk-`): its body, when it comes, is judged then
-    elif det.idle_min_body or det.idle_show_below or r.show:  # type: ignore[union-attr]
+    elif det.idle_min_body or det.idle_show_below or det.idle_show_digits or r.show:  # type: ignore[union-attr]
         body = v[max(h, te) : avail]
         min_body = r.show or det.idle_min_body  # type: ignore[union-attr]
-        if len(body) < det.idle_show_below or (len(body) < min_body and (not body or body.isalpha())):
+        if (len(body) < det.idle_show_below or (len(body) < min_body and (not body or body.isalpha()))
+                or (body.isdigit() and len(body) <= det.idle_show_digits)):
             return spans, None  # a word being typed after a common head (see `Detector.idle_min_body`)
     det_id = spans[-1][2] if spans else _idle_id(det, v, ts)
     spans = [s for s in spans if s[1] <= h] + [(h, avail, det_id, 0)]
