@@ -1036,7 +1036,7 @@ REJECT_LAST = frozenset(
     # `PasswordLastUsed`, `password_enabled`, `token_endpoint_auth_methods_supported`, `PASSWORD_HASHERS`,
     # postfix `smtp_sasl_password_maps`, Jenkins `passwordVariable`, `credential_process`, `adminPasswordKey` (the
     # name of a key in a Secret, not its value)
-    b"used supported methods hashers maps map variable var process "
+    b"used supported methods hashers maps map variable var process seconds secs minutes hours millis "
     # the special tokens of a tokenizer config (`eos_token`, `mask_token`)
     b"eos bos cls sep unk pad mask".split()
 )
@@ -1046,7 +1046,9 @@ REJECT_ANY = frozenset(b"tokenizer tokenizers tokenize tokenized public publicke
                        b"publishable checksum "
                        # systemd `LoadCredential=name:path`, reCAPTCHA's public site key
                        b"load site "
-                       b"websocket instrumentation credentialstore".split())
+                       b"websocket instrumentation credentialstore "
+                       # Vault agent injector annotations name a path (`agent-inject-secret-db: database/creds/api`)
+                       b"inject".split())
 # idempotency tokens (`ClientToken`, `ClientRequestToken`), the WebSocket handshake nonce, Azure Application Insights'
 # public instrumentation key, git's `credential.credentialStore`
 _REJECT_NORM = frozenset(b"clienttoken clientrequesttoken idempotencytoken secwebsocketkey secwebsocketaccept "

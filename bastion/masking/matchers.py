@@ -101,6 +101,7 @@ PLACEHOLDER_RE = re.compile(
     rb"[A-Za-z0-9]{0,6}|\*{8,}[A-Za-z0-9]{1,6}|(?:\xe2\x80\xa2){3,}[A-Za-z0-9]{0,6}|\**\[?redacted\]?\**"
     # `-p[password]`, `user:password` in usage text: the field's name where its value goes
     rb"|\[[A-Za-z_ \-]{2,24}\]|password|passwd|secret|token|apikey|api_key|\$env:\w+|%env\([^)]*\)%"
+    rb"|\((?:sensitive(?: value)?|known after apply)\)"
     rb"|%\(?\w*\)?s?|\{\{.*\}\}|\{[A-Za-z_]\w*\}|\[MASKED[^\]]*\]?|\[?redacted\]?|<redacted>|\(?none\)?|null|nil"
     rb"|true|false|undefined|hidden|n/a|empty|unset|not[ _-]?set|required|optional|string|your[_-]?\S*"
     rb"|\[?hidden\]?|\[?filtered\]?|\[?secure\]?|sensitive|%\w+%"
@@ -530,6 +531,8 @@ _LONG_OPTION = re.compile(rb"--([A-Za-z0-9][A-Za-z0-9_.\-]{1,62})[ \t]+(?:'([^'\
 # a table row's first cell up to the key (words before it: `| API Secret |`), then the key, `|`, the value, `|`
 _PHP_DUMPED = re.compile(rb"[ \t]*string\([0-9]{1,6}\)[ \t]*\"([^\"\r\n]*)\"")
 _PHP_DUMPED_PARTIAL = re.compile(rb"[ \t]*(?:s(?:t(?:r(?:i(?:n(?:g(?:\([0-9]{0,6}(?:\)[ \t]*(?:\"[^\"\r\n]*)?)?)?)?)?)?)?)?)?")
+_SOURCE_NAME = re.compile(rb"\.(?:go|rs|py|pyi|ts|tsx|js|jsx|mjs|java|kt|rb|c|h|cc|cpp|hpp|cs|swift|php|scala|ex|exs|"
+                          rb"vue|sh|pl|lua|dart|zig)\Z")
 _TABLE_RULE = re.compile(rb"[ \t]*[+|]?[ \t]*:?-{3,}")
 _PIPE_ROW_HEAD = re.compile(rb"[ \t]*\|[ \t]*(?:[A-Za-z][A-Za-z0-9_.\-]{0,30}[ \t]){0,3}")
 _PIPE_ROW = re.compile(rb"([A-Za-z0-9_.\-]{0,64}(?:[ \t][A-Za-z0-9_.\-]{1,30}){0,2})[ \t]*\|[ \t]*([^\s|][^|\r\n]*?)[ \t]*\|[ \t\r]*\Z")
@@ -553,7 +556,11 @@ _CODE_REF = re.compile(rb"(?![sbr]\.(?=[A-Za-z]*[0-9])(?=[0-9a-z]*[A-Z])[A-Za-z0
                        rb"(?![^\n]*?[0-9][A-Za-z]+[0-9])"
                        rb"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+\Z")
 _IDENT = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*\Z")
-_CODE_CALL = re.compile(rb"[A-Za-z_][A-Za-z0-9_.]*(?:\(.*\)|\[.*\])(?:[ \t]*\{.*\})?[;,]?\Z")  # (Ruby `{ "" }`)
+_CODE_CALL = re.compile(rb"[A-Za-z_][A-Za-z0-9_.]*(?:\(.*?\)|\[.*?\])+(?:[ \t]*\{.*\})?[;,]?\Z"  # (Ruby `{ "" }`)
+                        # `api_key or settings.API_KEY`, `a || b`, `x ?? y`: an expression of names
+                        rb"|[A-Za-z_$][\w.$]*[ \t]+(?:or|and|\|\||&&|\?\?)[ \t]+[A-Za-z_$][\w.$\[\]\"'()]*[;,]?\Z"
+                        # PHP `$request->input("password");`
+                        rb"|\$[A-Za-z_]\w*->[A-Za-z_]\w*.*\Z")
 
 
 _LINE_VALUE_REJECT = (b"{", b"[", b"|", b">", b"&", b"*", b"!")  # a line value starting so is structure
@@ -812,7 +819,9 @@ class KeyValueFamily(Detector):
                 skip = -1
         else:
             skip = -1
-        if sep == b":" and (key.startswith(b"http") or v[ks - 1 : ks] == b"=" or v.startswith(b"//", vs)):
+        if sep == b":" and (key.startswith(b"http") or v[ks - 1 : ks] == b"=" or v.startswith(b"//", vs)
+                            or (b"." in key and _SOURCE_NAME.search(key))):
+            # (`token.go:31:2: declared and not used`: a file name and a line number)
             # (`component=auth: token=expired`: the "key" is another key's value; `credential.https://…`: a URL)
             return None, skip
         rules, simple_key = self._rules_for(key)
@@ -915,8 +924,11 @@ class KeyValueFamily(Detector):
                         break
                     t = mm.end()
                 nxt = v[t : t + 1]
-                if nxt in (b"(", b"[", b"{"):
-                    return None, skip  # a call or an index in source code
+                if nxt in (b"(", b"[", b"{") or (nxt == b">" and v[t - 1 : t] == b"-"):
+                    return None, skip  # a call, an index or a member (`$request->input`) in source code
+                if (sep == b":" and nxt in (b",", b")", b";") and _IDENT.match(v, s, t)
+                        and not any(48 <= c <= 57 for c in v[s:t])):
+                    return None, skip  # `"refresh_token": new_refresh,`: a variable in an object literal
         value = v[s:t]
         if len(value) < 3 or not not_placeholder(value) or value.startswith(b"[MASKED"):
             return None, skip

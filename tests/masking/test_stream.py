@@ -203,6 +203,15 @@ NOT_SECRETS = [
     " rolname  | rolpassword_set\n----------+----------------\n app      | t\n(1 row)",
     "grep -i 'api_key=' app.log",
     "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
+    "internal/auth/token.go:31:2: declared and not used\nsrc/password.rs:12:5: unused variable",
+    "    TokenExpirationSeconds:  3607",
+    "    vault.hashicorp.com/agent-inject-secret-db: database/creds/api",
+    '    "refresh_token": new_refresh,',
+    'client_secret = sm.get_secret_value(SecretId=ARN)["SecretString"]',
+    "        self.api_key = api_key or settings.API_KEY",
+    '$password = $request->input("password");',
+    '{"db": {"sensitive": true, "type": "string", "value": "(sensitive value)"}}',
+    "date -d 2024-05-01; curl http://10.0.0.5:8080/health; kubectl logs api-7d9f8b6c5-x2k4p",
 ]
 
 
