@@ -520,6 +520,25 @@ def _generated_word(value: bytes) -> bool:
 _NEXT_KEY = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*=\Z")
 
 
+def _value_ended(v: bytes, vs: int, avail: int, quote: bytes) -> bool:
+    """A value inside a line has ended before `avail`: its closing quote, or a byte no bare value holds (not `&`,
+    which may join the next query parameter, nor `[`, `(`, `{` that make it code), has arrived."""
+    if quote:
+        return closing_quote(v, quote, vs, avail) >= 0
+    t = _UNQUOTED.match(v, vs, avail)
+    if t is None:
+        return False  # not a bare value (`&str = "…"`, a bracket): decided at the line's end
+    e = t.end()
+    while e < avail and v[e] == 38:  # `&`: the next query parameter (a `=` in it) ends the value, else it goes on
+        nxt = _UNQUOTED.match(v, e + 1, avail)
+        if nxt is None or b"=" in v[e + 1 : nxt.end()]:
+            return True
+        if nxt.end() >= avail:
+            return False
+        e = nxt.end()
+    return e < avail and v[e] not in b"([{"
+
+
 def _looks_base64_padded(value: bytes) -> bool:
     """`swZQEmgc7rrD…ywA=` is base64 with its padding, not the next `key=`: long, or digits among both cases."""
     return len(value) > 24 or (any(48 <= c <= 57 for c in value) and value.lower() != value and value.upper() != value)
@@ -841,8 +860,8 @@ class KeyValueFamily(Detector):
             w = nl
         elif lim <= avail:
             w = lim
-        elif final:
-            w = avail
+        elif final or (not at_line_start and _value_ended(v, vs, avail, m.group(4))):
+            w = avail  # a value inside a line is decided where it ends, not at the line's end
         else:
             return Pending(vs)
         if sep == b"=>" and nl >= 0 and not v[vs:w].strip():

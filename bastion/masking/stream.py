@@ -533,7 +533,8 @@ def idle_spans(det: Detector, v: bytes, ts: int, te: int, avail: int) -> tuple[l
                 or (body.isdigit() and len(body) <= det.idle_show_digits)):
             return spans, None  # a word being typed after a common head (see `Detector.idle_min_body`)
     det_id = spans[-1][2] if spans else _idle_id(det, v, ts)
-    spans = [s for s in spans if s[1] <= h] + [(h, avail, det_id, 0)]
+    end = avail - 1 if v[avail - 1] == 13 and avail - 1 > h else avail  # (a typed line's `\r` is no part of it)
+    spans = [s for s in spans if s[1] <= h] + [(h, end, det_id, 0)]
     return spans, cls
 
 

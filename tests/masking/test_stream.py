@@ -532,3 +532,15 @@ def test_one_idle_release_anywhere_leaks_no_secret(text: str, secret: str) -> No
         m = StreamMasker(MaskingProfile())
         out = m.feed(data[:k]) + m.release_idle() + m.feed(data[k:]) + m.finish()
         assert secret.encode() not in out, k
+
+
+@pytest.mark.parametrize("line, secret, kept", [
+    (b"export DB_PASSWORD=Tr0ub4dor3xKq\r\n", b"Tr0ub4dor3xKq", b"]\r\n"),
+    (b'curl -H "X-Api-Key: b016abcdef0123456789" https://api.example.com/\r\n', b"b016abcdef0123456789",
+     b'" https://api.example.com/\r\n'),
+])
+def test_typing_a_value_inside_a_line_masks_it_and_keeps_the_rest_of_the_line(line: bytes, secret: bytes,
+                                                                              kept: bytes) -> None:
+    m = StreamMasker(MaskingProfile())
+    out = b"".join(m.feed(bytes([c])) + m.release_idle() for c in line) + m.finish()
+    assert secret[:8] not in out and out.endswith(kept)
