@@ -151,6 +151,13 @@ TOKEN_DETECTORS: list[Detector] = [
          cont=rb"[A-Za-z0-9/+=,:;|\t \"'_]", max_len=160,
          validate=lambda s: any(97 <= c <= 122 for c in s) and any(65 <= c <= 90 for c in s),
          negs=["an AKIA id is followed by a 40-character secret"]),
+    # `aws sts assume-role|get-session-token --output text`: CREDENTIALS, key id, expiry, secret, session token
+    _tok("aws-sts-credentials-text", "AWS STS credentials printed as text (the secret key and the session token)",
+         ["credentials\t"],
+         rb"CREDENTIALS\t(?:ASIA|AKIA)[A-Z0-9]{16}\t[^\t\r\n]{1,40}\t(?P<s>[A-Za-z0-9/+]{40}\t[A-Za-z0-9/+=]{40,})",
+         AWS_SECRET + "\t" + fake(B64, 120, "sts-token"),
+         ctx="CREDENTIALS\tASIA" + fake(UPPER_DIGITS, 16, "asia") + "\t2026-05-01T13:03:44+00:00\t{s}", boundary=False,
+         cont=rb"[A-Za-z0-9/+=:\t\-]", max_len=4096),
     _tok("github-pat-classic", "GitHub classic personal access token (ghp_)", ["ghp_"],
          rb"ghp_[A-Za-z0-9]{36}(?![A-Za-z0-9_])", GHP, ctx="GITHUB_TOKEN={s}", cont=rb"[A-Za-z0-9_]", keep=4,
          viable=rb"ghp_[A-Za-z0-9]{0,36}", negs=["ghp_short", "the ghp_ prefix"]),

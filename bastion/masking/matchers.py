@@ -418,7 +418,7 @@ _NEXT_LINE_PASSWORD = re.compile(rb"[ \t]*(?:(?i:new value):[ \t]*)?(?P<s>[^\s\"
 
 
 # `aws configure set`, `yarn config set`, `git config --global`, `ngrok config`: a setting's name, then its value
-_CONFIG_SET = re.compile(rb"(?:^|[ \t])(?:config|configure)(?:[ \t]+(?:set|--global|--local|--system|--add))?[ \t]+\Z")
+_CONFIG_SET = re.compile(rb"(?:^|[ \t>])(?i:config|configure)(?:[ \t]+(?i:set|--global|--local|--system|--add))?[ \t]+\Z")
 
 
 def _line_head(v: bytes, ks: int) -> int:

@@ -340,11 +340,12 @@ class CliPasswordDetector(SampledDetector):
         b"net use": re.compile(rb"[ \t]+\\\\\S+[ \t]+"), b"reg add": re.compile(rb"[ \t]/d[ \t]"),
         **dict.fromkeys((b"]:587", b"]:465", b"]:25", b"]:2525"), re.compile(rb"[ \t]+[^\s:]+:")),
     }
-    FLAG = re.compile(rb"(?i)pass(?:word|wd|phrase)?(?:[ \t]+|[\"'][ \t]*,[ \t]*)"
-                      rb"(?:'(?P<q1>[^'\r\n]+)'|\"(?P<q2>[^\"\r\n]+)\"|(?P<s>[^\s\-'\"][^\s'\"]*))")
+    # (a NUL between the option and its value: `/proc/PID/cmdline`)
+    FLAG = re.compile(rb"(?i)pass(?:word|wd|phrase)?(?:[ \t\x00]+|[\"'][ \t]*,[ \t]*)"
+                      rb"(?:'(?P<q1>[^'\r\n]+)'|\"(?P<q2>[^\"\r\n]+)\"|(?P<s>[^\s\x00\-'\"][^\s\x00'\"]*))")
     # what may stand before `pass` in an option: `--password`, `--db-password`, `--requirepass`, keytool's
     # `-storepass`/`-keypass`/`-srcstorepass`, `-passphrase`
-    _FLAG_HEAD = re.compile(rb"(?:\A|[\s\"'\[,])(?:--[A-Za-z0-9_\-]{0,40}|-(?:src|dest|new)?(?:store|key)?)\Z")
+    _FLAG_HEAD = re.compile(rb"(?:\A|[\s\x00\"'\[,])(?:--[A-Za-z0-9_\-]{0,40}|-(?:src|dest|new)?(?:store|key)?)\Z")
     NETRC = re.compile(rb"(?i)password[ \t]+([^\s]+)")
     PAIR = re.compile(rb"(?i)pass(?:word|wd|phrase)[ \t]+(?:'(?P<q1>[^'\s]{3,128})'|\"(?P<q2>[^\"\s]{3,128})\"|"
                       rb"(?P<s>[^\s'\"]{8,128}))(?=[\s;,)]|\Z)")
