@@ -1327,8 +1327,11 @@ class KeyValueFamily(Detector):
             w = avail
         elif _INNER_BLANK.search(v, vs, avail):
             return None  # a second word has arrived (`sshpass -p …`): not a two-field line, decided now
+        elif v[vs : vs + 1] == b"-":
+            return None  # an option (`passwd -l bob`, `sshpass -p …`): not a value
         else:
-            return Pending(vs)
+            # an idle release shows a word of letters being typed (`passwd alice`): a value needs a digit or symbol
+            return Pending(vs, show=8)
         value = v[vs:w].rstrip(b" \t\r")
         if len(value) >= 2 and value[0] == value[-1] and value[0] in _QUOTES and value.count(value[:1]) == 2:
             vs += 1  # `: PSK "…"` (ipsec.secrets), `requirepass "…"`

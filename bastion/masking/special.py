@@ -328,6 +328,7 @@ class CliPasswordDetector(SampledDetector):
         b"mc config host add": re.compile(rb"[ \t]+\S+[ \t]+\S+[ \t]+\S+[ \t]+"),
         b"net user": re.compile(rb"[ \t]+(?:\"[^\"\r\n]+\"|[^\s/\"]+)[ \t]+"),
         b"stats auth": re.compile(rb"[ \t]+[^\s:]+:"),
+        b"htpasswd": re.compile(rb"(?<=[ \t])-[A-Za-z]*b[A-Za-z]*[ \t]"),  # the password is given only with `-b`
         b"zip ": _flag_hold(rb"-P|--password"), b"unzip ": _flag_hold(rb"-P"),
         **dict.fromkeys(_SEVEN_ZIP, re.compile(rb"(?<=[ \t])-p")),
         b"az login": _flag_hold(rb"-p|--password"),
