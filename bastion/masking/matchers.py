@@ -900,6 +900,8 @@ class KeyValueFamily(Detector):
                     # the value (an unquoted shell value ends at a blank; after it comes a remark or a command)
                     first = line.split(None, 1)[0]
                     rest = line[len(first):]
+                    if first[-1:] in (b",", b";") and len(first) > 9:
+                        first = first[:-1]  # `secret_key=q7Zx…, region=…`: the comma separates fields
                     if len(first) >= 8 and _generated_word(first) and (
                             sep != b":" or b":" in rest or b"(" in rest or b"=" in rest):
                         line = first
