@@ -470,7 +470,8 @@ def _prefixed(id: str, desc: str, prefixes: list[str], body: bytes, sample_body:
     alts = b"|".join(re.escape(p.encode()) for p in prefixes)
     token = prefixes[0] + sample_body
     return TokenDetector(
-        id, desc, [p.lower() for p in prefixes], b"(?:" + alts + b")" + body + rb"(?![A-Za-z0-9_\-])",
+        # (`(?<!_)`: a head inside a longer name is not one: `pk_live_…` holds no Mollie `live_` key)
+        id, desc, [p.lower() for p in prefixes], b"(?<!_)(?:" + alts + b")" + body + rb"(?![A-Za-z0-9_\-])",
         exact=tuple(prefixes),  # the pattern is case-sensitive: so is its trigger
         keep=min(len(p) for p in prefixes), cont=cont,
         viable=b"(?:" + alts + b")" + (viable or cont + b"*"), max_len=512, flags=flags, validate=validate,

@@ -902,7 +902,7 @@ class KeyValueFamily(Detector):
                     rest = line[len(first):]
                     if first[-1:] in (b",", b";") and len(first) > 9:
                         first = first[:-1]  # `secret_key=q7Zx…, region=…`: the comma separates fields
-                    if len(first) >= 8 and _generated_word(first) and (
+                    if len(first) >= 8 and _UNQUOTED.fullmatch(first) and _generated_word(first) and (
                             sep != b":" or b":" in rest or b"(" in rest or b"=" in rest):
                         line = first
                 s, t = vs, vs + len(line)

@@ -212,6 +212,8 @@ NOT_SECRETS = [
     '$password = $request->input("password");',
     '{"db": {"sensitive": true, "type": "string", "value": "(sensitive value)"}}',
     "date -d 2024-05-01; curl http://10.0.0.5:8080/health; kubectl logs api-7d9f8b6c5-x2k4p",
+    "STRIPE_PUBLISHABLE_KEY=pk_live_51HqLyjWDarjtT1zdp7dcXYZabc123DEF456ghi789JKL",
+    "password2 = forms.CharField(label='Confirm password')",
 ]
 
 
