@@ -407,10 +407,11 @@ _KEY_WS = re.compile(rb"[A-Za-z0-9_.\-]{0,64}?(?=[ \t])()[ \t]+")
 # (`AWS Secret Access Key [None]: …`, `[****************kzf0]: …`: `aws configure` shows the current value first)
 _SPACED_KEY_TAIL = re.compile(rb"([A-Za-z0-9_.\-]{0,64}(?: [A-Za-z]{2,16})? (?i:key|token|secret|password|passphrase))"
                               rb"()(?:[ \t]*\[[^\]\r\n]{0,40}\])?[ \t]*(=|:)[ \t]*(\"?)")
-_ANNOUNCE = re.compile(rb"(?i:password|passphrase)[ \t]+(?i:is|was|for|to)\b")
-_ANNOUNCE_PARTIAL = re.compile(rb"(?i:password|passphrase)[ \t]+[A-Za-z]{0,2}")
+_ANNOUNCE = re.compile(rb"(?i:password|passphrase|token|secret|api[ _-]?key)[ \t]+(?i:is|was|for|to)\b")
+_ANNOUNCE_PARTIAL = re.compile(rb"(?i:password|passphrase|token|secret|api[ _-]?key)[ \t]+[A-Za-z]{0,2}")
 # After `password is|was|for|to`: up to a separator (`is`, `is :`, `: ` with a blank, ` = `) and one word
 # ending the line (a final `.` is punctuation).
+_ANNOUNCE_WORD = re.compile(rb"(?i:password|passphrase|token|secret|api[ _-]?key)")
 _ANNOUNCED_VALUE = re.compile(
     rb"[^\n]{0,160}?(?:\b(?i:is)[ \t]*:?|:[ \t]|[ \t]=)[ \t]*([\"']?)(?P<s>[^\s\"']{6,256}?)\1[ \t]*\.?[ \t\r]*\Z")
 _ANNOUNCED_DIRECT = re.compile(rb"[ \t]*:?[ \t]*([\"']?)(?P<s>[^\s\"']{6,256}?)\1[ \t]*\.?[ \t\r]*\Z")
@@ -1131,7 +1132,7 @@ class KeyValueFamily(Detector):
         if m is not None:
             value = m.group("s")
             if _generated_word(value):
-                return [(m.start("s"), m.end("s"), self._password_rule(), 0)]
+                return [(m.start("s"), m.end("s"), self._announced_rule(v, ks), 0)]
             return None
         line = v[ks:w].rstrip(b" \t\r")
         if not (line.endswith(b":") or b"reset" in line.lower()):
@@ -1152,7 +1153,13 @@ class KeyValueFamily(Detector):
         m = _NEXT_LINE_PASSWORD.fullmatch(v, p, nl)
         if m is None or not _generated_word(m.group("s")):
             return None
-        return [(m.start("s"), m.end("s"), self._password_rule(), 0)]
+        return [(m.start("s"), m.end("s"), self._announced_rule(v, ks), 0)]
+
+    def _announced_rule(self, v: bytes, ks: int) -> str:
+        """The rule naming an announced value: of the word that announced it (`token is …` -> a token's)."""
+        word = _ANNOUNCE_WORD.match(v, ks)
+        rules = self._rules_for(word.group(0).replace(b" ", b"_"))[0] if word else []
+        return rules[0].id if rules else self._password_rule()
 
     def _redis_reply(self, v: bytes, ks: int, ts: int, avail: int, final: bool):
         """`CONFIG GET requirepass` in redis-cli: `1) "requirepass"`, then the value as the next item,
