@@ -31,6 +31,16 @@ def _secrets() -> dict[str, str]:
     }
 
 
+def _mask_hits(gateway) -> list[dict]:
+    """The `mask.hit` audit events the gateway wrote, as dicts."""
+    store = Store.open(gateway.settings.store_path, clock=SystemClock())
+    try:
+        return [json.loads(e["data"]) if isinstance(e["data"], str) else e["data"]
+                for e in iter_events(store) if e["name"] == "mask.hit"]
+    finally:
+        store.close()
+
+
 def test_cat_of_secrets_is_masked_for_the_client_and_the_recording(gateway):
     s = _secrets()
     document = (
@@ -51,12 +61,7 @@ def test_cat_of_secrets_is_masked_for_the_client_and_the_recording(gateway):
     for name, secret in s.items():
         body = secret if name != "pem" else secret.splitlines()[5]
         assert body.encode() not in cast, f"{name} leaked to the recording"
-    store = Store.open(gateway.settings.store_path, clock=SystemClock())
-    try:
-        hits = [json.loads(e["data"]) if isinstance(e["data"], str) else e["data"]
-                for e in iter_events(store) if e["name"] == "mask.hit"]
-    finally:
-        store.close()
+    hits = _mask_hits(gateway)
     assert len(hits) >= 4
     assert all(h["stream"] == "stdout" and len(h["digest"]) == 64 for h in hits)
     assert all(s["aws_secret"] not in json.dumps(h) for h in hits)
@@ -94,12 +99,7 @@ def test_output_of_a_secret_printing_command_is_masked_whole(gateway):
     cast = gateway.recordings()[0].read_bytes()
     assert b"[MASKED:secret-command-output]" in cast
     assert re.search(rb"[0-9a-f]{48}", cast) is None
-    store = Store.open(gateway.settings.store_path, clock=SystemClock())
-    try:
-        hits = [json.loads(e["data"]) if isinstance(e["data"], str) else e["data"]
-                for e in iter_events(store) if e["name"] == "mask.hit"]
-    finally:
-        store.close()
+    hits = _mask_hits(gateway)
     assert [(h["detector"], h["stream"], h["length"]) for h in hits] == [("secret-command-output", "stdout", 48)]
     assert len(hits[0]["digest"]) == 64
     # the same secret sent to a file instead is not the session's output: the rest of it is shown
