@@ -43,34 +43,57 @@ class Engine:
         self.lit_dets = [self.lit_map[x] for x in self.scanner.literals]
         # first bytes (lower case) of every trigger literal and of every partial one
         self.heads = frozenset(x[0] for x in list(self.lit_map) + list(self.partials) if x)
+        # The regex detectors whose zone is looked at, each with how far back from the end of the input
+        # its candidates can still be undecided: a trigger at most `w` bytes long that starts `w + 1`
+        # bytes or more before the end is complete (the byte after it is there for `\b`), and the chain
+        # has found it if it matched (see `hits`). Line-anchored and unbounded triggers: the whole zone.
+        # Partial literals (a proper prefix of a literal) that end the input, as two RE2 patterns: those that
+        # may start anywhere, and those that must start a token (`_partial_at_end`).
+        free = [p for p, need in self.partials.items() if not need]
+        bound = [p for p, need in self.partials.items() if need]
+        self.partial_free = _partial_re(free, b"")
+        self.partial_bound = _partial_re(bound, b"(?:\\A|[^A-Za-z0-9])")
+        # `first`: the bytes a candidate can start with, looked for before the (slower) zone regex runs.
+        self.zone_dets = [(det, _max_width(det) if id(det) not in self.line_anchored else None,
+                           _first_bytes(det.zone_re))
+                          for det, _ in self.regex_dets if det.zone_re is not None]
 
     def iter_hits(self, v: bytes, pos: int, end: int) -> list:
         """Trigger hits `(start, end, detectors)` in `v[pos:end]`: both chains, in start order."""
         return self.hits(v, pos, pos, end, end)[0]
 
     def hits(self, v: bytes, lit_pos: int, rx_pos: int, end: int, stop: int,
-             rx_seen: frozenset[int] | set[int] = frozenset()) -> tuple[list, int, int, list[int]]:
+             rx_seen: frozenset[int] | set[int] = frozenset()) -> tuple[list, int, int, list[int], list]:
         """The literal chain from `lit_pos` and the regex chain from `rx_pos` in `v[:end]`, hits starting
         at most at `stop`, merged in start order (a literal hit first where both start at one place),
         each as `(start, end, detectors)` with the detectors in priority order; and where each chain's
-        last hit ended (its start position if it had none); and the starts of the regex hits. Regex hits
-        starting in `rx_seen` were taken in an earlier round (the chain went back to a line start) and
-        are left out."""
+        last hit ended (its start position if it had none); and the starts of the regex hits; and the
+        regex chain's hits past `stop`, `(start, end)`, for `zone_hold`. Regex hits starting in `rx_seen`
+        were taken in an earlier round (the chain went back to a line start) and are left out."""
         scanner = self.scanner
         lit_dets = self.lit_dets
         out = scanner.literal_hits(v, lit_pos, end, stop, lit_dets)
         lit_end = out[-1][1] if out else lit_pos
-        rx = scanner.regex_hits(v, rx_pos, end, stop)
+        rx = scanner.regex_hits(v, rx_pos, end, end)
         if not rx:
-            return out, lit_end, rx_pos, []
+            return out, lit_end, rx_pos, [], []
+        later: list[tuple[int, int]] = []
+        if rx[-1][0] > stop:
+            k = len(rx)
+            while k and rx[k - 1][0] > stop:
+                k -= 1
+            later = rx[k:]
+            rx = rx[:k]
+            if not rx:
+                return out, lit_end, rx_pos, [], later
         rx_end = rx[-1][1]
         if rx_seen:
             rx = [h for h in rx if h[0] not in rx_seen]
             if not rx:
-                return out, lit_end, rx_end, []
+                return out, lit_end, rx_end, [], later
         out.extend((s, e, self.regex_dispatch(v, s)) for s, e in rx)
         out.sort(key=_start)  # stable: literal hits stay first at a shared start
-        return out, lit_end, rx_end, [s for s, _e in rx]
+        return out, lit_end, rx_end, [s for s, _e in rx], later
 
     def open_line(self, v: bytes, avail: int) -> int | None:
         """Start of the last, still incomplete line if a line-anchored trigger could still match there
@@ -94,43 +117,69 @@ class Engine:
     def regex_dispatch(self, v: bytes, ts: int) -> list[Detector]:
         return [d for d, rx in self.regex_dets if rx.match(v, ts)]
 
-    def zone_hold(self, v: bytes, zs: int, avail: int) -> int:
+    def _partial_at_end(self, v: bytes, lo: int, avail: int) -> int:
+        """The earliest position in `[lo, avail)` where a literal cut off by the end of the input starts
+        (`gh` of `ghp_…`; one that must start a token only after a non-alphanumeric byte), else `avail`."""
+        q = avail
+        if lo >= avail:
+            return q
+        if self.partial_free is not None:
+            m = self.partial_free.search(v, lo, avail)
+            if m is not None:
+                q = m.start()
+        if self.partial_bound is not None:
+            pos = lo - 1 if lo > 0 else 0  # the byte before `lo` tells whether a token starts there
+            while pos < q:
+                m = self.partial_bound.search(v, pos, avail)
+                if m is None:
+                    break
+                s = m.start(1)
+                if s >= lo:
+                    q = min(q, s)
+                    break
+                pos = s + 1  # only a partial starting at the very beginning, before `lo`: look on
+        return q
+
+    def zone_hold(self, v: bytes, zs: int, avail: int, rx_later: list[tuple[int, int]] = ()) -> int:  # type: ignore[assignment]
         """Earliest position in `[zs, avail)` where a secret could start, from triggers too close to the
-        end to be scanned for good (they may still grow or be re-read when more input arrives)."""
+        end to be scanned for good (they may still grow or be re-read when more input arrives).
+        `rx_later`: the regex chain's complete hits past the last one taken (`hits`)."""
         hold = avail
         if zs >= avail:
             return hold
-        tail = v[zs:avail].lower()
-        n = len(tail)
-        first2, lit_map, partials = self.first2, self.lit_map, self.partials
-        heads = self.heads
-        max_literal = self.max_literal
-        for i in range(n):
-            if tail[i] not in heads:
-                continue  # no trigger literal (nor a prefix of one) starts with this byte
-            q = zs + i
+        lit_map = self.lit_map
+        for q, lit in self.scanner.zone_literals(v, zs, avail):
             if q >= hold:
                 break
-            lits = first2.get(tail[i : i + 2])
-            if lits is not None:
-                for lit in lits:
-                    if tail.startswith(lit, i):
-                        for det in lit_map[lit]:
-                            h = _hold_of(det.evaluate(v, q, q + len(lit), avail, False), q)
-                            if h is not None and h < hold:
-                                hold = h
-            if n - i < max_literal:
-                need_boundary = partials.get(tail[i:])
-                if need_boundary is not None and not (need_boundary and q > 0 and v[q - 1] in ALNUM):
-                    hold = min(hold, q)
+            for det in lit_map[lit]:
+                h = _hold_of(det.evaluate(v, q, q + len(lit), avail, False), q)
+                if h is not None and h < hold:
+                    hold = h
+        q = self._partial_at_end(v, max(zs, avail - self.max_literal + 1), avail)
+        if q < hold:
+            hold = q
+        for s, e in rx_later:
+            if s >= hold:
+                break
+            for det in self.regex_dispatch(v, s):
+                h = _hold_of(det.evaluate(v, s, e, avail, False), s)
+                if h is not None and h < hold:
+                    hold = h
         line = self.open_line(v, avail)
-        for det, _rx in self.regex_dets:
-            if det.zone_re is None:
-                continue
-            lo = max(0, zs - det.zone_lookback)
-            if line is not None and line < lo and id(det) in self.line_anchored:
-                lo = line  # a long line-anchored candidate (`host:port:db:user:pass…`) began before the zone
-            for m in det.zone_re.finditer(v, lo, hold):
+        for det, width, first in self.zone_dets:
+            if width is None:
+                lo = zs - det.zone_lookback
+                if line is not None and line < lo and id(det) in self.line_anchored:
+                    lo = line  # a long line-anchored candidate (`host:port:db:user:pass…`) began before the zone
+            else:
+                lo = max(zs, avail - width - 1) - det.zone_lookback
+            lo = max(lo, 0)
+            if first is not None:
+                f = first.search(v, lo, hold)
+                if f is None:
+                    continue
+                lo = f.start()
+            for m in det.zone_re.finditer(v, lo, hold):  # type: ignore[union-attr]
                 h = _hold_of(det.evaluate(v, m.start(), m.start(), avail, False), m.start())
                 if h is not None and h < hold:
                     hold = h
@@ -139,6 +188,72 @@ class Engine:
 
 
 LINE_LOOKBACK = 1024  # how long a line a line-anchored trigger is looked for across chunk ends
+
+
+def _max_width(det: Detector) -> int | None:
+    """The longest text `det`'s trigger regex can match, or None if it has no bound (or cannot be read)."""
+    try:
+        width = re._parser.parse(det.trigger_re.decode("latin-1")).getwidth()[1]  # type: ignore[attr-defined,union-attr]
+    except Exception:  # pragma: no cover - another Python's parser
+        return None
+    return width if width < re._constants.MAXREPEAT else None  # type: ignore[attr-defined]
+
+
+def _partial_re(partials: list[bytes], before: bytes) -> object | None:
+    if not partials:
+        return None
+    from bastion.masking.scanner import _ascii_caseless, _re2
+
+    alternation = b"|".join(_ascii_caseless(p) for p in sorted(partials, key=lambda x: (-len(x), x)))
+    return _re2(before + b"(" + alternation + b")\\z", latin1=True)
+
+
+def _first_bytes(zone_re: re.Pattern[bytes] | None) -> re.Pattern[bytes] | None:
+    """A character class of the bytes a match of `zone_re` can start with, when its parse says so plainly
+    (lookbehinds, then one literal or class); else None. `(?<![A-Za-z0-9])S(?=K|\\Z)` gives `[S]`."""
+    if zone_re is None:
+        return None
+    try:
+        items = list(re._parser.parse(zone_re.pattern.decode("latin-1"), zone_re.flags))  # type: ignore[attr-defined]
+    except Exception:  # pragma: no cover - another Python's parser
+        return None
+    c = re._constants  # type: ignore[attr-defined]
+    while items and items[0][0] in (c.ASSERT, c.ASSERT_NOT) and items[0][1][0] < 0:
+        items.pop(0)  # a lookbehind reads bytes before the start
+    if items and items[0][0] in (c.MAX_REPEAT, c.MIN_REPEAT) and items[0][1][0] >= 1 and len(items[0][1][2]) == 1:
+        items = list(items[0][1][2])  # `[a-z0-9]{6}`: its first byte is one of the class
+    if not items or items[0][0] not in (c.LITERAL, c.IN) or zone_re.flags & re.IGNORECASE:
+        return None
+    try:
+        probe = re.compile(_unparse_class(*items[0]))
+    except (ValueError, re.error):  # pragma: no cover - a class item this does not know
+        return None
+    allowed = bytes(b for b in range(256) if probe.fullmatch(bytes([b])))
+    if not allowed or len(allowed) > 128:
+        return None  # most bytes can start one: looking first saves nothing
+    return re.compile(b"[" + b"".join(b"\\x%02x" % b for b in allowed) + b"]")
+
+
+def _unparse_class(op: object, av: object) -> bytes:
+    """A regex for one `LITERAL` or `IN` item of a parsed pattern (used only to list the bytes it takes)."""
+    c = re._constants  # type: ignore[attr-defined]
+    if op is c.LITERAL:
+        return b"\\x%02x" % av  # type: ignore[str-format]
+    parts, negate = [], b""
+    categories = {c.CATEGORY_DIGIT: rb"\d", c.CATEGORY_NOT_DIGIT: rb"\D", c.CATEGORY_SPACE: rb"\s",
+                  c.CATEGORY_NOT_SPACE: rb"\S", c.CATEGORY_WORD: rb"\w", c.CATEGORY_NOT_WORD: rb"\W"}
+    for kind, val in av:  # type: ignore[union-attr]
+        if kind is c.NEGATE:
+            negate = b"^"
+        elif kind is c.LITERAL:
+            parts.append(b"\\x%02x" % val)
+        elif kind is c.RANGE:
+            parts.append(b"\\x%02x-\\x%02x" % val)
+        elif kind is c.CATEGORY and val in categories:
+            parts.append(categories[val])
+        else:
+            raise ValueError(f"unexpected class item {kind}")
+    return b"[" + negate + b"".join(parts) + b"]"
 
 
 def _start(hit: tuple) -> int:

@@ -94,6 +94,9 @@ class TriggerScanner:
                                 for x in self.literals)
         self._lit_chain = _Re2Chain(alternation, latin1=True) if self.literals else None
         self._rx_chain = _Re2Chain(b"|".join(b"(?:" + r + b")" for r in self.regexes)) if self.regexes else None
+        self._first2: dict[bytes, list[bytes]] = {}
+        for lit in self.literals:
+            self._first2.setdefault(lit[:2], []).append(lit)
 
     def literal_hits(self, v: bytes, pos: int, end: int, stop: int, table: list | None = None) -> list[Hit]:
         """The literal chain from `pos`: hits starting at most at `stop`, as (start, end, literal index), or
@@ -104,6 +107,20 @@ class TriggerScanner:
         if table is not None:
             return [(s, e, table[index[v[s:e].lower()]]) for s, e in self._lit_chain.spans(v, pos, end, stop)]
         return [(s, e, index[v[s:e].lower()]) for s, e in self._lit_chain.spans(v, pos, end, stop)]
+
+    def zone_literals(self, v: bytes, pos: int, end: int) -> list[tuple[int, bytes]]:
+        """Every literal occurrence inside `v[pos:end]`, overlapping ones included, as (start, literal), in
+        start order: the triggers near the end of the input, each of which may still begin a secret."""
+        tail = v[pos:end].lower()
+        first2, exact = self._first2, self.exact
+        out = []
+        for i in range(len(tail)):
+            lits = first2.get(tail[i : i + 2])
+            if lits is not None:
+                for lit in lits:
+                    if tail.startswith(lit, i) and (lit not in exact or v.startswith(exact[lit], pos + i)):
+                        out.append((pos + i, lit))
+        return out
 
     def regex_hits(self, v: bytes, pos: int, end: int, stop: int) -> list[tuple[int, int]]:
         """The regex chain from `pos`: hits starting at most at `stop`."""
@@ -168,6 +185,25 @@ class HyperscanScanner(TriggerScanner):
             last = s + lengths[i]
             put((s + pos, last + pos, tab[i]))
         return out
+
+
+    def zone_literals(self, v: bytes, pos: int, end: int) -> list[tuple[int, bytes]]:
+        # One Hyperscan scan of the few bytes near the end: a Python loop over them cost more than the
+        # chunk's whole literal scan.
+        db = self._lit_db
+        if db is None or pos >= end:
+            return []
+        raw: list[tuple[int, int]] = []
+        add = raw.append
+        lengths = self.lengths
+
+        def on_match(i: int, _frm: int, to: int, _flags: int, _ctx: object) -> None:
+            add((to - lengths[i], i))
+
+        db.scan(v[pos:end], match_event_handler=on_match)
+        raw.sort()
+        literals = self.literals
+        return [(s + pos, literals[i]) for s, i in raw]
 
 
 def _ascii_caseless(lit: bytes) -> bytes:

@@ -186,6 +186,7 @@ class StreamMasker:
         sv = view.to_view(self._scan)
         rv = view.to_view(self._scan_rx)
         last_end, rx_end = sv, rv
+        rx_later: list[tuple[int, int]] = []
         if sv < avail or rv < avail:
             identity = view.identity and self._on_hit is None
             base = view.base
@@ -194,7 +195,7 @@ class StreamMasker:
             # Both chains of trigger hits for the whole chunk, one native scan each; only hits starting
             # at most at `stable` are taken (their verdict cannot change as more input arrives).
             seen = self._rx_seen
-            hits, last_end, rx_end, rx_starts = eng.hits(
+            hits, last_end, rx_end, rx_starts, rx_later = eng.hits(
                 v, sv, rv, avail, stable, {view.to_view(r) for r in seen} if seen else frozenset())
             for ts, te, dets in hits:
                 if pem is not None:
@@ -254,7 +255,7 @@ class StreamMasker:
                 new_scan = line  # a line-anchored trigger there may still match once the line goes on
         self._scan_rx = view.to_raw(min(new_scan, avail))
         if not final:
-            zh = eng.zone_hold(v, max(stable + 1, 0), avail)
+            zh = eng.zone_hold(v, max(stable + 1, 0), avail, rx_later)
             if zh < hold:
                 hold = zh
         if view.identity:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -38,15 +39,32 @@ texts = st.builds(
 )
 
 
+@functools.cache
+def _scanners() -> tuple[TriggerScanner, HyperscanScanner]:
+    return TriggerScanner(LITERALS, REGEXES, EXACT), HyperscanScanner(LITERALS, REGEXES, EXACT)
+
+
 @needs_hyperscan
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=texts, pos=st.integers(0, 40), cut=st.integers(0, 80))
 def test_hyperscan_and_re2_give_the_same_hits(text: bytes, pos: int, cut: int) -> None:
-    re2_scan, hs_scan = TriggerScanner(LITERALS, REGEXES, EXACT), HyperscanScanner(LITERALS, REGEXES, EXACT)
+    re2_scan, hs_scan = _scanners()
     end = len(text)
     stop = max(0, end - cut)
     assert hs_scan.literal_hits(text, pos, end, stop) == re2_scan.literal_hits(text, pos, end, stop)
     assert hs_scan.regex_hits(text, pos, end, stop) == re2_scan.regex_hits(text, pos, end, stop)
+
+
+@needs_hyperscan
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=texts, pos=st.integers(0, 40))
+def test_zone_literals_are_every_occurrence_overlapping_ones_included(text: bytes, pos: int) -> None:
+    re2_scan, hs_scan = _scanners()
+    lits = re2_scan.literals
+    expected = [(i, lit) for i in range(pos, len(text)) for lit in lits
+                if text[i : i + len(lit)].lower() == lit and (lit not in EXACT or text.startswith(EXACT[lit], i))]
+    assert re2_scan.zone_literals(text, pos, len(text)) == expected
+    assert hs_scan.zone_literals(text, pos, len(text)) == expected
 
 
 def test_literal_chain_takes_the_longest_literal_and_never_overlaps() -> None:
