@@ -167,7 +167,7 @@ class HyperscanScanner(TriggerScanner):
         def on_match(i: int, _frm: int, to: int, _flags: int, _ctx: object) -> None:
             add(to * n + offsets[i])
 
-        db.scan(v[pos:end] if (pos or end != len(v)) else v, match_event_handler=on_match)
+        db.scan(memoryview(v)[pos:end] if (pos or end != len(v)) else v, match_event_handler=on_match)  # no copy
         if not raw:
             return []
         raw.sort()
