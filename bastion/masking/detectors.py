@@ -12,6 +12,7 @@ import base64
 import hashlib
 import re
 from functools import lru_cache
+from urllib.parse import quote
 
 from bastion.masking.matchers import (
     ContextDetector,
@@ -24,7 +25,7 @@ from bastion.masking.matchers import (
     key_parts,
     not_placeholder,
 )
-from bastion.masking.special import (Base64PrivateKeyDetector, CardDetector, CliPasswordDetector, JwkPrivateDetector,
+from bastion.masking.special import (UrlEncodedSecretDetector, Base64PrivateKeyDetector, CardDetector, CliPasswordDetector, JwkPrivateDetector,
                                      DirectiveSecretDetector, K8sSecretDataDetector, KeytabBase64Detector, NameValueSecretDetector,
                                      KeyTextDetector, OpenVpnKeyDetector, PgpassDetector, PuttyPrivateKeyDetector,
                                      RsaKeyValueDetector, XmlSecretDetector)
@@ -409,7 +410,9 @@ TOKEN_DETECTORS: list[Detector] = [
          viable=rb"[MNO][A-Za-z0-9_\-]{0,25}(?:\.[A-Za-z0-9_\-]{0,6}(?:\.[A-Za-z0-9_\-]{0,38})?)?",
          trigger_re=rb"\.[A-Za-z0-9_\-]{6}\.", trigger_width=8,
          zone_re=rb"(?<![A-Za-z0-9_\-.])[MNO](?=[A-Za-z0-9_\-]{23,25}\.|[A-Za-z0-9_\-.]*\Z)",
-         positives=[(f"DISCORD_TOKEN={_DISCORD}", _DISCORD), (_DISCORD, _DISCORD)],
+         # (the secret is what follows the first dot: before it is the base64 user id, public, which an idle
+         # release shows while it is typed, since the trigger is the dot after it)
+         positives=[(f"DISCORD_TOKEN={_DISCORD}", _DISCORD.split(".", 1)[1]), (_DISCORD, _DISCORD.split(".", 1)[1])],
          negatives=["MyApplicationNameIsLong.config.yaml", "NODE_ENV_PRODUCTION_SERV.x12345.y", "api.github.com"]),
     _tok("discord-webhook-url", "Discord webhook URL token (/api/webhooks/<id>/<token>)", ["/api/webhooks/"],
          rb"/api/webhooks/[0-9]{17,20}/(?P<s>[A-Za-z0-9_\-]{60,70})(?![A-Za-z0-9_\-])", fake(URLSAFE, 68, "dcw"),
@@ -1373,6 +1376,13 @@ KEY_RULES = [
         pos=[('  "encrypt": "' + fake(B64, 43, "consul") + '=",', fake(B64, 43, "consul") + "="),
              ("WEBHOOK_HMAC=" + fake(HEX, 64, "webhook-hmac"), fake(HEX, 64, "webhook-hmac")),
              ('  "primaryKey": "' + fake(B64, 43, "az-primary") + '=",', fake(B64, 43, "az-primary") + "=")]),
+    _kv("docker-config-assignment", "Registry credentials: `.dockerconfigjson` / `.dockercfg` values (base64 of "
+        "`{\"auths\": …}`) outside a Kubernetes Secret's `data:`",
+        lambda n, p: n in (b"dockerconfigjson", b"dockercfg"), ".dockerconfigjson",
+        base64.b64encode(b'{"auths":{"ghcr.io":{"auth":"' + base64.b64encode(b"bob:" + PASSWORD.encode())
+                         + b'"}}}').decode(),
+        value_ok=lambda v, q: len(v) >= 16 and _B64_VALUE.fullmatch(v) is not None,
+        negs=[".dockerconfigjson: |", 'kubernetes.io/dockerconfigjson: "true"']),
     _kv("kms-plaintext-data-key", "The plaintext data key `aws kms generate-data-key` returns (`\"Plaintext\": \"…\"`)",
         lambda n, p: n == b"plaintext", "Plaintext", fake(B64, 43, "kms") + "=",
         value_ok=lambda v, q: len(v) >= 24 and _B64_VALUE.fullmatch(v) is not None,
@@ -1399,7 +1409,7 @@ KEY_LITERALS = ["bindpw", "rootpw", "_pw=", "_pw:", '_pw"', "_salt", "_signing",
                 "pass", "pwd", "pswd", "psk=", "psk:", 'psk"', "psk'", "psk ", "_key", "-key", "key=", "key:",
                 'key"', "key'", "_pat=", "_pat:", '_pat"', "secret", "token", "auth", "apikey", "api_key", "api-key", "accesskey",
                 "access_key", "access-key", "privatekey", "private_key", "private-key", "credential", "creds", "dsn",
-                "mnemonic", "seed_phrase", "seedphrase", "recovery_phrase", "_hmac", "sonar.login",
+                "mnemonic", "dockerconfigjson", "dockercfg", "seed_phrase", "seedphrase", "recovery_phrase", "_hmac", "sonar.login",
                 # labels of words: `API key: …`, `Private key: 0x…` (`Secret key`, `Access token` start with a
                 # literal already)
                 "api key", "private key", "access key", "master key", "signing key", "encryption key"]
@@ -1482,6 +1492,23 @@ NAME_VALUE = NameValueSecretDetector(
     negatives=["env:\n  - name: LOG_LEVEL\n    value: debug\n", '{"name": "replicas", "value": "3"}',
                "  - name: DB_PASSWORD\n    valueFrom:\n      secretKeyRef: {name: db, key: password}\n",
                '{"name": "password_policy", "value": "strict"}', '{"keyName": "cache-ttl", "value": "300"}'],
+)
+
+URL_ENCODED = UrlEncodedSecretDetector(
+    lambda key: KEY_FAMILY._rules_for(key)[0],
+    positives=[("POST /login body=username%3Dbob%26password%3D" + fake(ALNUM, 14, "urlenc-pw") + "%21 200",
+                fake(ALNUM, 14, "urlenc-pw") + "%21"),
+               ("POST /login body=" + quote("user=bob&password=" + quote(PASSWORD, safe=""), safe=""),
+                quote(quote(PASSWORD, safe=""), safe="")),
+               ("GET /search?q=%7B%22api_key%22%3A%22" + fake(HEX, 32, "urlenc") + "%22%7D HTTP/1.1",
+                fake(HEX, 32, "urlenc")),
+               ("state=client_id%3Dweb%26client_secret%3D" + fake(URLSAFE, 32, "urlenc-cs") + "&next=/",
+                fake(URLSAFE, 32, "urlenc-cs")),
+               ('payload=%7B%22user%22%3A%20%22bob%22%2C%20%22password%22%3A%20%22' + quote(PASSWORD) + '%22%7D',
+                quote(PASSWORD))],
+    negatives=["redirect=%2Flogin%3Fnext%3D%252Fhome", "sig=AbCd%3D%3D&x=1", "q=password%3D",
+               "filter=token%3Dnull%26page%3D2", "q=%7B%22password%22%3A%22%22%7D",
+               "next=%2Freset%3Fpassword%3D%24%7BPASSWORD%7D"],
 )
 
 CLI = CliPasswordDetector(
@@ -1661,7 +1688,7 @@ RSA_XML = RsaKeyValueDetector(
 )
 
 # Order is priority: when two detectors mask the same bytes, the first names the span.
-BUILTIN: list[Detector] = [PEM, OPENVPN, PEM_BASE64, KEYTAB, PUTTY, JWK, *TOKEN_DETECTORS, *CONTEXT_DETECTORS, K8S, CLI, KEY_FAMILY, XML,
+BUILTIN: list[Detector] = [PEM, OPENVPN, PEM_BASE64, KEYTAB, PUTTY, JWK, *TOKEN_DETECTORS, *CONTEXT_DETECTORS, K8S, CLI, KEY_FAMILY, URL_ENCODED, XML,
                            DIRECTIVES,
                            NAME_VALUE, CARDS, PGPASS, KEY_TEXT, RSA_XML]
 for _d in BUILTIN:

@@ -291,14 +291,14 @@ def build_engine(
             regex_dets.append((det, re.compile(det.trigger_re)))
             t_max = max(t_max, det.trigger_width)
     # The literal chain takes the longest literal at a place, so `sshpass` hides the `pass` in `SSHPASS=…`:
-    # a literal that is one word holding a key-value literal (or any literal starting with one: `password '`)
+    # a literal that is one word (letters, digits, `_`) holding a key-value literal (or any literal starting with one: `password '`)
     # also triggers the key-value family, which finds its key from any position inside it.
     kv = next((d for d in detectors if type(d) is KeyValueFamily), None)
     prio = {id(d): i for i, d in enumerate(detectors)}
     if kv is not None:
         for lit, dets in lit_map.items():
-            if kv not in dets and any((k in lit) if lit.isalnum() else lit.startswith(k) for k in kv.literals
-                                      if k != lit):
+            word = lit.replace(b"_", b"").isalnum()  # (`wpa_passphrase` is one word holding `pass`)
+            if kv not in dets and any((k in lit) if word else lit.startswith(k) for k in kv.literals if k != lit):
                 dets.append(kv)
                 dets.sort(key=lambda d: prio[id(d)])
     literals = sorted(lit_map, key=lambda x: (-len(x), x))

@@ -6,8 +6,8 @@ from __future__ import annotations
 import binascii
 import re
 
-from bastion.masking.matchers import (ALNUM, Detector, Info, Pending, PemOpen, Span, line_start_ok, line_window,
-                                      not_placeholder)
+from bastion.masking.matchers import (ALNUM, Detector, Info, Pending, PemOpen, Span, is_text, line_start_ok,
+                                      line_window, not_placeholder)
 
 
 _LUHN_DOUBLE = bytes(((d * 2) - 9 if d * 2 > 9 else d * 2) for d in range(10))
@@ -1257,3 +1257,66 @@ class DirectiveSecretDetector(SampledDetector):
         if len(value) < 3 or not not_placeholder(value) or not self._value_ok(value):
             return None
         return [(m.start(g), m.end(g), self.ids[0], 0)]
+
+
+# URL-encoded text: the key before an encoded `=` runs back to a raw delimiter; decoded, its last field is the key
+_URL_KEY_RUN = re.compile(rb"[^\s\"'<>&?=;,(){}\[\]]{1,160}\Z")
+_URL_KEY_FIELD = re.compile(rb"[^&?=;,\s\"']+\Z")
+_URL_JSON_KEY = re.compile(rb"(?i)%22((?:[A-Za-z0-9_.\-]|%5f|%2d){1,64})\Z")
+# a value runs to an encoded `&`, quote or line break (or a raw delimiter); other escapes are part of it
+_URL_VALUE = re.compile(rb"(?:[^\s&\"'<>%]|%(?![2][26]|0[aAdD])[0-9A-Fa-f]{2})*")
+_URL_ESCAPE_PARTIAL = re.compile(rb"%[0-9A-Fa-f]?")
+_URL_VALUE_QUOTED = re.compile(rb"(?:[^\s&\"'<>%]|%(?!22|0[aAdD])[0-9A-Fa-f]{2})*")
+
+
+class UrlEncodedSecretDetector(SampledDetector):
+    """Secret-named values in URL-encoded text: a form body or query string logged encoded
+    (`body=user%3Dbob%26password%3DHunter2%21`), JSON carried in a query parameter
+    (`q=%7B%22api_key%22%3A%22…%22%7D`). The key names and value checks are the key-value family's."""
+
+    ids = ("url-encoded-secret",)
+    literals = (b"%3d", b"%22%3a%22", b"%22%3a%20%22")
+    prefix_type = False
+    boundary = False
+    none_in_env_key = True  # an identifier (an env key) holds no `%`
+    value_class = re.compile(rb"[^\s&\"'<>]*")
+    max_window = 512
+
+    def __init__(self, rules_for, positives=(), negatives=()) -> None:  # noqa: ANN001
+        super().__init__(positives, negatives)
+        self._rules_for = rules_for  # key name -> the key-value rules that accept it
+
+    def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):
+        from urllib.parse import unquote_to_bytes
+
+        quoted = v[ts + 1 : ts + 3] == b"22"
+        if quoted:
+            m = _URL_JSON_KEY.search(v, max(0, ts - 200), ts)
+            if m is None:
+                return None
+            key = unquote_to_bytes(m.group(1))
+        else:
+            m = _URL_KEY_RUN.search(v, max(0, ts - 160), ts)
+            if m is None:
+                return None
+            field = _URL_KEY_FIELD.search(unquote_to_bytes(m.group(0)))
+            if field is None:
+                return None
+            key = field.group(0)
+        rules = self._rules_for(key)
+        if not rules:
+            return None
+        lim = min(avail, te + self.max_window)
+        mv = (_URL_VALUE_QUOTED if quoted else _URL_VALUE).match(v, te, lim)
+        end = mv.end()
+        if not final and (end >= avail or _URL_ESCAPE_PARTIAL.fullmatch(v, end, avail)):
+            return Pending(te)  # the value is still arriving (or the escape after it: `%2` of `%22` or `%21`)
+        raw = v[te:end]
+        if quoted and not v.startswith(b"%22", end) and end < lim:
+            return None  # not a closed JSON string
+        value = unquote_to_bytes(raw.replace(b"+", b" ") if not quoted else raw)
+        if len(value) < 3 or not not_placeholder(value) or not is_text(value):
+            return None
+        if any(r.value_ok(value, quoted) for r in rules):
+            return [(te, end, "url-encoded-secret", 0)]
+        return None
