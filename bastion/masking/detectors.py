@@ -25,7 +25,7 @@ from bastion.masking.matchers import (
     key_parts,
     not_placeholder,
 )
-from bastion.masking.special import (UrlEncodedSecretDetector, Base64PrivateKeyDetector, CardDetector, CliPasswordDetector, JwkPrivateDetector,
+from bastion.masking.special import (PipedPasswordDetector, UrlEncodedSecretDetector, Base64PrivateKeyDetector, CardDetector, CliPasswordDetector, JwkPrivateDetector,
                                      DirectiveSecretDetector, K8sSecretDataDetector, KeytabBase64Detector, NameValueSecretDetector,
                                      KeyTextDetector, OpenVpnKeyDetector, PgpassDetector, PuttyPrivateKeyDetector,
                                      RsaKeyValueDetector, XmlSecretDetector)
@@ -1511,6 +1511,20 @@ URL_ENCODED = UrlEncodedSecretDetector(
                "next=%2Freset%3Fpassword%3D%24%7BPASSWORD%7D"],
 )
 
+PIPED = PipedPasswordDetector(
+    positives=[("echo '" + PASSWORD + "' | sudo -S apt-get update", PASSWORD),
+               ("  501  echo " + fake(ALNUM, 14, "piped") + " | sudo -S -u root systemctl restart app",
+                fake(ALNUM, 14, "piped")),
+               ("echo 'deploy:" + PASSWORD + "' | chpasswd", PASSWORD),
+               ('echo "' + fake(ALNUM, 20, "piped-docker") + '" | docker login registry.example.com -u bob --password-stdin',
+                fake(ALNUM, 20, "piped-docker")),
+               ("printf '%s\\n' '" + PASSWORD + "' | passwd --stdin app", PASSWORD),
+               ("sudo -S systemctl restart nginx <<< '" + PASSWORD + "'", PASSWORD)],
+    negatives=["echo $PASSWORD | sudo -S true", 'echo "$DB_PASS" | docker login -u bob --password-stdin',
+               "echo hello | tee out.txt", 'echo "$USER:$NEW_PW" | chpasswd', "echo 'app:<password>' | chpasswd", "cat pw.txt | sudo -S true",
+               "echo done; sudo -S true", "grep -c x <<< 'abc'", "echo ***** | sudo -S ls"],
+)
+
 CLI = CliPasswordDetector(
     positives=[("mysql  1234  0.0 /usr/bin/mysql -uroot -p" + PASSWORD + " app", PASSWORD),
                ("sshpass -p " + PASSWORD + " ssh host", PASSWORD),
@@ -1688,7 +1702,7 @@ RSA_XML = RsaKeyValueDetector(
 )
 
 # Order is priority: when two detectors mask the same bytes, the first names the span.
-BUILTIN: list[Detector] = [PEM, OPENVPN, PEM_BASE64, KEYTAB, PUTTY, JWK, *TOKEN_DETECTORS, *CONTEXT_DETECTORS, K8S, CLI, KEY_FAMILY, URL_ENCODED, XML,
+BUILTIN: list[Detector] = [PEM, OPENVPN, PEM_BASE64, KEYTAB, PUTTY, JWK, *TOKEN_DETECTORS, *CONTEXT_DETECTORS, K8S, CLI, PIPED, KEY_FAMILY, URL_ENCODED, XML,
                            DIRECTIVES,
                            NAME_VALUE, CARDS, PGPASS, KEY_TEXT, RSA_XML]
 for _d in BUILTIN:

@@ -1320,3 +1320,70 @@ class UrlEncodedSecretDetector(SampledDetector):
         if any(r.value_ok(value, quoted) for r in rules):
             return [(te, end, "url-encoded-secret", 0)]
         return None
+
+
+# A password fed to a command's standard input on its command line: `echo PW | sudo -S …`, `printf '%s\n' PW |
+# chpasswd`, `… --password-stdin <<< "PW"`. The value comes before the pipe, so the echo is the trigger.
+_PIPED_VALUE = rb"(?:'(?P<q1>[^'\r\n]*)'|\"(?P<q2>[^\"\r\n]*)\"|(?P<s>[^\s'\"|;&<>()`][^\s|;&<>()`]*))"
+_ECHO_ARGS = re.compile(rb"[ \t]+(?:-[neE]{1,3}[ \t]+)*" + _PIPED_VALUE + rb"[ \t]*\|[ \t]*(?P<cmd>[^\n|;&]*)")
+_PRINTF_ARGS = re.compile(rb"[ \t]+(?:(?:'%s(?:\\n)?'|\"%s(?:\\n)?\")[ \t]+)?" + _PIPED_VALUE
+                          + rb"[ \t]*\|[ \t]*(?P<cmd>[^\n|;&]*)")
+_HERE_STRING = re.compile(rb"[ \t]*" + _PIPED_VALUE)
+# what an echo still arriving may yet become: options, one value (a quote may be open), a pipe and more
+_PIPED_VIABLE = re.compile(rb"[ \t]*(?:-[neE]{0,3}(?:[ \t]+|\Z))*(?:(?:'%s(?:\\n)?'|\"%s(?:\\n)?\")[ \t]+)?"
+                           rb"(?:'[^'\r\n]*'?|\"[^\"\r\n]*\"?|[^\s'\"|;&<>()`$][^\s|;&<>()`]*)?[ \t]*(?:\|[^\n]*)?")
+_STDIN_CONSUMER = re.compile(
+    rb"(?:\A|[\s/])(?:sudo(?:[ \t]+-[^\s]*)*?[ \t]+(?:-[A-Za-z]*S[A-Za-z]*|--stdin)(?=\s|\Z)|chpasswd(?=\s|\Z)"
+    rb"|passwd[ \t]+(?:[^\n]*[ \t])?-{1,2}stdin(?=\s|\Z)|kinit(?=\s|\Z)|smbpasswd[ \t]+(?:[^\n]*[ \t])?-[A-Za-z]*s"
+    rb"|htpasswd[ \t]+(?:[^\n]*[ \t])?-[A-Za-z]*i)"
+    rb"|--password-stdin(?=\s|\Z)|--passphrase-fd[ \t=]+0(?=\s|\Z)|-passin[ \t]+stdin(?=\s|\Z)")
+
+
+class PipedPasswordDetector(SampledDetector):
+    """Passwords fed to a command's standard input on a command line (shell history, `ps`, CI logs):
+    `echo PW | sudo -S …`, `echo 'user:PW' | chpasswd`, `echo PW | docker login -u u --password-stdin`,
+    `printf '%s\\n' PW | passwd --stdin u`, `sudo -S cmd <<< 'PW'`."""
+
+    ids = ("piped-password",)
+    literals = (b"echo ", b"echo\t", b"printf ", b"<<<")
+    prefix_type = False
+    boundary = True
+    none_in_env_key = True
+    max_window = 1024
+    # An idle release shows what is being typed after `echo ` (each keystroke is one): only a whole line
+    # that pipes the value into a password-reading command is masked then.
+    idle_show_below = 1 << 20
+
+    def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):
+        word = v[ts:te].lower()
+        if word != b"<<<" and ts > 0 and (v[ts - 1] in ALNUM or v[ts - 1] in b"_-."):
+            return None  # `myecho`, `x.echo`
+        w = line_window(v, ts, self.max_window, avail, final)
+        if word == b"<<<":
+            ls = v.rfind(b"\n", max(0, ts - self.max_window), ts) + 1
+            if _STDIN_CONSUMER.search(v, ls, ts) is None:
+                return None
+            if w is None:
+                return Pending(te)
+            m = _HERE_STRING.match(v, te, w)
+            return self._spans(m, v[ls:ts]) if m is not None else None
+        if w is None:
+            return Pending(te) if _PIPED_VIABLE.fullmatch(v, te - 1, avail) else None
+        m = (_PRINTF_ARGS if word == b"printf " else _ECHO_ARGS).match(v, te - 1, w)
+        if m is None or _STDIN_CONSUMER.search(m.group("cmd")) is None:
+            return None
+        return self._spans(m, m.group("cmd"))
+
+    @staticmethod
+    def _spans(m: "re.Match[bytes]", cmd: bytes) -> list[Span] | None:
+        g = _secret_group(m)
+        s, e = m.start(g), m.end(g)
+        value = m.group(g)
+        if value.endswith(b"\\n"):
+            value, e = value[:-2], e - 2  # `printf 'PW\n'`
+        if re.search(rb"(?:\A|[\s/])chpasswd", cmd) and b":" in value:
+            cut = value.index(b":") + 1  # `user:PW`: the password
+            value, s = value[cut:], s + cut
+        if len(value) < 3 or value[:1] in b"$`" or not not_placeholder(value):
+            return None  # a variable (`"$PW"`), a substitution, a placeholder
+        return [(s, s + len(value), "piped-password", 0)]
