@@ -1309,7 +1309,9 @@ KEY_RULES = [
              (f"spring.datasource.password={PASSWORD}", PASSWORD), (f"PGPASSWORD={PASSWORD} psql -h db", PASSWORD),
              (f"Password={PASSWORD};", PASSWORD),
              ('{"user": "app", "password": "Tr0\\"' + PASSWORD + '"}', PASSWORD),  # an escaped quote inside
-             ("passwords:\n  - " + fake(ALNUM, 16, "pw-list") + "\n  - '" + PASSWORD + "'\n", PASSWORD)],
+             ("passwords:\n  - " + fake(ALNUM, 16, "pw-list") + "\n  - '" + PASSWORD + "'\n", PASSWORD),
+             ("db_password = '''" + PASSWORD + "'''", PASSWORD), ('password = """\n' + PASSWORD + '\n"""\n', PASSWORD),
+             ("ldap_bind_pw = " + PASSWORD, PASSWORD)],
         negs=["password: ********", "PASSWORD_FILE=/run/secrets/db", "Error: invalid password: too short",
               "PWD=/home/alice", "OLDPWD=/tmp", "password = get_password()", "password=<redacted>",
               "if password == user.password:", "tests passed=12 failed=0", "password: ${DB_PASSWORD}",
@@ -1406,7 +1408,7 @@ KEY_RULES = [
         negs=["credential.helper=store", "docker-credential-helpers: credsStore: desktop",
               "credentialsSecret: cloud-credentials", "//srv/share /mnt cifs credentials=/root/.smbcred,uid=1000 0 0"]),
 ]
-KEY_LITERALS = ["bindpw", "rootpw", "_pw=", "_pw:", '_pw"', "_salt", "_signing", "_encryption", "routing_key",
+KEY_LITERALS = ["bindpw", "rootpw", "_pw=", "_pw =", "_pw:", '_pw"', "_salt", "_signing", "_encryption", "routing_key",
                 "routingkey", "integration_key", "integrationkey", "bw_session", "honeycomb-team", "initial_management",
                 "sessionid", "session_id", "phpsessid", "jsessionid", "connect.sid", 'key1"', 'key2"', "key1:", "key2:",
                 "plaintext", "authident", "bundle_", "erlang_cookie", "erlangcookie", 'encrypt"', "encrypt=", "encrypt =", "encrypt:",

@@ -775,6 +775,25 @@ class KeyValueFamily(Detector):
             return r, skip, -1
         return r, -1, -1
 
+    def _triple_quoted(self, v: bytes, p: int, close: bytes, avail: int, final: bool, rules: list[KeyRule]):
+        """The value of a triple-quoted string opened just before `p` (it may span lines; at most
+        `max_window` bytes): masked whole when a rule accepts its text without the blank lines around it."""
+        lim = min(avail, p + self.max_window)
+        end = v.find(close, p, lim)
+        if end < 0:
+            if not final and avail < p + self.max_window:
+                return Pending(p)
+            end = lim  # unterminated: as far as a value may go
+        raw = v[p:end]
+        value = raw.strip(b" \t\r\n")
+        if len(value) < 3 or not not_placeholder(value):
+            return None
+        for r in rules:
+            if r.value_ok(value, True):
+                s = p + raw.index(value[:1])
+                return [(s, s + len(value), r.id, 0)]
+        return None
+
     def _fast_for(self, key: bytes) -> tuple[list[KeyRule], bytes, bytes]:
         cached = self._rules_for(key)
         if len(self._fast) > 4096:
@@ -877,6 +896,9 @@ class KeyValueFamily(Detector):
             if not final and avail < w + 1 + 1024 and _PHP_DUMPED_PARTIAL.fullmatch(v, w + 1, avail):
                 return Pending(w + 1)
         quote = m.group(4)
+        if quote in (b'"', b"'") and v[vs : vs + 2] == quote * 2:
+            # a triple-quoted string (TOML, Python): `password = '''…'''`, or `"""` and the value on the lines after
+            return self._triple_quoted(v, vs + 2, quote * 3, avail, final, rules), skip
         if quote and quoted_key and not m.group(2) and quote == v[ks - 1 : ks] and (sep == b":" or vs == w or
                                                                                     v[vs : vs + 1] in b" \t"):
             # `read -p "Password: " PW`, `grep 'api_key=' app.log`: the quote closes the text the key is in
