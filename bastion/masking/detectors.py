@@ -25,7 +25,7 @@ from bastion.masking.matchers import (
     key_parts,
     not_placeholder,
 )
-from bastion.masking.special import (PipedPasswordDetector, UrlEncodedSecretDetector, Base64PrivateKeyDetector, CardDetector, CliPasswordDetector, JwkPrivateDetector,
+from bastion.masking.special import (WireGuardDumpDetector, PipedPasswordDetector, UrlEncodedSecretDetector, Base64PrivateKeyDetector, CardDetector, CliPasswordDetector, JwkPrivateDetector,
                                      DirectiveSecretDetector, K8sSecretDataDetector, KeytabBase64Detector, NameValueSecretDetector,
                                      KeyTextDetector, OpenVpnKeyDetector, PgpassDetector, PuttyPrivateKeyDetector,
                                      RsaKeyValueDetector, XmlSecretDetector)
@@ -1678,6 +1678,18 @@ PGPASS = PgpassDetector(
                "root:*:19000:0:99999:7:::", "daemon:*:19000:0:99999:7:::"],
 )
 
+def _wg_key(seed: str) -> str:
+    return fake(B64, 42, seed) + "A="
+
+
+WG_DUMP = WireGuardDumpDetector(
+    positives=[("wg0\t" + _wg_key("wg-priv") + "\t" + _wg_key("wg-pub") + "\t51820\toff", _wg_key("wg-priv")),
+               ("wg0\t" + _wg_key("wg-peer") + "\t" + _wg_key("wg-psk") + "\t203.0.113.5:51820\t10.0.0.2/32\t1700000000\t"
+                "1024\t2048\toff", _wg_key("wg-psk"))],
+    negatives=["wg0\t" + _wg_key("wg-peer3") + "\t(none)\t203.0.113.5:51820\t10.0.0.2/32\t0\t0\t0\toff",
+               fake(B64, 76, "wg-b64line"), "name\t" + _wg_key("x1") + "\tnote\tfree text"],
+)
+
 _JWK_D = fake(URLSAFE, 342, "jwk-d")
 _JWK_K = fake(URLSAFE, 43, "jwk-k")
 JWK = JwkPrivateDetector(
@@ -1710,7 +1722,7 @@ RSA_XML = RsaKeyValueDetector(
 # Order is priority: when two detectors mask the same bytes, the first names the span.
 BUILTIN: list[Detector] = [PEM, OPENVPN, PEM_BASE64, KEYTAB, PUTTY, JWK, *TOKEN_DETECTORS, *CONTEXT_DETECTORS, K8S, CLI, PIPED, KEY_FAMILY, URL_ENCODED, XML,
                            DIRECTIVES,
-                           NAME_VALUE, CARDS, PGPASS, KEY_TEXT, RSA_XML]
+                           NAME_VALUE, CARDS, PGPASS, WG_DUMP, KEY_TEXT, RSA_XML]
 for _d in BUILTIN:
     # heads that ordinary text has too: a few letters typed after them are a word (`https://example…`)
     if _d.ids[0] in ("harness-token", "url-signature", "azure-sas-token"):

@@ -1387,3 +1387,44 @@ class PipedPasswordDetector(SampledDetector):
         if len(value) < 3 or value[:1] in b"$`" or not not_placeholder(value):
             return None  # a variable (`"$PW"`), a substitution, a placeholder
         return [(s, s + len(value), "piped-password", 0)]
+
+
+_WG_KEY = rb"[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]="  # a Curve25519 key in base64: 32 bytes, its last char padded
+_WG_DUMP = re.compile(rb"[A-Za-z0-9_.\-]{1,15}\t(?P<k1>" + _WG_KEY + rb")\t(?P<k2>" + _WG_KEY + rb"|\(none\))\t"
+                      rb"(?P<f3>[^\t\r\n]*)(?:\t|\r?$)", re.MULTILINE)
+
+
+class WireGuardDumpDetector(SampledDetector):
+    """WireGuard keys in `wg show all dump` lines (tab-separated, the interface first): an interface's private
+    key (the line whose fourth field is the listen port) and a peer's preshared key (after its public key).
+    `wg show IFACE dump` leaves the interface out, so its lines start with the key itself: not looked for,
+    since holding every word that starts a line (`cat`, `Mount`) would slow typing."""
+
+    ids = ("wireguard-dump-key",)
+    literals = ()
+    trigger_re = rb"(?m:^)[A-Za-z0-9_.\-]{1,15}\t[A-Za-z0-9+/]{43}=\t"
+    # line-anchored (see PgpassDetector): the chain goes back to the start of a line still arriving
+    trigger_width = 40
+    zone_re = re.compile(rb"(?m:^)[A-Za-z0-9_.\-]{1,15}\t[A-Za-z0-9+/]{0,43}(?:=\t?)?\Z")
+    # an idle release masks a line only once a whole key and its tab have arrived (a typed word is no key)
+    idle_head = re.compile(trigger_re)
+    prefix_type = False
+    boundary = False
+    max_window = 512
+    value_class = re.compile(rb"[A-Za-z0-9+/=]*")
+
+    def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):
+        if ts > 0 and v[ts - 1] != 10:
+            return None
+        w = line_window(v, ts, self.max_window, avail, final)
+        if w is None:
+            tab = v.find(b"\t", ts, min(avail, ts + 16))
+            return Pending(tab + 1 if tab >= 0 else None)  # the line is still arriving: hold from its first key
+        m = _WG_DUMP.match(v, ts, w + 1 if w < avail else w)
+        if m is None:
+            return None
+        if m.group("f3").isdigit():
+            return [(m.start("k1"), m.end("k1"), "wireguard-dump-key", 0)]  # the interface: its private key
+        if m.group("k2") != b"(none)":
+            return [(m.start("k2"), m.end("k2"), "wireguard-dump-key", 0)]  # a peer: the preshared key
+        return None
