@@ -340,10 +340,6 @@ TOKEN_DETECTORS: list[Detector] = [
          "dp.pt." + fake(ALNUM, 43, "doppler"), keep=6, cont=rb"[A-Za-z0-9_.\-]",
          viable=rb"dp\.(?:pt|st|sa|ct|scim|audit)\.[A-Za-z0-9_.\-]*",
          negs=["dp.st.prd is the service token prefix"]),
-    _tok("onepassword-service-account-token", "1Password service account token (ops_eyJ…: base64url JSON, ~850 long)",
-         ["ops_eyj"], rb"ops_eyJ[A-Za-z0-9_\-]{40,2000}={0,2}(?![A-Za-z0-9_\-=])", "ops_eyJ" + fake(URLSAFE, 160, "1p-sa"),
-         keep=4, max_len=2100, cont=rb"[A-Za-z0-9_\-=]", viable=rb"ops_eyJ[A-Za-z0-9_\-=]*",
-         negs=["ops_eyJ is the head of a 1Password token"]),
     _tok("square-access-token", "Square production access token (EAAA + 60)", ["eaaa"],
          rb"EAAA[A-Za-z0-9_\-]{60}(?![A-Za-z0-9_\-+/=])", "EAAA" + fake(URLSAFE, 60, "square-eaaa"), keep=4,
          cont=rb"[A-Za-z0-9_\-+/=]", viable=rb"EAAA[A-Za-z0-9_\-]{0,60}",
@@ -480,7 +476,7 @@ TOKEN_DETECTORS: list[Detector] = [
 
 def _prefixed(id: str, desc: str, prefixes: list[str], body: bytes, sample_body: str, *, flags: int = 0,
               negs: tuple[str, ...] = (), validate=None, cont: bytes = rb"[A-Za-z0-9_\-.=+/]",
-              viable: bytes | None = None) -> TokenDetector:
+              viable: bytes | None = None, max_len: int = 512) -> TokenDetector:
     """A token that is a fixed prefix and a body of a known shape (the common case of vendor tokens)."""
     alts = b"|".join(re.escape(p.encode()) for p in prefixes)
     token = prefixes[0] + sample_body
@@ -489,7 +485,7 @@ def _prefixed(id: str, desc: str, prefixes: list[str], body: bytes, sample_body:
         id, desc, [p.lower() for p in prefixes], b"(?<!_)(?:" + alts + b")" + body + rb"(?![A-Za-z0-9_\-])",
         exact=tuple(prefixes),  # the pattern is case-sensitive: so is its trigger
         keep=min(len(p) for p in prefixes), cont=cont,
-        viable=b"(?:" + alts + b")" + (viable or cont + b"*"), max_len=512, flags=flags, validate=validate,
+        viable=b"(?:" + alts + b")" + (viable or cont + b"*"), max_len=max_len, flags=flags, validate=validate,
         # the samples' secret is the part after the prefix: the prefix is public (and may be in the label)
         positives=[(f"token: {token}", sample_body), (token, sample_body)], negatives=list(negs))
 
@@ -578,8 +574,8 @@ TOKEN_DETECTORS += [
          rb"(?<![A-Za-z0-9])vc[pikar]_(?P<s>[A-Za-z0-9]{24,})(?![A-Za-z0-9_\-])",
          fake(ALNUM, 56, "vercel"), ctx="deploy --token vcp_{s} --prod", boundary=False, cont=rb"[A-Za-z0-9_\-]", max_len=300,
          negs=["vcr_cassette_dir = tests/fixtures"]),
-    _prefixed("onepassword-service-token", "1Password service account token (ops_eyJ…)", ["ops_eyJ"],
-              rb"[A-Za-z0-9+/=_\-]{100,}", fake(URLSAFE, 160, "ops")),
+    _prefixed("onepassword-service-token", "1Password service account token (ops_eyJ…: base64url JSON, ~850 long)",
+              ["ops_eyJ"], rb"[A-Za-z0-9+/=_\-]{100,2000}", fake(URLSAFE, 860, "ops"), max_len=2100),
     _prefixed("heroku-api-key", "Heroku API key, new format (HRKU-)", ["HRKU-"], rb"[A-Za-z0-9_\-]{58,64}",
               fake(URLSAFE, 60, "hrku")),
     _prefixed("posthog-personal-key", "PostHog personal API key (phx_)", ["phx_"], rb"[A-Za-z0-9]{43}",
