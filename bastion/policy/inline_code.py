@@ -82,6 +82,17 @@ _JULIA_FILE_OPS = (
     (re.compile(r"\b(?:read|readlines|readchomp|eachline)\s*\(\s*" + _STRING), "cat --"),
     (re.compile(r"\bwrite\s*\(\s*" + _STRING), ": >"),
 )
+# Perl's and Ruby's quote-like operators (`q(…)`, `qq{…}`, `q!…!`, `%q(…)`, `%Q{…}`, `%(…)`): read as the plain
+# string they are, so `system q(rm -rf /)` is `system "rm -rf /"` to the patterns above.
+_QUOTE_LIKE = re.compile(r"(?:(?<![\w$@%&])qq?|%[qQ]?)\s*(?:\(([^()]*)\)|\{([^{}]*)\}|\[([^\[\]]*)\]|<([^<>]*)>|"
+                         r"!([^!]*)!|\|([^|]*)\||#([^#]*)#|/([^/]*)/)")
+
+
+def _plain_strings(text: str) -> str:
+    return _QUOTE_LIKE.sub(lambda m: '"' + next(g for g in m.groups() if g is not None).replace("\\", "\\\\")
+                           .replace('"', '\\"') + '"', text)
+
+
 _ESCAPE = re.compile(r"\\(.)", re.S)
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0"}
 
@@ -164,6 +175,8 @@ def shell_texts(program: str, args: list[Word]) -> list[str]:
         return []
     texts: list[str] = []
     text = code.value
+    if program.rstrip("0123456789.") in ("perl", "ruby"):
+        text = _plain_strings(text)
     if program in AWKS:
         texts += [_unescape(next(g for g in m.groups() if g is not None)) for m in _AWK_SHELL.finditer(text)]
     else:

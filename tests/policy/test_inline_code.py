@@ -46,6 +46,10 @@ def test_inline_code_is_found_after_the_options(program: str, args: list[str], c
     ("python3", 'open("/etc/passwd", "w")', [": > /etc/passwd", "cat -- /etc/passwd"]),
     ("perl", 'system "rm", "-rf", "/"', ["rm -rf /"]),
     ("perl", "print qx{id}", ["id"]),
+    ("perl", "use POSIX; system q(rm -rf /)", ["rm -rf /"]),  # quote-like operators are strings too
+    ("perl", 'system qq{rm -rf "/srv"}', ['rm -rf "/srv"']),
+    ("perl", "my $q = 1; print q!hello!", []),
+    ("ruby", "system %q(rm -rf /)", ["rm -rf /"]),
     ("ruby", "%x(uname -a)", ["uname -a"]),
     ("node", 'require("child_process").execSync("ls -la")', ["ls -la"]),
     ("node", "console.log(`not a command`)", []),
