@@ -25,7 +25,7 @@ from bastion.masking.matchers import (
     key_parts,
     not_placeholder,
 )
-from bastion.masking.special import (WireGuardDumpDetector, PipedPasswordDetector, UrlEncodedSecretDetector, Base64PrivateKeyDetector, CardDetector, CliPasswordDetector, JwkPrivateDetector,
+from bastion.masking.special import (CloudInitChpasswdDetector, WireGuardDumpDetector, PipedPasswordDetector, UrlEncodedSecretDetector, Base64PrivateKeyDetector, CardDetector, CliPasswordDetector, JwkPrivateDetector,
                                      DirectiveSecretDetector, K8sSecretDataDetector, KeytabBase64Detector, NameValueSecretDetector,
                                      KeyTextDetector, OpenVpnKeyDetector, PgpassDetector, PuttyPrivateKeyDetector,
                                      RsaKeyValueDetector, XmlSecretDetector)
@@ -1674,6 +1674,16 @@ PGPASS = PgpassDetector(
                "root:*:19000:0:99999:7:::", "daemon:*:19000:0:99999:7:::"],
 )
 
+CHPASSWD = CloudInitChpasswdDetector(
+    positives=[("#cloud-config\nchpasswd:\n  list: |\n    root:" + PASSWORD + "\n    ubuntu:RANDOM\n  expire: false\n",
+                PASSWORD),
+               ("chpasswd:\n  expire: true\n  list:\n    - ubuntu:" + fake(ALNUM, 14, "ci-pw") + "\nusers: []\n",
+                fake(ALNUM, 14, "ci-pw"))],
+    negatives=["chpasswd:\n  list: |\n    root:RANDOM\n    bob:R\n  expire: false\n",
+               "chpasswd:\n  expire: false\nruncmd: []\n", "modules: [chpasswd: enabled]"],
+)
+
+
 def _wg_key(seed: str) -> str:
     return fake(B64, 42, seed) + "A="
 
@@ -1718,7 +1728,7 @@ RSA_XML = RsaKeyValueDetector(
 # Order is priority: when two detectors mask the same bytes, the first names the span.
 BUILTIN: list[Detector] = [PEM, OPENVPN, PEM_BASE64, KEYTAB, PUTTY, JWK, *TOKEN_DETECTORS, *CONTEXT_DETECTORS, K8S, CLI, PIPED, KEY_FAMILY, URL_ENCODED, XML,
                            DIRECTIVES,
-                           NAME_VALUE, CARDS, PGPASS, WG_DUMP, KEY_TEXT, RSA_XML]
+                           NAME_VALUE, CARDS, PGPASS, WG_DUMP, CHPASSWD, KEY_TEXT, RSA_XML]
 for _d in BUILTIN:
     # heads that ordinary text has too: a few letters typed after them are a word (`https://example…`)
     if _d.ids[0] in ("harness-token", "url-signature", "azure-sas-token"):

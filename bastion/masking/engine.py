@@ -297,7 +297,8 @@ def build_engine(
     prio = {id(d): i for i, d in enumerate(detectors)}
     if kv is not None:
         for lit, dets in lit_map.items():
-            word = lit.replace(b"_", b"").isalnum()  # (`wpa_passphrase` is one word holding `pass`)
+            # (`wpa_passphrase` is one word holding `pass`; so is `chpasswd:`, a key and its colon)
+            word = lit.rstrip(b":").replace(b"_", b"").isalnum()
             if kv not in dets and any((k in lit) if word else lit.startswith(k) for k in kv.literals if k != lit):
                 dets.append(kv)
                 dets.sort(key=lambda d: prio[id(d)])

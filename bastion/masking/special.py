@@ -1428,3 +1428,59 @@ class WireGuardDumpDetector(SampledDetector):
         if m.group("k2") != b"(none)":
             return [(m.start("k2"), m.end("k2"), "wireguard-dump-key", 0)]  # a peer: the preshared key
         return None
+
+
+_CHPASSWD_ITEM = re.compile(rb"[ \t]*(?:-[ \t]+)?['\"]?[^:\s'\"]+:(?P<s>[^\s'\"]+)['\"]?[ \t\r]*")
+_INDENT = re.compile(rb"[ \t]*")
+
+
+class CloudInitChpasswdDetector(SampledDetector):
+    """Passwords in cloud-init's `chpasswd:` module: the `user:password` lines of its `list: |` block (or
+    of a `list:` sequence); `RANDOM` / `R` (cloud-init generates those) are not passwords."""
+
+    ids = ("cloud-init-chpasswd",)
+    literals = (b"chpasswd:",)
+    prefix_type = False
+    boundary = True
+    none_in_env_key = True
+    max_window = 8192
+    value_class = re.compile(rb"[^\r\n]*")
+
+    def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):
+        ls = v.rfind(b"\n", max(0, ts - 256), ts) + 1
+        if v[ls:ts].strip(b" \t-"):
+            return None  # `chpasswd:` must be a key of its own (not `x_chpasswd:` or text before it)
+        base = ts - ls
+        nl = v.find(b"\n", te, avail)
+        if nl < 0 or v[te:nl].strip(b" \t\r"):
+            return None if nl >= 0 or final else (Pending(te) if not v[te:avail].strip() else None)
+        lines, p, done = [], nl + 1, False
+        lim = min(avail, ts + self.max_window)
+        while p < lim:
+            e = v.find(b"\n", p, lim)
+            if e < 0:
+                break
+            line = v[p:e]
+            if line.strip(b" \t\r") and len(_INDENT.match(line).group(0)) <= base:
+                done = True  # the module's block has ended
+                break
+            lines.append((p, e))
+            p = e + 1
+        if not done and not final and avail < ts + self.max_window:
+            return Pending(nl + 1)  # the block may still hold its list
+        out: list[Span] = []
+        list_indent = None
+        for s, e in lines:
+            line = v[s:e]
+            indent = len(_INDENT.match(line).group(0))
+            if list_indent is None:
+                if re.match(rb"[ \t]*list:[ \t]*(?:[|>][-+]?)?[ \t\r]*\Z", line):
+                    list_indent = indent
+                continue
+            if line.strip(b" \t\r") and indent <= list_indent:
+                list_indent = None  # the next key of the module (`expire: false`)
+                continue
+            m = _CHPASSWD_ITEM.fullmatch(v, s, e)
+            if m is not None and m.group("s") not in (b"RANDOM", b"R") and not_placeholder(m.group("s")):
+                out.append((m.start("s"), m.end("s"), "cloud-init-chpasswd", 0))
+        return out
