@@ -1361,7 +1361,8 @@ class PipedPasswordDetector(SampledDetector):
         w = line_window(v, ts, self.max_window, avail, final)
         if word == b"<<<":
             ls = v.rfind(b"\n", max(0, ts - self.max_window), ts) + 1
-            if _STDIN_CONSUMER.search(v, ls, ts) is None:
+            # (from the newline before the line: `\A` is only the very start of the buffer, not `pos`)
+            if _STDIN_CONSUMER.search(v, ls - 1 if ls else 0, ts) is None:
                 return None
             if w is None:
                 return Pending(te)
