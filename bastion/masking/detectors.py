@@ -25,8 +25,9 @@ from bastion.masking.matchers import (
     key_parts,
     not_placeholder,
 )
-from bastion.masking.special import (CloudInitChpasswdDetector, WireGuardDumpDetector, PipedPasswordDetector, UrlEncodedSecretDetector, Base64PrivateKeyDetector, CardDetector, CliPasswordDetector, JwkPrivateDetector,
-                                     DirectiveSecretDetector, K8sSecretDataDetector, KeytabBase64Detector, NameValueSecretDetector,
+from bastion.masking.special import (Base64PrivateKeyDetector, CardDetector, CliPasswordDetector,
+                                     CloudInitChpasswdDetector, JwkPrivateDetector, PipedPasswordDetector,
+                                     UrlEncodedSecretDetector, WireGuardDumpDetector, DirectiveSecretDetector, K8sSecretDataDetector, KeytabBase64Detector, NameValueSecretDetector,
                                      KeyTextDetector, OpenVpnKeyDetector, PgpassDetector, PuttyPrivateKeyDetector,
                                      RsaKeyValueDetector, XmlSecretDetector)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Callable
 
-from bastion.masking.matchers import ALNUM, Detector, KeyValueFamily, Pending, PemOpen
+from bastion.masking.matchers import Detector, KeyValueFamily, Pending, PemOpen
 from bastion.masking.scanner import TriggerScanner, make_scanner
 
 if TYPE_CHECKING:
@@ -30,7 +30,6 @@ class Engine:
     prio: dict[int, int]
     t_max: int
     partials: dict[bytes, bool]  # proper prefix of a prefix-type literal -> needs a token boundary
-    first2: dict[bytes, list[bytes]]
     max_literal: int
     kv: Detector | None = None  # the key-value family (its hits within one key are decided once)
 
@@ -41,8 +40,6 @@ class Engine:
         self.rx_line_anchored = bool(self.line_anchored)
         # the detectors of each literal, by the index the scanner's hits carry
         self.lit_dets = [self.lit_map[x] for x in self.scanner.literals]
-        # first bytes (lower case) of every trigger literal and of every partial one
-        self.heads = frozenset(x[0] for x in list(self.lit_map) + list(self.partials) if x)
         # The regex detectors whose zone is looked at, each with how far back from the end of the input
         # its candidates can still be undecided: a trigger at most `w` bytes long that starts `w + 1`
         # bytes or more before the end is complete (the byte after it is there for `\b`), and the chain
@@ -311,9 +308,6 @@ def build_engine(
         if len(cases) == 1 and None not in cases:
             exact[lit] = cases.pop()  # type: ignore[assignment]
     scanner = scanner_factory(literals, [det.trigger_re for det, _ in regex_dets], exact)  # type: ignore[misc]
-    first2: dict[bytes, list[bytes]] = {}
-    for lit in literals:
-        first2.setdefault(lit[:2], []).append(lit)
     return Engine(
         detectors=detectors,
         scanner=scanner,
@@ -322,7 +316,6 @@ def build_engine(
         prio=prio,
         t_max=t_max,
         partials=partials,
-        first2=first2,
         max_literal=max((len(x) for x in literals), default=1),
         kv=kv,
     )

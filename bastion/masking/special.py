@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import binascii
 import re
+from urllib.parse import unquote_to_bytes
 
 from bastion.masking.matchers import (ALNUM, Detector, Info, Pending, PemOpen, Span, is_text, line_start_ok,
                                       line_window, not_placeholder)
@@ -1287,8 +1288,6 @@ class UrlEncodedSecretDetector(SampledDetector):
         self._rules_for = rules_for  # key name -> the key-value rules that accept it
 
     def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):
-        from urllib.parse import unquote_to_bytes
-
         quoted = v[ts + 1 : ts + 3] == b"22"
         if quoted:
             m = _URL_JSON_KEY.search(v, max(0, ts - 200), ts)
@@ -1332,6 +1331,7 @@ _HERE_STRING = re.compile(rb"[ \t]*" + _PIPED_VALUE)
 # what an echo still arriving may yet become: options, one value (a quote may be open), a pipe and more
 _PIPED_VIABLE = re.compile(rb"[ \t]*(?:-[neE]{0,3}(?:[ \t]+|\Z))*(?:(?:'%s(?:\\n)?'|\"%s(?:\\n)?\")[ \t]+)?"
                            rb"(?:'[^'\r\n]*'?|\"[^\"\r\n]*\"?|[^\s'\"|;&<>()`$][^\s|;&<>()`]*)?[ \t]*(?:\|[^\n]*)?")
+_CHPASSWD_CMD = re.compile(rb"(?:\A|[\s/])chpasswd")
 _STDIN_CONSUMER = re.compile(
     rb"(?:\A|[\s/])(?:sudo(?:[ \t]+-[^\s]*)*?[ \t]+(?:-[A-Za-z]*S[A-Za-z]*|--stdin)(?=\s|\Z)|chpasswd(?=\s|\Z)"
     rb"|passwd[ \t]+(?:[^\n]*[ \t])?-{1,2}stdin(?=\s|\Z)|kinit(?=\s|\Z)|smbpasswd[ \t]+(?:[^\n]*[ \t])?-[A-Za-z]*s"
@@ -1382,7 +1382,7 @@ class PipedPasswordDetector(SampledDetector):
         value = m.group(g)
         if value.endswith(b"\\n"):
             value, e = value[:-2], e - 2  # `printf 'PW\n'`
-        if re.search(rb"(?:\A|[\s/])chpasswd", cmd) and b":" in value:
+        if _CHPASSWD_CMD.search(cmd) and b":" in value:
             cut = value.index(b":") + 1  # `user:PW`: the password
             value, s = value[cut:], s + cut
         if len(value) < 3 or value[:1] in b"$`" or not not_placeholder(value):
@@ -1433,6 +1433,7 @@ class WireGuardDumpDetector(SampledDetector):
 
 _CHPASSWD_ITEM = re.compile(rb"[ \t]*(?:-[ \t]+)?['\"]?[^:\s'\"]+:(?P<s>[^\s'\"]+)['\"]?[ \t\r]*")
 _INDENT = re.compile(rb"[ \t]*")
+_CHPASSWD_LIST = re.compile(rb"[ \t]*list:[ \t]*(?:[|>][-+]?)?[ \t\r]*\Z")
 
 
 class CloudInitChpasswdDetector(SampledDetector):
@@ -1475,7 +1476,7 @@ class CloudInitChpasswdDetector(SampledDetector):
             line = v[s:e]
             indent = len(_INDENT.match(line).group(0))
             if list_indent is None:
-                if re.match(rb"[ \t]*list:[ \t]*(?:[|>][-+]?)?[ \t\r]*\Z", line):
+                if _CHPASSWD_LIST.match(line):
                     list_indent = indent
                 continue
             if line.strip(b" \t\r") and indent <= list_indent:

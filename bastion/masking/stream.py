@@ -432,10 +432,8 @@ class StreamMasker:
         eng = self._eng
         cands = [(view.to_view(s), view.to_view(e), d) for s, e, d in self._pending]
         zs = max(0, avail - eng.t_max + 1, view.to_view(self._scan))
-        for i in range(zs, avail):
-            for lit in eng.first2.get(v[i : i + 2].lower(), ()):
-                if v[i : i + len(lit)].lower() == lit:
-                    cands.extend((i, i + len(lit), d) for d in eng.lit_map[lit])
+        for q, lit in eng.scanner.zone_literals(v, zs, avail):
+            cands.extend((q, q + len(lit), d) for d in eng.lit_map[lit])
         zr = max(0, avail - eng.t_max + 1, view.to_view(self._scan_rx))
         line = eng.open_line(v, avail)
         for det, _rx in eng.regex_dets:
