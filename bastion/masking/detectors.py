@@ -72,9 +72,6 @@ CARD_MC = "5555555555554444"
 CARD_AMEX = "3782-822463-10005"
 
 
-_STRIPE_DOC_KEYS = frozenset((b"sk_test_4eC39HqLyjWDarjtT1zdp7dc", b"sk_test_BQokikJOvBiI2HlWgH4olfQ2"))
-
-
 def _sk_key_body(s: bytes) -> bool:
     """An `sk-` key (OpenAI and the many APIs shaped like it: OpenRouter `sk-or-v1-<hex>`, DeepSeek `sk-<hex>`):
     digits and capitals, or a last part of 32+ lower-case letters and digits mixed as generated text is."""
@@ -95,11 +92,12 @@ def _letters_and_digits(s: bytes) -> bool:
 
 
 def _tok(
-    id: str, desc: str, literals: list[str], pattern: bytes, secret: str, *, ctx: str = "token: {s}", negs=(), **kw
+    id: str, desc: str, literals: list[str], pattern: bytes, secret: str, *, ctx: str = "token: {s}", negs=(), pos=(), **kw
 ) -> TokenDetector:
     return TokenDetector(
         id, desc, literals, pattern,
-        positives=[(ctx.format(s=secret), secret)] + ([(secret, secret)] if kw.get("boundary", True) else []),
+        positives=[(ctx.format(s=secret), secret)] + ([(secret, secret)] if kw.get("boundary", True) else [])
+        + list(pos),
         negatives=list(negs), **kw,
     )
 
@@ -141,9 +139,10 @@ TOKEN_DETECTORS: list[Detector] = [
     _tok("aws-access-key-id", "AWS access key id (AKIA/ASIA/ABIA/ACCA + 16 base32 characters)",
          ["akia", "asia", "abia", "acca"], rb"(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Za-z0-9])", AWS_ID,
          ctx="aws_access_key_id = {s}", cont=rb"[A-Za-z0-9]", keep=4, viable=rb"(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{0,16}",
-         validate=lambda s: not s.endswith(b"EXAMPLE"),  # AWS's documentation ids (`AKIAIOSFODNN7EXAMPLE`)
-         negs=["Asia/Tokyo timezone", "AKIA is a prefix", "AKIAIOSFODNN7EXAMPLEXTRA1234", "AKIAIOSFODNN7EXAMPLE",
-               "aws_access_key_id = AKIAI44QH8DHBEXAMPLE", "export AWS_ACCESS_KEY_ID=ASIAIOSFODNN7EXAMPLE"]),
+         # AWS's documentation ids (`AKIAIOSFODNN7EXAMPLE`) are masked too: public, but what a real key
+         # pasted over the example looks like, and masking a public value costs nothing
+         pos=[("aws_access_key_id = AKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLE")],
+         negs=["Asia/Tokyo timezone", "AKIA is a prefix", "AKIAIOSFODNN7EXAMPLEXTRA1234"]),
     # the IAM console's credentials.csv (`AKIA…,<secret>`), `AKIA… <secret>`, SDK calls (`("AKIA…", "<secret>")`),
     # SQL (`ACCESS_KEY_ID 'AKIA…' SECRET_ACCESS_KEY '<secret>'`): the secret next to its key id, with no key name
     _tok("aws-key-pair", "AWS secret access key written right after its access key id", ["akia", "asia", "abia", "acca"],
@@ -211,8 +210,8 @@ TOKEN_DETECTORS: list[Detector] = [
     _tok("stripe-secret-key", "Stripe secret API key (sk_live_, sk_test_)", ["sk_live_", "sk_test_"],
          rb"sk_(?:live|test)_[A-Za-z0-9]{24,}", "sk_live_" + fake(ALNUM, 24, "stripe"), keep=8,
          cont=rb"[A-Za-z0-9_]", viable=rb"sk_(?:live|test)_[A-Za-z0-9]*",
-         validate=lambda s: s not in _STRIPE_DOC_KEYS,  # the test keys Stripe's documentation shows everyone
-         negs=["pk_live_" + fake(ALNUM, 24, "stripe-pk") + " is a publishable key", "sk_test_4eC39HqLyjWDarjtT1zdp7dc"]),
+         pos=[("stripe: sk_test_4eC39HqLyjWDarjtT1zdp7dc", "sk_test_4eC39HqLyjWDarjtT1zdp7dc")],  # the documentation's own
+         negs=["pk_live_" + fake(ALNUM, 24, "stripe-pk") + " is a publishable key"]),
     _tok("stripe-restricted-key", "Stripe restricted API key (rk_live_, rk_test_)", ["rk_live_", "rk_test_"],
          rb"rk_(?:live|test)_[A-Za-z0-9]{24,}", "rk_test_" + fake(ALNUM, 24, "stripe-rk"), keep=8,
          cont=rb"[A-Za-z0-9_]", viable=rb"rk_(?:live|test)_[A-Za-z0-9]*"),
@@ -859,13 +858,14 @@ CONTEXT_DETECTORS: list[Detector] = [
     ContextDetector(
         "azure-storage-account-key", "Azure Storage account key in a connection string (AccountKey=)",
         ["accountkey="], rb"accountkey=(?P<s>[A-Za-z0-9+/]{20,}={0,2})", value_class=rb"[A-Za-z0-9+/=]",
-        # the keys the Azurite and Cosmos DB emulators document for everyone to use
-        validate=lambda s: not_placeholder(s) and not s.startswith((b"Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsu",
-                                                                    b"C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2n")),
+        validate=not_placeholder,
+        # the key the Azurite emulator documents for everyone is masked too: it is what a real key looks like
         positives=[("DefaultEndpointsProtocol=https;AccountName=fakeacct;AccountKey=" + fake(B64, 86, "azkey")
-                    + "==;EndpointSuffix=core.windows.net", fake(B64, 86, "azkey") + "==")],
-        negatives=["AccountKey=<your key>", "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey="
-                   "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"],
+                    + "==;EndpointSuffix=core.windows.net", fake(B64, 86, "azkey") + "=="),
+                   ("DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtl"
+                    "CDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;",
+                    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==")],
+        negatives=["AccountKey=<your key>"],
     ),
     ContextDetector(
         "azure-shared-access-key", "Azure Service Bus / Event Hubs / IoT shared access key (SharedAccessKey=)",
@@ -1126,7 +1126,6 @@ _STAND_IN_WORDS = re.compile(
     rb"(?:[A-Z]+[_\-])*(?:YOUR|REPLACE|INSERT|CHANGE|CHANGEME|HERE|EXAMPLE|PLACEHOLDER|DUMMY|FAKE|TODO|FIXME|SAMPLE"
     rb"|ENTER|REDACTED)(?:[_\-][A-Z]+)*\Z")
 _UPPER = frozenset(range(65, 91))
-_EXAMPLE_ENDS = (b"EXAMPLE", b"EXAMPLEKEY")
 _ENUM = re.compile(rb"[a-z]+(?:\|[a-z]+)+\Z")  # `true|false`: the choices a documented setting takes
 _STAND_IN_LEN = max(len(w) for w in _STAND_IN)
 _PATH = re.compile(rb"(?:/[A-Za-z0-9_.@:\-]+)+/?\Z")
@@ -1159,8 +1158,8 @@ def _value_sane(value: bytes, quoted: bool) -> bool:
         return False  # `$password = Read-Host -AsSecureString`
     if len(value) <= _STAND_IN_LEN and value.lower() in _STAND_IN:
         return False
-    if value[-1] in _UPPER and (value.endswith(_EXAMPLE_ENDS) or (value.isupper() and _STAND_IN_WORDS.match(value))):
-        return False  # AWS's documentation keys (`wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY`), `YOUR_TOKEN_HERE`
+    if value[-1] in _UPPER and value.isupper() and _STAND_IN_WORDS.match(value):
+        return False  # `YOUR_TOKEN_HERE`
     if b"|" in value and _ENUM.match(value):
         return False
     if (b"xxxx" in value or b"XXXX" in value or b"****" in value) and _FILLER.search(value):

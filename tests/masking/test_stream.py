@@ -202,7 +202,6 @@ NOT_SECRETS = [
     "DSN=mysql:host=localhost;dbname=app;charset=utf8mb4",
     " rolname  | rolpassword_set\n----------+----------------\n app      | t\n(1 row)",
     "grep -i 'api_key=' app.log",
-    "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
     "internal/auth/token.go:31:2: declared and not used\nsrc/password.rs:12:5: unused variable",
     "    TokenExpirationSeconds:  3607",
     "    vault.hashicorp.com/agent-inject-secret-db: database/creds/api",
