@@ -241,9 +241,24 @@ TOKEN_DETECTORS: list[Detector] = [
          rb"SG\.[A-Za-z0-9_\-]{16,32}\.[A-Za-z0-9_\-]{32,64}",
          "SG." + fake(URLSAFE, 22, "sg1") + "." + fake(URLSAFE, 43, "sg2"), keep=3, cont=rb"[A-Za-z0-9_\-.]",
          viable=rb"SG\.[A-Za-z0-9_\-.]*", negs=["SG.1 is a section number", "org.SG.example.Class"]),
-    _tok("mailgun-api-key", "Mailgun private API key (key- + 32 hex)", ["key-"], rb"key-[0-9a-f]{32}(?![A-Za-z0-9])",
-         "key-" + fake(HEX, 32, "mailgun"), keep=4, viable=rb"key-[0-9a-f]{0,32}",
-         negs=["key-value store", "the key-" + "0" * 8 + " id"]),
+    # legacy keys are 32 lower-case letters and digits (the documentation's own is `key-3ax6xnjp29jd6fds4gc373sgvjxteol0`)
+    _tok("mailgun-api-key", "Mailgun private API key (key- + 32 lower-case letters and digits)", ["key-"],
+         rb"key-[0-9a-z]{32}(?![A-Za-z0-9])", "key-" + fake(HEX, 32, "mailgun"), keep=4, viable=rb"key-[0-9a-z]{0,32}",
+         validate=lambda s: len(s) - len(s.translate(None, b"0123456789")) >= 3,  # not a 32-letter word run
+         pos=[("MAILGUN: key-3ax6xnjp29jd6fds4gc373sgvjxteol0", "key-3ax6xnjp29jd6fds4gc373sgvjxteol0")],
+         negs=["key-value store", "the key-" + "0" * 8 + " id", "key-abcdefghijklmnopqrstuvwxyzabcdef"]),
+    _tok("elevenlabs-api-key", "ElevenLabs API key (sk_ + 48 hex)", [], rb"sk_[0-9a-f]{48}(?![A-Za-z0-9])",
+         "sk_" + fake(HEX, 48, "elevenlabs"), keep=3, cont=rb"[A-Za-z0-9_]", viable=rb"s(?:k(?:_[0-9a-f]{0,48})?)?",
+         trigger_re=rb"sk_[0-9a-f]{8}", trigger_width=11, zone_re=rb"(?<![A-Za-z0-9])s(?=k|\Z)",
+         negs=["disk_" + fake(HEX, 48, "disk") + " is a disk id", "sk_" + fake(HEX, 40, "short")]),
+    # Amazon Bedrock API keys: long-term `ABSK` + base64 of `BedrockAPIKey-…`, short-term `bedrock-api-key-` + base64
+    _tok("aws-bedrock-api-key", "Amazon Bedrock API key (ABSK…, bedrock-api-key-…)", ["absk", "bedrock-api-key-"],
+         rb"(?:ABSK|bedrock-api-key-)[A-Za-z0-9+/]{40,}={0,2}",
+         "ABSKQmVkcm9ja0FQSUtleS1" + fake(B64, 120, "bedrock"), keep=4, cont=rb"[A-Za-z0-9+/=_\-]", max_len=4096,
+         viable=rb"(?:ABSK|bedrock-api-key-)[A-Za-z0-9+/]*",
+         pos=[("export AWS_BEARER_TOKEN_BEDROCK=bedrock-api-key-YmVkcm9jay5hbWF6b25hd3MuY29t" + fake(B64, 200, "bedrock-st"),
+               "YmVkcm9jay5hbWF6b25hd3MuY29t" + fake(B64, 200, "bedrock-st"))],
+         negs=["ABSK is not a word", "bedrock-api-key-docs"]),
     _tok("twilio-api-key", "Twilio API key SID (SK + 32 hex)", [], rb"SK[0-9a-fA-F]{32}(?![A-Za-z0-9])",
          "SK" + fake(HEX, 32, "twilio"), keep=2, cont=rb"[A-Za-z0-9]", viable=rb"S(?:K[0-9a-fA-F]{0,32})?",
          trigger_re=rb"SK[0-9a-fA-F]{8}", trigger_width=10, zone_re=rb"(?<![A-Za-z0-9])S(?=K|\Z)",
@@ -1745,7 +1760,7 @@ for _d in BUILTIN:
     # heads that file and directory names have too (`live_config.yml`, `pa-files`, `st.louis`, `.git/hooks/pre-commit`)
     if _d.ids[0] in ("mollie-api-key", "voyage-api-key", "infisical-token", "woocommerce-key", "fireworks-api-key",
                      "rancher-token", "airtable-token", "launchdarkly-key", "databricks-oauth-secret", "clickup-api-token",
-                     "twitch-oauth-token", "exoscale-api-key"):
+                     "twitch-oauth-token", "exoscale-api-key", "mailgun-api-key"):
         _d.idle_min_body = 8
     if _d.ids[0] == "airtable-token":
         _d.idle_min_body = 15  # `pathological…`: the 14 characters before the dot are the token's id

@@ -313,6 +313,8 @@ class TokenDetector(Detector):
         s, t = m.span(self.group)
         if t <= s or (self.validate is not None and not self.validate(v[s:t])):
             return None
+        if e > t and self.group == 0 and v[t] in ALNUM:
+            t = e  # the token goes on past the pattern's length (`AGE-SECRET-KEY-1` + 61): mask all of it, no tail
         if (v.find(b"xxxx", s, t) >= 0 or v.find(b"XXXX", s, t) >= 0 or v.find(b"****", s, t) >= 0) and (
                 _FILLER_RUN.search(v, s, t) is not None):
             return None  # a documented stand-in: `sk-xxxxxxxx…`, `AKIAXXXXXXXXXXXXXXXX`, `ghp_************`

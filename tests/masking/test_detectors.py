@@ -323,3 +323,12 @@ def test_luhn_valid_ids_counters_and_metric_samples_are_not_cards(text: str) -> 
 def test_a_card_number_without_an_id_or_counter_name_is_still_masked(text: str) -> None:
     out = mask_whole(text.encode(), MaskingProfile())
     assert b"[MASKED:credit-card]" in out and b"1111111111" not in out and b"578763621486" not in out
+
+
+def test_a_token_longer_than_its_pattern_is_masked_to_its_end_with_no_tail_left() -> None:
+    from bastion.masking.detectors import fake
+
+    body = fake("QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L", 61, "age-long")  # three more than an age key has
+    text = f"AGE-SECRET-KEY-1{body} next\n".encode()
+    assert mask_whole(text) == b"[MASKED:age-secret-key] next\n"
+    assert mask_chunks([text[i : i + 7] for i in range(0, len(text), 7)]) == mask_whole(text)
