@@ -1018,15 +1018,19 @@ CONTEXT_DETECTORS.append(ContextDetector(
     # Agents create database users: MySQL `IDENTIFIED BY '…'` (also `IDENTIFIED WITH plugin BY '…'`), PostgreSQL
     # `CREATE|ALTER ROLE|USER … [WITH] [LOGIN] [ENCRYPTED] PASSWORD '…'`. A quoted `''` is a quote inside.
     "sql-password", "Passwords in SQL statements (IDENTIFIED BY '…', WITH PASSWORD '…')",
-    ["identified by", "identified with", "password '", "sp_addlogin ", "password('"],
+    ["identified by", "identified with", "password '", 'password "', "sp_addlogin ", "password('", "password for "],
     rb"(?:sp_addlogin[ \t]+'[^'\n]{1,128}'[ \t]*,[ \t]*|(?<==[ \t])password\(|(?<==)password\("
     rb"|identified[ \t]+(?:with[ \t]+[A-Za-z0-9_]+[ \t]+)?by[ \t]+(?:password[ \t]+)?"
+    rb"|(?<=set )password[ \t]+for[ \t]+[^\s=]{1,160}[ \t]+=[ \t]*"  # MySQL's `SET PASSWORD FOR u = '…'`
     rb"|(?:(?<=with )|(?<=login )|(?<=ncrypted )|(?<=superuser )|(?<=createdb ))password[ \t]+)"
-    rb"'(?P<s>(?:[^'\\\n]|''|\\.){1,256})'", max_len=512, value_class=rb"[^'\n]",
+    rb"(?:'(?P<s>(?:[^'\\\n]|''|\\.){1,256})'|\"(?P<s2>(?:[^\"\\\n]|\"\"|\\.){1,256})\")", max_len=512,
+    value_class=rb"[^'\"\n]",
     positives=[(f"CREATE USER 'app'@'%' IDENTIFIED BY '{_SQL_PW}';", _SQL_PW),
                (f"ALTER USER app WITH PASSWORD '{_SQL_PW}';", _SQL_PW),
                (f"CREATE ROLE app LOGIN PASSWORD '{_SQL_PW}'", _SQL_PW),
-               (f"ALTER USER 'root'@'localhost' IDENTIFIED WITH mysql_native_password BY '{_SQL_PW}';", _SQL_PW)],
+               (f"ALTER USER 'root'@'localhost' IDENTIFIED WITH mysql_native_password BY '{_SQL_PW}';", _SQL_PW),
+               (f'CREATE USER "app"@"%" IDENTIFIED BY "{_SQL_PW}";', _SQL_PW),  # MySQL takes either quote
+               (f"SET PASSWORD FOR 'app'@'%' = '{_SQL_PW}';", _SQL_PW)],  # (`SET PASSWORD = '…'` is a key's value)
     negatives=["Enter the password 'twice' to confirm", "IDENTIFIED BY PASSWORD is deprecated",
                "ALTER USER app WITH PASSWORD NULL;"],
 ))

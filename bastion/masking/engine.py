@@ -292,6 +292,17 @@ def build_engine(
     # also triggers the key-value family, which finds its key from any position inside it.
     kv = next((d for d in detectors if type(d) is KeyValueFamily), None)
     prio = {id(d): i for i, d in enumerate(detectors)}
+    # ...and a literal that starts with another (`password "` with `pass`) hides it at that place: it triggers
+    # the shorter one's detectors too, which see their own literal at the hit's start.
+    by_len = sorted(lit_map, key=len)
+    for lit in by_len:
+        dets = lit_map[lit]
+        for k in by_len:
+            if len(k) >= len(lit):
+                break
+            if lit.startswith(k):
+                dets.extend(d for d in lit_map[k] if d not in dets)
+        dets.sort(key=lambda d: prio[id(d)])
     if kv is not None:
         for lit, dets in lit_map.items():
             # (`wpa_passphrase` is one word holding `pass`; so is `chpasswd:`, a key and its colon)

@@ -409,6 +409,13 @@ _KEY_WS = re.compile(rb"[A-Za-z0-9_.\-]{0,64}?(?=[ \t])()[ \t]+")
 # (`AWS Secret Access Key [None]: …`, `[****************kzf0]: …`: `aws configure` shows the current value first)
 _SPACED_KEY_TAIL = re.compile(rb"([A-Za-z0-9_.\-]{0,64}(?: [A-Za-z]{2,16})? (?i:key|token|secret|password|passphrase))"
                               rb"()(?:[ \t]*\[[^\]\r\n]{0,40}\])?[ \t]*(=|:)[ \t]*(\"?)")
+# `echo $DB_PASSWORD`, `echo "${API_TOKEN}"`, `printf '%s\n' "$X"`, `printenv NPM_TOKEN` typed at a prompt: the text
+# on the line before the variable's name (the name then ends the line, and its value is the next line)
+_ECHO_BEFORE = re.compile(
+    rb"(?:[^\n]*[\s;&|(])?(?:(?:echo(?:[ \t]+-[neE]{1,3})*|printf[ \t]+(?:'[^'\n]*'|\"[^\"\n]*\"))[ \t]+[\"']?\$\{?"
+    rb"|printenv[ \t]+)")
+_ECHO_AFTER = re.compile(rb"\}?[\"']?[ \t\r]*\n")
+_IDENT_RUN = re.compile(rb"[A-Za-z0-9_]*")
 _ANNOUNCE = re.compile(rb"(?i:password|passphrase|token|secret|api[ _-]?key)[ \t]+(?i:is|was|for|to)\b")
 _ANNOUNCE_PARTIAL = re.compile(rb"(?i:password|passphrase|token|secret|api[ _-]?key)[ \t]+[A-Za-z]{0,2}")
 # After `password is|was|for|to`: up to a separator (`is`, `is :`, `: ` with a blank, ` = `) and one word
@@ -828,8 +835,8 @@ class KeyValueFamily(Detector):
             m = _SPACED_KEY_TAIL.match(v, ts, min(avail, ts + 160))
             if m is None:
                 # no separator after the key: the shapes that need none, in turn
-                for shape in (self._long_option, self._pipe_row, self._two_fields, self._announced, self._redis_reply,
-                              self._table_column):
+                for shape in (self._echoed, self._long_option, self._pipe_row, self._two_fields, self._announced,
+                              self._redis_reply, self._table_column):
                     two = shape(v, ks, ts, avail, final)
                     if two is not None:
                         break
@@ -1178,6 +1185,40 @@ class KeyValueFamily(Detector):
         if m is None or not _generated_word(m.group("s")):
             return None
         return [(m.start("s"), m.end("s"), self._announced_rule(v, ks), 0)]
+
+    def _echoed(self, v: bytes, ks: int, ts: int, avail: int, final: bool):
+        """A secret-named variable printed at a shell prompt (`$ echo $AWS_SECRET_ACCESS_KEY`, `printenv
+        GITHUB_TOKEN`): the name ends the line, and the next line, the value, is masked whole. (An exec
+        session's `echo "$X"` is `secret-command-output`; this is the same in a pty's stream.)"""
+        if ks < 1 or v[ks - 1] not in b"${ \t":
+            return None
+        ls = v.rfind(b"\n", max(0, ks - 256), ks) + 1
+        if _ECHO_BEFORE.fullmatch(v, ls, ks) is None:
+            return None
+        ke = _IDENT_RUN.match(v, ks, min(avail, ks + 128)).end()
+        if ke >= avail:
+            return None if final else Pending(None)
+        a = _ECHO_AFTER.match(v, ke, min(avail, ke + 16))
+        if a is None:
+            if not final and avail - ke < 16 and b"\n" not in v[ke:avail]:
+                return Pending(None)  # the line may still end here
+            return None
+        rules = [r for r in self._rules_for(v[ks:ke])[0]]
+        if not rules or v[ks:ke] == b"PWD":
+            return None
+        p = a.end()
+        nl = v.find(b"\n", p, min(avail, p + self.max_window))
+        if nl < 0:
+            if not final and avail < p + self.max_window:
+                return Pending(p)
+            nl = min(avail, p + self.max_window)
+        value = v[p:nl].rstrip(b" \t\r")
+        if not value:
+            return None
+        for r in rules:
+            if r.value_ok(value, True):
+                return [(p, p + len(value), r.id, 0)]
+        return None
 
     def _announced_rule(self, v: bytes, ks: int) -> str:
         """The rule naming an announced value: of the word that announced it (`token is …` -> a token's)."""

@@ -332,3 +332,24 @@ def test_a_token_longer_than_its_pattern_is_masked_to_its_end_with_no_tail_left(
     text = f"AGE-SECRET-KEY-1{body} next\n".encode()
     assert mask_whole(text) == b"[MASKED:age-secret-key] next\n"
     assert mask_chunks([text[i : i + 7] for i in range(0, len(text), 7)]) == mask_whole(text)
+
+
+@pytest.mark.parametrize("typed, value", [
+    ("$ echo $AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEZ"),
+    ('user@host:~$ echo "${DB_PASSWORD}"', "Xy7pQ2mN9vB4"),
+    ("$ printenv API_TOKEN", "abcDEF123456ghiJKL"),
+    ("$ printf '%s\\n' \"$CLIENT_SECRET\"", "Zq8Lm2Nx7Vb4Kc1"),
+])
+def test_a_secret_variable_echoed_at_a_prompt_has_its_value_line_masked(typed: str, value: str) -> None:
+    text = f"{typed}\r\n{value}\r\n$ ".encode()
+    out = mask_whole(text)
+    assert value.encode() not in out and out.startswith(typed.encode() + b"\r\n[MASKED:"), out
+    assert mask_chunks([text[i : i + 1] for i in range(len(text))]) == out
+
+
+@pytest.mark.parametrize("text", [
+    "$ echo $PASSWORD_FILE\r\n/run/secrets/db\r\n", "$ echo $TOKEN_TTL\r\n3600\r\n",
+    "$ echo $SECRET is here\r\nnext line\r\n", "$ echo $HOME\r\n/home/app\r\n",
+])
+def test_other_echoed_variables_and_values_stay(text: str) -> None:
+    assert mask_whole(text.encode()) == text.encode()
