@@ -972,7 +972,7 @@ CONTEXT_DETECTORS.append(ContextDetector(
      "mysqli(", "mysqli_connect(", "passwordauthentication(", "credentials.basic(", "usernamepasswordcredentials(",
      "networkcredential(", "setbasicauth(", "basicauth(", ".password(", "curlopt_userpwd", "->connect(",
      "add_password(", "btoa(", "basicawscredentials(", "newstaticcredentials(", "aws.credentials(",
-     "pymysql.connect(", "mysqldb.connect(", "mysql.connector.connect("],
+     "pymysql.connect(", "mysqldb.connect(", "mysql.connector.connect(", "setproperty(", "setenv("],
     rb"(?:httpbasicauth\(|auth=\(|\.login\(|passwordauthentication\(|credentials\.basic\(|usernamepasswordcredentials\("
     rb"|networkcredential\(|setbasicauth\(|basicauth\()[ \t]*" + _STR + rb"[\"'](?P<s1>[^\"'\n]{3,256})[\"']"
     rb"|(?:set_?password|\.password)\([ \t]*[\"'](?P<s2>[^\"'\n]{3,256})[\"']"
@@ -985,11 +985,16 @@ CONTEXT_DETECTORS.append(ContextDetector(
     rb"|add_password\((?:[^,\n]{1,256},){2}[ \t]*" + _STR + rb"[\"'](?P<s5>[^\"'\n]{3,256})[\"']"
     # AWS SDK credentials from literals: `new BasicAWSCredentials("AKIA…", "SECRET")`, Go `NewStaticCredentials`
     rb"|(?:basicawscredentials\(|newstaticcredentials\(|aws\.credentials\()[ \t]*" + _STR
-    + rb"[\"'](?P<s6>[A-Za-z0-9/+=]{20,256})[\"']", max_len=1024, value_class=rb"[^\"'\n]",
+    + rb"[\"'](?P<s6>[A-Za-z0-9/+=]{20,256})[\"']"
+    # `System.setProperty("db.password", "PW")`, `os.Setenv("API_TOKEN", "PW")`: a secret-named property set
+    rb"|(?:setproperty|setenv)\([ \t]*[\"'][^\"'\n]{0,64}(?:passw|secret|token|api[_.\-]?key|private[_.\-]?key)"
+    rb"[^\"'\n]{0,64}[\"'][ \t]*,[ \t]*[\"'](?P<s7>[^\"'\n]{3,256})[\"']", max_len=1024, value_class=rb"[^\"'\n]",
     positives=[(f'requests.get(url, auth=("admin", "{_CODE_PW}"))', _CODE_PW),
                (f"r = requests.get(url, auth=HTTPBasicAuth('admin', '{_CODE_PW}'))", _CODE_PW),
                (f'server.login("alerts@example.com", "{_CODE_PW}")', _CODE_PW),
                (f'ds.setPassword("{_CODE_PW}");', _CODE_PW),
+               (f'System.setProperty("db.password", "{_CODE_PW}");', _CODE_PW),
+               (f'os.Setenv("GITHUB_TOKEN", "{_CODE_PW}")', _CODE_PW),
                (f'DriverManager.getConnection("jdbc:mysql://db/app", "root", "{_CODE_PW}");', _CODE_PW),
                (f'$pdo = new PDO("mysql:host=db;dbname=app", "root", "{_CODE_PW}");', _CODE_PW),
                (f'$conn = new mysqli("localhost", "root", "{_CODE_PW}", "app");', _CODE_PW),
@@ -1004,6 +1009,7 @@ CONTEXT_DETECTORS.append(ContextDetector(
                (f"const auth = 'Basic ' + btoa('jdoe:{_CODE_PW}');", _CODE_PW),
                (f'credentials.NewStaticCredentials("{AWS_ID}", "{AWS_SECRET}", "")', AWS_SECRET)],
     negatives=['requests.get(url, auth=(user, password))', 'ds.setPassword(System.getenv("DB_PASSWORD"));',
+               'System.setProperty("java.net.preferIPv4Stack", "true");', 'os.Setenv("TOKEN_TTL", os.Getenv("X"))',
                'server.login(user, os.environ["SMTP_PASSWORD"])', 'new PDO($dsn, $user, $pass);',
                'ds.setPassword("");'],
 ))

@@ -404,6 +404,8 @@ _ANNOTATION = re.compile(
     rb"|(?:typing\.)?(?:Optional|Union|List|Dict|Annotated)"
     rb"\[[^\]]*\])(?:[ \t]*\|[ \t]*None)?(?:[ \t]*=[ \t]*(?:[\"'](?P<lit>[^\"']*)[\"']|[^\"'].*))?\Z")
 _BLOCK_SCALAR = re.compile(rb"[|>][-+]?[1-9]?[-+]?")
+# `password: !!binary |`: base64 of the value itself (an `!vault |` block is encrypted, and is not masked)
+_TAGGED_BLOCK_SCALAR = re.compile(rb"!!(?:binary|str)[ \t]+[|>][-+]?[1-9]?[-+]?")
 _KEY_WS = re.compile(rb"[A-Za-z0-9_.\-]{0,64}?(?=[ \t])()[ \t]+")
 # A label of words ending in a secret noun: `API key: …`, `Private key: 0x…`, `Secret Access Key = …`
 # (`AWS Secret Access Key [None]: …`, `[****************kzf0]: …`: `aws configure` shows the current value first)
@@ -938,7 +940,8 @@ class KeyValueFamily(Detector):
                             sep != b":" or b":" in rest or b"(" in rest or b"=" in rest):
                         line = first
                 s, t = vs, vs + len(line)
-                if sep == b":" and _BLOCK_SCALAR.fullmatch(line):
+                if sep == b":" and (_BLOCK_SCALAR.fullmatch(line) or (
+                        line[:2] == b"!!" and _TAGGED_BLOCK_SCALAR.fullmatch(line))):
                     return self._block_value(v, ks, w, avail, final, rules), skip
                 if sep == b":" and not line and not quoted_key:
                     return self._block_list(v, ks, w, avail, final, rules, key), skip

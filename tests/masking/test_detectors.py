@@ -353,3 +353,10 @@ def test_a_secret_variable_echoed_at_a_prompt_has_its_value_line_masked(typed: s
 ])
 def test_other_echoed_variables_and_values_stay(text: str) -> None:
     assert mask_whole(text.encode()) == text.encode()
+
+
+def test_a_yaml_binary_block_under_a_secret_key_is_masked_and_a_vault_block_stays() -> None:
+    text = b"password: !!binary |\n  WHk3cFEybU45dkI1ZA==\nnext: 2\n"
+    assert mask_whole(text) == b"password: !!binary |\n  [MASKED:password-assignment]\nnext: 2\n"
+    vault = b"password: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  36643662\nnext: 2\n"
+    assert mask_whole(vault) == vault
