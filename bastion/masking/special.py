@@ -210,7 +210,7 @@ class CliPasswordDetector(SampledDetector):
         b"ldapwhoami": _LDAP,
         b"sqlcmd": _P_UPPER, b"ipmitool": _P_UPPER, b"bcp": _P_UPPER,
         # `rabbitmqctl add_user NAME PASSWORD`, `change_password NAME PASSWORD`
-        b"rabbitmqctl": re.compile(rb"[ \t]+(?:add_user|change_password)[ \t]+\S+[ \t]+['\"]?(?P<s>[^\s'\"]+)"),
+        b"rabbitmqctl": re.compile(rb"[ \t]+(?:add_user|change_password)[ \t]+\S+[ \t]+['\"]?(?P<s>[^\s'\"]+)[^\n]*"),
         # `htpasswd -b[c] FILE USER PASSWORD`, `htpasswd -nb USER PASSWORD` (the password on the command line)
         b"htpasswd": re.compile(rb"(?:[ \t]+-[a-zA-Z]+)*?[ \t]+-[A-Za-z]*b[A-Za-z]*(?:[ \t]+-[a-zA-Z]+)*"
                                 rb"(?:[ \t]+(?![\-])\S+){1,2}?[ \t]+['\"]?(?P<s>[^\s'\"\-][^\s'\"]*)['\"]?[ \t\r]*(?:$|[|;&>])",
@@ -220,7 +220,7 @@ class CliPasswordDetector(SampledDetector):
         b"rpcclient": re.compile(rb"[^\n]*?[ \t](?:-U[ \t]*|--user[ \t=]+)['\"]?[^\s%'\"]+%(?P<s>[^\s'\"]+)"),
         b"xfreerdp": re.compile(rb"[^\n]*?[ \t]/p:(?P<s>[^\s]+)"),
         # `sqlplus scott/tiger@db` (user/password[@connect])
-        b"sqlplus": re.compile(rb"(?:[ \t]+-[A-Za-z]+)*[ \t]+['\"]?[A-Za-z0-9_$#.]+/(?P<s>[^\s@/'\"]+)(?=@|[\s'\"]|$)",
+        b"sqlplus": re.compile(rb"(?:[ \t]+-[A-Za-z]+)*[ \t]+['\"]?[A-Za-z0-9_$#.]+/(?P<s>[^\s@/'\"]+)(?=@|[\s'\"]|$)[^\n]*",
                                re.MULTILINE),
         # `openssl enc -k PASSWORD` (`-kfile` names a file)
         b"openssl": re.compile(rb"[^\n]*?[ \t]-k[ \t]+(?P<s>[^\s\-][^\s]*)"),
@@ -261,9 +261,9 @@ class CliPasswordDetector(SampledDetector):
         b"mysqlsh": re.compile(rb"[^\n]*?(?:[ \t]|[ \t]--uri=)['\"]?(?:mysqlx?://)?[^\s:@/'\"=]+:(?P<s>[^\s@'\"]+)@"),
         # `net use Z: \\srv\share PASSWORD /user:DOMAIN\user` (`*` prompts)
         b"net use": re.compile(rb"(?:[ \t]+[A-Za-z*]:)?[ \t]+\\\\\S+[ \t]+(?P<s>[^\s/*][^\s]*)"),
-        b"convertto-securestring": re.compile(rb"[ \t]+(?:-String[ \t]+)?(?:'(?P<q1>[^'\r\n]+)'|\"(?P<q2>[^\"\r\n]+)\")",
+        b"convertto-securestring": re.compile(rb"[ \t]+(?:-String[ \t]+)?(?:'(?P<q1>[^'\r\n]+)'|\"(?P<q2>[^\"\r\n]+)\")[^\n]*",
                                               re.IGNORECASE),
-        b"wpa_passphrase": re.compile(rb"[ \t]+(?:\"[^\"\r\n]+\"|[^\s\"]+)[ \t]+['\"]?(?P<s>[^\s'\"]+)"),
+        b"wpa_passphrase": re.compile(rb"(?<=wpa_passphrase)[ \t]+(?:\"[^\"\r\n]+\"|[^\s\"]+)[ \t]+['\"]?(?P<s>[^\s'\"]{8,63})(?![^\s'\"])[^\n]*"),  # WPA: 8 to 63 characters
         # `reg add KEY /v DefaultPassword /t REG_SZ /d PW` (Winlogon auto-logon)
         b"reg add": re.compile(rb"(?=[^\n]*/v[ \t]+\"?[A-Za-z]*(?i:pass|secret|token|key)[A-Za-z]*)[^\n]*?[ \t]/d[ \t]+"
                                + _VALUE),
