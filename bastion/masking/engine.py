@@ -287,13 +287,13 @@ def build_engine(
         if det.trigger_re is not None:
             regex_dets.append((det, re.compile(det.trigger_re)))
             t_max = max(t_max, det.trigger_width)
-    # The literal chain takes the longest literal at a place, so `sshpass` hides the `pass` in `SSHPASS=…`:
-    # a literal that is one word (letters, digits, `_`) holding a key-value literal (or any literal starting with one: `password '`)
-    # also triggers the key-value family, which finds its key from any position inside it.
+    # The literal chain takes the longest literal at a place, so a longer literal hides a shorter one there.
+    # A literal that starts with another (`password "` with `pass`) triggers the shorter one's detectors too,
+    # which see their own literal at the hit's start; and a literal that is one word (letters, digits, `_`)
+    # holding a key-value literal anywhere (`SSHPASS=…`, `wpa_passphrase`, `chpasswd:`) also triggers the
+    # key-value family, which finds its key from any position inside it.
     kv = next((d for d in detectors if type(d) is KeyValueFamily), None)
     prio = {id(d): i for i, d in enumerate(detectors)}
-    # ...and a literal that starts with another (`password "` with `pass`) hides it at that place: it triggers
-    # the shorter one's detectors too, which see their own literal at the hit's start.
     by_len = sorted(lit_map, key=len)
     for lit in by_len:
         dets = lit_map[lit]
@@ -302,14 +302,10 @@ def build_engine(
                 break
             if lit.startswith(k):
                 dets.extend(d for d in lit_map[k] if d not in dets)
+        if (kv is not None and kv not in dets and lit.rstrip(b":").replace(b"_", b"").isalnum()
+                and any(k in lit for k in kv.literals if k != lit)):
+            dets.append(kv)
         dets.sort(key=lambda d: prio[id(d)])
-    if kv is not None:
-        for lit, dets in lit_map.items():
-            # (`wpa_passphrase` is one word holding `pass`; so is `chpasswd:`, a key and its colon)
-            word = lit.rstrip(b":").replace(b"_", b"").isalnum()
-            if kv not in dets and any((k in lit) if word else lit.startswith(k) for k in kv.literals if k != lit):
-                dets.append(kv)
-                dets.sort(key=lambda d: prio[id(d)])
     literals = sorted(lit_map, key=lambda x: (-len(x), x))
     # A literal matches in one case only when every detector it triggers says so (`eyJ`, `fnA`): a base64 or hex
     # stream holds each three-letter head in some case every few KiB, and each hit costs a Python call.

@@ -1196,8 +1196,8 @@ class KeyValueFamily(Detector):
         if ks < 1 or v[ks - 1] not in b"${ \t":
             return None
         ls = v.rfind(b"\n", max(0, ks - 256), ks) + 1
-        if _ECHO_BEFORE.fullmatch(v, ls, ks) is None:
-            return None
+        if (v.find(b"echo", ls, ks) < 0 and v.find(b"print", ls, ks) < 0) or _ECHO_BEFORE.fullmatch(v, ls, ks) is None:
+            return None  # (the byte search first: this runs for every key with no separator after it)
         ke = _IDENT_RUN.match(v, ks, min(avail, ks + 128)).end()
         if ke >= avail:
             return None if final else Pending(None)
@@ -1206,8 +1206,9 @@ class KeyValueFamily(Detector):
             if not final and avail - ke < 16 and b"\n" not in v[ke:avail]:
                 return Pending(None)  # the line may still end here
             return None
-        rules = [r for r in self._rules_for(v[ks:ke])[0]]
-        if not rules or v[ks:ke] == b"PWD":
+        name = v[ks:ke]
+        rules = self._rules_for(name)[0]
+        if not rules or name == b"PWD":
             return None
         p = a.end()
         nl = v.find(b"\n", p, min(avail, p + self.max_window))
