@@ -787,6 +787,17 @@ def _after_blanks(v: bytes, ts: int, te: int, avail: int) -> int:
     return te
 
 
+# While a line naming Mailchimp arrives: where a key could start, a whole one (`")` after it, the line not yet
+# ended) or the end of one still arriving (`<hex>`, `<32 hex>-u`, `-us1`)
+_MAILCHIMP_HOLD = re.compile(rb"(?<![A-Za-z0-9])(?:[0-9a-f]{32}-us[0-9]{1,2}(?![A-Za-z0-9])"
+                             rb"|[0-9a-f]{1,32}(?:-(?:u(?:s[0-9]{0,2})?)?)?\Z)")
+
+
+def _mailchimp_hold(v: bytes, ts: int, te: int, avail: int) -> int | None:
+    m = _MAILCHIMP_HOLD.search(v, te, avail)
+    return m.start() if m is not None else None
+
+
 _AZDO_PAT = fake("abcdefghijklmnopqrstuvwxyz234567", 52, "azdo-pat")
 CONTEXT_DETECTORS: list[Detector] = [
     ContextDetector(
@@ -834,6 +845,16 @@ CONTEXT_DETECTORS: list[Detector] = [
         value_class=rb"[A-Za-z0-9_\-]", hold=_after_blanks,
         positives=[("curl -H 'Authorization: SSWS 00" + fake(URLSAFE, 40, "okta") + "'", "00" + fake(URLSAFE, 40, "okta"))],
         negatives=["SSWS tokens are documented here"],
+    ),
+    ContextDetector(
+        # `<32 hex>-us<N>`: the data-centre suffix comes after the secret, so a bare key cannot be told apart while
+        # it streams (every hex run would be held); the word `mailchimp` before it on the line is the trigger
+        "mailchimp-api-key", "Mailchimp API key (32 hex + `-us<N>`) on a line naming Mailchimp", ["mailchimp"],
+        rb"mailchimp[^\n]{0,100}?(?<![A-Za-z0-9])(?P<s>[0-9a-f]{32}-us[0-9]{1,2})(?![A-Za-z0-9])", max_len=200,
+        hold=_mailchimp_hold, value_class=rb"[0-9a-fus\-]",
+        positives=[("MailchimpSDK.initialize(\"" + fake(HEX, 32, "mailchimp") + "-us6\")", fake(HEX, 32, "mailchimp") + "-us6"),
+                   ("mailchimp: " + fake(HEX, 32, "mailchimp2") + "-us21", fake(HEX, 32, "mailchimp2") + "-us21")],
+        negatives=["mailchimp list id " + fake(HEX, 10, "mc-list"), "mailchimp: " + fake(HEX, 32, "mc3") + " campaign"],
     ),
     ContextDetector(
         "authorization-header", "Authorization header values (Basic, Bearer, Token, Digest, …)", ["authorization"],
