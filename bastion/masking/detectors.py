@@ -1304,6 +1304,32 @@ def _generated(value: bytes, quoted: bool) -> bool:
     return letters >= 2 and others >= 2 and not value.replace(b"_", b"").replace(b"-", b"").isalpha()
 
 
+_RANDOM_TOKEN = re.compile(rb"[A-Za-z0-9+_\-][A-Za-z0-9+/_\-]{15,199}={0,2}\Z")
+_WORDISH = re.compile(rb"[A-Z][a-z]{3,}|[a-z]{4,}")
+_HEXISH = re.compile(rb"[0-9a-fA-F]{32,}\Z")
+
+
+def _random_token(value: bytes, quoted: bool) -> bool:
+    """Random-looking enough that a key named just `key` holds a secret: letters of both cases and a digit or
+    symbol, not mostly words (`MyKey_2024_Version`, `uploads/AbC123`); lower-case letters and digits alternating
+    often in 20+ characters (not `feature2024flag`); 32+ hex. Not a host name, a UUID or a `:` id."""
+    if not _RANDOM_TOKEN.match(value) or _UUIDISH.match(value) and b"-" in value or b"//" in value:
+        return False
+    digits = sum(c in b"0123456789" for c in value)
+    if _HEXISH.match(value):
+        return 2 <= digits < len(value) - 2
+    if any(65 <= c <= 90 for c in value):
+        if b"/" in value and _DIGITS_SEGMENT.search(value):
+            return False  # `logs/2024/01/…`: an object's path
+        return (any(97 <= c <= 122 for c in value) and (digits > 0 or any(c in b"+/=" for c in value))
+                and sum(m.end() - m.start() for m in _WORDISH.finditer(value)) * 100 <= len(value) * 35)
+    return b"/" not in value and len(value) >= 20 and len(_DIGIT_RUN.findall(value)) >= 3
+
+
+_DIGIT_RUN = re.compile(rb"[0-9]+")
+_DIGITS_SEGMENT = re.compile(rb"(?:\A|/)[0-9]+(?:/|\Z)")
+
+
 def _key_named(norm: bytes, parts: list[bytes]) -> bool:
     """`SIGNING_KEY`, `encryptionKey`, `x-hmac-key`, `WEBHOOK_HMAC`: a compound name ending in `key` (a bare `key`
     is too common), `pat` or `hmac`;
@@ -1424,6 +1450,14 @@ KEY_RULES = [
         pos=[('  "encrypt": "' + fake(B64, 43, "consul") + '=",', fake(B64, 43, "consul") + "="),
              ("WEBHOOK_HMAC=" + fake(HEX, 64, "webhook-hmac"), fake(HEX, 64, "webhook-hmac")),
              ('  "primaryKey": "' + fake(B64, 43, "az-primary") + '=",', fake(B64, 43, "az-primary") + "=")]),
+    _kv("bare-key-assignment", "Random-looking values of a key named just `key` (`key = \"…\"`, `\"key\": \"…\"`): "
+        "mixed-case letters and digits, or 32+ hex", lambda n, p: n == b"key", "key", fake(ALNUM, 32, "bare-key"),
+        value_ok=_random_token,
+        negs=["key: app.kubernetes.io/name", '"Key": "logs/2024/01/01/app-3f2a9c1e.gz"', "key = MyKey_2024_Version",
+              "key: user:1234", "key = HELLO_WORLD_2", "key: feature-flag-2024", '"key": "welcome_message"',
+              "key: " + _uuid("bare-key-uuid"), "key = ${API_KEY}", "key: node-role.kubernetes.io/control-plane"],
+        pos=[("key = " + fake(HEX, 32, "bare-key-hex"), fake(HEX, 32, "bare-key-hex")),
+             ('key = "' + fake(LOWER_DIGITS, 24, "bare-key-b36") + '"', fake(LOWER_DIGITS, 24, "bare-key-b36"))]),
     _kv("docker-config-assignment", "Registry credentials: `.dockerconfigjson` / `.dockercfg` values (base64 of "
         "`{\"auths\": …}`) outside a Kubernetes Secret's `data:`",
         lambda n, p: n in (b"dockerconfigjson", b"dockercfg"), ".dockerconfigjson",
@@ -1454,7 +1488,7 @@ KEY_LITERALS = ["bindpw", "rootpw", "_pw=", "_pw =", "_pw:", '_pw"', "_salt", "_
                 "routingkey", "integration_key", "integrationkey", "bw_session", "honeycomb-team", "initial_management",
                 "sessionid", "session_id", "phpsessid", "jsessionid", "connect.sid", 'key1"', 'key2"', "key1:", "key2:",
                 "plaintext", "authident", "bundle_", "erlang_cookie", "erlangcookie", 'encrypt"', "encrypt=", "encrypt =", "encrypt:",
-                "pass", "pwd", "pswd", "psk=", "psk:", 'psk"', "psk'", "psk ", "_key", "-key", "key=", "key:",
+                "pass", "pwd", "pswd", "psk=", "psk:", 'psk"', "psk'", "psk ", "_key", "-key", "key=", "key =", "key:",
                 'key"', "key'", "_pat=", "_pat:", '_pat"', "secret", "token", "auth", "apikey", "api_key", "api-key", "accesskey",
                 "access_key", "access-key", "privatekey", "private_key", "private-key", "credential", "creds", "dsn",
                 "mnemonic", "dockerconfigjson", "dockercfg", "seed_phrase", "seedphrase", "recovery_phrase", "_hmac", "sonar.login",
