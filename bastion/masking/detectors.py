@@ -486,6 +486,17 @@ TOKEN_DETECTORS: list[Detector] = [
     _tok("grafana-api-key", "Grafana legacy API key (base64 JSON eyJrIjoi…)", ["eyjrijoi"],
          rb"eyJrIjoi[A-Za-z0-9+/]{40,}={0,2}(?![A-Za-z0-9+/=])", _GRAFANA_LEGACY, keep=8, cont=rb"[A-Za-z0-9+/=]",
          viable=rb"eyJrIjoi[A-Za-z0-9+/=]*", negs=[base64.b64encode(b'{"k":"v"}').decode()]),
+    # a key carried in a URL or form body (`ssl_key=-----BEGIN%20EC%20PRIVATE%20KEY-----%0AMHc…`): the body, to
+    # the END marker or the end of the encoded run
+    _tok("url-encoded-private-key", "URL-encoded PEM private key (-----BEGIN%20…PRIVATE%20KEY-----%0A…)",
+         ["-----begin%20", "-----begin+"],
+         rb"-----BEGIN(?:%20|\+)(?:[A-Z0-9]+(?:%20|\+)){0,3}PRIVATE(?:%20|\+)KEY(?:(?:%20|\+)BLOCK)?-----"
+         rb"(?P<s>[A-Za-z0-9%+/=]{16,})", fake(B64, 64, "pem-urlenc").replace("/", "%2F").replace("+", "%2B"),
+         ctx="key=-----BEGIN%20RSA%20PRIVATE%20KEY-----%0A{s}%0A-----END%20RSA%20PRIVATE%20KEY-----&x=1",
+         boundary=False, cont=rb"[A-Za-z0-9%+/=\-]", max_len=16384,
+         pos=[("cert=-----BEGIN+PRIVATE+KEY-----%0A" + fake(B64, 48, "pem-plus") + "%0A-----END+PRIVATE+KEY-----",
+               "%0A" + fake(B64, 48, "pem-plus") + "%0A")],
+         negs=["-----BEGIN%20CERTIFICATE-----%0AMIIC" + fake(B64, 40, "cert-urlenc")]),
 ]
 
 
