@@ -246,7 +246,7 @@ TOKEN_DETECTORS: list[Detector] = [
          rb"key-[0-9a-z]{32}(?![A-Za-z0-9])", "key-" + fake(HEX, 32, "mailgun"), keep=4, viable=rb"key-[0-9a-z]{0,32}",
          validate=lambda s: len(s) - len(s.translate(None, b"0123456789")) >= 3,  # not a 32-letter word run
          pos=[("MAILGUN: key-3ax6xnjp29jd6fds4gc373sgvjxteol0", "key-3ax6xnjp29jd6fds4gc373sgvjxteol0")],
-         negs=["key-value store", "the key-" + "0" * 8 + " id", "key-abcdefghijklmnopqrstuvwxyzabcdef"]),
+         negs=["key-value store", "the key-" + "0" * 8 + " id", "key-abcdefghijklmnopqrstuvwxyzabcdef"], idle_min_body=8),
     _tok("elevenlabs-api-key", "ElevenLabs API key (sk_ + 48 hex)", [], rb"sk_[0-9a-f]{48}(?![A-Za-z0-9])",
          "sk_" + fake(HEX, 48, "elevenlabs"), keep=3, cont=rb"[A-Za-z0-9_]", viable=rb"s(?:k(?:_[0-9a-f]{0,48})?)?",
          trigger_re=rb"sk_[0-9a-f]{8}", trigger_width=11, zone_re=rb"(?<![A-Za-z0-9])s(?=k|\Z)",
@@ -405,7 +405,8 @@ TOKEN_DETECTORS: list[Detector] = [
          cont=rb"[A-Za-z0-9:/@.\-]", max_len=200,
          viable=rb"://[0-9a-f]{0,32}(?::[0-9a-f]{0,32})?(?:@[A-Za-z0-9:/@.\-]*)?",
          # (a hex token as the user-info of another host is `token-in-url`'s)
-         negs=["https://user@sentry.example.com/1", "https://0123456789abcdef0123456789abcdef.sentry.example.com/x"]),
+         negs=["https://user@sentry.example.com/1", "https://0123456789abcdef0123456789abcdef.sentry.example.com/x"],
+         idle_show_below=8),  # (hex: `http://10.0.0.5`, `http://face…` typed are hosts until they are not hex)
     _tok("password-hash", "Password hashes in crypt(3) form ($1$, $5$, $6$, $2b$, $y$, $argon2…): offline-crackable",
          ["$1$", "$5$", "$6$", "$2a$", "$2b$", "$2y$", "$2x$", "$y$", "$apr1$", "$argon2"],
          rb"\$(?:(?:1|apr1)\$(?=[./A-Za-z0-9]{1,8}\$[./A-Za-z0-9]{22}(?![./A-Za-z0-9$]))"
@@ -502,7 +503,7 @@ TOKEN_DETECTORS: list[Detector] = [
 
 def _prefixed(id: str, desc: str, prefixes: list[str], body: bytes, sample_body: str, *, flags: int = 0,
               negs: tuple[str, ...] = (), validate=None, cont: bytes = rb"[A-Za-z0-9_\-.=+/]",
-              viable: bytes | None = None, max_len: int = 512) -> TokenDetector:
+              viable: bytes | None = None, max_len: int = 512, **idle: int) -> TokenDetector:
     """A token that is a fixed prefix and a body of a known shape (the common case of vendor tokens)."""
     alts = b"|".join(re.escape(p.encode()) for p in prefixes)
     token = prefixes[0] + sample_body
@@ -511,7 +512,7 @@ def _prefixed(id: str, desc: str, prefixes: list[str], body: bytes, sample_body:
         id, desc, [p.lower() for p in prefixes], b"(?<!_)(?:" + alts + b")" + body + rb"(?![A-Za-z0-9_\-])",
         exact=tuple(prefixes),  # the pattern is case-sensitive: so is its trigger
         keep=min(len(p) for p in prefixes), cont=cont,
-        viable=b"(?:" + alts + b")" + (viable or cont + b"*"), max_len=max_len, flags=flags, validate=validate,
+        viable=b"(?:" + alts + b")" + (viable or cont + b"*"), max_len=max_len, flags=flags, validate=validate, **idle,
         # the samples' secret is the part after the prefix: the prefix is public (and may be in the label)
         positives=[(f"token: {token}", sample_body), (token, sample_body)], negatives=list(negs))
 
@@ -542,7 +543,7 @@ TOKEN_DETECTORS += [
               fake(UPPER_DIGITS, 24, "dt1") + "." + fake(UPPER_DIGITS, 64, "dt2")),
     _prefixed("harness-token", "Harness personal/service access token (pat.…, sat.…)", ["pat.", "sat."],
               rb"[A-Za-z0-9_\-]{22}\.[a-f0-9]{24}\.[A-Za-z0-9]{20}",
-              fake(URLSAFE, 22, "h1") + "." + fake(HEX, 24, "h2") + "." + fake(ALNUM, 20, "h3")),
+              fake(URLSAFE, 22, "h1") + "." + fake(HEX, 24, "h2") + "." + fake(ALNUM, 20, "h3"), idle_min_body=4),
     _prefixed("hubspot-token", "HubSpot private app token (pat-na1-, pat-eu1-)", ["pat-na1-", "pat-eu1-"],
               rb"[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}",
               "-".join(fake(HEX, n, f"hs{n}{i}") for i, n in enumerate((8, 4, 4, 4, 12)))),
@@ -638,25 +639,26 @@ TOKEN_DETECTORS += [
               ["v1.local.", "v2.local.", "v3.local.", "v4.local.", "v1.public.", "v2.public.", "v3.public.", "v4.public."],
               rb"[A-Za-z0-9_\-]{40,}(?:\.[A-Za-z0-9_\-]+)?", fake(URLSAFE, 90, "paseto")),
     _prefixed("woocommerce-key", "WooCommerce REST API consumer key / secret (ck_, cs_ + 40 hex)", ["ck_", "cs_"],
-              rb"[a-f0-9]{40}", fake(HEX, 40, "woo"), negs=("cs_" + "a" * 12,), cont=rb"[A-Za-z0-9_]"),
+              rb"[a-f0-9]{40}", fake(HEX, 40, "woo"), negs=("cs_" + "a" * 12,), cont=rb"[A-Za-z0-9_]", idle_min_body=8),
     _prefixed("bip32-extended-private-key", "BIP32 extended private keys (xprv, tprv, yprv, zprv: a wallet's master key)",
               ["xprv", "tprv", "yprv", "zprv"], rb"[1-9A-HJ-NP-Za-km-z]{100,112}",
               fake("123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz", 107, "xprv")),
     _prefixed("infisical-token", "Infisical service tokens (st.<id>.<secret>)", ["st."],
               rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.[a-f0-9]{32}\.[a-f0-9]{32}",
-              _uuid("infisical") + "." + fake(HEX, 32, "inf1") + "." + fake(HEX, 32, "inf2")),
+              _uuid("infisical") + "." + fake(HEX, 32, "inf1") + "." + fake(HEX, 32, "inf2"), idle_min_body=8),
     _prefixed("portainer-api-key", "Portainer API access token (ptr_)", ["ptr_"], rb"[A-Za-z0-9+/=_\-]{40,50}",
               fake(ALNUM, 44, "ptr")),
     _tok("rancher-token", "Rancher API token (token-xxxxx:<secret>)", ["token-"],
          rb"token-[a-z0-9]{5}:(?P<s>[a-z0-9]{54})(?![A-Za-z0-9_\-])", fake(LOWER_DIGITS, 54, "rch2"),
          ctx="RANCHER_TOKEN=token-" + fake(LOWER_DIGITS, 5, "rch1") + ":{s}", boundary=False, cont=rb"[A-Za-z0-9_\-:]",
-         viable=rb"token-[a-z0-9]{0,5}(?::[a-z0-9]{0,54})?"),
-    _prefixed("fireworks-api-key", "Fireworks AI API key (fw_)", ["fw_"], rb"[A-Za-z0-9]{24}", fake(ALNUM, 24, "fw"), cont=rb"[A-Za-z0-9_]"),
+         viable=rb"token-[a-z0-9]{0,5}(?::[a-z0-9]{0,54})?", idle_min_body=8),
+    _prefixed("fireworks-api-key", "Fireworks AI API key (fw_)", ["fw_"], rb"[A-Za-z0-9]{24}", fake(ALNUM, 24, "fw"), cont=rb"[A-Za-z0-9_]",
+              idle_min_body=8),
     _prefixed("cerebras-api-key", "Cerebras API key (csk-)", ["csk-"], rb"[a-z0-9]{48}", fake(LOWER_DIGITS, 48, "csk")),
     _prefixed("anyscale-api-key", "Anyscale API key (esecret_)", ["esecret_"], rb"[a-z0-9]{26}",
               fake(LOWER_DIGITS, 26, "anyscale")),
     _prefixed("voyage-api-key", "Voyage AI API key (pa-)", ["pa-"], rb"[A-Za-z0-9_\-]{43}", fake(URLSAFE, 43, "voyage"),
-              validate=lambda s: sum(c in b"0123456789" for c in s) >= 2),
+              validate=lambda s: sum(c in b"0123456789" for c in s) >= 2, idle_min_body=8),
     _prefixed("runpod-api-key", "RunPod API key (rpa_)", ["rpa_"], rb"[A-Z0-9]{40}", fake(UPPER_DIGITS, 40, "runpod")),
     _prefixed("nvidia-api-key", "NVIDIA NGC / build.nvidia.com API key (nvapi-)", ["nvapi-"], rb"[A-Za-z0-9_\-]{64}",
               fake(URLSAFE, 64, "nvapi")),
@@ -673,15 +675,17 @@ TOKEN_DETECTORS += [
          ctx="Access Token     00D" + fake(ALNUM, 12, "sf1") + "!{s}", boundary=False, cont=rb"[A-Za-z0-9._!]",
          max_len=512, viable=rb"00D[A-Za-z0-9]{0,15}(?:![A-Za-z0-9._]*)?"),
     _prefixed("mollie-api-key", "Mollie / GoCardless live API keys (live_ + 30-48)", ["live_"], rb"[A-Za-z0-9]{30,48}",
-              fake(ALNUM, 30, "mollie"), validate=lambda s: sum(c in b"0123456789" for c in s) >= 2, cont=rb"[A-Za-z0-9_]"),
+              fake(ALNUM, 30, "mollie"), validate=lambda s: sum(c in b"0123456789" for c in s) >= 2, cont=rb"[A-Za-z0-9_]",
+              idle_min_body=8),
     _prefixed("elastic-cloud-api-key", "Elastic Cloud API key (essu_)", ["essu_"], rb"[A-Za-z0-9+/=]{60,}",
               fake(B64, 80, "essu")),
     _prefixed("clickup-api-token", "ClickUp personal API token (pk_<user id>_<32>)", ["pk_"], rb"[0-9]{4,12}_[A-Z0-9]{32}",
-              "34792597_" + fake(UPPER_DIGITS, 32, "clickup")),
+              "34792597_" + fake(UPPER_DIGITS, 32, "clickup"), idle_min_body=8),
     _prefixed("launchdarkly-key", "LaunchDarkly SDK, mobile and API access keys (sdk-, mob-, api- + UUID)",
               ["sdk-", "mob-", "api-"], rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", _uuid("ld-sdk"),
               cont=rb"[A-Za-z0-9\-]",
-              viable=rb"[0-9a-f]{0,8}(?:-[0-9a-f]{0,4}(?:-[0-9a-f]{0,4}(?:-[0-9a-f]{0,4}(?:-[0-9a-f]{0,12})?)?)?)?"),
+              viable=rb"[0-9a-f]{0,8}(?:-[0-9a-f]{0,4}(?:-[0-9a-f]{0,4}(?:-[0-9a-f]{0,4}(?:-[0-9a-f]{0,12})?)?)?)?",
+              idle_min_body=8, idle_show_below=14),  # (`api-7d9f8b6c5-x2k4p`, a pod name, typed: a key needs a whole UUID)
     _prefixed("bitbucket-dc-token", "Bitbucket Data Center HTTP access token (BBDC-)", ["BBDC-"], rb"[A-Za-z0-9+/]{40,50}",
               fake(B64, 44, "bbdc")),
     _prefixed("youtrack-token", "YouTrack permanent token (perm:)", ["perm:"],
@@ -690,7 +694,7 @@ TOKEN_DETECTORS += [
     _prefixed("packagist-token", "Packagist API tokens (packagist_uut_, _ouk_, _oat_)",
               ["packagist_uut_", "packagist_ouk_", "packagist_oat_"], rb"[A-Za-z0-9]{60,80}", fake(ALNUM, 68, "packagist")),
     _prefixed("databricks-oauth-secret", "Databricks service-principal OAuth secret (dose + 32 hex)", ["dose"],
-              rb"[a-f0-9]{32}", fake(HEX, 32, "dose"), cont=rb"[A-Za-z0-9]"),
+              rb"[a-f0-9]{32}", fake(HEX, 32, "dose"), cont=rb"[A-Za-z0-9]", idle_min_body=8),
     _prefixed("dbt-cloud-token", "dbt Cloud service / personal token (dbtc_, dbtu_)", ["dbtc_", "dbtu_"],
               rb"[A-Za-z0-9_\-]{40,64}", fake(URLSAFE, 50, "dbtc")),
     _prefixed("neon-api-key", "Neon API key (napi_)", ["napi_"], rb"[a-z0-9]{64}", fake(LOWER_DIGITS, 64, "neon")),
@@ -710,17 +714,17 @@ TOKEN_DETECTORS += [
               fake(LOWER_DIGITS, 26, "cko")),
     _prefixed("twitch-oauth-token", "Twitch chat OAuth token (oauth: + 30)", ["oauth:"], rb"[a-z0-9]{30}",
               fake(LOWER_DIGITS, 30, "twitch"), validate=lambda s: sum(c in b"0123456789" for c in s) >= 2,
-              cont=rb"[A-Za-z0-9:]"),
+              cont=rb"[A-Za-z0-9:]", idle_min_body=8),
     _prefixed("backblaze-application-key", "Backblaze B2 application key (K00n + 27)", ["K001", "K002", "K003", "K004",
               "K005"], rb"[A-Za-z0-9+/]{27}", fake(B64, 27, "b2")),
-    _prefixed("exoscale-api-key", "Exoscale API key (EXO + 24 hex)", ["EXO"], rb"[0-9a-f]{24}", fake(HEX, 24, "exo")),
+    _prefixed("exoscale-api-key", "Exoscale API key (EXO + 24 hex)", ["EXO"], rb"[0-9a-f]{24}", fake(HEX, 24, "exo"), idle_min_body=8),
     _prefixed("gitlab-feature-flag-token", "GitLab feature-flags client token (glffct-)", ["glffct-"],
               rb"[A-Za-z0-9_\-]{20}", fake(URLSAFE, 20, "glffct")),
     _prefixed("cloudflare-tunnel-token", "Cloudflare Tunnel token (`cloudflared service install eyJhIjoi…`)", ["eyJhIjoi"],
               rb"[A-Za-z0-9+/=_\-]{60,}", fake(B64, 120, "cftunnel")),
     _prefixed("airtable-token", "Airtable personal access token (pat<14>.<64 hex>)", ["pat"],
               rb"[A-Za-z0-9]{14}\.[a-f0-9]{64}", fake(ALNUM, 14, "airt") + "." + fake(HEX, 64, "airt2"),
-              cont=rb"[A-Za-z0-9.]"),
+              cont=rb"[A-Za-z0-9.]", idle_min_body=15),  # (`pathological…`: the 14 characters before the dot are the token's id)
     _tok("private-key-der-base64", "Private keys as one line of base64 DER with no PEM armour (PKCS#8 RSA / EC / "
          "Ed25519, PKCS#1 RSA, PKCS#12 keystores)", [],
          rb"(?<![A-Za-z0-9+/])(?:MII[A-Za-z0-9+/]{3}IBADANBgkqhkiG9w0BAQEFAASC|MIG[A-Za-z0-9+/]{2}AgEAMBMGByqGSM49AgEG"
@@ -765,7 +769,7 @@ TOKEN_DETECTORS += [
          rb"(?P<s>[A-Za-z0-9_\-]{6,}(?:/[A-Za-z0-9_\-]+)?)",
          fake(LOWER_DIGITS, 26, "mattermost"), ctx="https://chat.example.com/hooks/{s}", boundary=False,
          cont=rb"[A-Za-z0-9_\-/?=]", validate=lambda s: sum(c in b"0123456789" for c in s) >= 2,
-         negs=["see /hooks/ for the list", "git config core.hooksPath .git/hooks/pre-commit"]),
+         negs=["see /hooks/ for the list", "git config core.hooksPath .git/hooks/pre-commit"], idle_show_below=16),
 ]
 
 
@@ -822,6 +826,7 @@ CONTEXT_DETECTORS: list[Detector] = [
                    ("origin\thttps://" + fake(HEX, 40, "legacy-gh") + "@github.com/o/r.git (fetch)",
                     fake(HEX, 40, "legacy-gh"))],
         negatives=["ssh://git@github.com/o/r.git", "https://example.org/path", "https://deploy-bot-for-production@ci.example.org/"],
+        idle_show_below=20,  # a host name being typed after `https://`; such a token is 20 or more
     ),
     ContextDetector(
         "password-in-url", "Password in a URL's user-info (scheme://user:password@host)", ["://"],
@@ -842,6 +847,7 @@ CONTEXT_DETECTORS: list[Detector] = [
                    "postgresql://user:password@localhost/db", "mysql://USER:PASS@HOST/DB",
                    "redis://:${REDIS_PASSWORD}@cache:6379", "https://example.com:8443/users/@bob/posts",
                    "see http://host:8080/#/login?next=@me"],
+        idle_show_digits=5,  # a port being typed after `host:`
     ),
     ContextDetector(
         "bearer-token", "Bearer tokens (`Bearer <token>` in headers and logs)", ["bearer"],
@@ -970,12 +976,9 @@ CONTEXT_DETECTORS: list[Detector] = [
         rb"sig=(?P<s>[A-Za-z0-9%+/=]{16,})", value_class=rb"[A-Za-z0-9%+/=]",
         positives=[("https://fake.blob.core.windows.net/c/b?sv=2022-11-02&ss=b&srt=o&sp=r&se=2030-01-01&sig="
                     + fake(ALNUM, 40, "sig") + "%3D", fake(ALNUM, 40, "sig") + "%3D")],
-        negatives=["the config sig=short"],
+        negatives=["the config sig=short"], idle_min_body=4,
     ),
 ]
-for _d in CONTEXT_DETECTORS:
-    if _d.id == "azure-sas-token":
-        _d.boundary = False
 
 
 def _url_secret(s: bytes) -> bool:
@@ -1093,7 +1096,7 @@ CONTEXT_DETECTORS.append(ContextDetector(
                 _OAUTH_CODE)],
     negatives=["exit code=1 status_code=200", "https://example.com/?code=download-page-for-users",
                "https://github.com/search?q=x&type=code", "signature=valid", "zipcode=12345678901234567890abcd",
-               "X-Amz-SignedHeaders=host&X-Amz-Signature=<signature>"],
+               "X-Amz-SignedHeaders=host&X-Amz-Signature=<signature>"], idle_min_body=4
 ))
 
 
@@ -1821,28 +1824,6 @@ RSA_XML = RsaKeyValueDetector(
 BUILTIN: list[Detector] = [PEM, OPENVPN, PEM_BASE64, KEYTAB, PUTTY, JWK, *TOKEN_DETECTORS, *CONTEXT_DETECTORS, K8S, CLI, PIPED, KEY_FAMILY, URL_ENCODED, XML,
                            DIRECTIVES,
                            NAME_VALUE, CARDS, PGPASS, WG_DUMP, CHPASSWD, KEY_TEXT, RSA_XML]
-for _d in BUILTIN:
-    # heads that ordinary text has too: a few letters typed after them are a word (`https://example…`)
-    if _d.ids[0] in ("harness-token", "url-signature", "azure-sas-token"):
-        _d.idle_min_body = 4
-    if _d.ids[0] == "sentry-dsn-key":
-        _d.idle_show_below = 8  # hex: `http://10.0.0.5`, `http://face…` typed are hosts until they are not hex
-    if _d.ids[0] == "password-in-url":
-        _d.idle_show_digits = 5  # a port being typed after `host:`
-    if _d.ids[0] == "launchdarkly-key":
-        _d.idle_show_below = 14  # `api-7d9f8b6c5-x2k4p` (a pod name) typed: a key needs a whole UUID
-    if _d.ids[0] == "token-in-url":
-        _d.idle_show_below = 20  # a host name being typed after `https://`; such a token is 20 or more
-    # heads that file and directory names have too (`live_config.yml`, `pa-files`, `st.louis`, `.git/hooks/pre-commit`)
-    if _d.ids[0] in ("mollie-api-key", "voyage-api-key", "infisical-token", "woocommerce-key", "fireworks-api-key",
-                     "rancher-token", "airtable-token", "launchdarkly-key", "databricks-oauth-secret", "clickup-api-token",
-                     "twitch-oauth-token", "exoscale-api-key", "mailgun-api-key"):
-        _d.idle_min_body = 8
-    if _d.ids[0] == "airtable-token":
-        _d.idle_min_body = 15  # `pathological…`: the 14 characters before the dot are the token's id
-    if _d.ids[0] == "chat-webhook-url":
-        _d.idle_show_below = 16
-
 
 def builtin_infos() -> list[Info]:
     return [info for det in BUILTIN for info in det.infos()]

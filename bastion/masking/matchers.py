@@ -253,6 +253,8 @@ class TokenDetector(Detector):
         idle_head: bytes | None = None,
         flags: int = 0,
         exact: tuple[str, ...] = (),
+        idle_min_body: int = 0,
+        idle_show_below: int = 0,
         positives: list[tuple[str, str]] = (),  # type: ignore[assignment]
         negatives: list[str] = (),  # type: ignore[assignment]
     ) -> None:
@@ -260,6 +262,8 @@ class TokenDetector(Detector):
         self.id = id
         self.description = description
         self.literals = tuple(x.lower().encode() for x in literals)
+        self.idle_min_body = idle_min_body
+        self.idle_show_below = idle_show_below
         # `exact`: the literals as the (case-sensitive) pattern spells them; found in the pattern when not given
         self.exact_literals = {} if flags & re.IGNORECASE else (
             {x.lower().encode(): x.encode() for x in exact} if exact else _exact_in(pattern, self.literals))
@@ -347,6 +351,9 @@ class ContextDetector(Detector):
         hold: Callable[[bytes, int, int, int], int | None] | None = None,
         value_class: bytes = rb"[^\s\"'`,;&]",
         flags: int = re.IGNORECASE,
+        idle_min_body: int = 0,
+        idle_show_below: int = 0,
+        idle_show_digits: int = 0,
         positives: list[tuple[str, str]] = (),  # type: ignore[assignment]
         negatives: list[str] = (),  # type: ignore[assignment]
     ) -> None:
@@ -354,6 +361,9 @@ class ContextDetector(Detector):
         self.id = id
         self.description = description
         self.literals = tuple(x.lower().encode() for x in literals)
+        self.idle_min_body = idle_min_body
+        self.idle_show_below = idle_show_below
+        self.idle_show_digits = idle_show_digits
         self.boundary = boundary
         self.regex = re.compile(pattern, flags)
         self.groups = [g for g in self.regex.groupindex if g.startswith("s")]
