@@ -772,6 +772,17 @@ class Base64PrivateKeyDetector(SampledDetector):
     def decoded_ok(decoded: bytes) -> bool:
         return b"PRIVATE KEY" in decoded
 
+    def could_be_key(self, partial: bytes) -> bool:
+        """A run still arriving may be a key while its decoded armour line is open or names a private key
+        (what an idle release masks: `LS0tLS1CRUdJTiBSU0EgUFJ`, `-----BEGIN RSA PR`, could be one)."""
+        head = partial[:64]
+        try:
+            decoded = binascii.a2b_base64(head[: len(head) // 4 * 4])
+        except binascii.Error:
+            return False
+        name = decoded[11:]
+        return b"-----" not in name or b"PRIVATE KEY" in name
+
     def evaluate(self, v: bytes, ts: int, te: int, avail: int, final: bool):
         if v[ts:te] != self.head or (ts > 0 and v[ts - 1] in _B64_CHARS and v[ts - 1] != 61):  # `KEY=LS0t…` is one
             return None
@@ -779,6 +790,8 @@ class Base64PrivateKeyDetector(SampledDetector):
         growing = not final and lim == avail  # the window's end is only where input stops for now
         e = _B64_RUN.match(v, te, lim).end()
         if e == lim and growing:
+            if not self.could_be_key(v[ts:e]):
+                return None
             return Pending(te)
         head = v[ts : min(e, ts + 64)]
         try:

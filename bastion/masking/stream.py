@@ -504,8 +504,8 @@ def idle_spans(det: Detector, v: bytes, ts: int, te: int, avail: int) -> tuple[l
     cls = r.rest or det.value_class  # type: ignore[union-attr]
     if h is None or h >= avail or cls is None or isinstance(r, PemOpen):
         return spans, None
-    if det.ids[0].startswith("private-key"):
-        return spans, None
+    if det.ids[0].startswith("private-key") and det.ids[0] != "private-key-base64":
+        return spans, None  # (a base64-encoded key still arriving is masked: its armour line is encoded too)
     if r.rest is not None:  # type: ignore[union-attr]
         pass  # a list still arriving: all of it from its start, and then the rest of it
     elif isinstance(det, KeyValueFamily) and b"\n" not in v[h:avail]:
@@ -533,7 +533,8 @@ def idle_spans(det: Detector, v: bytes, ts: int, te: int, avail: int) -> tuple[l
             return spans, None  # a word being typed after a common head (see `Detector.idle_min_body`)
     det_id = spans[-1][2] if spans else _idle_id(det, v, ts)
     end = avail - 1 if v[avail - 1] == 13 and avail - 1 > h else avail  # (a typed line's `\r` is no part of it)
-    spans = [s for s in spans if s[1] <= h] + [(h, end, det_id, 0)]
+    # (a final-form span running past `h` keeps its part before it: the token from `h` on is masked anyway)
+    spans = [s if s[1] <= h else (s[0], h, s[2], s[3]) for s in spans if s[0] < h] + [(h, end, det_id, 0)]
     return spans, cls
 
 

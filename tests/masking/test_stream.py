@@ -18,6 +18,7 @@ from bastion.masking.stream import HOLD_BOUND, MaskHit, StreamMasker
 from tests.masking.conftest import mask_chunks, mask_whole, split_at
 
 SAMPLES = [(t.encode(), s.encode()) for i in builtin_infos() for t, s in i.positives]
+B64_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 FILLERS = [b"ls -la\r\n", b"\x1b[32m", b"\x1b[0m", b"hello world ", b"$ ", b"caf\xc3\xa9 ", b"\xff\xfe\x00",
            b"2026-05-01 12:00:00 INFO ok ", b"token ", b"pass", b"gh", b"-----BEG", b"sk-", b"4111 ", b"\x1b[K"]
 
@@ -90,6 +91,17 @@ def test_idle_release_masks_a_token_in_progress_and_its_rest() -> None:
     assert m2.feed(b"export DB_PASSWORD=hu") == b"export DB_PASSWORD="
     assert m2.release_idle() == b"[MASKED:password-assignment]"
     assert m2.feed(b"nter2\n") + m2.finish() == b"\n"
+
+
+def test_idle_release_inside_a_wrapped_base64_private_key_shows_none_of_it() -> None:
+    # `base64 key.pem` wrapped at 76 columns, an idle pause on its second line or in its encoded armour line
+    key = base64.b64encode(b"-----BEGIN RSA PRIVATE KEY-----\n" + fake(B64_CHARS, 600, "idle-b64").encode()
+                           + b"\n-----END RSA PRIVATE KEY-----\n")
+    data = b"\n".join(key[i : i + 76] for i in range(0, len(key), 76)) + b"\n"
+    for cut in (20, 40, 100, 300):
+        m = StreamMasker(MaskingProfile())
+        out = m.feed(data[:cut]) + m.release_idle() + m.feed(data[cut:]) + m.finish()
+        assert out == b"LS0tLS1CRUdJTiB[MASKED:private-key-base64]\n", cut
 
 
 def test_idle_release_shows_a_public_trigger_prefix_and_masks_the_rest() -> None:
