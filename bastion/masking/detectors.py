@@ -236,7 +236,8 @@ TOKEN_DETECTORS: list[Detector] = [
          viable=rb"GOCSPX-[A-Za-z0-9_\-]*"),
     _tok("gcp-oauth-access-token", "Google OAuth 2.0 access token (ya29.)", ["ya29."],
          rb"ya29\.[A-Za-z0-9_\-.]{30,}", "ya29.a0" + fake(URLSAFE, 120, "ya29"), keep=5, cont=rb"[A-Za-z0-9_\-.]",
-         viable=rb"ya29\.[A-Za-z0-9_\-.]*"),
+         viable=rb"ya29\.[A-Za-z0-9_\-.]*", max_len=4096,  # (service-account and workload-identity tokens run to 1 KiB+)
+         pos=[("ya29.c." + fake(URLSAFE, 1000, "ya29-long"), "ya29.c." + fake(URLSAFE, 1000, "ya29-long"))]),
     _tok("sendgrid-api-key", "SendGrid API key (SG.xxx.yyy)", ["sg."],
          rb"SG\.[A-Za-z0-9_\-]{16,32}\.[A-Za-z0-9_\-]{32,64}",
          "SG." + fake(URLSAFE, 22, "sg1") + "." + fake(URLSAFE, 43, "sg2"), keep=3, cont=rb"[A-Za-z0-9_\-.]",
@@ -383,9 +384,10 @@ TOKEN_DETECTORS: list[Detector] = [
          ctx="FLY_API_TOKEN=FlyV1 {s}", keep=4, cont=rb"[A-Za-z0-9_\-+/=,]", max_len=4096,
          viable=rb"f(?:o1|m2|m1[ar])_[A-Za-z0-9_\-+/=,]*",
          negs=["fm2_ is the prefix", "the fo1_token_name variable"]),
-    _tok("dropbox-token", "Dropbox short-lived access token (sl. + 130 or more)", ["sl."],
-         rb"sl\.[A-Za-z0-9_\-]{130,}", "sl." + fake(URLSAFE, 138, "dropbox"), keep=3, cont=rb"[A-Za-z0-9_\-.]",
-         viable=rb"sl\.[A-Za-z0-9_\-]*", negs=["see sl.example.com"]),
+    _tok("dropbox-token", "Dropbox short-lived access token (sl. or sl.u. + 130 or more)", ["sl."],
+         rb"sl\.(?:u\.)?[A-Za-z0-9_\-]{130,}", "sl." + fake(URLSAFE, 138, "dropbox"), keep=3, cont=rb"[A-Za-z0-9_\-.]",
+         viable=rb"sl\.(?:u\.)?[A-Za-z0-9_\-]*", negs=["see sl.example.com", "sl.u.example.com"], max_len=4096,
+         pos=[("sl.u." + fake(URLSAFE, 1300, "dropbox-u"), "sl.u." + fake(URLSAFE, 1300, "dropbox-u"))]),
     _tok("twitter-bearer-token", "Twitter / X app bearer token (AAAAAAAAAAAAAAAAAAAAA… with %-escapes)",
          ["aaaaaaaaaaaaaaaaaaaaa"],
          # a run of A's is ordinary in base64 of binary data; the URL escapes (%2B, %3D) are what base64 lacks
@@ -394,7 +396,8 @@ TOKEN_DETECTORS: list[Detector] = [
          cont=rb"[A-Za-z0-9%]", viable=rb"A{21,}[A-Za-z0-9%]*", negs=["a" * 30, "A" * 76, "A" * 30 + "B3NzaC1" * 10]),
     _tok("facebook-access-token", "Facebook / Meta access token (EAAB, EAAG … long)", ["eaab", "eaag", "eaad", "eaac"],
          rb"EAA[BCDG][A-Za-z0-9]{90,}", "EAAB" + fake(ALNUM, 160, "facebook"), keep=4, cont=rb"[A-Za-z0-9]",
-         viable=rb"EAA[BCDG][A-Za-z0-9]*", negs=["EAAB is a prefix"]),
+         viable=rb"EAA[BCDG][A-Za-z0-9]*", negs=["EAAB is a prefix"], max_len=2048,
+         pos=[("EAAG" + fake(ALNUM, 400, "facebook-long"), "EAAG" + fake(ALNUM, 400, "facebook-long"))]),
     _tok("telegram-bot-token", "Telegram bot token (<bot id>:AA… 35 characters)", [":aa"],
          rb":AA(?P<s>[A-Za-z0-9_\-]{33})(?![A-Za-z0-9_\-])", fake(URLSAFE, 33, "telegram"),
          ctx="TELEGRAM_BOT=7123456789:AA{s}", boundary=False, cont=rb"[A-Za-z0-9_\-:]",
@@ -1158,7 +1161,7 @@ def _key_filter(norm: bytes, parts: list[bytes]) -> bool:
 
 # Values that are no secret whatever the key: a documented default to replace, a word standing for one.
 _STAND_IN = frozenset(b"changeme change_me change-me changeit replaceme replace_me replace-me placeholder fixme todo "
-                      b"tbd notsecret not-a-secret secret123 example sample password".split())
+                      b"tbd notsecret not-a-secret example sample password".split())
 # `${{ secrets.X }}` (CI), `@db.password@` (Maven filtering), `XXXXX-XXXXX` (documented dummies),
 # `(known after apply)`, `(sensitive value)` (Terraform)
 _STAND_IN_RE = re.compile(rb"#\{[^}]*\}#?\Z|__[A-Z0-9_]+__\Z|@@[A-Za-z0-9_.]+@@\Z|\$__\w+\{[^}]*\}\Z|\[[A-Za-z]{2,12}\]\Z|"
@@ -1244,8 +1247,11 @@ def _value_sane(value: bytes, quoted: bool) -> bool:
 
 def _not_path(value: bytes, quoted: bool) -> bool:
     """`PWD=/home/alice`, `password_file: ./pw`: a path is no password (nor is `C:\\Users\\bob`)."""
-    if value[0] == 47:  # `/`: a path, unless it reads as base64 (`/u3+7Q…`)
-        return _PATH.match(value) is None
+    if value[0] == 47:  # `/`: a path, unless it reads as base64 (`/u3+7Q…`, `/Kcp68cUlMJ4/H06fD6R…`)
+        if _PATH.match(value) is None:
+            return True
+        # a path names something: a lower-case word (`/run/secrets/db`), a dot, `_` or `-` (`/etc/app.key`)
+        return not any(c in value for c in b"._-@:") and not any(p.isalpha() and p.islower() for p in value.split(b"/"))
     return not (value.startswith((b"~/", b"./", b"../", b"http://", b"https://", b"unix:"))
                 or (value[1:2] == b":" and _DRIVE.match(value)) or (value[0] == 36 and b"/" in value))
 
@@ -1455,7 +1461,8 @@ KEY_RULES = [
         lambda n, p: _key_filter(n, p) and (b"mnemonic" in n or b"seedphrase" in n or b"recoveryphrase" in n),
         "MNEMONIC", "legal winner thank year wave sausage worth useful legal winner thank yellow", words=True),
     _kv("key-assignment", "Generated-looking values of keys named `…_key` or `…_pat` (SIGNING_KEY, encryptionKey, "
-        "APP_KEY, x-hmac-key, AZURE_DEVOPS_PAT)", _key_named, "SIGNING_KEY", fake(ALNUM, 40, "signing_key"), value_ok=_generated,
+        "APP_KEY, x-hmac-key, AZURE_DEVOPS_PAT)", _key_named, "SIGNING_KEY", fake(ALNUM, 40, "signing_key"),
+        value_ok=lambda v, q: _generated(v, q) or (len(v) >= 20 and _random_token(v, q)),  # (one digit in 32 letters)
         negs=["sort_key: created_at", "PRIMARY_KEY=id", "cache_key=user:profile", "public_key: ssh-ed25519",
               "ssh_key=/home/alice/.ssh/id_ed25519.pub", "license_key: TRIAL", "encrypt: true", "primary_key: id",
               "primaryKey: user_id,tenant_id",

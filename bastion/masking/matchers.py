@@ -95,14 +95,15 @@ class Info:
 
 
 PLACEHOLDER_RE = re.compile(
-    rb"(?i)\A(?:\**|x{3,}|\.{2,}|\xe2\x80\xa6|-+|~|\?+|<[^>]*>|\$\$?\{[^}]*\}?|\$\([^)]*\)?|\$\$?[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*"
+    rb"(?i)\A(?:\**|x{3,}|\.{2,}|\xe2\x80\xa6|-+|~|\?+|<[^>]*>|\$\$?\{[^}]*\}?|\$\([^)]*\)?|\$\$?(?-i:[A-Z_][A-Z0-9_]*|[a-z_][a-z0-9_]*|[A-Za-z][a-z0-9]+(?:[A-Z][a-z0-9]+)*)(?:\.[A-Za-z_]\w*)*"
     # a documented head and an ellipsis (`sk-...`, `ghp_…`), or a value shown already masked (`gho_*****`)
     rb"|[A-Za-z0-9]{1,8}(?:[_\-.][A-Za-z0-9]{1,8}){0,3}[_\-.]?(?:\.\.\.|\xe2\x80\xa6|\*{3,}(?:\.\.\.|\xe2\x80\xa6)?)"
     rb"[A-Za-z0-9]{0,6}|\*{8,}[A-Za-z0-9]{1,6}|(?:\xe2\x80\xa2){3,}[A-Za-z0-9]{0,6}|\**\[?redacted\]?\**"
     # `-p[password]`, `user:password` in usage text: the field's name where its value goes
     rb"|\[[A-Za-z_ \-]{2,24}\]|password|passwd|secret|token|apikey|api_key|\$env:\w+|%env\([^)]*\)%"
     rb"|\((?:sensitive(?: value)?|known after apply)\)"
-    rb"|%\(?\w*\)?s?|\{\{.*\}\}|\{[A-Za-z_]\w*\}|\[MASKED[^\]]*\]?|\[?redacted\]?|<redacted>|\(?none\)?|null|nil"
+    # (a variable is named like one: `$DB_PASSWORD`, `$dbPassword`; `$Jq8UAnNvXY11PL7` is a password)
+    rb"|%(?:\([A-Za-z_]\w*\)[sdr]?|[0-9]+\$[sd]|[-+ #0-9.]*[sdifrxq])|\{\{.*\}\}|\{[A-Za-z_]\w*\}|\[MASKED[^\]]*\]?|\[?redacted\]?|<redacted>|\(?none\)?|null|nil"
     rb"|true|false|undefined|hidden|n/a|empty|unset|not[ _-]?set|required|optional|string|your[_-]?\S*"
     rb"|\[?hidden\]?|\[?filtered\]?|\[?secure\]?|sensitive|%\w+%"
     # states and permissions, not values (`id-token: write`, `secrets: inherit`, `password: disabled`)
@@ -617,10 +618,20 @@ _CODE_CALL = re.compile(rb"[A-Za-z_][A-Za-z0-9_.]*(?:\(.*?\)|\[.*?\])+(?:[ \t]*\
                         rb"|\$[A-Za-z_]\w*->[A-Za-z_]\w*.*\Z")
 
 
-_LINE_VALUE_REJECT = (b"{", b"[", b"|", b">", b"&", b"*", b"!")  # a line value starting so is structure
-# ...in YAML (`key: &anchor`, `*alias`, `!tag`). After `=` (env files, INI) only a brace or a bracket is:
-# generated passwords start with `!`, `*` or `&` (`DB_PASSWORD=!xK9…`).
-_EQ_VALUE_REJECT = (b"{", b"[", b"|", b">")
+_LINE_VALUE_REJECT = (b"{", b"[", b"|", b">", b"&", b"*", b"!")  # a line value starting so may be structure
+# YAML's: an anchor, an alias or a tag (`key: &anchor`, `*alias`, `!Ref x`), not `*e9dWLOQ…!` (a password)
+_YAML_NODE = re.compile(rb"[&*][A-Za-z0-9_\-]+(?:[ \t]|\Z)|!!?[A-Za-z][A-Za-z0-9_\-]*(?:[ \t]|\Z)")
+_FLOW_START = frozenset((b"", b'"', b"'", b" ", b"\t", b"}", b"]", b"{", b"["))
+
+
+def _structure(line: bytes, sep: bytes) -> bool:
+    """A line value starting with `{ [ | > & * !` is structure, not a value: a flow mapping or list (`{"a": 1}`,
+    `[a, b]`), and after `:` a YAML anchor, alias or tag. Generated passwords start so too (`DB_PASSWORD={bt5…`,
+    `!xK9…`, `*e9d…!`); after `=` (env files, INI) YAML's signs are none."""
+    c = line[:1]
+    if c in (b"{", b"["):
+        return line[1:2] in _FLOW_START or sep != b"="
+    return sep != b"=" and c in b"&*!" and _YAML_NODE.match(line) is not None
 # `KEY=value` alone on a complete line (the key-value fast path). What it pins down, so that the general
 # path would answer the same: the key is one identifier run of at most 64 bytes from the line start (so
 # `key_start` finds the line start and `_KEY_TAIL` takes the whole run), the separator is a bare `=` (no
@@ -971,7 +982,7 @@ class KeyValueFamily(Detector):
                 if line.startswith((b"!!str ", b"!!binary ")):  # a YAML tag before the value
                     cut = line.index(b" ") + 1
                     line, s = line[cut:], s + cut
-                if line[:1] in (_LINE_VALUE_REJECT if sep != b"=" else _EQ_VALUE_REJECT):
+                if line[:1] in _LINE_VALUE_REJECT and _structure(line, sep):
                     return None, skip
                 if line[:1] == b"(" and line[-1:] == b")" and b" " in line:
                     return None, skip  # `Private-Key: (2048 bit, 2 primes)`: a remark in brackets
@@ -1008,6 +1019,8 @@ class KeyValueFamily(Detector):
                 if (sep == b":" and nxt in (b",", b")", b";") and _IDENT.match(v, s, t)
                         and not any(48 <= c <= 57 for c in v[s:t])):
                     return None, skip  # `"refresh_token": new_refresh,`: a variable in an object literal
+        while t - s > 2 and v[t - 2] == 92 and v[t - 1] in b"nrt" and v[t - 3] != 92:
+            t -= 2  # `{"log": "API_KEY=…\n"}`: in an escaped string the value ends at its newline
         value = v[s:t]
         if len(value) < 3 or not not_placeholder(value) or value.startswith(b"[MASKED"):
             return None, skip

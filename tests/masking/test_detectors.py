@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bastion.masking.detectors import BUILTIN, BUILTIN_IDS, TOKEN_DETECTORS, builtin_infos, fake
+from bastion.masking.detectors import BUILTIN, BUILTIN_IDS, TOKEN_DETECTORS, URLSAFE, builtin_infos, fake
 from bastion.masking.matchers import Detector
 from bastion.masking.profiles import MaskingProfile
 from tests.masking.conftest import mask_chunks, mask_whole
@@ -400,3 +400,35 @@ def test_a_yaml_binary_block_under_a_secret_key_is_masked_and_a_vault_block_stay
 ])
 def test_a_command_line_rule_masks_its_one_value_not_every_later_word(text: str, expected: str) -> None:
     assert mask_whole(text.encode()) == expected.encode()
+
+
+# Found by a red-team probe: values that a placeholder, path or YAML-structure check took for no secret
+@pytest.mark.parametrize(("text", "secret"), [
+    ('{"password": "%1hwtkzKZuqsbkb7"}', "%1hwtkzKZuqsbkb7"),       # `%` and word characters: no format spec
+    ("REDIS_AUTH=%OVYsxrkZJF3qCe7\n", "%OVYsxrkZJF3qCe7"),
+    ('{"password": "$Jq8UAnNvXY11PL7"}', "$Jq8UAnNvXY11PL7"),        # `$` and no variable's name
+    ("mysql -uroot -p'$HyeIbeUZJIX2LM7' app\n", "$HyeIbeUZJIX2LM7"),
+    ("DB_PASSWORD=/Kcp68cUlMJ4/H06fD6RGZA4kGF1QlT4\n", "/Kcp68cUlMJ4/H06fD6RGZA4kGF1QlT4"),  # base64, not a path
+    ("DB_PASSWORD={bt55ydcPWzYi9!\n", "{bt55ydcPWzYi9!"),             # after `=` no YAML sign is structure
+    ("DB_PASSWORD=|5GRQLVhL8Il19!\n", "|5GRQLVhL8Il19!"),
+    ("password: *e9dWLOQffIjR9!\n", "*e9dWLOQffIjR9!"),               # no alias's name
+    ("DB_PASSWORD=secret123\n", "secret123"),                         # a weak password is still one
+    ('{"log": "DD_APP_KEY=06b8f2074c4a61b1507b4f9e2cb629c04312d3e7\\n", "stream": "stdout"}',
+     "06b8f2074c4a61b1507b4f9e2cb629c04312d3e7"),                     # a value ending at a JSON-escaped newline
+    ('{"log": "ENCRYPTION_KEY=107KOFKicw4JAjLMVp3yi5OLNqw51NdOPqO4Dp9x\\r\\n"}', "107KOFKicw4JAjLMVp3yi5OLNqw51NdOPqO4Dp9x"),
+    ("ya29.c." + fake(URLSAFE, 1000, "ya29-test"), "ya29.c." + fake(URLSAFE, 1000, "ya29-test")),  # no tail left
+])
+def test_values_that_only_looked_like_placeholders_are_masked(text: str, secret: str) -> None:
+    data = text.encode()
+    out = mask_whole(data)
+    assert_no_part_left(data, secret.encode(), out)
+    assert mask_chunks([data[i : i + 3] for i in range(0, len(data), 3)]) == out
+
+
+@pytest.mark.parametrize("text", [
+    "password: $DB_PASSWORD\n", 'password: "$dbPassword"\n', "password: %s\n", "password: %(pw)s\n",
+    'fmt = {"password": "%-12s"}\n', "password_file: /run/secrets/db_password\n", "password: *default\n",
+    "password: &pw hunter\n", "token: !Ref MyToken\n", 'CONFIG={"a": 1}\n', "PASSWORD=[MASKED]\n",
+])
+def test_placeholders_references_and_structure_stay(text: str) -> None:
+    assert mask_whole(text.encode()) == text.encode()
