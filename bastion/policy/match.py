@@ -148,8 +148,12 @@ class CommandView:
     def glob_probes(self) -> tuple[str, ...]:
         """For a glob argument whose last part is the pattern (`~/.ssh/*`, `/etc/ssh/*key`): the usual secret
         files it would expand to if they were there."""
+        return self._probes(self.glob_args)
+
+    @staticmethod
+    def _probes(globs: tuple[str, ...]) -> tuple[str, ...]:
         out: list[str] = []
-        for g in self.glob_args:
+        for g in globs:
             head, _sep, last = g.rpartition("/")
             if not _sep or _GLOB_CHARS.intersection(head):
                 continue
@@ -172,7 +176,30 @@ class CommandView:
             out.append(resolved)
             if _GLOB_CHARS.intersection(resolved):
                 out.append(_glob_base(resolved))
+        for r in self.cmd.redirects:  # `cd /etc && echo x >> passwd` writes /etc/passwd
+            if r.op not in ("<<", "<<<") and r.target and not r.target.startswith(("/", "~")) \
+                    and not r.target.isdigit() and r.target != "-":
+                out.append(normalise_path(cwd.rstrip("/") + "/" + r.target))
         return tuple(out)
+
+    @cached_property
+    def write_targets_cwd(self) -> tuple[str, ...]:
+        """Write targets, relative ones also resolved against an earlier literal `cd` on the line."""
+        targets = self.write_targets
+        cwd = self.cmd.cwd
+        if cwd is None:
+            return targets
+        return targets + tuple(normalise_path(cwd.rstrip("/") + "/" + t) for t in targets
+                               if not t.startswith(("/", "~")))
+
+    @cached_property
+    def glob_args_cwd(self) -> tuple[str, ...]:
+        """Glob arguments, relative ones also resolved against an earlier `cd` (`cd ~/.ssh && cat *`)."""
+        return tuple(p for p in self.paths_with_cwd if _GLOB_CHARS.intersection(p))
+
+    @cached_property
+    def glob_probes_cwd(self) -> tuple[str, ...]:
+        return self._probes(self.glob_args_cwd)
 
     @cached_property
     def paths_with_cwd(self) -> tuple[str, ...]:
@@ -252,7 +279,10 @@ def compile_condition(cond: Condition, *, program_checked: bool = False,  # noqa
     if cond.writes:
         wrx = _union(cond.writes)
         # most commands have no redirection: every rule with a `writes` block asks about every command
-        checks.append(lambda v: bool(v.cmd.redirects) and any(wrx.match(t) for t in v.write_targets))
+        if resolve_cwd:
+            checks.append(lambda v: bool(v.cmd.redirects) and any(wrx.match(t) for t in v.write_targets_cwd))
+        else:
+            checks.append(lambda v: bool(v.cmd.redirects) and any(wrx.match(t) for t in v.write_targets))
     if cond.program_paths:
         pats = cond.program_paths
         checks.append(lambda v: any(p.match(normalise_path(v.cmd.path)) for p in pats))
@@ -273,13 +303,16 @@ def compile_condition(cond: Condition, *, program_checked: bool = False,  # noqa
         def paths_match(v: CommandView) -> bool:
             if any(prx.match(a) for a in paths_of(v)):
                 return True
-            if not resolve_cwd or not v.glob_args:
+            if not resolve_cwd:
+                return False
+            globs = v.glob_args_cwd if v.cmd.cwd is not None else v.glob_args
+            if not globs:
                 return False
             # a glob argument that would expand to a listed path (`cat /etc/sha*` → /etc/shadow), or to a file
             # that usually holds a secret, where the rule lists it (`cat ~/.ssh/*` → ~/.ssh/id_rsa)
-            if any(fnmatch.fnmatchcase(lit, g) for g in v.glob_args for lit in literals):
+            if any(fnmatch.fnmatchcase(lit, g) for g in globs for lit in literals):
                 return True
-            return any(prx.match(p) for p in v.glob_probes)
+            return any(prx.match(p) for p in (v.glob_probes_cwd if v.cmd.cwd is not None else v.glob_probes))
 
         checks.append(paths_match)
     if cond.destination:

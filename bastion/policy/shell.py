@@ -63,6 +63,7 @@ _BRACE_WORD = re.compile(r"(^|[;&|(\s])\{(?=[^\s}])")
 _LANGUAGE = Language(tree_sitter_bash.language())
 _local = threading.local()
 
+_DD_PROGRAMS = frozenset({"dd", "dcfldd", "dc3dd", "sdd", "sg_dd", "ddrescue"})
 _WRITE_OPS = frozenset({">", ">>", ">|", "&>", "&>>", "<>", ">&"})
 _STATEMENT_NODES = frozenset({"command", "pipeline", "list", "redirected_statement", "subshell",
                               "compound_statement", "if_statement", "for_statement", "while_statement",
@@ -270,6 +271,10 @@ class _Walker:
         # Set once a `cd` went somewhere unknown that need not be below the starting directory (`cd $d`,
         # `cd ../..`): relative paths after it are then paths only known at run time.
         self.cwd_lost = False
+        # Set once a relative `cd` may have been looked up through CDPATH (`CDPATH=/ cd etc`): the directory
+        # can be anywhere, so a relative path after it makes the command opaque.
+        self.cwd_opaque = False
+        self.cdpath = False   # a CDPATH assignment was seen on the line
         # Files written earlier on the line (resolved path → what is known of them): a downloader's name, or
         # the literal text `echo`/`printf`/`cat <<EOF` put there. A later command that runs one is seen
         # running the download (`curl -o i.sh URL && sh i.sh`) or that text (`echo 'rm -rf /' > x; sh x`).
@@ -411,6 +416,8 @@ class _Walker:
         if name is None:
             return
         key = b.text(name)
+        if key == "CDPATH":
+            self.cdpath = True
         words = b.words(value) if value is not None else [Word("")]
         if len(words) == 1 and not words[0].dynamic:
             self.variables[key] = words[0].value
@@ -522,7 +529,7 @@ class _Walker:
             # `> /etc/passwd` alone still opens (and truncates) the file: the shell's null command does it.
             span = self._span(node, src, ctx, top)
             self.commands.append(self._finish(SimpleCommand("", "", tuple(w.value for w in extra_args),
-                                                            redirects=tuple(redirects), span=span), ctx, span))
+                                                            redirects=tuple(redirects), span=span, cwd=self.cwd), ctx, span))
         for cont in continuations:
             if cont.type == "pipeline":
                 # `cat <<EOF | sh`: tree-sitter nests the rest of the pipeline inside the here-doc.
@@ -578,6 +585,8 @@ class _Walker:
             kind = child.type
             if kind == "variable_assignment":
                 value = child.child_by_field_name("value")
+                if _assigned_name(child, b) == "CDPATH":
+                    self.cdpath = True
                 if value is not None:
                     self._walk_embedded(value, ctx, b, src, top)
                     prefixes.append(child)
@@ -628,6 +637,13 @@ class _Walker:
         first, args = words[0], words[1:]
         reason = forced
         pattern = False
+        if self.cwd is not None or self.cwd_lost:
+            args = self._dd_operands(first, args)
+        if self.cwd_opaque and not reason and (
+                any(_relative_operand(w.value) for w in args)
+                or any(not r.dynamic and r.target and not r.target.startswith(("/", "~")) and not r.target.isdigit()
+                       and r.op not in ("<<", "<<<") for r in ctx.redirects)):
+            reason = "a relative path after a `cd` looked up through CDPATH: the directory is only known at run time"
         if first.dynamic:
             program = ""
             reason = reason or "program name is only known at run time"
@@ -649,7 +665,9 @@ class _Walker:
             wrappers=ctx.wrappers,
             dynamic_args=stdin_args or any(w.dynamic for w in args),
             dynamic_paths=tuple(w.value for w in args if w.dynamic_prefix or _unknown_base(w.value)
-                                or (self.cwd_lost and _relative_operand(w.value))),
+                                or (self.cwd_lost and _relative_operand(w.value)))
+            + (tuple(r.target for r in ctx.redirects if r.writes and not r.target.startswith(("/", "~")))
+               if self.cwd_lost and ctx.redirects else ()),
             span=span,
             cwd=self.cwd,
             fed_by=ctx.fed_by,
@@ -688,14 +706,15 @@ class _Walker:
             if unwrapped is None or not (unwrapped.inners or unwrapped.scripts or unwrapped.stdin_scripts):
                 continue
             inner_ctx = ctx.child(wrappers=ctx.wrappers + (name,))
-            outer_cwd = self.cwd, self.cwd_lost
+            outer_cwd = self.cwd, self.cwd_lost, self.cwd_opaque
             if unwrapped.chdir is not None:  # `env -C / rm -rf .`: the inner command runs there
                 self._change_directory("cd", [unwrapped.chdir])
             fed_words = self._stdin_words(ctx) if unwrapped.stdin_args else []
             for inner in unwrapped.inners:
                 self._emit(inner + fed_words if fed_words else inner, inner_ctx, span,
                            stdin_args or unwrapped.stdin_args, forced=reason)
-            self.cwd, self.cwd_lost = outer_cwd
+            if name not in ("builtin", "command"):  # `builtin cd /etc` changes this shell's directory
+                self.cwd, self.cwd_lost, self.cwd_opaque = outer_cwd
             for script in unwrapped.scripts:
                 self._nested(script, inner_ctx, span, name, reason, unwrapped.script_args)
             for template in unwrapped.stdin_scripts:
@@ -781,8 +800,28 @@ class _Walker:
                     return path, self.written[saved]
         return None
 
+    def _dd_operands(self, first: Word, args: list[Word]) -> list[Word]:
+        """`cd /dev && dd of=sda`: dd's `if=`/`of=` operands are paths too, resolved like any other."""
+        if _basename(first.value) not in _DD_PROGRAMS:
+            return args
+        out: list[Word] = []
+        for w in args:
+            key, eq, value = w.value.partition("=")
+            if eq and key in ("if", "of") and value and not value.startswith(("/", "~")) and not w.dynamic:
+                if self.cwd is not None:
+                    w = Word(key + "=" + self._resolve(value), w.dynamic, w.dynamic_prefix)
+                else:
+                    w = Word(w.value, w.dynamic, True)  # after `cd "$d"`: a path only known at run time
+            out.append(w)
+        return out
+
     def _change_directory(self, program: str, args: list[Word]) -> None:
         operands = [w for w in args if not (w.value.startswith("-") and w.value != "-")]  # -L, -P, -e, -@
+        if self.cdpath and program in ("cd", "pushd") and operands and not any(w.dynamic for w in args):
+            target = operands[0].value
+            if target and not target.startswith(("/", "~", "./", "../")) and target not in (".", "..", "-"):
+                self.cwd, self.cwd_lost, self.cwd_opaque = None, True, True  # found through CDPATH: anywhere
+                return
         if program == "popd" or len(operands) > 1 or any(w.dynamic for w in args):
             self.cwd, self.cwd_lost = None, True
             return
@@ -795,6 +834,7 @@ class _Walker:
         if absolute or (target and target != "-" and not target.startswith("~") and self.cwd is not None):
             self.cwd = self._resolve(target)
             self.cwd_lost = self.cwd_lost and not absolute
+            self.cwd_opaque = self.cwd_opaque and not absolute
         else:
             # From an unknown directory: still below it unless the path climbs out (`cd ../../..`, `cd -`).
             self.cwd = None

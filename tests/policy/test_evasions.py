@@ -527,3 +527,39 @@ def test_pathological_code_is_decided_quickly(shipped: PolicySet, command: str) 
     start = time.perf_counter()
     decide(shipped, command)
     assert time.perf_counter() - start < 1.0
+
+
+# --- red-team probe 2026-12: what the shell really runs ------------------------------------------------
+def assert_decided(policy: PolicySet, command: str, action: str, rule: str | None = None) -> None:
+    d = decide(policy, command)
+    assert d.action == action, (command, d)
+    if rule is not None:
+        assert rule in d.rules, (command, d)
+
+
+@pytest.mark.parametrize("command, action, rule", [
+    ("cd /etc && echo 'x::0:0::/root:/bin/bash' >> passwd", "deny", "deny-setuid"),   # redirection after cd
+    ("cd /etc/sudoers.d && echo 'agent ALL=(ALL) NOPASSWD:ALL' > x", "deny", "deny-setuid"),
+    ("cd ~/.ssh && echo 'ssh-ed25519 AAAA x' >> authorized_keys", "review", "review-persistence"),
+    ("cd /proc && echo b > sysrq-trigger", "deny", "deny-crash-kernel"),
+    ("cd /dev && dd if=/dev/zero of=sda", "deny", "deny-raw-device-write"),              # dd of=REL
+    ("cd /var/log && > auth.log", "deny", "deny-disable-audit"),                         # the null command
+    ("cd ~/.ssh && cat *", "deny", "deny-read-credentials"),                             # glob after cd
+    ("cd /root/.ssh && base64 *", "deny", "deny-read-credentials"),
+    ("builtin cd /etc; cat shadow", "deny", "deny-read-credentials"),
+    ("command cd /etc; cat shadow", "deny", "deny-read-credentials"),
+    ("CDPATH=/ cd etc && cat shadow", "review", None),                                   # anywhere: opaque
+    ("CDPATH=/; cd etc && cat shadow", "review", None),
+    ("export CDPATH=/; cd etc; echo x >> passwd", "review", None),
+])
+def test_a_literal_cd_applies_to_redirections_dd_and_globs(shipped: PolicySet, command: str, action: str,
+                                                           rule: str | None) -> None:
+    assert_decided(shipped, command, action, rule)
+
+
+@pytest.mark.parametrize("command", [
+    "cd src && make", "cd /tmp && tar xzf x.tgz", "cd /tmp && echo hi > x.txt", "cd build && dd if=a of=b",
+    "cd docs && cat *", "CDPATH=/x; cd /tmp && ls",
+])
+def test_everyday_cd_lines_stay_allowed(shipped: PolicySet, command: str) -> None:
+    assert_decided(shipped, command, "allow")
