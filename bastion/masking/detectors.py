@@ -1187,10 +1187,11 @@ _TEST_VALUE = re.compile(rb"(?i)(?:(?:test|fake|dummy|mock|my|sample|example|pla
 # `YOUR_TOKEN_HERE`, `CHANGE_ME_PLEASE`). Letters only: a generated password has digits in its groups.
 _STAND_IN_WORDS = re.compile(
     rb"(?:[A-Z]+[_\-])*(?:YOUR|REPLACE|INSERT|CHANGE|CHANGEME|HERE|EXAMPLE|PLACEHOLDER|DUMMY|FAKE|TODO|FIXME|SAMPLE"
-    rb"|ENTER|REDACTED)(?:[_\-][A-Z]+)*\Z")
+    rb"|ENTER|REDACTED|LOGGING|SPECIFIED)(?:[_\-][A-Z]+)*\Z")  # (Ansible's `NOT_LOGGING_PASSWORD`)
 _UPPER = frozenset(range(65, 91))
 _ENUM = re.compile(rb"[a-z]+(?:\|[a-z]+)+\Z")  # `true|false`: the choices a documented setting takes
 _STAND_IN_LEN = max(len(w) for w in _STAND_IN)
+_FINGERPRINT = re.compile(rb"(?:SHA256:[A-Za-z0-9+/]{43}=?|MD5:(?:[0-9a-f]{2}:){15}[0-9a-f]{2})\Z")
 _PATH = re.compile(rb"(?:/[A-Za-z0-9_.@:\-]+)+/?\Z")
 _DRIVE = re.compile(rb"[A-Za-z]:\\")
 
@@ -1233,9 +1234,13 @@ def _value_sane(value: bytes, quoted: bool) -> bool:
         return False  # `status = pass;`, `secret: 42,`: a statement or an object literal in source code
     if value[:2] == b"# " or value[-4:] in (b"/tcp", b"/udp") or (b"." in value and _SOURCE_FILE.match(value)):
         return False  # a comment; `kpasswd  464/tcp` (/etc/services); `cred.exe : cred.c` (a Makefile rule)
+    if value[0] in b"SM" and _FINGERPRINT.match(value):
+        return False  # `ssh-key: SHA256:…`: a public key's fingerprint
     if b" " not in value and b"\t" not in value:
         return True
     words = value.split()
+    if b"." in value and all(_SOURCE_FILE.match(w) for w in words):
+        return False  # `secret.o: secret.c secret.h` (a Makefile rule's prerequisites)
     if any(w.endswith(b":") for w in words) or b" = " in value:
         return False
     if len(words) < 2:
@@ -1257,7 +1262,8 @@ def _not_path(value: bytes, quoted: bool) -> bool:
 
 
 def _password_value(value: bytes, quoted: bool) -> bool:
-    return _value_sane(value, quoted) and _not_path(value, quoted)
+    # (`password: md5`, `password: scram-sha-256`: the method, in pg_hba-like settings)
+    return _value_sane(value, quoted) and _not_path(value, quoted) and value.lower() not in _AUTH_WORDS
 
 
 _LOWER = frozenset(b"abcdefghijklmnopqrstuvwxyz")
@@ -1309,7 +1315,8 @@ def _password_key(norm: bytes, parts: list[bytes]) -> bool:
 
 
 # a name of words and short numbers (`ldap-corp-01`, `ci-deploy`): a resource named in a setting, not a token
-_RESOURCE_NAME = re.compile(rb"(?:[a-z]{2,}|[0-9]{1,3})(?:-(?:[a-z]{2,}|[0-9]{1,3}))+")
+# (and the generated suffixes Kubernetes adds: `kube-api-access-x2k4p`, `api-7d9f8b6c5-x2k4p`)
+_RESOURCE_NAME = re.compile(rb"(?:[a-z]{2,}|[0-9]{1,3})(?:-(?:[a-z]{2,}|[0-9]{1,3}))+(?:-[a-z0-9]{8,10})?(?:-[a-z0-9]{5})?")
 _AWS_SECRET = re.compile(rb"[A-Za-z0-9/+=]{40}\Z")
 _GENERATED = re.compile(rb"[A-Za-z0-9+/=_\-.:~!@#%^&*]{12,}\Z")
 

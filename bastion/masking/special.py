@@ -160,28 +160,8 @@ class CliPasswordDetector(SampledDetector):
     # `--token VALUE` (a space, not `=`: `--token=x` is a key-value assignment, seen by that family)
     SECRET_FLAGS = (b"--token ", b"--secret ", b"--api-key ", b"--apikey ", b"--api-token ", b"--access-token ",
                     b"--auth-token ", b"--client-secret ", b"--secret-key ", b"--private-token ", b"--bearer-token ",
-                    b"--secret-access-key ", b"--refresh-token ", b"--session-token ", b"--certificate-key ")
-    literals = (b"mysql", b"mariadb", b"sshpass", b"redis-cli", b"curl", b"login", b"pass", b"mongosh", b"mongo",
-                b"ldapsearch", b"ldapmodify", b"ldapadd", b"ldapdelete", b"ldappasswd", b"ldapwhoami", b"sqlcmd",
-                b"ipmitool", b"bcp", b"rabbitmqctl", b"htpasswd", b"smbclient", b"rpcclient", b"xfreerdp",
-                b"sqlplus", b"openssl", b"rocommunity", b"rwcommunity", b"com2sec", b"createuser", b"snmpwalk",
-                b"snmpbulkwalk", b"snmpget", b"snmpbulkget", b"snmpgetnext", b"snmpset", b"snmptable", b"snmptrap",
-                b"snmpinform", b"put-parameter", b"password '", b"stats auth", b"]:587", b"]:465", b"]:25", b"]:2525",
-                b"zip ", b"unzip ", *_SEVEN_ZIP, b"az login", b"secret set", b"psexec", b"paexec", b"cqlsh",
-                b"cypher-shell", b"openfortivpn", b"kadmin", b"twine", b"nuget", b"ssh-keygen", b"doctl", b"lftp",
-                b"swaks", b"expdp", b"impdp", b"rman", b"mysqlsh", b"net use", b"convertto-securestring",
-                b"wpa_passphrase", b"reg add", b"pulumi",
-                # redis-cli `AUTH [user] PW`, MONITOR's `"AUTH" "PW"`, ACL `on >PW`, sentinel `auth-pass NAME PW`
-                b"> auth ", b'"auth" "', b" on >", b"acl setuser", b"auth-pass",
-                # Cisco IOS / NX-OS: `password 0|7 PW`, `key 7 …`, `snmp-server community PW`, OSPF / key-chain keys
-                b"password 0 ", b"password 7 ", b"secret 0 ", b"key 7 ", b"snmp-server community ",
-                b"message-digest-key ", b"authentication-key ", b"key-string ",
-                # kickstart `rootpw --plaintext PW`, squid `cache_peer … login=USER:PW`
-                b"rootpw", b"login=",
-                # IPsec SA keys in `ip xfrm state`, mimikatz hashes, Consul's gossip keyring
-                b"auth-trunc ", b"enc cbc(", b"enc ctr(", b"aead rfc4106(", b"aead rfc4309(", b"auth hmac(",
-                b"* ntlm ", b"* sha1 ", b"keyring -install",
-                b"etcdctl", b"rclone config", b"ipsec secret ", b":_authtoken ", b":_auth ", b":_password ", b"reg_sz", b"mc alias set", b"mc config host add", b"net user") + SECRET_FLAGS
+                    b"--secret-access-key ", b"--refresh-token ", b"--session-token ", b"--certificate-key ",
+                    b"--auth ")  # (httpie `--auth USER:PASSWORD`)
     FLAG_VALUE = re.compile(rb"[ \t]*([\"']?)([^\s\"']{8,})\1")
     prefix_type = False
     boundary = False
@@ -300,7 +280,13 @@ class CliPasswordDetector(SampledDetector):
         # `docker login -u user -p password` (`docker run -p 8080:80` is a port: only after `login`, and only
         # for the container tools below; triggered by `login`, which is rarer in output than `docker`)
         b"login": re.compile(rb"[^\n]*?[ \t]-p[ \t]+([^\s\-][^\s]*)"),
+        b"evil-winrm": _flag_rule(rb"-p|--password|-H|--hash"),  # (an NTLM hash passes the hash: as good as the password)
+        # `netsh wlan show profile name=X key=clear`: `    Key Content            : PASSPHRASE`
+        b"key content": re.compile(rb"[ \t]*:[ \t]*(?P<s>[^\s][^\r\n]*?)[ \t\r]*$", re.MULTILINE),
     }
+    # the triggers: every rule's, `pass` (a `--pass…` flag, a netrc `password`, `password VALUE` in a line), the
+    # SQL literal `password '` and the secret-named flags
+    literals = (*RULES, b"pass", b"password '") + SECRET_FLAGS
     # Where a rule's secret can start at the earliest: after its flag (and the user name before a `:` or
     # `%`). While the line is still arriving only from there is held, so typing `curl -s …` or
     # `mysql -u root` holds nothing and an idle release masks nothing; once the flag has arrived the rest is

@@ -432,3 +432,27 @@ def test_values_that_only_looked_like_placeholders_are_masked(text: str, secret:
 ])
 def test_placeholders_references_and_structure_stay(text: str) -> None:
     assert mask_whole(text.encode()) == text.encode()
+
+
+@pytest.mark.parametrize(("text", "secret"), [
+    ("evil-winrm -i 10.0.0.9 -u Administrator -p '^l%i@u#AwSKNsY9Y'\n", "^l%i@u#AwSKNsY9Y"),
+    ("evil-winrm -i 10.0.0.9 -u Administrator -H 32ed87bdb5fdc5e9cba88547376818d4\n", "32ed87bdb5fdc5e9cba88547376818d4"),
+    ("    Key Content            : ckOgv!*UvGWtTq2O\r\n", "ckOgv!*UvGWtTq2O"),  # netsh wlan show profile key=clear
+    ("http --auth bob:ME6ZD#zFSTq8i78B https://api.example.com\n", "bob:ME6ZD#zFSTq8i78B"),
+])
+def test_more_command_line_credentials(text: str, secret: str) -> None:
+    out = mask_whole(text.encode())
+    assert_no_part_left(text.encode(), secret.encode(), out)
+    assert b"[MASKED:cli-password]" in out
+
+
+# False positives a red-team probe found: a Makefile rule, Ansible's no-log stand-in, an auth method, a fingerprint,
+# a projected volume's generated name
+@pytest.mark.parametrize("text", [
+    "secret.o: secret.c secret.h\n", "token.o: token.c token.h util.h\n",
+    'ok: [web02] => {"changed": false, "password": "NOT_LOGGING_PASSWORD"}\n',
+    '"password": "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"\n', "password: md5\n", "password: scram-sha-256\n",
+    "ssh-key: SHA256:18kCXvQKa2bHq0zK3c8Jm1x9hXyQ0aP5tR6uV7wZ1eE\n", "token: kube-api-access-x2k4p\n",
+])
+def test_red_team_false_positives_stay(text: str) -> None:
+    assert mask_whole(text.encode()) == text.encode()
