@@ -63,6 +63,8 @@ _BRACE_WORD = re.compile(r"(^|[;&|(\s])\{(?=[^\s}])")
 _LANGUAGE = Language(tree_sitter_bash.language())
 _local = threading.local()
 
+_SETTING_BUILTINS = frozenset({"read", "printf", "mapfile", "readarray"})
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DD_PROGRAMS = frozenset({"dd", "dcfldd", "dc3dd", "sdd", "sg_dd", "ddrescue"})
 _WRITE_OPS = frozenset({">", ">>", ">|", "&>", "&>>", "<>", ">&"})
 _STATEMENT_NODES = frozenset({"command", "pipeline", "list", "redirected_statement", "subshell",
@@ -350,6 +352,7 @@ class _Walker:
             self._assignment(node, b)
             # A bare `NAME=value` is listed as the pseudo-program `=` so rules can see it (HISTFILE=...).
             span = self._span(node, src, ctx, top)
+            self._assignment_value_check(node, b, ctx, span)
             self.commands.append(self._finish(SimpleCommand("=", "=", (_assignment_text(node, b),)), ctx, span))
             self._assigned_command(node, b, ctx, span, "=")
         elif kind in ("declaration_command", "unset_command"):
@@ -390,6 +393,8 @@ class _Walker:
         """Find substitutions inside a word (`$(...)`, backticks, `<(...)`) and walk them."""
         if node.type in ("command_substitution", "process_substitution"):
             return self._walk(node, ctx, b, src, top)
+        if node.type == "expansion" and src[node.end_byte - 3:node.end_byte] == b"@P}":
+            self._prompt_expansion(node, ctx, b, src, top)
         if node.type == "ERROR" or node.is_missing:
             self._opaque(ctx, "shell syntax error", self._span(node, src, ctx, top))
         self.depth += 1
@@ -402,6 +407,46 @@ class _Walker:
                     self._walk_embedded(child, ctx, b, src, top)
         finally:
             self.depth -= 1
+
+    def _prompt_expansion(self, node: Node, ctx: _Context, b: WordBuilder, src: bytes, top: bool) -> None:
+        """`${x@P}` expands x like a prompt: command substitutions in its value run."""
+        names = [c for c in node.named_children if c.type == "variable_name"]
+        span = self._span(node, src, ctx, top)
+        value = self.variables.get(b.text(names[0])) if names else None
+        if value is None:
+            return self._opaque(ctx, "${x@P} prompt-expands a value only known at run time", span)
+        if "$(" in value or "`" in value:
+            self._nested(Word(value), ctx, span, "${x@P}", "${x@P} runs the command substitutions in a value")
+
+    def _evaluable_value(self, name: str, value: Word, ctx: _Context, span: tuple[int, int]) -> None:
+        """`a='x[$(rm -rf /)]'`: an arithmetic context (`$((a))`, `(( a ))`, `let a`, `[[ a -eq 0 ]]`), a name
+        context (`[[ -v $a ]]`, `printf -v "$a"`, `read "$a"`, `declare "$a"=`, `unset "$a"`) or `${!a}` evaluates
+        the array subscript in such a value, which runs the command substitution. Seen as run, opaque."""
+        text = value.value
+        if value.dynamic or "[" not in text or ("$(" not in text and "`" not in text):
+            return
+        self._nested(Word(text[text.index("["):]), ctx, span, name,
+                     f"the value of {name} holds a command substitution in an array subscript, which arithmetic "
+                     "and name contexts run")
+
+    def _heredoc_backticks(self, text: str, ctx: _Context, span: tuple[int, int]) -> None:
+        """Backticks in an unquoted here-document run, like `$(...)` there (tree-sitter shows no node)."""
+        i, n = 0, len(text)
+        while i < n:
+            c = text[i]
+            if c == "\\":
+                i += 2
+                continue
+            if c == "`":
+                j = i + 1
+                while j < n and text[j] != "`":
+                    j += 2 if text[j] == "\\" else 1
+                inner = text[i + 1:j]
+                inner = inner.replace("\\\\", "\x00b").replace("\\`", "`").replace("\\$", "$").replace("\x00b", "\\")
+                self.script(inner, ctx.child(span=span, stdin_text=None, stdin_kind="", redirects=()))
+                i = j + 1
+                continue
+            i += 1
 
     def _backticks(self, node: Node, ctx: _Context, b: WordBuilder, src: bytes, top: bool) -> None:
         inner = src[node.start_byte + 1:node.end_byte - 1].decode("utf-8", "replace")
@@ -427,17 +472,143 @@ class _Walker:
     def _declaration(self, node: Node, ctx: _Context, b: WordBuilder, src: bytes, top: bool) -> None:
         keyword = node.children[0].type if node.children else "declare"
         args: list[str] = []
-        for child in node.children[1:]:
+        quoted: list[Word] = []  # `export 'NAME=value'`, `export NA''ME=…`, `export {A,B}=…`, `export $x=…`
+        children = node.children[1:]
+        for k, child in enumerate(children):
+            if k and child.start_byte == children[k - 1].end_byte or k + 1 < len(children) and \
+                    children[k + 1].start_byte == child.end_byte:
+                continue  # one word tree-sitter split in parts (`LD''_PRELOAD=x`): joined below
             if child.type == "variable_assignment":
                 self._assignment(child, b)
                 args.append(_assignment_text(child, b))
             else:
-                args.extend(w.value for w in b.words(child))
+                self._walk_embedded(child, ctx, b, src, top)
+                words = b.words(child)
+                args.extend(w.value for w in words)
+                if keyword != "unset":
+                    quoted.extend(w for w in words if "=" in w.value or w.dynamic_prefix)
+        for words in self._joined_words(children, ctx, src):
+            args.extend(w.value for w in words)
+            if keyword != "unset":
+                quoted.extend(w for w in words if "=" in w.value or w.dynamic_prefix)
         span = self._span(node, src, ctx, top)
         self.commands.append(self._finish(SimpleCommand(keyword, keyword, tuple(args)), ctx, span))
         for child in node.children[1:]:
             if child.type == "variable_assignment":
+                self._assignment_value_check(child, b, ctx, span)
                 self._assigned_command(child, b, ctx, span, keyword)
+        for word in quoted:
+            self._word_assignment(word, ctx, span, keyword)
+
+    def _joined_words(self, children: list[Node], ctx: _Context, src: bytes) -> list[list[Word]]:
+        """Words of a declaration that tree-sitter-bash split into adjacent nodes (`export LD''_PRELOAD=x`,
+        `export HIST{FILE,SIZE}=0` start with a bare name node): read again as one argument."""
+        out: list[list[Word]] = []
+        k = 0
+        while k < len(children):
+            j = k
+            while j + 1 < len(children) and children[j + 1].start_byte == children[j].end_byte:
+                j += 1
+            if j > k:
+                text = src[children[k].start_byte:children[j].end_byte]
+                source = b": " + text
+                tree = _parser().parse(source)
+                builder = WordBuilder(source, self.variables, self._substitution_output)
+                command = tree.root_node.named_children[0] if tree.root_node.named_children else None
+                if tree.root_node.has_error or command is None or command.type != "command":
+                    out.append([Word(text.decode("utf-8", "replace"), True, True)])
+                else:
+                    out.append([w for arg in command.children_by_field_name("argument") for w in builder.words(arg)])
+            k = j + 1
+        return out
+
+    def _word_assignment(self, word: Word, ctx: _Context, span: tuple[int, int], via: str) -> None:
+        """An assignment the shell only sees after quote removal or expansion (`export 'PAGER=CMD'`, `read
+        NAME`, `printf -v NAME`): the same variable rules as a plain `NAME=value`."""
+        name, eq, value = word.value.partition("=")
+        base = name.split("[", 1)[0].rstrip("+")
+        if word.dynamic_prefix or (word.dynamic and not _NAME.fullmatch(base)):
+            return self._opaque(ctx, f"{via} sets a variable whose name is only known at run time", span)
+        if not _NAME.fullmatch(base):
+            return
+        if not eq:
+            return
+        val = Word(value, word.dynamic, False, word.procsub, word.resolved)
+        if val.dynamic:
+            self.variables.pop(base, None)
+        else:
+            self.variables[base] = value
+        if base == "CDPATH":
+            self.cdpath = True
+        self._evaluable_value(base, val, ctx, span)
+        if command_variable(base):
+            self._run_assignment(base, val, ctx, span, via)
+
+    def _assignment_value_check(self, node: Node, b: WordBuilder, ctx: _Context, span: tuple[int, int]) -> None:
+        named = _assigned_word(node, b)
+        if named is not None:
+            self._evaluable_value(named[0], named[1], ctx, span)
+
+    def _builtin_assignments(self, cmd: SimpleCommand, args: list[Word], ctx: _Context,
+                             span: tuple[int, int]) -> None:
+        """`read NAME <<< VALUE`, `printf -v NAME FMT ARGS`, `mapfile NAME`: variables set by a builtin, listed
+        as the pseudo-command `=` (so the history and environment rules see them)."""
+        program = cmd.program
+        names: list[Word] = []
+        value: str | None = None
+        if program == "printf":
+            for i, a in enumerate(args[:-1]):
+                if a.value == "-v":
+                    names = [args[i + 1]]
+                    rest = args[i + 2:]
+                    if rest and not any(w.dynamic for w in rest):
+                        value = _echo_output("printf", [w.value for w in rest])
+                    break
+                if not a.value.startswith("-") or a.value == "--":
+                    break
+            if not names:
+                return
+        else:
+            letters = "adinNptu" if program == "read" else "dnOsuCc"
+            i = 0
+            while i < len(args):
+                v = args[i].value
+                if v == "--":
+                    names.extend(args[i + 1:])
+                    break
+                if v.startswith("-") and len(v) > 1 and not args[i].dynamic:
+                    for k, ch in enumerate(v[1:]):
+                        if ch in letters:
+                            if ch == "a" and program == "read":
+                                names.append(args[i + 1] if k == len(v) - 2 and i + 1 < len(args)
+                                             else Word(v[k + 2:]))
+                            if k == len(v) - 2:
+                                i += 1
+                            break
+                    i += 1
+                    continue
+                names.append(args[i])
+                i += 1
+            if not names and program == "read":
+                names = [Word("REPLY")]
+            if ctx.stdin_text is not None and not ctx.stdin_text.dynamic and ctx.stdin_kind in (
+                    "herestring", "heredoc", "pipe"):
+                value = ctx.stdin_text.value.split("\n", 1)[0].strip() if program == "read" else ctx.stdin_text.value
+        for i, name in enumerate(names):
+            part = value
+            if value is not None and program == "read" and len(names) > 1:
+                split = value.split(None, len(names) - 1)
+                part = split[i] if i < len(split) else ""
+            if name.dynamic:
+                self._word_assignment(Word(name.value + "=", True, True), ctx, span, program)
+                continue
+            self.commands.append(self._finish(SimpleCommand("=", "=", (name.value + "=" + (part or ""),)), ctx, span))
+            if part is None:
+                self.variables.pop(name.value, None)
+                if command_variable(name.value):
+                    self._opaque(ctx, f"{program} sets {name.value} to a value only known at run time", span)
+            else:
+                self._word_assignment(Word(name.value + "=" + part), ctx, span, program)
 
     def _assigned_command(self, node: Node, b: WordBuilder, ctx: _Context, span: tuple[int, int], via: str,
                           others: dict[str, str] | None = None, loads: bool = True) -> None:
@@ -549,8 +720,12 @@ class _Walker:
         if quoted_delim:
             return Word(b.text(body_node)), more
         self._walk_embedded(body_node, ctx, b, src, top)
+        body_text = b.text(body_node)
+        if "`" in body_text:
+            self._heredoc_backticks(body_text, ctx, self._span(node, src, ctx, top))
+            return Word(body_text, True), more
         words = b.words(body_node)
-        return (words[0] if len(words) == 1 else Word(b.text(body_node), True)), more
+        return (words[0] if len(words) == 1 else Word(body_text, True)), more
 
     def _redirect(self, node: Node, ctx: _Context, b: WordBuilder, src: bytes,
                   top: bool) -> tuple[Redirect, list[Word], Word | None]:
@@ -620,6 +795,8 @@ class _Walker:
         self._emit(words, sub, span, forced=loads)
         earlier: dict[str, str] = {}
         via = _basename(words[0].value) if words else "="
+        for prefix in prefixes:
+            self._assignment_value_check(prefix, b, ctx, span)
         for prefix, (name, value) in assigned:
             self._run_assignment(name, value, ctx, span, via, earlier, loads=not (loads and words))
             if not value.dynamic:
@@ -699,6 +876,8 @@ class _Walker:
         self.commands.append(self._finish(cmd, ctx, span, reason))
         if program in ("cd", "pushd", "popd"):
             self._change_directory(program, args)
+        elif program in _SETTING_BUILTINS:
+            self._builtin_assignments(cmd, args, ctx, span)
         if ran is not None and ran[1].text is not None:
             self._nested(Word(ran[1].text), ctx.child(wrappers=ctx.wrappers + (program,)), span, program, reason)
         self._note_writes(cmd, ctx)

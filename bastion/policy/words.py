@@ -186,6 +186,8 @@ class WordBuilder:
         names = [c for c in node.named_children if c.type in ("variable_name", "special_variable_name")]
         plain = len(node.named_children) == 1 and len(names) == 1  # `$x` or `${x}`, no operators
         name = self.text(names[0]) if names else ""
+        if plain and node.type == "expansion" and self.text(node) != "${" + name + "}":
+            plain = False  # `${x@P}`, `${x@E}`: an operator tree-sitter-bash shows no node for
         if plain and name == "IFS" and not quoted:
             pieces.append((_IFS_SPLIT, False))
             return

@@ -1212,8 +1212,56 @@ def _watchmedo(args: list[Word]) -> Unwrapped:
     return Unwrapped(scripts=_option_values(args, "-c", ("--command",)))
 
 
+def _mapfile(args: list[Word]) -> Unwrapped:
+    """`mapfile -C CALLBACK -c N arr` (readarray too) runs `CALLBACK INDEX LINE` as shell text every N lines."""
+    callbacks = _cluster_values(args, "C", "dnOsuc")
+    return Unwrapped(scripts=[Word(c.value + " 0 {line}", c.dynamic) for c in callbacks])
+
+
+def _compgen(args: list[Word]) -> Unwrapped:
+    """`compgen -C CMD`, `complete -C CMD`: CMD runs (at once, or at each completion); `-F FUNC` too."""
+    return Unwrapped(scripts=_cluster_values(args, "CF", "AGPSWXo"))
+
+
+def _enable(args: list[Word]) -> Unwrapped:
+    """`enable -f FILE NAME` loads a builtin from a shared object: code the gateway cannot read."""
+    if _cluster_values(args, "f", "") or any(a.value.startswith("-") and "f" in a.value for a in args):
+        return Unwrapped(opaque="enable -f loads a shell builtin from a shared object the gateway cannot read")
+    return Unwrapped()
+
+
+def _cluster_values(args: list[Word], wanted: str, other_values: str) -> list[Word]:
+    """getopt-style short options: the values of the letters in `wanted`, also at the end of a cluster
+    (`-tC CMD`, `-CCMD`); letters in `other_values` take a value too (and end their cluster)."""
+    out: list[Word] = []
+    i = 0
+    while i < len(args):
+        v = args[i].value
+        if v == "--" or not v.startswith("-") or len(v) < 2 or v.startswith("--"):
+            if v == "--" or not v.startswith("-"):
+                break
+            i += 1
+            continue
+        for k, ch in enumerate(v[1:], start=1):
+            if ch in wanted or ch in other_values:
+                attached = v[k + 1:]
+                if attached:
+                    value = Word(attached, args[i].dynamic)
+                elif i + 1 < len(args):
+                    i += 1
+                    value = args[i]
+                else:
+                    break
+                if ch in wanted:
+                    out.append(value)
+                break
+        i += 1
+    return out
+
+
 _SPECIAL = {
     **{name: _shell for name in SHELLS},
+    "mapfile": _mapfile, "readarray": _mapfile, "compgen": _compgen, "complete": _compgen, "enable": _enable,
     "eval": _eval, "su": _su, "xargs": _xargs, "watch": _watch, "ssh": _ssh, "busybox": _busybox,
     "find": _find, "alias": _alias_or_trap, "trap": _trap, "sg": _su,
     "parallel": _xargs, "coproc": _coproc, "toybox": _busybox, "rsync": _rsync, "zip": _zip, "man": _man,

@@ -563,3 +563,58 @@ def test_a_literal_cd_applies_to_redirections_dd_and_globs(shipped: PolicySet, c
 ])
 def test_everyday_cd_lines_stay_allowed(shipped: PolicySet, command: str) -> None:
     assert_decided(shipped, command, "allow")
+
+
+@pytest.mark.parametrize("command", [
+    "a='x[$(rm -rf /)]'; echo $((a))",          # arithmetic evaluates the subscript of the value
+    "a='x[$(rm -rf /)]'; [[ -v $a ]]",
+    "a='x[`rm -rf /`]'; (( a ))",
+    "a='x[$(rm -rf /)]'; let a",
+    "declare a='x[$(rm -rf /)]'; printf -v \"$a\" 1",
+    "x='$(rm -rf /)'; echo ${x@P}",              # prompt expansion runs the substitution
+    "cat <<EOF\n`rm -rf /`\nEOF",                 # backticks in an unquoted here-document
+    "mapfile -C 'rm -rf /' -c 1 a <<< x",
+    "readarray -tC 'rm -rf /' a < f",
+    "compgen -C 'rm -rf /' x",
+])
+def test_shell_evaluation_paths_run_the_text(shipped: PolicySet, command: str) -> None:
+    assert_denied_as_rm_root(shipped, command)
+
+
+@pytest.mark.parametrize("command", ["echo ${PS1@P}", "enable -f /tmp/x.so x", "export $y='rm -rf /'"])
+def test_evaluation_of_unknown_text_is_held(shipped: PolicySet, command: str) -> None:
+    d = decide(shipped, command)
+    assert (d.action, d.opaque) == ("review", True), (command, d)
+
+
+@pytest.mark.parametrize("command", [
+    "export 'GIT_SSH_COMMAND=rm -rf /'; git fetch", 'export "GIT_SSH_COMMAND=rm -rf /"; git fetch',
+    "export PA''GER='rm -rf /'; git log", "export {GIT_SSH_COMMAND,X}='rm -rf /'; git fetch",
+    "printf -v GIT_SSH_COMMAND 'rm -rf /'; export GIT_SSH_COMMAND; git fetch",
+    "x=GIT_SSH_COMMAND; export $x='rm -rf /'; git fetch",
+])
+def test_quoted_or_indirect_export_goes_through_the_variable_rules(shipped: PolicySet, command: str) -> None:
+    assert_denied_as_rm_root(shipped, command)
+
+
+@pytest.mark.parametrize("command", [
+    "export HIST''FILE=/dev/null", "declare HIST''FILE=", "unset HIST''FILE", "read HISTFILE <<< /dev/null",
+    "printf -v HISTFILE /dev/null", "export HIST{FILE,SIZE}=0", "export 'HISTFILE=/dev/null'",
+])
+def test_history_settings_in_every_spelling(shipped: PolicySet, command: str) -> None:
+    assert_decided(shipped, command, "deny", "deny-disable-history")
+
+
+@pytest.mark.parametrize("command", ["export LD''_PRELOAD=/tmp/x.so; ls", "export BASH''_ENV=/tmp/x; bash -c true"])
+def test_quoted_export_of_a_loading_variable_is_held(shipped: PolicySet, command: str) -> None:
+    d = decide(shipped, command)
+    assert (d.action, d.opaque) == ("review", True), (command, d)
+
+
+@pytest.mark.parametrize("command", [
+    "read -r line <<< hello; echo $line", "while read -r f; do echo $f; done < list.txt", "printf -v x '%s' hi",
+    "export FOO=1 BAR=2", 'export PATH="$PATH:/opt/bin"', "declare -a arr=(1 2 3)", "x=$((1+2)); echo $x",
+    "msg='$(date)'; echo \"$msg\"", "mapfile -t lines < file.txt", "enable -n echo", "i=0; (( i++ )); echo $i",
+])
+def test_everyday_variable_lines_stay_allowed(shipped: PolicySet, command: str) -> None:
+    assert_decided(shipped, command, "allow")
