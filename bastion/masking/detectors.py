@@ -1554,7 +1554,9 @@ K8S = K8sSecretDataDetector(
                "metadata:\n  name: web\n  namespace: default\n"],
 )
 CARDS = CardDetector(
-    positives=[(f"card: {CARD_VISA} exp 12/30", CARD_VISA), (f"pan={CARD_MC}", CARD_MC), (CARD_AMEX, CARD_AMEX)],
+    positives=[(f"card: {CARD_VISA} exp 12/30", CARD_VISA), (f"pan={CARD_MC}", CARD_MC), (CARD_AMEX, CARD_AMEX),
+               ("Maestro 6759485724200392003", "6759485724200392003"),  # 19 digits, and grouped 4-4-4-4-3
+               ("card: 6759 4857 2420 0392 003", "6759 4857 2420 0392 003"), ("Mir 2200 0000 0000 0004", "2200 0000 0000 0004")],
     negatives=["order 4111 1111 1111 1112 (bad checksum)", "ts=1714567890123 id=1234567890123456",
                "2024-05-01 12:34:56.789", "phone +1 555 123 4567", "version 4.111.1111.1111"],
 )

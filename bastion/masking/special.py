@@ -51,7 +51,12 @@ def card_brand_ok(d: bytes) -> bool:
         return 16 <= n <= 19
     if 300 <= int(d[:3]) <= 305 or two in (36, 38, 39):
         return 14 <= n <= 19
-    return False
+    if d[:4] in _MAESTRO:
+        return 13 <= n <= 19
+    return 2200 <= four <= 2204 and n == 16  # Mir
+
+
+_MAESTRO = frozenset((b"5018", b"5020", b"5038", b"5893", b"6304", b"6759", b"6761", b"6762", b"6763"))
 
 
 # What an ungrouped run of digits is when it is not a card: the value of an id, a counter or a timestamp
@@ -83,8 +88,8 @@ class CardDetector(SampledDetector):
     max_window = 64
     RUN = re.compile(rb"[0-9 \-]*")
     CARD = re.compile(
-        rb"(?<![0-9A-Za-z_.])(?:[0-9]{13,19}|[0-9]{4}([ \-])[0-9]{4}\1[0-9]{4}\1[0-9]{1,7}"
-        rb"|[0-9]{4}([ \-])[0-9]{6}\2[0-9]{4,5})(?![0-9A-Za-z_])"
+        rb"(?<![0-9A-Za-z_.])(?:[0-9]{13,19}|[0-9]{4}([ \-])[0-9]{4}\1[0-9]{4}\1(?:[0-9]{4}\1[0-9]{3}|[0-9]{1,7})"
+        rb"|[0-9]{4}([ \-])[0-9]{6}\2[0-9]{4,5})(?![0-9A-Za-z_])"  # (19 digits: 4-4-4-4-3 or 4-4-4-7)
     )
 
 
@@ -127,8 +132,8 @@ class CardDetector(SampledDetector):
 
 
 # what has arrived of a card number: digits, or 4-4-4-(1-7) / 4-6-5 groups with one kind of separator
-_CARD_PREFIX = re.compile(rb"[0-9]{1,19}|[0-9]{4}([ \-])(?:[0-9]{0,4}|[0-9]{4}\1(?:[0-9]{0,4}|[0-9]{4}\1[0-9]{0,7})"
-                          rb"|[0-9]{5,6}(?:\1[0-9]{0,5})?)")
+_CARD_PREFIX = re.compile(rb"[0-9]{1,19}|[0-9]{4}([ \-])(?:[0-9]{0,4}|[0-9]{4}\1(?:[0-9]{0,4}|[0-9]{4}\1(?:[0-9]{0,7}"
+                          rb"|[0-9]{4}\1[0-9]{0,3}))|[0-9]{5,6}(?:\1[0-9]{0,5})?)")
 _REGISTRY_LOGIN = re.compile(rb"\b(?:docker|podman|nerdctl|buildah|skopeo|oras|crane|regctl)(?:\s+registry)?\s+\Z")
 
 
