@@ -47,7 +47,8 @@ from bastion.policy.words import Word, WordBuilder, decode_ansi_c
 from bastion.policy.downloads import DOWNLOADERS, written_files
 from bastion.policy.envvars import assignment_commands, assignment_opaque, command_variable
 from bastion.policy.runners import STDIN_MARK
-from bastion.policy.wrappers import INTERPRETERS, SHELLS, WRAPPER_NAMES, reads_program_text, unwrap
+from bastion.policy.wrappers import (INTERPRETERS, SHELLS, WRAPPER_NAMES, find_roots_start, reads_program_text,
+                                     unwrap)
 
 MAX_LINE_BYTES = 64 * 1024   # larger command lines are opaque without parsing
 MAX_NODES = 10_000           # tree nodes visited per line (including re-parsed scripts)
@@ -1166,7 +1167,7 @@ def _listed_paths(emitted: list[SimpleCommand], listed: tuple[str, ...]) -> tupl
     cmd = emitted[0]
     if cmd.program == "find":
         roots: list[str] = []
-        for a in cmd.args:
+        for a in cmd.args[find_roots_start(list(cmd.args)):]:
             if a.startswith("-") or a in ("(", "!", ")"):
                 break
             roots.append(a)

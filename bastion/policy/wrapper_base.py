@@ -113,4 +113,12 @@ def _option_values(args: list[Word], short: str, longs: tuple[str, ...], abbrevi
                 out.append(args[i + 1])
         elif short and v.startswith(short) and not v.startswith("--") and len(v) > len(short):
             out.append(Word(v[len(short):], a.dynamic))
+        elif len(short) == 2 and len(v) > 2 and v[0] == "-" and v[1] != "-" and short[1] in v[2:]:
+            # getopt clusters: `rsync -ave CMD`, `git rebase -ix CMD`, `-avzeCMD`: flags, then the option
+            k = v.index(short[1], 2)
+            if v[1:k].isalnum():
+                if k + 1 < len(v):
+                    out.append(Word(v[k + 1:], a.dynamic))
+                elif i + 1 < len(args):
+                    out.append(args[i + 1])
     return out

@@ -29,13 +29,14 @@ INTERPRETERS = frozenset({"python", "python2", "python3", "perl", "ruby", "node"
 
 
 SPECS: dict[str, WrapperSpec] = {
-    "sudo": WrapperSpec("ughpCDrtTUc", frozenset({"--user", "--group", "--host", "--prompt", "--close-from",
-                        "--chdir", "--role", "--type", "--command-timeout", "--other-user", "--login-class"}),
+    "sudo": WrapperSpec("ughpCDrtTUcR", frozenset({"--user", "--group", "--host", "--prompt", "--close-from",
+                        "--chdir", "--role", "--type", "--command-timeout", "--other-user", "--login-class",
+                        "--chroot"}),
                         assignments=True, no_command_flags="lvkVK"),
-    "doas": WrapperSpec("uC", no_command_flags="L"),
+    "doas": WrapperSpec("uCa", no_command_flags="L"),
     "pkexec": WrapperSpec("", frozenset({"--user"})),
-    "env": WrapperSpec("uCSP", frozenset({"--unset", "--chdir", "--split-string", "--block-signal",
-                       "--default-signal", "--ignore-signal"}), assignments=True),
+    # --block-signal, --default-signal, --ignore-signal take an optional value, only as `=SIG`
+    "env": WrapperSpec("uCSP", frozenset({"--unset", "--chdir", "--split-string"}), assignments=True),
     "nice": WrapperSpec("n", frozenset({"--adjustment"})),
     "nohup": WrapperSpec(),
     "setsid": WrapperSpec(),
@@ -58,15 +59,19 @@ SPECS: dict[str, WrapperSpec] = {
     "strace": WrapperSpec("abeEIoOpPsSuUX", frozenset({"--output", "--trace", "--signal", "--user",
                           "--attach", "--string-limit"})),
     "ltrace": WrapperSpec("aeEnoplsuxXAD", frozenset({"--output", "--library"})),
-    "unshare": WrapperSpec("", frozenset({"--setuid", "--setgid", "--root", "--wd", "--map-user",
-                           "--map-group"})),
+    "unshare": WrapperSpec("SGRw", frozenset({"--setuid", "--setgid", "--root", "--wd", "--map-user",
+                           "--map-group", "--map-users", "--map-groups", "--propagation", "--load-interp",
+                           "--monotonic", "--boottime"})),
     "nsenter": WrapperSpec("tSGrwWeF", frozenset({"--target", "--setuid", "--setgid", "--root", "--wd"})),
     "firejail": WrapperSpec(),
     "torsocks": WrapperSpec("uapPi"),
     "proxychains": WrapperSpec("f"),
     "proxychains4": WrapperSpec("f"),
     "systemd-run": WrapperSpec("pEMHu", frozenset({"--unit", "--property", "--description", "--slice",
-                               "--uid", "--gid", "--working-directory", "--setenv", "--machine", "--host"})),
+                               "--uid", "--gid", "--working-directory", "--setenv", "--machine", "--host",
+                               "--on-active", "--on-boot", "--on-startup", "--on-unit-active", "--on-unit-inactive",
+                               "--on-calendar", "--timer-property", "--path-property", "--socket-property",
+                               "--nice", "--service-type", "--background", "--json", "--capsule"})),
     "flock": WrapperSpec("wEc", frozenset({"--timeout", "--conflict-exit-code", "--command"}), operands=1),
     "caffeinate": WrapperSpec("tw"),
     "catchsegv": WrapperSpec(),
@@ -75,17 +80,21 @@ SPECS: dict[str, WrapperSpec] = {
     "xvfb-run": WrapperSpec("nlsfep", frozenset({"--server-num", "--server-args", "--auth-file",
                             "--error-file", "--xauth-protocol"})),
     "daemonize": WrapperSpec("acEeloptuv"),
-    "setpriv": WrapperSpec(),
+    "setpriv": WrapperSpec("", frozenset({"--reuid", "--regid", "--ruid", "--euid", "--rgid", "--egid",
+                           "--groups", "--inh-caps", "--ambient-caps", "--bounding-set", "--securebits",
+                           "--pdeathsig", "--selinux-label", "--apparmor-profile", "--landlock-access",
+                           "--landlock-rule", "--seccomp-filter"})),
     "chpst": WrapperSpec("ugUelmdoptfc/n"),
     "sshpass": WrapperSpec("pfdP"),
-    "faketime": WrapperSpec("f", operands=1),
+    "faketime": WrapperSpec("", frozenset({"--date-prog"}), operands=1),  # -f is a flag
     "cgexec": WrapperSpec("g"),
     "prlimit": WrapperSpec("p", frozenset({"--pid"})),
     "dbus-run-session": WrapperSpec("", frozenset({"--config-file", "--dbus-daemon"})),
     "ssh-agent": WrapperSpec("aEPt", no_command_flags="k"),
     "eatmydata": WrapperSpec(),
     "nocache": WrapperSpec("n"),
-    "rlwrap": WrapperSpec("abCDfFgHlOopPqsStwz", frozenset({"--break-chars", "--command-name", "--file",
+    # -a[PROMPT], -p[COLOUR], -m[SUB] take only an attached value; -o is --one-shot
+    "rlwrap": WrapperSpec("bCDefgHlOPqsStwz", frozenset({"--break-chars", "--command-name", "--file",
                           "--history-filename", "--logfile", "--prompt-colour", "--substitute-prompt"})),
     "tini": WrapperSpec("pe"),
     "dumb-init": WrapperSpec("r", frozenset({"--rewrite"})),
@@ -97,7 +106,7 @@ SPECS: dict[str, WrapperSpec] = {
     "trickle": WrapperSpec("udwtln"),
     "cpulimit": WrapperSpec("lpe", frozenset({"--limit", "--pid", "--exe"})),
     "entr": WrapperSpec(),
-    "ifne": WrapperSpec(), "chronic": WrapperSpec(), "nq": WrapperSpec("c"), "tsp": WrapperSpec("LDNEW"),
+    "ifne": WrapperSpec(), "chronic": WrapperSpec(), "nq": WrapperSpec(), "tsp": WrapperSpec("LDNW"),
     "run0": WrapperSpec("ugD", frozenset({"--user", "--group", "--chdir", "--unit", "--property", "--description",
                         "--slice", "--setenv", "--nice", "--machine", "--background"})),
     "then": WrapperSpec(), "do": WrapperSpec(), "else": WrapperSpec(),
@@ -107,8 +116,8 @@ SPECS: dict[str, WrapperSpec] = {
 _XARGS_VALUE = "aEdILnPs"  # `-i[STR]`, `-l[N]`, `-e[EOF]` only take an attached value
 _XARGS_LONG = frozenset({"--arg-file", "--eof", "--delimiter", "--replace", "--max-lines", "--max-args",
                          "--max-procs", "--max-chars", "--process-slot-var"})
-_WATCH_VALUE = "nqc"  # -n SECS, -q, (watch's -c is colour but harmless to treat as a flag)
-_SSH_VALUE = "bcDEeFIiJLlmOopQRSWwB"
+_WATCH_VALUE = "nq"  # -n SECS, -q CYCLES (-c is --color, -d[=permanent] only takes an attached value)
+_SSH_VALUE = "bcDEeFIiJLlmOopPQRSWwB"
 _FIND_EXEC = frozenset({"-exec", "-execdir", "-ok", "-okdir"})
 _SU_VALUE = "csgGw"
 
@@ -130,20 +139,49 @@ def _unwrap_generic(program: str, args: list[Word]) -> Unwrapped:
     spec = SPECS[program]
     out = Unwrapped()
     if program == "env":
-        # `env -S 'rm -rf /'` splits its string into words (no shell).
+        # `env -S 'rm -rf /'` splits its string into words (no shell), also in a cluster (`-iS'…'`)
         expanded: list[Word] = []
         i = 0
         while i < len(args):
             a = args[i].value
-            if a in ("-S", "--split-string") and i + 1 < len(args):
-                expanded.extend(_split_words(args[i + 1]))
+            if a == "--":
+                expanded.extend(args[i:])
+                break
+            if a == "--split-string" and i + 1 < len(args):
+                expanded.extend(_env_split(args[i + 1]))
                 i += 2
                 continue
-            if a.startswith("--split-string=") or (a.startswith("-S") and len(a) > 2):
-                val = a.split("=", 1)[1] if a.startswith("--") else a[2:]
-                expanded.extend(_split_words(Word(val, args[i].dynamic)))
+            if a.startswith("--split-string="):
+                expanded.extend(_env_split(Word(a.split("=", 1)[1], args[i].dynamic)))
                 i += 1
                 continue
+            if a.startswith("-") and not a.startswith("--") and len(a) > 1:
+                k = 1
+                while k < len(a) and a[k] not in "uCPS":
+                    k += 1
+                if k < len(a) and a[k] == "S":
+                    if k > 1:
+                        expanded.append(Word(a[:k], args[i].dynamic))
+                    if k + 1 < len(a):
+                        expanded.extend(_env_split(Word(a[k + 1:], args[i].dynamic)))
+                        i += 1
+                    elif i + 1 < len(args):
+                        expanded.extend(_env_split(args[i + 1]))
+                        i += 2
+                    else:
+                        i += 1
+                    continue
+                if k < len(a) - 1 or k < len(a) and i + 1 >= len(args):
+                    expanded.append(args[i])  # `-uNAME`: the value is attached
+                    i += 1
+                    continue
+                if k < len(a):  # `-u NAME`, `-C DIR`: keep the value with its option
+                    expanded.extend(args[i:i + 2])
+                    i += 2
+                    continue
+            if not a.startswith("-") and "=" not in a:
+                expanded.extend(args[i:])  # the command: its own arguments are not env's
+                break
             expanded.append(args[i])
             i += 1
         args = expanded
@@ -168,6 +206,11 @@ def _unwrap_generic(program: str, args: list[Word]) -> Unwrapped:
                                     for a in args[:start]):
         return out  # `taskset -p mask pid`: no command
     start += spec.operands
+    if program == "setarch":  # `setarch ARCH -R cmd`: options may follow the architecture
+        while start < len(args) and args[start].value.startswith("-") and len(args[start].value) > 1:
+            start += 1
+            if args[start - 1].value == "--":
+                break
     if program in ("sudo", "doas") and any(
             a.value.startswith("-") and not a.value.startswith("--") and ("i" in a.value or "s" in a.value)
             for a in args[:start]) or program in ("sudo", "doas") and any(
@@ -198,6 +241,82 @@ def _unwrap_generic(program: str, args: list[Word]) -> Unwrapped:
         out.inners.append(args[start:])
     elif program == "runuser":
         out.root_shell = True
+    return out
+
+
+def _env_split(word: Word) -> list[Word]:
+    """GNU `env -S STRING`: split like env does: quotes, `\\_` is a space, `\\c` ends the string, `\\n` `\\t`…,
+    `${VAR}` is the variable's value (only known at run time), `#` starting a word begins a comment."""
+    text, dyn = word.value, word.dynamic
+    out: list[Word] = []
+    cur: list[str] = []
+    has_word, cur_dyn = False, False
+    i, n, quote = 0, len(text), ""
+    escapes = {"n": "\n", "t": "\t", "r": "\r", "f": "\f", "v": "\v", "_": " ", "#": "#", "$": "$",
+               "\"": "\"", "'": "'", "\\": "\\"}
+    while i < n:
+        c = text[i]
+        if quote == "'":
+            if c == "'":
+                quote = ""
+            elif c == "\\" and i + 1 < n and text[i + 1] in "\\'":
+                cur.append(text[i + 1])
+                i += 1
+            else:
+                cur.append(c)
+            i += 1
+            continue
+        if c == "\\" and i + 1 < n:
+            e = text[i + 1]
+            if e == "c":
+                break
+            if e == "_" and not quote:
+                if has_word:
+                    out.append(Word("".join(cur), bool(dyn or cur_dyn), cur_dyn == 2))
+                cur, has_word, cur_dyn = [], False, False
+                i += 2
+                continue
+            cur.append(escapes.get(e, e))
+            has_word = True
+            i += 2
+            continue
+        if c == "$" and text.startswith("${", i):
+            end = text.find("}", i)
+            if end < 0:
+                cur.append(text[i:])
+                cur_dyn = has_word = True
+                break
+            if not cur:
+                cur_dyn = 2  # the word starts with the run-time part: a path only known at run time
+            cur.append(text[i:end + 1])
+            cur_dyn = cur_dyn or True
+            has_word = True
+            i = end + 1
+            continue
+        if quote == '"':
+            if c == '"':
+                quote = ""
+            else:
+                cur.append(c)
+            i += 1
+            continue
+        if c in "'\"":
+            quote, has_word = c, True
+            i += 1
+            continue
+        if c in " \t\n\r\f\v":
+            if has_word:
+                out.append(Word("".join(cur), bool(dyn or cur_dyn), cur_dyn == 2))
+            cur, has_word, cur_dyn = [], False, False
+            i += 1
+            continue
+        if c == "#" and not has_word:
+            break
+        cur.append(c)
+        has_word = True
+        i += 1
+    if has_word:
+        out.append(Word("".join(cur), bool(dyn or cur_dyn), cur_dyn == 2))
     return out
 
 
@@ -298,7 +417,7 @@ def _xargs(args: list[Word]) -> Unwrapped:
 
 
 def _watch(args: list[Word]) -> Unwrapped:
-    spec = WrapperSpec(_WATCH_VALUE, frozenset({"--interval", "--differences"}))
+    spec = WrapperSpec(_WATCH_VALUE, frozenset({"--interval", "--equexit"}))
     start, _ = _skip_options(args, spec)
     rest = args[start:]
     if not rest:
@@ -311,8 +430,13 @@ def _watch(args: list[Word]) -> Unwrapped:
 def _ssh(args: list[Word]) -> Unwrapped:
     spec = WrapperSpec(_SSH_VALUE)
     start, _ = _skip_options(args, spec)
+    options = args[:start]
     rest = args[start + 1:]  # skip the host
-    out = Unwrapped(scripts=_ssh_options(args[:start]))
+    if rest and rest[0].value.startswith("-") and not any(a.value == "--" for a in options):
+        # OpenSSH parses options again after the host (`ssh host -p 22 cmd`) and drops a `--` there
+        more, _ = _skip_options(rest, spec)
+        options, rest = options + rest[:more], rest[more:]
+    out = Unwrapped(scripts=_ssh_options(options))
     if rest:
         out.scripts.append(_join_script(rest))
     return out
@@ -597,30 +721,63 @@ def _ssh_options(args: list[Word]) -> list[Word]:
 _TMUX_COMMANDS = frozenset({"new", "new-session", "new-window", "neww", "split-window", "splitw", "run-shell",
                             "run", "respawn-pane", "respawnp", "respawn-window", "respawnw", "pipe-pane",
                             "pipep", "send-keys", "send", "display-popup", "popup"})
-_TMUX_VALUE = "cefFnstxylNThwbS"  # options taking a value (`-d` detaches: no value)
+_TMUX_VALUE = "cefFnstxylNThwbSp"  # options taking a value (`-d` detaches: no value)
+_TMUX_D_VALUE = frozenset({"run-shell", "run", "display-popup", "popup"})  # -d DELAY / -d DIR there
+_TMUX_NESTING = frozenset({"if-shell", "if", "bind-key", "bind", "set-hook", "confirm-before", "confirm",
+                           "command-prompt"})
 _TMUX_KEYS = frozenset({"Enter", "C-m", "C-j", "C-c", "C-d", "KPEnter", "Escape", "Tab", "Space"})
 
 
-def _tmux(args: list[Word]) -> Unwrapped:
-    """`tmux new -d 'CMD'`, `tmux send-keys -t x 'CMD' Enter`: shell text tmux runs or types."""
+def _tmux(args: list[Word], depth: int = 0) -> Unwrapped:
+    """`tmux new -d 'CMD'`, `tmux send-keys -t x 'CMD' Enter`, `tmux -c CMD`: shell text tmux runs or types;
+    `if-shell SHELL TMUX…`, `run-shell`, `set-hook … TMUX`, `bind-key KEY TMUX…`, `confirm-before TMUX`,
+    `command-prompt … TMUX`: tmux commands that run more (parsed again)."""
     out = Unwrapped()
     i = 0
-    while i < len(args) and args[i].value.startswith("-"):
-        i += 2 if args[i].value in ("-L", "-S", "-f", "-c", "-T") else 1
+    while depth == 0 and i < len(args) and args[i].value.startswith("-") and len(args[i].value) > 1:
+        flag = args[i].value
+        if flag == "--":
+            i += 1
+            break
+        k = next((k for k, ch in enumerate(flag[1:], 1) if ch in "LSfcT"), 0)
+        if not k:
+            i += 1
+            continue
+        value = Word(flag[k + 1:], args[i].dynamic) if flag[k + 1:] else (args[i + 1] if i + 1 < len(args) else None)
+        i += 1 if flag[k + 1:] else 2
+        if flag[k] == "c" and value is not None:
+            out.scripts.append(value)  # `tmux -c CMD` runs CMD with the default shell, like `sh -c`
     while i < len(args):
         sub = args[i].value
         j = i + 1
         while j < len(args) and args[j].value != ";":
             j += 1
         rest = args[i + 1:j]
+        values = _TMUX_VALUE + ("d" if sub in _TMUX_D_VALUE else "")
+        k = 0
+        while k < len(rest) and rest[k].value.startswith("-") and len(rest[k].value) > 1:
+            flag = rest[k].value
+            k += 2 if flag[-1] in values and not any(ch in values for ch in flag[1:-1]) else 1
+        operands = rest[k:]
         if sub in _TMUX_COMMANDS:
-            k = 0
-            while k < len(rest) and rest[k].value.startswith("-") and len(rest[k].value) > 1:
-                flag = rest[k].value
-                k += 2 if flag[-1] in _TMUX_VALUE and len(flag) == 2 else 1
-            words = [w for w in rest[k:] if w.value not in _TMUX_KEYS]
+            words = [w for w in operands if w.value not in _TMUX_KEYS]
             if words:
                 out.scripts.append(_join_script(words))
+                if len(words) > 1:
+                    out.scripts.append(words[-1])  # a value option the table does not know: its last word
+        elif sub in _TMUX_NESTING and depth < 4:
+            if sub in ("if-shell", "if") and operands:
+                out.scripts.append(operands[0])
+                nested = operands[1:]
+            elif sub in ("bind-key", "bind", "set-hook"):
+                nested = operands[1:]
+                nested = [Word(" ".join(w.value for w in nested), any(w.dynamic for w in nested))] \
+                    if len(nested) > 1 else nested
+            else:
+                nested = operands[-1:]
+            for text in nested:
+                inner = _tmux(_split_words(text) + [], depth + 1)
+                out.scripts.extend(inner.scripts)
         i = j + 1
     return out
 
@@ -687,7 +844,7 @@ def _busybox(args: list[Word]) -> Unwrapped:
 def _find(args: list[Word]) -> Unwrapped:
     """`find ROOTS... -exec cmd {} ;|+`: each -exec is a command; `{}` stands for files under ROOTS."""
     roots: list[Word] = []
-    for a in args:
+    for a in args[find_roots_start([w.value for w in args]):]:
         if a.value.startswith("-") or a.value in ("(", "!", ")"):
             break
         roots.append(a)
@@ -715,6 +872,22 @@ def _find(args: list[Word]) -> Unwrapped:
             continue
         i += 1
     return out
+
+
+def find_roots_start(args: list[str]) -> int:
+    """Index of find's first root, after its leading options (`-H`, `-L`, `-P`, `-D DEBUG`, `-O3`)."""
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a in ("-H", "-L", "-P") or a.startswith("-O") and a[2:].isdigit():
+            i += 1
+        elif a == "-D":
+            i += 2
+        elif a == "--":
+            return i + 1
+        else:
+            break
+    return i
 
 
 def _alias_or_trap(args: list[Word]) -> Unwrapped:

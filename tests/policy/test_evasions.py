@@ -618,3 +618,39 @@ def test_quoted_export_of_a_loading_variable_is_held(shipped: PolicySet, command
 ])
 def test_everyday_variable_lines_stay_allowed(shipped: PolicySet, command: str) -> None:
     assert_decided(shipped, command, "allow")
+
+
+@pytest.mark.parametrize("command", [
+    "env -iS'rm -rf /'", "env -vS 'rm -rf /'", "env -0S'rm -rf /'",      # -S at the end of a cluster
+    "env -S'rm -rf /\\c'", "env -S'rm\\_-rf\\_/'",                        # env's own -S escapes
+    "env --default-signal rm -rf /", "env --ignore-signal rm -rf /",     # optional values only as =SIG
+    "env --block-signal=INT rm -rf /",
+    "sudo -R / rm -rf /", "sudo --chroot / rm -rf /", "doas -a x rm -rf /",
+    "setpriv --reuid 0 rm -rf /", "setpriv --reuid=0 --clear-groups rm -rf /",
+    "unshare -w / rm -rf /", "unshare -S 0 -G 0 rm -rf /", "unshare --propagation private rm -rf /",
+    "unshare --map-users 0:0:1 rm -rf /",
+    "setarch x86_64 -R rm -rf /",                                        # options after the architecture
+    "systemd-run --on-active 30 rm -rf /", "systemd-run --on-calendar daily rm -rf /", "systemd-run --nice 5 rm -rf /",
+    "faketime -f '+1d' rm -rf /", "rlwrap -a rm -rf /", "rlwrap -o rm -rf /", "watch -c rm -rf /",
+    "nq -c rm -rf /", "tsp -E rm -rf /",
+    "ssh localhost -- rm -rf /", "ssh localhost -p 22 rm -rf /", "ssh -P tag localhost rm -rf /",
+    "find -L / -exec rm -rf {} +", "find -H /etc -exec rm -rf {} \\;", "find -O3 / -exec rm -rf {} +",
+    "find -D tree / -exec rm -rf {} +", "find -L / -name x | xargs rm -rf",
+    "tmux -c 'rm -rf /'", "tmux if-shell 'rm -rf /' ''", "tmux if-shell true 'run-shell \"rm -rf /\"'",
+    "tmux set-hook -g after-new-window 'run-shell \"rm -rf /\"'", "tmux bind-key x run-shell 'rm -rf /'",
+    "tmux confirm-before 'run-shell \"rm -rf /\"'", "tmux command-prompt -I x 'run-shell \"rm -rf /\"'",
+    "tmux split-window -p 50 'rm -rf /'", "tmux run-shell -d 1 'rm -rf /'",
+    "rsync -ave 'sh -c \"rm -rf /\"' x y:z", "rsync -rvze 'rm -rf /' x y:z", "git rebase -ix 'rm -rf /' HEAD~1",
+])
+def test_wrapper_option_tables_follow_the_real_tools(shipped: PolicySet, command: str) -> None:
+    assert_denied_as_rm_root(shipped, command)
+
+
+@pytest.mark.parametrize("command", [
+    "env FOO=1 make", "env -i PATH=/bin ls", "env -u HOME ls", "env -C /tmp ls", "watch -n 5 df -h",
+    "setarch x86_64 -R ./a.out", "ssh host ls -la", "ssh -p 22 host uptime", "find . -name '*.py'",
+    "find -L . -name '*.py'", "tmux ls", "tmux attach -t x", "tmux new -s work", "rsync -avz src/ host:dst/",
+    "rsync -avze ssh src host:dst", "git rebase -i HEAD~3", "sed -ne 's/a/b/p' f", "sed -n 1,10p f",
+])
+def test_everyday_wrapper_lines_stay_allowed(shipped: PolicySet, command: str) -> None:
+    assert_decided(shipped, command, "allow")
