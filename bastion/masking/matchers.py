@@ -442,6 +442,7 @@ _ECHO_BEFORE = re.compile(
     rb"|printenv[ \t]+)")
 _ECHO_AFTER = re.compile(rb"\}?[\"']?[ \t\r]*\n")
 _IDENT_RUN = re.compile(rb"[A-Za-z0-9_]*")
+_ENV_NAME = re.compile(rb"[A-Z][A-Z0-9_]*\Z")
 _ANNOUNCE = re.compile(rb"(?i:password|passphrase|token|secret|api[ _-]?key)[ \t]+(?i:is|was|for|to)\b")
 _ANNOUNCE_PARTIAL = re.compile(rb"(?i:password|passphrase|token|secret|api[ _-]?key)[ \t]+[A-Za-z]{0,2}")
 # After `password is|was|for|to`: up to a separator (`is`, `is :`, `: ` with a blank, ` = `) and one word
@@ -973,6 +974,10 @@ class KeyValueFamily(Detector):
                     if len(first) >= 8 and _UNQUOTED.fullmatch(first) and _generated_word(first) and (
                             sep != b":" or b":" in rest or b"(" in rest or b"=" in rest):
                         line = first
+                    elif sep == b"=" and vs == m.start(3) + 1 and v[m.start(3) - 1] not in b" \t" and _ENV_NAME.match(key):
+                        # `GPG_PASSPHRASE=correct horse battery staple` in `env` output: an environment
+                        # variable's value is the whole line, spaces and all (`env` quotes nothing)
+                        quoted = True
                 s, t = vs, vs + len(line)
                 if sep == b":" and (_BLOCK_SCALAR.fullmatch(line) or (
                         line[:2] == b"!!" and _TAGGED_BLOCK_SCALAR.fullmatch(line))):

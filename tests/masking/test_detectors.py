@@ -417,6 +417,8 @@ def test_a_command_line_rule_masks_its_one_value_not_every_later_word(text: str,
      "06b8f2074c4a61b1507b4f9e2cb629c04312d3e7"),                     # a value ending at a JSON-escaped newline
     ('{"log": "ENCRYPTION_KEY=107KOFKicw4JAjLMVp3yi5OLNqw51NdOPqO4Dp9x\\r\\n"}', "107KOFKicw4JAjLMVp3yi5OLNqw51NdOPqO4Dp9x"),
     ("ya29.c." + fake(URLSAFE, 1000, "ya29-test"), "ya29.c." + fake(URLSAFE, 1000, "ya29-test")),  # no tail left
+    ("GPG_PASSPHRASE=correct horse battery staple 42\n", "correct horse battery staple 42"),  # `env` quotes nothing
+    ("DB_PASSWORD=vHxFgc fRoInP\n", "vHxFgc fRoInP"),
 ])
 def test_values_that_only_looked_like_placeholders_are_masked(text: str, secret: str) -> None:
     data = text.encode()
@@ -429,6 +431,7 @@ def test_values_that_only_looked_like_placeholders_are_masked(text: str, secret:
     "password: $DB_PASSWORD\n", 'password: "$dbPassword"\n', "password: %s\n", "password: %(pw)s\n",
     'fmt = {"password": "%-12s"}\n', "password_file: /run/secrets/db_password\n", "password: *default\n",
     "password: &pw hunter\n", "token: !Ref MyToken\n", 'CONFIG={"a": 1}\n', "PASSWORD=[MASKED]\n",
+    "password=updated successfully\n", "PASSWORD = not set\n",
 ])
 def test_placeholders_references_and_structure_stay(text: str) -> None:
     assert mask_whole(text.encode()) == text.encode()
