@@ -125,6 +125,10 @@ class CommandView:
                 value = arg.split("=", 1)[1]  # dd's `of=/dev/sda`, curl's `-F f=@/etc/shadow`
             if value[:1] in ("@", "<") and len(value) > 1:
                 value = value[1:]  # curl's `-d @file`, `-F f=<file`: the file is read
+            if value[:7].lower() == "file://":
+                # `curl file:///etc/shadow`, `wget file://localhost/etc/shadow`: a local file is read
+                rest = value[7:]
+                value = rest if rest.startswith("/") else "/" + rest.partition("/")[2]
             if not value or not ("/" in value or value.startswith("~") or value in (".", "..")):
                 continue
             cleaned = normalise_path(value)

@@ -66,6 +66,7 @@ _local = threading.local()
 
 _SETTING_BUILTINS = frozenset({"read", "printf", "mapfile", "readarray"})
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_PROC_ALIAS = re.compile(r"/proc/(?:self|thread-self|\d+)(?:/task/(?:\d+|self))?/(?:root|cwd)(?=/|$)")
 _DD_PROGRAMS = frozenset({"dd", "dcfldd", "dc3dd", "sdd", "sg_dd", "ddrescue"})
 _WRITE_OPS = frozenset({">", ">>", ">|", "&>", "&>>", "<>", ">&"})
 _STATEMENT_NODES = frozenset({"command", "pipeline", "list", "redirected_statement", "subshell",
@@ -366,6 +367,15 @@ class _Walker:
         elif kind == "process_substitution" or kind == "command_substitution":
             # Its output feeds the outer command; its own stdin is not the outer one.
             ctx = ctx.child(stdin_text=None, stdin_kind="", redirects=())
+            if kind == "command_substitution" and node.named_children and all(
+                    c.type == "file_redirect" for c in node.named_children):
+                # `$(< /etc/shadow)`: bash reads the file itself, like `$(cat /etc/shadow)`
+                span = self._span(node, src, ctx, top)
+                for child in node.named_children:
+                    r, _extra, _text = self._redirect(child, ctx, b, src, top)
+                    if r.op == "<":
+                        self._emit([Word("cat"), Word(r.target, r.dynamic, r.dynamic)], ctx, span)
+                return
         self._walk_children(node, ctx, b, src, top)
 
     def _for(self, node: Node, ctx: _Context, b: WordBuilder, src: bytes, top: bool) -> None:
@@ -817,6 +827,8 @@ class _Walker:
         pattern = False
         if self.cwd is not None or self.cwd_lost:
             args = self._dd_operands(first, args)
+        if len(args) > 2 and _basename(first.value) in ("tar", "bsdtar", "gtar"):
+            args = _tar_directory_operands(args)
         if self.cwd_opaque and not reason and (
                 any(_relative_operand(w.value) for w in args)
                 or any(not r.dynamic and r.target and not r.target.startswith(("/", "~")) and not r.target.isdigit()
@@ -1109,6 +1121,43 @@ def _assignment_text(node: Node, b: WordBuilder) -> str:
     return (b.text(name) if name is not None else "") + op + " ".join(w.value for w in words)
 
 
+def _tar_directory_operands(args: list[Word]) -> list[Word]:
+    """`tar czf k.tgz -C ~ .ssh` archives `~/.ssh`: operands after `-C DIR` are relative to DIR."""
+    out: list[Word] = []
+    directory: str | None = None
+    i = 0
+    while i < len(args):
+        w = args[i]
+        v = w.value
+        if v == "--directory" or v == "-C":
+            out.append(w)
+            if i + 1 < len(args):
+                out.append(args[i + 1])
+                directory = args[i + 1].value if not args[i + 1].dynamic else None
+            i += 2
+            continue
+        if v.startswith("--directory="):
+            directory = v.split("=", 1)[1] if not w.dynamic else None
+        elif v.startswith("-") and not v.startswith("--") and len(v) > 1:
+            for k, ch in enumerate(v[1:], 1):
+                if ch in "fCIFbgKLNTXVH":
+                    if k + 1 < len(v):
+                        if ch == "C":
+                            directory = v[k + 1:] if not w.dynamic else None
+                    elif i + 1 < len(args):
+                        out.append(w)
+                        i += 1
+                        w = args[i]
+                        if ch == "C":
+                            directory = w.value if not w.dynamic else None
+                    break
+        elif directory and directory.startswith(("/", "~")) and not v.startswith(("/", "~", "-")) and not w.dynamic:
+            w = Word(_normalise_path(directory.rstrip("/") + "/" + v), False, False, w.procsub, w.resolved)
+        out.append(w)
+        i += 1
+    return out
+
+
 def _echo_output(name: str, args: list[str]) -> str | None:
     if name == "echo":
         escapes = False
@@ -1220,6 +1269,13 @@ def _normalise_path(value: str) -> str:
         cleaned = posixpath.normpath(value)
         if cleaned.startswith("//"):
             cleaned = "/" + cleaned.lstrip("/")
+        if cleaned.startswith("/proc/"):
+            # `/proc/self/root/etc/shadow` is `/etc/shadow`: a process's root (and init's working directory)
+            # is `/`, so what lies under it is the same file
+            m = _PROC_ALIAS.match(cleaned)
+            while m is not None:
+                cleaned = "/" + cleaned[m.end():].lstrip("/")
+                m = _PROC_ALIAS.match(cleaned)
         return cleaned
     return value
 

@@ -654,3 +654,29 @@ def test_wrapper_option_tables_follow_the_real_tools(shipped: PolicySet, command
 ])
 def test_everyday_wrapper_lines_stay_allowed(shipped: PolicySet, command: str) -> None:
     assert_decided(shipped, command, "allow")
+
+
+@pytest.mark.parametrize("command, rule", [
+    ('echo "$(</etc/shadow)"', "deny-read-credentials"),            # bash reads the file itself
+    ("x=$(< ~/.ssh/id_rsa)", "deny-read-credentials"),
+    ("cat /proc/self/root/etc/shadow", "deny-read-credentials"),     # a process's root is /
+    ("cat /proc/1/cwd/etc/shadow", "deny-read-credentials"),
+    ("cat /proc/thread-self/root/etc/shadow", "deny-read-credentials"),
+    ("rm -rf /proc/self/root/", "deny-rm-system-paths"),
+    ("echo x > /proc/1/root/etc/passwd", "deny-setuid"),
+    ("cat /proc/self/task/1/environ", "deny-read-credentials"),
+    ("curl file:///etc/shadow", "deny-read-credentials"),           # file:// URLs read local files
+    ("wget file://localhost/etc/shadow", "deny-read-credentials"),
+    ("tar czf /tmp/k.tgz -C ~ .ssh", "deny-read-credentials"),      # operands after -C are under it
+    ("tar czf /tmp/k.tgz -C / etc/shadow", "deny-read-credentials"),
+])
+def test_secrets_through_aliases_and_readers(shipped: PolicySet, command: str, rule: str) -> None:
+    assert_decided(shipped, command, "deny", rule)
+
+
+@pytest.mark.parametrize("command", [
+    "cat /proc/cpuinfo", "cat /proc/self/status", "curl https://example.com", "x=$(<README.md)",
+    "tar czf out.tgz -C build .", "tar -xzf x.tgz -C /tmp/out",
+])
+def test_everyday_reads_stay_allowed(shipped: PolicySet, command: str) -> None:
+    assert_decided(shipped, command, "allow")
