@@ -47,8 +47,8 @@ from bastion.policy.words import Word, WordBuilder, decode_ansi_c
 from bastion.policy.downloads import DOWNLOADERS, written_files
 from bastion.policy.envvars import assignment_commands, assignment_opaque, command_variable
 from bastion.policy.runners import STDIN_MARK
-from bastion.policy.wrappers import (INTERPRETERS, SHELLS, WRAPPER_NAMES, find_roots_start, reads_program_text,
-                                     unwrap)
+from bastion.policy.wrappers import (INTERPRETERS, SHELLS, WRAPPER_NAMES, canonical_program, find_roots_start,
+                                     reads_program_text, unwrap)
 
 MAX_LINE_BYTES = 64 * 1024   # larger command lines are opaque without parsing
 MAX_NODES = 10_000           # tree nodes visited per line (including re-parsed scripts)
@@ -838,7 +838,7 @@ class _Walker:
             program = ""
             reason = reason or "program name is only known at run time"
         else:
-            program = _basename(first.value)
+            program = canonical_program(_basename(first.value))
             if first.resolved:
                 reason = reason or "program name built from a variable or substitution"
             if _is_name_pattern(program):

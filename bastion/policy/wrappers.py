@@ -22,7 +22,27 @@ from bastion.policy.wrapper_base import (Unwrapped, WrapperSpec, _join_script, _
                                            _split_words, long_option)
 
 SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "yash", "fish", "csh", "tcsh",
-                    "rbash", "busybox-sh"})
+                    "rbash", "busybox-sh", "lksh", "pdksh", "oksh", "loksh", "posh", "elvish", "nu", "nushell",
+                    "xonsh", "rc", "es", "ion", "oil", "osh", "ysh", "brush"})
+# Other names of those shells: versioned, static or distribution builds (`bash5`, `ksh93`, `bash-static`,
+# `mksh-static`, `sh.distrib`, `bash.exe`): the program is the shell itself.
+_SHELL_ALIAS = re.compile(r"(bash|zsh|ksh|mksh|dash|ash|yash|sh|tcsh|csh|fish|rbash|posh|lksh|pdksh|oksh)"
+                          r"(?:-?\d[\d.]*|-static|\.static|\.distrib|\.orig|\.real)*(?:\.exe)?")
+# The dynamic loader runs the program it is given (`/lib64/ld-linux-x86-64.so.2 /bin/rm -rf /`).
+_LOADER = re.compile(r"ld(?:-linux(?:-[\w-]+)?|-musl-[\w-]+|64)?\.so(?:\.\d+)*")
+
+
+def canonical_program(name: str) -> str:
+    """The program a file name stands for, where other names of one tool exist: `bash5` → `bash`, `ksh93` →
+    `ksh`, `ld-linux-x86-64.so.2` → `ld.so`; other names are returned unchanged."""
+    if name in SHELLS or not name[:1].isalpha():
+        return name
+    m = _SHELL_ALIAS.fullmatch(name)
+    if m is not None:
+        return m.group(1)
+    if name.startswith("ld") and _LOADER.fullmatch(name):
+        return "ld.so"
+    return name
 INTERPRETERS = frozenset({"python", "python2", "python3", "perl", "ruby", "node", "nodejs", "php", "lua",
                           "irb", "deno", "bun", "Rscript", "R", "tclsh", "wish", "awk", "gawk", "mawk", "nawk",
                           "pwsh", "powershell", "osascript", "jshell", "groovy", "scala", "julia", "expect"})
@@ -948,13 +968,96 @@ def _bwrap(args: list[Word]) -> Unwrapped:
 
 
 def _capsh(args: list[Word]) -> Unwrapped:
-    """`capsh [opts] -- ARGS`: ARGS go to /bin/bash (`capsh -- -c 'CMD'`); `==` re-runs capsh itself."""
+    """`capsh [opts] -- ARGS`: ARGS go to /bin/bash, or to the program `--shell=PROG` names (`capsh --shell=/bin/rm
+    -- -rf /`); `==` re-runs capsh itself."""
+    shell = Word("bash")
     for i, a in enumerate(args):
         if a.value == "--":
-            return Unwrapped(inners=[[Word("bash"), *args[i + 1:]]])
+            return Unwrapped(inners=[[shell, *args[i + 1:]]])
         if a.value.startswith("--shell="):
-            continue
+            shell = Word(a.value.split("=", 1)[1], a.dynamic)
     return Unwrapped()
+
+
+def _loader(args: list[Word]) -> Unwrapped:
+    """`ld.so [--preload LIBS] [--library-path P] [--argv0 X] PROGRAM ARGS`: the loader runs PROGRAM; a preloaded
+    or audit library is code the gateway cannot read."""
+    out = Unwrapped()
+    i = 0
+    while i < len(args):
+        v = args[i].value
+        name, eq, _value = v.partition("=")
+        if v == "--":
+            i += 1
+            break
+        if not v.startswith("--"):
+            break
+        if name in ("--preload", "--audit"):
+            out.opaque = f"the dynamic loader loads {name[2:]} libraries the gateway cannot read"
+        if name in ("--list", "--verify", "--help", "--version", "--list-tunables", "--list-diagnostics"):
+            return out
+        i += 1 if eq or name not in _LOADER_VALUE else 2
+    if i < len(args):
+        out.inners.append(args[i:])
+    return out
+
+
+_LOADER_VALUE = frozenset({"--preload", "--audit", "--library-path", "--inhibit-rpath", "--argv0",
+                           "--glibc-hwcaps-prepend", "--glibc-hwcaps-mask"})
+_CMAKE_TOOLS = {"rm": ["rm"], "remove": ["rm"], "remove_directory": ["rm", "-r"], "rename": ["mv"],
+                "copy": ["cp"], "copy_directory": ["cp", "-r"], "copy_if_different": ["cp"],
+                "create_symlink": ["ln", "-s"], "create_hardlink": ["ln"], "cat": ["cat"], "tar": ["tar"],
+                "touch": ["touch"], "chdir": [], "time": [], "env": ["env"]}
+
+
+def _cmake(args: list[Word]) -> Unwrapped:
+    """`cmake -E TOOL ARGS`: the portable command-line tools (`-E rm -rf /`, `-E env X=1 CMD`, `-E chdir DIR CMD`,
+    `-E time CMD`, `-E remove_directory DIR`) are the commands they stand for."""
+    for i, a in enumerate(args[:-1]):
+        if a.value != "-E":
+            continue
+        tool, rest = args[i + 1].value, args[i + 2:]
+        if tool not in _CMAKE_TOOLS:
+            return Unwrapped()
+        if tool == "chdir":
+            return Unwrapped(inners=[rest[1:]], chdir=rest[0]) if len(rest) > 1 else Unwrapped()
+        head = [Word(w) for w in _CMAKE_TOOLS[tool]]
+        if tool in ("remove", "remove_directory"):
+            rest = [w for w in rest if w.value != "-f"]
+            head = head + [Word("-f")]
+        return Unwrapped(inners=[head + rest]) if head or rest else Unwrapped()
+    return Unwrapped()
+
+
+def _mise(args: list[Word]) -> Unwrapped:
+    """`mise exec|x [TOOLS] -- CMD…` or `-c|--command 'CMD'`; `asdf exec CMD…`: the command runs."""
+    i = 0
+    while i < len(args) and args[i].value.startswith("-"):
+        i += 1
+    if i >= len(args) or args[i].value not in ("exec", "x"):
+        return Unwrapped()
+    rest = args[i + 1:]
+    scripts = _option_values(rest, "-c", ("--command",))
+    if scripts:
+        return Unwrapped(scripts=scripts)
+    for k, a in enumerate(rest):
+        if a.value == "--":
+            return Unwrapped(inners=[rest[k + 1:]]) if k + 1 < len(rest) else Unwrapped()
+    return Unwrapped()
+
+
+def _asdf(args: list[Word]) -> Unwrapped:
+    if len(args) > 1 and args[0].value == "exec":
+        return Unwrapped(inners=[args[1:]])
+    return Unwrapped()
+
+
+def _fish(args: list[Word]) -> Unwrapped | None:
+    """fish: `-c CMD`, also `--command CMD`/`--command=CMD` and `-C|--init-command CMD` (run before anything)."""
+    scripts = _option_values(args, "-c", ("--command",)) + _option_values(args, "-C", ("--init-command",))
+    if scripts:
+        return Unwrapped(scripts=scripts)
+    return _shell(args)
 
 
 _PERF_RUNS = frozenset({"stat", "record", "trace", "top", "mem", "c2c", "kvm", "sched", "lock", "kmem",
@@ -1434,6 +1537,8 @@ def _cluster_values(args: list[Word], wanted: str, other_values: str) -> list[Wo
 
 _SPECIAL = {
     **{name: _shell for name in SHELLS},
+    "fish": _fish, "ld.so": _loader, "cmake": _cmake, "mise": _mise, "rtx": _mise, "asdf": _asdf,
+    "devbox": _runner(("run",), WrapperSpec()), "pixi": _runner(("run", "exec"), WrapperSpec()),
     "mapfile": _mapfile, "readarray": _mapfile, "compgen": _compgen, "complete": _compgen, "enable": _enable,
     "eval": _eval, "su": _su, "xargs": _xargs, "watch": _watch, "ssh": _ssh, "busybox": _busybox,
     "find": _find, "alias": _alias_or_trap, "trap": _trap, "sg": _su,
