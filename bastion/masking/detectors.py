@@ -836,7 +836,8 @@ CONTEXT_DETECTORS: list[Detector] = [
         # the password runs to the authority's last `@` (`p@ss` is sloppy, and common)
         # (`#`, `?` and `/` belong in it percent-encoded, but passwords pasted raw are common: a port and a path
         # before the `@` (`host:8080/a/@b`) is not taken for one)
-        rb"://[^\s:/@?#\"']{0,128}:(?P<s>(?![0-9]*[/?#])[^\s\"'@]{1,256}|[^\s/?#\"']{1,256})"
+        # (to the last `@` first, `#` and `@` in it: `postgres:7aN@1Kl#4B@localhost/app`; else one with `/` or `?`)
+        rb"://[^\s:/@?#\"']{0,128}:(?P<s>[^\s/?\"']{1,256}|(?![0-9]*[/?#])[^\s\"'@]{1,256})"
         rb"@(?=[^\s@/?#\"']*(?:[/?#\s\"']|\Z))", max_len=512,
         hold=_url_hold, value_class=rb"[^\s\"'@]", flags=0,
         # `postgresql://user:password@localhost/db`, `mysql://USER:PASS@HOST/DB` in docs are the field names
@@ -1010,7 +1011,7 @@ CONTEXT_DETECTORS.append(ContextDetector(
      "mysqli(", "mysqli_connect(", "passwordauthentication(", "credentials.basic(", "usernamepasswordcredentials(",
      "networkcredential(", "setbasicauth(", "basicauth(", ".password(", "curlopt_userpwd", "->connect(",
      "add_password(", "btoa(", "basicawscredentials(", "newstaticcredentials(", "aws.credentials(",
-     "pymysql.connect(", "mysqldb.connect(", "mysql.connector.connect(", "setproperty(", "setenv("],
+     "pymysql.connect(", "mysqldb.connect(", "mysql.connector.connect(", "setproperty(", "setenv(", "client("],
     rb"(?:httpbasicauth\(|auth=\(|\.login\(|passwordauthentication\(|credentials\.basic\(|usernamepasswordcredentials\("
     rb"|networkcredential\(|setbasicauth\(|basicauth\()[ \t]*" + _STR + rb"[\"'](?P<s1>[^\"'\n]{3,256})[\"']"
     rb"|(?:set_?password|\.password)\([ \t]*[\"'](?P<s2>[^\"'\n]{3,256})[\"']"
@@ -1026,7 +1027,10 @@ CONTEXT_DETECTORS.append(ContextDetector(
     + rb"[\"'](?P<s6>[A-Za-z0-9/+=]{20,256})[\"']"
     # `System.setProperty("db.password", "PW")`, `os.Setenv("API_TOKEN", "PW")`: a secret-named property set
     rb"|(?:setproperty|setenv)\([ \t]*[\"'][^\"'\n]{0,64}(?:passw|secret|token|api[_.\-]?key|private[_.\-]?key)"
-    rb"[^\"'\n]{0,64}[\"'][ \t]*,[ \t]*[\"'](?P<s7>[^\"'\n]{3,256})[\"']", max_len=1024, value_class=rb"[^\"'\n]",
+    rb"[^\"'\n]{0,64}[\"'][ \t]*,[ \t]*[\"'](?P<s7>[^\"'\n]{3,256})[\"']"
+    # Twilio `Client("AC<32 hex>", "<auth token>")` (the account SID, then its auth token)
+    rb"|client\([ \t]*[\"']AC[0-9a-f]{32}[\"'][ \t]*,[ \t]*[\"'](?P<s8>[0-9a-f]{32})[\"']", max_len=1024,
+    value_class=rb"[^\"'\n]",
     positives=[(f'requests.get(url, auth=("admin", "{_CODE_PW}"))', _CODE_PW),
                (f"r = requests.get(url, auth=HTTPBasicAuth('admin', '{_CODE_PW}'))", _CODE_PW),
                (f'server.login("alerts@example.com", "{_CODE_PW}")', _CODE_PW),
@@ -1045,7 +1049,9 @@ CONTEXT_DETECTORS.append(ContextDetector(
                (f'my $dbh = DBI->connect($dsn, "app", "{_CODE_PW}");'.replace("$dsn", '"dbi:Pg:db=app"'), _CODE_PW),
                (f"mgr.add_password(None, url, 'jdoe', '{_CODE_PW}')", _CODE_PW),
                (f"const auth = 'Basic ' + btoa('jdoe:{_CODE_PW}');", _CODE_PW),
-               (f'credentials.NewStaticCredentials("{AWS_ID}", "{AWS_SECRET}", "")', AWS_SECRET)],
+               (f'credentials.NewStaticCredentials("{AWS_ID}", "{AWS_SECRET}", "")', AWS_SECRET),
+               ('client = Client("AC' + fake(HEX, 32, "tw-sid") + '", "' + fake(HEX, 32, "tw-token") + '")',
+                fake(HEX, 32, "tw-token"))],
     negatives=['requests.get(url, auth=(user, password))', 'ds.setPassword(System.getenv("DB_PASSWORD"));',
                'System.setProperty("java.net.preferIPv4Stack", "true");', 'os.Setenv("TOKEN_TTL", os.Getenv("X"))',
                'server.login(user, os.environ["SMTP_PASSWORD"])', 'new PDO($dsn, $user, $pass);',
@@ -1457,7 +1463,9 @@ KEY_RULES = [
     _kv("access-key-assignment", "Values of access-key-named keys (access_key, accessKey)", _has(b"accesskey"),
         "ACCESS_KEY", fake(ALNUM, 32, "access_key"), negs=["access_key_id: AKIA0000"]),
     _kv("private-key-assignment", "Values of private-key-named keys (private_key, privateKey)",
-        _has(b"privatekey"), "private_key", fake(B64, 44, "private_key"), value_ok=_password_value,
+        lambda n, p: _key_filter(n, p) and (b"privatekey" in n or n == b"clientkeydata"),  # (a kubeconfig's key)
+        "private_key", fake(B64, 44, "private_key"), value_ok=_password_value,
+        pos=[("    client-key-data: " + fake(B64, 200, "kubeconfig-key") + "=", fake(B64, 200, "kubeconfig-key") + "=")],
         negs=["private_key = /etc/ssl/private/server.key", "private_key\t= $dir/private/cakey.pem"]),
     _kv("dsn-assignment", "Values of DSN-named keys (SENTRY_DSN, DATABASE_DSN): URLs that carry a key",
         lambda n, p: _key_filter(n, p) and b"dsn" in p, "SENTRY_DSN",

@@ -580,7 +580,7 @@ def _looks_base64_padded(value: bytes) -> bool:
     """`swZQEmgc7rrD…ywA=` is base64 with its padding, not the next `key=`: long, or digits among both cases."""
     return len(value) > 24 or (any(48 <= c <= 57 for c in value) and value.lower() != value and value.upper() != value)
 # a YAML tag (`!vault |`, `!Ref`), a TypeScript or GraphQL type (`string | undefined;`, `String!`)
-_TYPE_OR_TAG = re.compile(rb"![A-Za-z]|(?:string|number|boolean|any|unknown|String|ID|Int|Boolean)[!?]?"
+_TYPE_OR_TAG = re.compile(rb"!!?[A-Za-z][a-z]*(?:[A-Z][a-z]*)*[0-9]*(?:[ \t]|\Z)|(?:string|number|boolean|any|unknown|String|ID|Int|Boolean)[!?]?"
                           rb"(?:[ \t]*\|[ \t]*(?:undefined|null|string))*[;,]?\Z")
 _LONG_OPTION = re.compile(rb"--([A-Za-z0-9][A-Za-z0-9_.\-]{1,62})[ \t]+(?:'([^'\r\n]+)'|\"([^\"\r\n]+)\"|([^\s'\"]+))"
                           rb"(?=[\s;|&)]|\Z)")
@@ -621,7 +621,9 @@ _CODE_CALL = re.compile(rb"[A-Za-z_][A-Za-z0-9_.]*(?:\(.*?\)|\[.*?\])+(?:[ \t]*\
 
 _LINE_VALUE_REJECT = (b"{", b"[", b"|", b">", b"&", b"*", b"!")  # a line value starting so may be structure
 # YAML's: an anchor, an alias or a tag (`key: &anchor`, `*alias`, `!Ref x`), not `*e9dWLOQ…!` (a password)
-_YAML_NODE = re.compile(rb"[&*][A-Za-z0-9_\-]+(?:[ \t]|\Z)|!!?[A-Za-z][A-Za-z0-9_\-]*(?:[ \t]|\Z)")
+# (named as words are: `&defaults`, `*db-config`, `!GetAtt`, `!!binary`; `!yCxBDTTmf6FgI7C` is a password)
+_YAML_NODE = re.compile(rb"(?:[&*](?:[a-z][a-z0-9_\-]*|[A-Za-z][a-z]*(?:[A-Z][a-z]*)*[0-9]*)"
+                        rb"|!!?[A-Za-z][a-z]*(?:[A-Z][a-z]*)*[0-9]*)(?:[ \t]|\Z)")
 _FLOW_START = frozenset((b"", b'"', b"'", b" ", b"\t", b"}", b"]", b"{", b"["))
 
 

@@ -51,8 +51,8 @@ def card_brand_ok(d: bytes) -> bool:
         return 16 <= n <= 19
     if 300 <= int(d[:3]) <= 305 or two in (36, 38, 39):
         return 14 <= n <= 19
-    if d[:4] in _MAESTRO:
-        return 13 <= n <= 19
+    if d[:4] in _MAESTRO or 56 <= two <= 58:
+        return 13 <= n <= 19  # Maestro
     return 2200 <= four <= 2204 and n == 16  # Mir
 
 
@@ -285,7 +285,9 @@ class CliPasswordDetector(SampledDetector):
         # `docker login -u user -p password` (`docker run -p 8080:80` is a port: only after `login`, and only
         # for the container tools below; triggered by `login`, which is rarer in output than `docker`)
         b"login": re.compile(rb"[^\n]*?[ \t]-p[ \t]+([^\s\-][^\s]*)"),
-        b"evil-winrm": _flag_rule(rb"-p|--password|-H|--hash"),  # (an NTLM hash passes the hash: as good as the password)
+        b"evil-winrm": _flag_rule(rb"-p|--password|-H|--hash"),
+        # httpie `http -a USER:PASSWORD URL` (and `--auth`, a secret-named flag)
+        **dict.fromkeys((b"http -a", b"https -a"), re.compile(rb"[ \t]*['\"]?[^\s:'\"]+:(?P<s>[^\s'\"]+)[^\n]*")),  # (an NTLM hash passes the hash: as good as the password)
         # `netsh wlan show profile name=X key=clear`: `    Key Content            : PASSPHRASE`
         b"key content": re.compile(rb"[ \t]*:[ \t]*(?P<s>[^\s][^\r\n]*?)[ \t\r]*$", re.MULTILINE),
     }

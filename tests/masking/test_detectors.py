@@ -418,6 +418,9 @@ def test_a_command_line_rule_masks_its_one_value_not_every_later_word(text: str,
     ('{"log": "ENCRYPTION_KEY=107KOFKicw4JAjLMVp3yi5OLNqw51NdOPqO4Dp9x\\r\\n"}', "107KOFKicw4JAjLMVp3yi5OLNqw51NdOPqO4Dp9x"),
     ("ya29.c." + fake(URLSAFE, 1000, "ya29-test"), "ya29.c." + fake(URLSAFE, 1000, "ya29-test")),  # no tail left
     ("GPG_PASSPHRASE=correct horse battery staple 42\n", "correct horse battery staple 42"),  # `env` quotes nothing
+    ("postgresPassword: !yCxBDTTmf6FgI7C\n", "!yCxBDTTmf6FgI7C"),  # no YAML tag's name
+    ("pg_dump 'postgresql://postgres:7aN@1KlA1W0Tl#4B@localhost/app' > x.sql\n", "7aN@1KlA1W0Tl#4B"),  # to the last @
+    ("1,Bob,5896541176489986,12/27\n", "5896541176489986"),  # Maestro
     ("DB_PASSWORD=vHxFgc fRoInP\n", "vHxFgc fRoInP"),
 ])
 def test_values_that_only_looked_like_placeholders_are_masked(text: str, secret: str) -> None:
@@ -442,6 +445,7 @@ def test_placeholders_references_and_structure_stay(text: str) -> None:
     ("evil-winrm -i 10.0.0.9 -u Administrator -H 32ed87bdb5fdc5e9cba88547376818d4\n", "32ed87bdb5fdc5e9cba88547376818d4"),
     ("    Key Content            : ckOgv!*UvGWtTq2O\r\n", "ckOgv!*UvGWtTq2O"),  # netsh wlan show profile key=clear
     ("http --auth bob:ME6ZD#zFSTq8i78B https://api.example.com\n", "bob:ME6ZD#zFSTq8i78B"),
+    ("http -a bob:fXXCd#a^-2MMI01V https://api.example.com/v1\n", "fXXCd#a^-2MMI01V"),
 ])
 def test_more_command_line_credentials(text: str, secret: str) -> None:
     out = mask_whole(text.encode())
