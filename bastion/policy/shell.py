@@ -45,6 +45,7 @@ from tree_sitter import Language, Node, Parser
 
 from bastion.policy.words import Word, WordBuilder, decode_ansi_c
 from bastion.policy.downloads import DOWNLOADERS, written_files
+from bastion.policy.inline_code import inline_code
 from bastion.policy.envvars import assignment_commands, assignment_opaque, command_variable
 from bastion.policy.runners import STDIN_MARK
 from bastion.policy.wrappers import (INTERPRETERS, SHELLS, WRAPPER_NAMES, canonical_program, find_roots_start,
@@ -67,6 +68,7 @@ _local = threading.local()
 _SETTING_BUILTINS = frozenset({"read", "printf", "mapfile", "readarray"})
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PROC_ALIAS = re.compile(r"/proc/(?:self|thread-self|\d+)(?:/task/(?:\d+|self))?/(?:root|cwd)(?=/|$)")
+_SAVING_DOWNLOADERS = DOWNLOADERS - {"scp", "rsync", "nc", "ncat", "netcat", "socat", "tftp", "ftp"}
 _DD_PROGRAMS = frozenset({"dd", "dcfldd", "dc3dd", "sdd", "sg_dd", "ddrescue"})
 _WRITE_OPS = frozenset({">", ">>", ">|", "&>", "&>>", "<>", ">&"})
 _STATEMENT_NODES = frozenset({"command", "pipeline", "list", "redirected_statement", "subshell",
@@ -851,7 +853,9 @@ class _Walker:
             program=program,
             path=first.value,
             args=tuple(w.value for w in args),
-            redirects=ctx.redirects,
+            redirects=ctx.redirects if program not in _SAVING_DOWNLOADERS else ctx.redirects + tuple(
+                # `curl -o ~/.bashrc URL`, `wget -O ~/.ssh/authorized_keys URL`: the download writes that file
+                Redirect(">", _normalise_path(f), 1, False) for f in written_files(program, [w.value for w in args], [])),
             wrappers=ctx.wrappers,
             dynamic_args=stdin_args or any(w.dynamic for w in args),
             dynamic_paths=tuple(w.value for w in args if w.dynamic_prefix or _unknown_base(w.value)
@@ -868,6 +872,10 @@ class _Walker:
         if ran is not None and ran[1].downloader:
             cmd = replace(cmd, fed_by=cmd.fed_by + (ran[1].downloader,))
             reason = reason or f"runs {ran[0]}, which {ran[1].downloader} downloaded earlier on this line"
+        if program in INTERPRETERS or program.rstrip("0123456789.") in INTERPRETERS:
+            code = inline_code(program, args)
+            if code is not None and code.dynamic:  # `python3 -c "$(curl URL)"`: the code is the download
+                reason = reason or f"{program} runs code only known at run time"
         source = reads_program_text(program, args) if program else None
         if source is not None:
             where = {"stdin": _stdin_description(ctx), "fd": "a file descriptor or process substitution"}
@@ -938,12 +946,23 @@ class _Walker:
     def _note_writes(self, cmd: SimpleCommand, ctx: _Context) -> None:
         """Remember the files this command fills: what a downloader fetched, or literal text."""
         program = cmd.program
-        if not cmd.redirects and program not in DOWNLOADERS and program != "tee":
+        if not cmd.redirects and program not in DOWNLOADERS and program not in ("tee", "dd"):
             return  # the common case: nothing written
         stdout = [r for r in cmd.redirects if r.writes and r.fd in (None, 1)]
         if program in DOWNLOADERS:
             for path in written_files(program, cmd.args, [r.target for r in stdout]):
                 self._remember(self._resolve(path), _Written(downloader=program))
+            return
+        fetched = next((p for p in cmd.fed_by if p in DOWNLOADERS), None)
+        if fetched is not None:
+            # `curl URL | tee x.sh`, `curl URL | dd of=x`, `curl URL | base64 -d > x`: the file holds the download
+            paths = [r.target for r in stdout if not r.dynamic]
+            if program == "tee":
+                paths += [a for a in cmd.args if not a.startswith("-")]
+            elif program == "dd":
+                paths += [a[3:] for a in cmd.args if a.startswith("of=")]
+            for path in paths:
+                self._remember(self._resolve(path), _Written(downloader=fetched))
             return
         text: str | None = None
         if program in ("echo", "printf") and not cmd.dynamic_args:

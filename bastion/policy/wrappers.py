@@ -413,6 +413,16 @@ def _su(args: list[Word]) -> Unwrapped:
     return out
 
 
+def _parallel_reads_commands(args: list[Word]) -> bool:
+    """GNU parallel with no command and no `:::`/`::::`/`-a` input: every line it reads is a command."""
+    if any(a.value in (":::", "::::", ":::+", "::::+", "-a", "--arg-file", "--pipe", "--pipepart")
+           or a.value.startswith("--arg-file=") for a in args):
+        return False
+    start, _ = _skip_options(args, WrapperSpec(_XARGS_VALUE + "jSCkX", _XARGS_LONG | {"--jobs", "--sshlogin",
+                                                                                    "--colsep", "--tmpdir"}))
+    return start >= len(args)
+
+
 def _xargs(args: list[Word]) -> Unwrapped:
     """`xargs [opts] cmd args…`: cmd runs with words read from stdin, appended or put where `-I STR` says."""
     spec = WrapperSpec(_XARGS_VALUE, _XARGS_LONG)
@@ -1590,6 +1600,8 @@ def reads_program_text(program: str, args: list[Word]) -> str | None:
     """
     if program in ("source", "."):
         return _script_operand_kind(args[0]) if args else None
+    if program == "parallel" and _parallel_reads_commands(args):
+        return "stdin"  # `curl URL | parallel`: each line of stdin is a command
     if program in ("at", "batch"):
         # the job's commands come from stdin unless `-f FILE`; `-l`/`-r`/`-c` list, remove or show jobs
         if any(a.value.startswith("-") and any(c in a.value[1:] for c in "flrcd") for a in args):
