@@ -557,12 +557,10 @@ def test_a_literal_cd_applies_to_redirections_dd_and_globs(shipped: PolicySet, c
     assert_decided(shipped, command, action, rule)
 
 
-@pytest.mark.parametrize("command", [
+EVERYDAY_CD_LINES = [
     "cd src && make", "cd /tmp && tar xzf x.tgz", "cd /tmp && echo hi > x.txt", "cd build && dd if=a of=b",
     "cd docs && cat *", "CDPATH=/x; cd /tmp && ls",
-])
-def test_everyday_cd_lines_stay_allowed(shipped: PolicySet, command: str) -> None:
-    assert_decided(shipped, command, "allow")
+]
 
 
 @pytest.mark.parametrize("command", [
@@ -611,13 +609,11 @@ def test_quoted_export_of_a_loading_variable_is_held(shipped: PolicySet, command
     assert (d.action, d.opaque) == ("review", True), (command, d)
 
 
-@pytest.mark.parametrize("command", [
+EVERYDAY_VARIABLE_LINES = [
     "read -r line <<< hello; echo $line", "while read -r f; do echo $f; done < list.txt", "printf -v x '%s' hi",
     "export FOO=1 BAR=2", 'export PATH="$PATH:/opt/bin"', "declare -a arr=(1 2 3)", "x=$((1+2)); echo $x",
     "msg='$(date)'; echo \"$msg\"", "mapfile -t lines < file.txt", "enable -n echo", "i=0; (( i++ )); echo $i",
-])
-def test_everyday_variable_lines_stay_allowed(shipped: PolicySet, command: str) -> None:
-    assert_decided(shipped, command, "allow")
+]
 
 
 @pytest.mark.parametrize("command", [
@@ -646,14 +642,12 @@ def test_wrapper_option_tables_follow_the_real_tools(shipped: PolicySet, command
     assert_denied_as_rm_root(shipped, command)
 
 
-@pytest.mark.parametrize("command", [
+EVERYDAY_WRAPPER_LINES = [
     "env FOO=1 make", "env -i PATH=/bin ls", "env -u HOME ls", "env -C /tmp ls", "watch -n 5 df -h",
     "setarch x86_64 -R ./a.out", "ssh host ls -la", "ssh -p 22 host uptime", "find . -name '*.py'",
     "find -L . -name '*.py'", "tmux ls", "tmux attach -t x", "tmux new -s work", "rsync -avz src/ host:dst/",
     "rsync -avze ssh src host:dst", "git rebase -i HEAD~3", "sed -ne 's/a/b/p' f", "sed -n 1,10p f",
-])
-def test_everyday_wrapper_lines_stay_allowed(shipped: PolicySet, command: str) -> None:
-    assert_decided(shipped, command, "allow")
+]
 
 
 @pytest.mark.parametrize("command, rule", [
@@ -674,12 +668,10 @@ def test_secrets_through_aliases_and_readers(shipped: PolicySet, command: str, r
     assert_decided(shipped, command, "deny", rule)
 
 
-@pytest.mark.parametrize("command", [
+EVERYDAY_READS = [
     "cat /proc/cpuinfo", "cat /proc/self/status", "curl https://example.com", "x=$(<README.md)",
     "tar czf out.tgz -C build .", "tar -xzf x.tgz -C /tmp/out",
-])
-def test_everyday_reads_stay_allowed(shipped: PolicySet, command: str) -> None:
-    assert_decided(shipped, command, "allow")
+]
 
 
 @pytest.mark.parametrize("command", [
@@ -706,10 +698,10 @@ def test_other_shell_names_are_shells_for_the_rules(shipped: PolicySet, command:
     assert_decided(shipped, command, action, rule)
 
 
-@pytest.mark.parametrize("command", ["bash script.sh", "cmake -B build", "cmake --build build",
-                                     "cmake -E make_directory build", "mise install", "fish -c 'ls'"])
-def test_everyday_build_and_shell_lines_stay_allowed(shipped: PolicySet, command: str) -> None:
-    assert_decided(shipped, command, "allow")
+EVERYDAY_BUILD_AND_SHELL_LINES = [
+    "bash script.sh", "cmake -B build", "cmake --build build", "cmake -E make_directory build", "mise install",
+    "fish -c 'ls'",
+]
 
 
 @pytest.mark.parametrize("command, action, rule", [
@@ -727,9 +719,20 @@ def test_download_and_execute_in_more_shapes(shipped: PolicySet, command: str, a
     assert_decided(shipped, command, action, rule)
 
 
-@pytest.mark.parametrize("command", [
+EVERYDAY_DOWNLOADS = [
     "curl -o out.json https://api/x", "wget https://x/file.tgz", 'python3 -c "print(1)"', "ls | parallel gzip",
     "parallel gzip ::: a b", "curl http://x | tee out.log", "curl -s https://x | jq .",
-])
-def test_everyday_downloads_stay_allowed(shipped: PolicySet, command: str) -> None:
+]
+
+
+# Everyday lines next to the probes above: none may be held (no false holds).
+EVERYDAY_LINES = {
+    "cd": EVERYDAY_CD_LINES, "variable": EVERYDAY_VARIABLE_LINES, "wrapper": EVERYDAY_WRAPPER_LINES,
+    "read": EVERYDAY_READS, "build": EVERYDAY_BUILD_AND_SHELL_LINES, "download": EVERYDAY_DOWNLOADS,
+}
+
+
+@pytest.mark.parametrize("command", [pytest.param(c, id=f"{kind}: {c}")
+                                     for kind, lines in EVERYDAY_LINES.items() for c in lines])
+def test_everyday_lines_stay_allowed(shipped: PolicySet, command: str) -> None:
     assert_decided(shipped, command, "allow")
