@@ -260,7 +260,7 @@ def _start(hit: tuple) -> int:
 def _hold_of(result: object, q: int) -> int | None:
     if result is None:
         return None
-    if type(result) is list:
+    if isinstance(result, list):  # (an `Overflow` too)
         return min((s for s, _e, _i, _k in result), default=None)
     if type(result) is Pending:
         return result.hold  # type: ignore[attr-defined]

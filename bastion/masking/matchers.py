@@ -84,6 +84,29 @@ class PemOpen:
         self.marker = marker
 
 
+class Overflow(list):
+    """Spans whose last one ran into the end of the input while its token goes on past the detector's
+    longest window (a 9 KiB bearer token, a 10 KiB password): the stream masks the rest of the token, the
+    bytes of `cls`, as they arrive, so a secret longer than any window never leaks its tail."""
+
+    __slots__ = ("cls",)
+
+    def __init__(self, spans: list, cls: re.Pattern[bytes]) -> None:
+        super().__init__(spans)
+        self.cls = cls
+
+
+def run_on(spans: list, v: bytes, avail: int, final: bool, cls: re.Pattern[bytes]) -> list:
+    """`spans` with the last one stretched over the rest of its token (`cls`, a `[…]*` pattern) when a
+    window cap cut it: to the token's end if it has arrived, else to the end of the input, as an `Overflow`."""
+    s, t, det_id, keep = spans[-1]
+    e = cls.match(v, t, avail).end()
+    spans[-1] = (s, e, det_id, keep)
+    if e == avail and not final:
+        return Overflow(spans, cls)
+    return spans
+
+
 @dataclass(frozen=True)
 class Info:
     """What a detector is, for docs, profiles and tests: samples are (text, secret) / benign text."""
@@ -308,10 +331,12 @@ class TokenDetector(Detector):
             return None
         lim = ts + self.max_len
         e = self.cont.match(v, ts, min(avail, lim)).end()
+        over = False
         if e < avail and e < lim:
             w = e + 1  # the byte that stopped the token is visible to lookaheads
         elif e >= lim and lim < avail:
             w = lim + 1
+            over = True  # the token goes on past the longest window
         elif final:
             w = avail
         else:
@@ -327,15 +352,21 @@ class TokenDetector(Detector):
             return Pending(ts)
         m = self.regex.match(v, ts, w)
         if m is None:
-            return None
-        s, t = m.span(self.group)
-        if t <= s or (self.validate is not None and not self.validate(v[s:t])):
-            return None
-        if e > t and self.group == 0 and v[t] in ALNUM:
-            t = e  # the token goes on past the pattern's length (`AGE-SECRET-KEY-1` + 61): mask all of it, no tail
+            if over and self.group == 0 and self.viable is not None and self.viable.fullmatch(v, ts, lim):
+                s, t = ts, lim  # a token of this shape longer than any window (a 9 KiB JWT): still a secret
+            else:
+                return None
+        else:
+            s, t = m.span(self.group)
+            if t <= s or (self.validate is not None and not self.validate(v[s:t])):
+                return None
+            if e > t and self.group == 0 and v[t] in ALNUM:
+                t = e  # the token goes on past the pattern's length (`AGE-SECRET-KEY-1` + 61): mask all of it, no tail
         if (v.find(b"xxxx", s, t) >= 0 or v.find(b"XXXX", s, t) >= 0 or v.find(b"****", s, t) >= 0) and (
                 _FILLER_RUN.search(v, s, t) is not None):
             return None  # a documented stand-in: `sk-xxxxxxxx…`, `AKIAXXXXXXXXXXXXXXXX`, `ghp_************`
+        if over and t >= lim:
+            return run_on([(s, t, self.id, self.keep)], v, avail, final, self.cont)
         return [(s, t, self.id, self.keep)]
 
 
@@ -403,6 +434,8 @@ class ContextDetector(Detector):
             s, t = m.span(g)
             if s >= 0 and t > s and self.validate(v[s:t]) and is_text(v[s:t]):
                 out.append((s, t, self.id, 0))
+        if out and out[-1][1] == w == ts + self.max_len:
+            return run_on(out, v, avail, final, self.value_class)  # the line went on past the window
         return out
 
 
@@ -818,8 +851,12 @@ class KeyValueFamily(Detector):
         r = self._evaluate(v, ts, avail, final)
         if type(r) is tuple:
             r, skip = r
-            if r and type(r) is list and not all(is_text(v[s:t]) for s, t, _i, _k in r):
-                r = [x for x in r if is_text(v[x[0] : x[1]])] or None
+            if r and type(r) is list:
+                if not all(is_text(v[s:t]) for s, t, _i, _k in r):
+                    r = [x for x in r if is_text(v[x[0] : x[1]])] or None
+                elif r[-1][1] - r[-1][0] >= self.max_window - 16 and (
+                        r[-1][1] == avail or self.value_class.match(v, r[-1][1], r[-1][1] + 1).end() > r[-1][1]):
+                    r = run_on(r, v, avail, final, self.value_class)  # a value longer than the window
             return r, skip, -1
         return r, -1, -1
 

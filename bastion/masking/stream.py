@@ -32,7 +32,7 @@ from typing import Callable
 
 from bastion.errors import MaskingError
 from bastion.masking.engine import compile_engine
-from bastion.masking.matchers import Detector, KeyValueFamily, Pending, PemOpen
+from bastion.masking.matchers import Detector, KeyValueFamily, Overflow, Pending, PemOpen
 from bastion.masking.profiles import MaskingProfile
 from bastion.masking.view import MAX_ESCAPE, TextView
 
@@ -85,6 +85,8 @@ class StreamMasker:
         self._in_run = False  # the last emitted byte was masked
         self._pem: list | None = None  # [END marker, search-from offset, detector id, start, hmac or None]
         self._swallow: tuple[object, str] | None = None  # (token class, detector id) after an idle mask
+        # (where, token class, detector id): tokens that ran past a detector's window, masked as they go on
+        self._runs_on: list[tuple[int, re.Pattern[bytes], str]] = []
         self._reported: dict[int, int] = {}
         self._finished = False
 
@@ -134,6 +136,8 @@ class StreamMasker:
             view = TextView(self._buf, self._base, final)
             if self._swallow is not None:
                 self._apply_swallow(view)
+            if self._runs_on:
+                self._apply_runs_on(view, final)
             if self._pem is not None:
                 if not self._pem_step(view, out, final):
                     break
@@ -180,6 +184,8 @@ class StreamMasker:
                 h = r.hold  # type: ignore[union-attr]
                 if h is not None and h < hold:
                     hold = h
+            elif kind is Overflow:
+                self._add_overflow(view, r, prio[id(det)])  # type: ignore[arg-type]
             else:
                 pem = (ts, r)  # type: ignore[assignment]
                 pending.append((ts, te, det))  # until the block is entered (see below)
@@ -235,6 +241,10 @@ class StreamMasker:
                         h = r.hold  # type: ignore[union-attr]
                         if h is not None and h < hold:
                             hold = h
+                    elif kind is Overflow:
+                        self._seq = seq
+                        self._add_overflow(view, r, prio[id(det)])  # type: ignore[arg-type]
+                        seq = self._seq
                     else:
                         # A private-key block starts here. It is entered once everything before it
                         # is emitted, which an earlier hold can delay (a `data:` block or a value
@@ -265,6 +275,25 @@ class StreamMasker:
             self._pending = [(view.to_raw(s), view.to_raw_end(e), d) for s, e, d in pending]
         hold_raw = view.to_raw(hold) if hold < avail else view.eff_end
         return hold_raw, pem
+
+    def _add_overflow(self, view: TextView, spans: Overflow, prio: int) -> None:
+        self._add_spans(view, spans, prio)
+        self._runs_on.append((view.to_raw_end(spans[-1][1]), spans.cls, spans[-1][2]))
+
+    def _apply_runs_on(self, view: TextView, final: bool) -> None:
+        """Mask what has arrived of tokens that ran past a detector's window (see `Overflow`)."""
+        v = view.text
+        n = len(v)
+        going: list[tuple[int, re.Pattern[bytes], str]] = []
+        for pos, cls, det_id in self._runs_on:
+            sv = view.to_view(pos)
+            e = cls.match(v, sv).end() if sv < n else sv
+            if e > sv:
+                self._seq += 1
+                self._spans.append((pos, -1, self._seq, view.to_raw_end(e), det_id, b""))
+            if e >= n and not final:
+                going.append((view.to_raw_end(e) if e > sv else pos, cls, det_id))
+        self._runs_on = going
 
     def _add_spans(self, view: TextView, spans: list, prio: int) -> None:
         v = view.text

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bastion.masking.engine import _first_bytes, _max_width, compile_engine
-from bastion.masking.matchers import ALNUM
+from bastion.masking.matchers import ALNUM, after_escape
 from bastion.masking.profiles import MaskingProfile
 from bastion.masking.stream import StreamMasker
 
@@ -20,7 +20,8 @@ def _earliest_partial(v: bytes, lo: int) -> int:
     """The definition `_partial_at_end` implements, one position at a time."""
     for q in range(lo, len(v)):
         need_boundary = ENGINE.partials.get(v[q:].lower())
-        if need_boundary is not None and not (need_boundary and q > 0 and v[q - 1] in ALNUM):
+        # (a token may start right after an escape: `\xaa` then `aws_…`, `%0A` then `ghp_…`)
+        if need_boundary is not None and not (need_boundary and q > 0 and v[q - 1] in ALNUM and not after_escape(v, q)):
             return q
     return len(v)
 

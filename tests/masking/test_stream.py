@@ -365,6 +365,44 @@ def test_token_run_on_past_its_shape_is_masked_at_any_split() -> None:
             assert mask_chunks([text[:k], text[k:]]) == whole
 
 
+def _long_secret_lines() -> list[bytes]:
+    # Each secret is longer than its detector's longest window (8 KiB for a value, a bearer token or a JWT,
+    # 1 KiB for a connection-string key, 256 bytes for most tokens): the tail must be masked too.
+    rng = random.Random(11)
+    body = lambda n: "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") for _ in range(n))
+    jwt_head = base64.urlsafe_b64encode(b'{"alg":"RS256","typ":"JWT"}').rstrip(b"=").decode()
+    return [f"{line}\n".encode() for line in (
+        "DB_PASSWORD=" + body(9000),
+        '{"token": "' + body(9000) + '", "ok": 1}',
+        "Authorization: Bearer " + body(9000),
+        "jwt " + jwt_head + "." + body(9000) + "." + body(43) + " done",
+        "xoxb-" + body(900) + " sent",
+        "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=" + body(3000) + ";EndpointSuffix=x",
+    )]
+
+
+def test_secrets_longer_than_any_window_are_masked_to_their_end() -> None:
+    for line in _long_secret_lines():
+        out = mask_whole(line)
+        assert b"[MASKED:" in out, line[:40]
+        assert len(out) < 200, (line[:40], out[:200])  # no tail of it is left
+        assert b"[MASKED:" in out.rstrip(b"\n")[-80:]  # ...and the replacement is near the end of the line
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(which=st.integers(0, 5), cuts=st.lists(st.integers(1, 9200), max_size=6),
+       idle=st.booleans())
+def test_a_secret_longer_than_its_window_is_masked_whole_at_any_split(which: int, cuts: list[int], idle: bool) -> None:
+    line = _long_secret_lines()[which]
+    whole = mask_whole(line)
+    chunks = split_at(line, cuts)
+    assert mask_chunks(chunks) == whole
+    if idle:  # idle releases between chunks: more may be masked, but nothing of the secret shows
+        m = StreamMasker(MaskingProfile())
+        out = b"".join(m.feed(c) + m.release_idle() for c in chunks) + m.finish()
+        assert len(out) < 300 and b"[MASKED:" in out
+
+
 def test_gcp_service_account_json() -> None:
     body = PEM_BODY.replace("\n", "\\n")
     data = ('{"type": "service_account", "private_key_id": "0123abcd", "private_key": "-----BEGIN PRIVATE KEY-----\\n'
