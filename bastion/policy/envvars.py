@@ -26,8 +26,12 @@ SHELL_TEXT = frozenset({
     "SUDO_EDITOR", "KUBE_EDITOR", "SVN_EDITOR", "FCEDIT", "GIT_SSH_COMMAND", "GIT_SSH", "GIT_PROXY_COMMAND",
     "GIT_EXTERNAL_DIFF", "GIT_ASKPASS", "SSH_ASKPASS", "SUDO_ASKPASS", "WGET_ASKPASS", "RSYNC_RSH", "CVS_RSH",
     "RSYNC_CONNECT_PROG", "LESSOPEN", "LESSCLOSE", "BROWSER", "PROMPT_COMMAND", "TAR_RSH", "DIFF_PAGER",
-    "HGEDITOR", "HGMERGE", "SVN_SSH", "CC", "CXX", "RUSTC_WRAPPER",
+    "HGEDITOR", "HGMERGE", "SVN_SSH", "CC", "CXX", "RUSTC_WRAPPER", "RUSTC_WORKSPACE_WRAPPER", "RUSTC", "RUSTDOC",
+    "CARGO_BUILD_RUSTC_WRAPPER", "CARGO_BUILD_RUSTC_WORKSPACE_WRAPPER", "CARGO_BUILD_RUSTC", "CARGO_BUILD_RUSTDOC",
+    "CARGO_HOST_LINKER",
 })
+# `CARGO_TARGET_<triple>_RUNNER`, `_LINKER`: the program cargo runs the built binary with, or links it with.
+_CARGO_TARGET_PROGRAMS = ("_RUNNER", "_LINKER")
 _MAKEFLAGS = frozenset({"MAKEFLAGS", "GNUMAKEFLAGS"})
 _GIT_PARAMETER = re.compile(r"'((?:[^']|'\\'')*)'(?:='((?:[^']|'\\'')*)')?")
 # Prompts are expanded (`$(CMD)`, backticks) each time they are shown; PS4 by `set -x` in scripts too.
@@ -36,7 +40,7 @@ _PROMPTS = frozenset({"PS0", "PS1", "PS2", "PS4"})
 _CODE = {"PERL5DB": ("perl", "-e"), "VIMINIT": ("vim", "-c"), "EXINIT": ("vim", "-c"), "LUA_INIT": ("lua", "-e"),
          "LUA_INIT_5_4": ("lua", "-e"), "LUA_INIT_5_3": ("lua", "-e")}
 # A program's options in a variable: NAME → the program (`MANOPT='-P CMD'` is `man -P CMD`).
-_OPTIONS = {"MANOPT": "man"}
+_OPTIONS = {"MANOPT": "man", "TAR_OPTIONS": "tar", "GOFLAGS": "go", "LESS": "less", "MORE": "more"}
 
 # Variables naming a file or directory of code (or of configuration that can run commands) that a program
 # loads: the gateway cannot read it, so the command is opaque. An empty value or /dev/null loads nothing.
@@ -68,7 +72,7 @@ COMMAND_VARIABLES = (SHELL_TEXT | _MAKEFLAGS | _PROMPTS | set(_CODE) | set(_OPTI
 def command_variable(name: str) -> bool:
     """Does setting `name` make some program run a command or load code (so the assignment is looked at)?"""
     return (name in COMMAND_VARIABLES or name.startswith(("GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_", "BASH_FUNC_"))
-            or name.startswith("CARGO_TARGET_") and name.endswith("_RUNNER"))
+            or name.startswith("CARGO_TARGET_") and name.endswith(_CARGO_TARGET_PROGRAMS))
 
 
 def _git_pair(name: str, value: Word, others: Mapping[str, str]) -> list[list[Word]]:
@@ -91,7 +95,7 @@ def assignment_commands(name: str, value: Word,
                         others: Mapping[str, str] | None = None) -> tuple[list[list[Word]], list[Word]]:
     """(argv lists, shell texts) that the assignment `name=value` makes a program run. `others`: the literal
     values of the variables set with it or earlier on the line (for `GIT_CONFIG_KEY_n`/`GIT_CONFIG_VALUE_n`)."""
-    if name in SHELL_TEXT or name.startswith("CARGO_TARGET_") and name.endswith("_RUNNER"):
+    if name in SHELL_TEXT or name.startswith("CARGO_TARGET_") and name.endswith(_CARGO_TARGET_PROGRAMS):
         text = value.value
         if name in ("LESSOPEN", "LESSCLOSE"):
             text = text.lstrip("|-")  # `|CMD %s` (pipe), `||CMD`, `-CMD`: less runs CMD through the shell

@@ -17,6 +17,7 @@ import shlex
 from bastion.policy.envvars import assignment_commands, assignment_opaque, command_variable
 from bastion.policy.inline_code import AWKS, CODE_FLAGS, inline_code, shell_texts
 from bastion.policy.runners import HANDLERS as RUNNERS, MAKES, make_reads_stdin, powershell_code
+from bastion.policy.toolchains import cargo, go
 from bastion.policy.words import Word
 from bastion.policy.wrapper_base import (Unwrapped, WrapperSpec, _join_script, _option_values, _skip_options,
                                            _split_words, long_option)
@@ -466,7 +467,7 @@ def _ssh(args: list[Word]) -> Unwrapped:
         # OpenSSH parses options again after the host (`ssh host -p 22 cmd`) and drops a `--` there
         more, _ = _skip_options(rest, spec)
         options, rest = options + rest[:more], rest[more:]
-    out = Unwrapped(scripts=_ssh_options(options))
+    out = Unwrapped(scripts=_ssh_options(options), opaque=_ssh_loads(options))
     if rest:
         out.scripts.append(_join_script(rest))
     return out
@@ -485,9 +486,11 @@ def _coproc(args: list[Word]) -> Unwrapped:
 
 def _scp(args: list[Word]) -> Unwrapped:
     """`scp|sftp -o ProxyCommand=CMD`, `scp -S PROGRAM`: commands run on this machine."""
-    out = Unwrapped(scripts=_ssh_options(args))
+    out = Unwrapped(scripts=_ssh_options(args), opaque=_ssh_loads(args))
     for prog in _option_values(args, "-S", ()):
         out.inners.append([prog])
+    for server in _option_values(args, "-D", ()):  # `sftp -D 'PROG ARGS'`: a local server instead of ssh
+        out.inners.append(_split_words(server))
     return out
 
 
@@ -746,6 +749,27 @@ def _ssh_options(args: list[Word]) -> list[Word]:
         if key.lower() in ("proxycommand", "localcommand", "knownhostscommand", "remotecommand"):
             out.append(Word(value.strip(), opt.dynamic))
     return out
+
+
+_SSH_LIBRARY_OPTIONS = ("pkcs11provider", "securitykeyprovider")
+
+
+def _ssh_loads(args: list[Word]) -> str:
+    """Why ssh/scp/sftp run code the line does not show: a PKCS#11 or security-key library it loads (`-I LIB`,
+    `-o PKCS11Provider=LIB`) or a configuration file (`-F FILE`: its ProxyCommand, `Match exec`…); else ""."""
+    for value in _option_values(args, "-I", ()):
+        if value.value not in ("", "none"):
+            return f"ssh loads the library {value.value}, which the gateway cannot read"
+    for i, a in enumerate(args):
+        v = a.value
+        opt = args[i + 1].value if v == "-o" and i + 1 < len(args) else v[2:] if v.startswith("-o") else ""
+        key, _sep, value = opt.replace("=", " ", 1).partition(" ")
+        if key.lower() in _SSH_LIBRARY_OPTIONS and value.strip() not in ("", "none", "internal"):
+            return f"ssh loads the library {value.strip()}, which the gateway cannot read"
+    for value in _option_values(args, "-F", ()):
+        if value.value not in ("/dev/null", "none"):
+            return f"ssh reads configuration from {value.value}, which the gateway cannot read"
+    return ""
 
 
 _TMUX_COMMANDS = frozenset({"new", "new-session", "new-window", "neww", "split-window", "splitw", "run-shell",
@@ -1173,9 +1197,11 @@ def _terminal(args: list[Word]) -> Unwrapped:
 
 _SED_ADDR = r"(?:(?:\d+(?:~\d+)?|\$|/(?:\\.|[^/\n])*/[IM]*|\\(.)(?:\\.|.)*?\1)(?:\s*,\s*(?:[+~]?\d+|\$|/(?:\\.|[^/\n])*/[IM]*))?\s*!?\s*)?"
 _SED_START = r"(?:^|[;{}\n])\s*" + _SED_ADDR
-_SED_E = re.compile(_SED_START + r"e(?:[ \t]+([^\n]*)|[ \t]*(?=$|[;}\n]))")
-_SED_WRITE = re.compile(_SED_START + r"[wW][ \t]+([^\n]+)")
-_SED_READ = re.compile(_SED_START + r"[rR][ \t]+([^\n]+)")
+# GNU sed reads the argument of `e`, `w`, `r` (and the `w` flag of `s`) after skipping blanks, so none is needed:
+# `1erm -rf /` runs `rm -rf /`, `1w/etc/passwd` writes it. The text runs to the end of the line (`;` included).
+_SED_E = re.compile(_SED_START + r"e[ \t]*([^\n]*)")
+_SED_WRITE = re.compile(_SED_START + r"[wW][ \t]*([^\n]+)")
+_SED_READ = re.compile(_SED_START + r"[rR][ \t]*([^\n]+)")
 _SED_S = re.compile(_SED_START + r"s([^\\\n])(?:\\.|(?!\2)[^\n])*\2(?:\\.|(?!\2)[^\n])*\2([gpiImMe0-9]*)(w[ \t]*([^\n]+))?")
 
 
@@ -1553,7 +1579,7 @@ _SPECIAL = {
     "eval": _eval, "su": _su, "xargs": _xargs, "watch": _watch, "ssh": _ssh, "busybox": _busybox,
     "find": _find, "alias": _alias_or_trap, "trap": _trap, "sg": _su,
     "parallel": _xargs, "coproc": _coproc, "toybox": _busybox, "rsync": _rsync, "zip": _zip, "man": _man,
-    "tar": _tar, "git": _git, "tmux": _tmux, "screen": _screen, "start-stop-daemon": _start_stop_daemon,
+    "tar": _tar, "bsdtar": _tar, "gtar": _tar, "git": _git, "go": go, "cargo": cargo, "tmux": _tmux, "screen": _screen, "start-stop-daemon": _start_stop_daemon,
     "docker": _container_exec, "podman": _container_exec, "nerdctl": _container_exec,
     "kubectl": _after_double_dash, "oc": _after_double_dash, "lxc": _after_double_dash, "incus": _after_double_dash,
     "scp": _scp, "sftp": _scp, "tcpdump": _program_option("-z", ("--postrotate-command",)),
@@ -1609,6 +1635,8 @@ def reads_program_text(program: str, args: list[Word]) -> str | None:
         return "stdin"
     if program in MAKES:
         return "stdin" if make_reads_stdin(args) else None  # `make -f -`: the makefile is on stdin
+    if program in ("sed", "gsed"):  # `sed -f -`, `sed -f /dev/stdin`: the script (its `e CMD`s too) is on stdin
+        return next((k for k in map(_script_operand_kind, _option_values(args, "-f", ("--file",))) if k), None)
     if program not in SHELLS and program not in INTERPRETERS:
         return None
     if _only_prints_and_exits(program, args):

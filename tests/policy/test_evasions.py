@@ -725,10 +725,64 @@ EVERYDAY_DOWNLOADS = [
 ]
 
 
+
+# --- red-team probe 2027-01: programs told to run another program --------------------------------------
+@pytest.mark.parametrize("command", [
+    "sed '1erm -rf /' f", "sed 1erm\\ -rf\\ / f", "sed -e '1erm -rf /' f",    # GNU sed: no blank needed after e
+    "sed --expression='1erm -rf /' f", "sed --expr '1erm -rf /' f", "sed -n '$erm -rf /' f",
+    "sed -z '/x/!erm -rf /' f", "sed 's/a/b/;erm -rf /' f",
+    "TAR_OPTIONS='--to-command=rm\\ -rf\\ /' tar xf x.tar",                    # tar's options from the environment
+    "bsdtar --use-compress-program='rm -rf /' -xf x", "gtar -xI 'rm -rf /' -f x.tar",
+    "go test -exec 'rm -rf /' ./...", "go run -exec='rm -rf /' .", "go build -toolexec 'rm -rf /'",
+    "go vet --vettool 'rm -rf /'",
+    "cargo --config 'target.x86_64-unknown-linux-gnu.runner=[\"rm\", \"-rf\", \"/\"]' run",
+    "cargo --config 'target.\"cfg(unix)\".runner=\"rm -rf /\"' run", "cargo --config=build.rustc-wrapper='\"rm -rf /\"' b",
+    "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER='rm -rf /' cargo build", "RUSTC='rm -rf /' cargo build",
+    "CARGO_BUILD_RUSTC_WRAPPER='rm -rf /' cargo build", "sftp -D 'rm -rf /' host",
+])
+def test_programs_told_to_run_a_program_run_it(shipped: PolicySet, command: str) -> None:
+    assert_denied_as_rm_root(shipped, command)
+
+
+@pytest.mark.parametrize("command, action, rule", [
+    ("sed 1w/etc/passwd f", "deny", "deny-setuid"),                 # w FILE with no blank
+    ("sed -n 'w/root/.ssh/authorized_keys' f", "review", "review-persistence"),
+    ("sed 'R/etc/shadow' f", "deny", "deny-read-credentials"),
+    ("TAR_OPTIONS=--to-command=sh tar xf x.tar", "review", "review-risky-inline-code"),
+    ("export TAR_OPTIONS=--checkpoint-action=exec=id; tar cf x.tar y", "review", "review-risky-inline-code"),
+    ("LESS='+!id' less f", "review", "review-editor-commands"),       # less's options from the environment
+])
+def test_sed_file_commands_and_option_variables(shipped: PolicySet, command: str, action: str, rule: str) -> None:
+    assert_decided(shipped, command, action, rule)
+
+
+@pytest.mark.parametrize("command", [
+    "sed -f - f", "sed -f /dev/stdin f", "sed --file=- f", "echo 1erm | sed -nf - f",   # the script on stdin
+    "ssh -o PKCS11Provider=/tmp/x.so host", "ssh -I /tmp/x.so host", "ssh -oSecurityKeyProvider=/tmp/x.so h",
+    "ssh -F /tmp/cfg host", "scp -F /tmp/cfg a h:b", "ssh host -I /tmp/x.so",          # a library or config file
+    "cargo --config /tmp/x.toml build",
+])
+def test_program_text_or_code_from_elsewhere_is_held(shipped: PolicySet, command: str) -> None:
+    d = decide(shipped, command)
+    assert (d.action, d.opaque) == ("review", True), (command, d)
+
+
+EVERYDAY_PROGRAM_OPTIONS = [
+    "sed -n 1,10p f", "sed -i 's/foo/bar/' x.txt", "sed '/^#/d' f", "sed -e 's/x/y/' -e '/^$/d' f", "sed '1i header' f",
+    "sed '$a footer' f", "sed -n '/start/,/end/p' f", "sed 'N;s/\\n/ /' f", "sed '1!G;h;$!d' f", "sed = f",
+    "sed 's/x/y/w out.txt' f", "sed '/x/r extra.txt' f", "sed -n 'wout.txt' f", "sed -f x.sed f",
+    "TAR_OPTIONS=-v tar xf x.tar", "bsdtar -xf x.tar", "export LESS=-R", "LESS='-R +G' less f",
+    "go test ./...", "go build -o bin/x ./cmd/x", "go run ./cmd/x -exec foo", "go env -w GOPROXY=direct",
+    "GOFLAGS=-mod=vendor go build", "go test -exec id ./...", "cargo build --release", "cargo run -- --config x",
+    "cargo --config net.git-fetch-with-cli=true fetch", "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER=clang cargo b",
+    "ssh -F /dev/null host", "ssh -i ~/.ssh/id_ed25519 host uptime", "ssh -o SecurityKeyProvider=internal host",
+]
+
 # Everyday lines next to the probes above: none may be held (no false holds).
 EVERYDAY_LINES = {
     "cd": EVERYDAY_CD_LINES, "variable": EVERYDAY_VARIABLE_LINES, "wrapper": EVERYDAY_WRAPPER_LINES,
     "read": EVERYDAY_READS, "build": EVERYDAY_BUILD_AND_SHELL_LINES, "download": EVERYDAY_DOWNLOADS,
+    "program option": EVERYDAY_PROGRAM_OPTIONS,
 }
 
 
