@@ -583,9 +583,21 @@ _GIT_INCLUDE = re.compile(r"^(?:include|includeif\..*)\.path$")
 
 def _git_setting(key: str, value: Word) -> Word | None:
     """The command a git setting runs (`alias.x=!CMD`, `core.pager=CMD`, `*.textconv`, `sendemail.tocmd` …)."""
+    section, _dot, rest = key.partition(".")
+    if section.lower() == "url" and rest.lower().endswith((".insteadof", ".pushinsteadof")):
+        # `url.ext::CMD.insteadOf=https://`: every matching URL becomes `ext::CMD…` (the base keeps its case)
+        base = rest.rsplit(".", 1)[0]
+        if not base.startswith("ext::"):
+            return None
+        return Word(" ".join(shlex.quote(w.value) for w in _git_ext_url(Word(base))), value.dynamic)
     key = key.lower()
     if key.startswith("alias.") or key.startswith("submodule.") and key.endswith(".update"):
         return Word(value.value[1:], value.dynamic) if value.value.startswith("!") else None
+    if key.startswith("credential.") and key.endswith(".helper"):
+        # `!CMD` is shell text, an absolute path a program with arguments, anything else `git credential-NAME`
+        text = value.value
+        return Word(text[1:] if text.startswith("!") else text if text.startswith("/") else "git credential-" + text,
+                    value.dynamic) if text.strip() else None
     if key.startswith(_GIT_COMMAND_KEYS) or key.endswith(_GIT_COMMAND_SUFFIXES) or _GIT_PROGRAM_PATH.match(key):
         return value
     return None

@@ -767,6 +767,27 @@ def test_program_text_or_code_from_elsewhere_is_held(shipped: PolicySet, command
     assert (d.action, d.opaque) == ("review", True), (command, d)
 
 
+@pytest.mark.parametrize("command", [
+    "git -c credential.helper='!sh -c \"rm -rf /\"' fetch",          # `!` is shell text, as for aliases
+    "git -c credential.https://x.helper='!rm -rf /' fetch", "git -c credential.helper='/bin/rm -rf /' fetch",
+    "git -c 'url.ext::sh -c rm% -rf% /.insteadOf=https://' clone https://x",   # URLs rewritten to ext::
+    "git -c 'URL.ext::sh -c rm% -rf% /.pushInsteadOf=https://' push", "git -c Alias.x='!rm -rf /' x",
+    "GIT_CONFIG_PARAMETERS=\"'credential.helper'='!rm -rf /'\" git fetch",
+])
+def test_git_credential_helpers_and_url_rewrites_run_their_command(shipped: PolicySet, command: str) -> None:
+    assert_denied_as_rm_root(shipped, command)
+
+
+@pytest.mark.parametrize("command", [
+    "git -c credential.helper='!id' fetch", "git -c 'url.ext::sh -c id.insteadOf=https://' fetch",
+    "git -c Core.Pager=id log", "git -c sequence.editor=id rebase -i", "git -c diff.external=id diff",
+    "git -c gpg.program=id log --show-signature", "git -c core.askPass=id fetch", "git -c merge.x.driver=id merge",
+    "git -c uploadpack.packObjectsHook=id fetch", "git config --global url.'ext::sh -c id'.insteadOf https://",
+    "git config credential.https://x.helper '!id'", "git config --global gpg.program id",
+])
+def test_every_git_command_setting_is_held_in_any_case(shipped: PolicySet, command: str) -> None:
+    assert_decided(shipped, command, "review", "review-editor-commands")
+
 EVERYDAY_PROGRAM_OPTIONS = [
     "sed -n 1,10p f", "sed -i 's/foo/bar/' x.txt", "sed '/^#/d' f", "sed -e 's/x/y/' -e '/^$/d' f", "sed '1i header' f",
     "sed '$a footer' f", "sed -n '/start/,/end/p' f", "sed 'N;s/\\n/ /' f", "sed '1!G;h;$!d' f", "sed = f",
@@ -776,6 +797,9 @@ EVERYDAY_PROGRAM_OPTIONS = [
     "GOFLAGS=-mod=vendor go build", "go test -exec id ./...", "cargo build --release", "cargo run -- --config x",
     "cargo --config net.git-fetch-with-cli=true fetch", "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER=clang cargo b",
     "ssh -F /dev/null host", "ssh -i ~/.ssh/id_ed25519 host uptime", "ssh -o SecurityKeyProvider=internal host",
+    "git -c credential.helper= fetch", "git -c url.https://mirror/.insteadOf=https://x/ fetch",
+    "git -c pager.log=false log", "git -c color.ui=always log", "git -c init.defaultBranch=main init",
+    "git config user.email a@b", "git config --get remote.origin.url",
 ]
 
 # Everyday lines next to the probes above: none may be held (no false holds).
