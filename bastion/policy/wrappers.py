@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import shlex
 
+from bastion.policy.db_clients import db_client
 from bastion.policy.envvars import assignment_commands, assignment_opaque, command_variable
 from bastion.policy.inline_code import AWKS, CODE_FLAGS, inline_code, shell_texts
 from bastion.policy.runners import HANDLERS as RUNNERS, MAKES, make_reads_stdin, powershell_code
@@ -1293,23 +1294,6 @@ def _gdb(args: list[Word]) -> Unwrapped:
     return out
 
 
-_DB_SHELL = re.compile(r"(?:^|[;\n])\s*(?:\\!|system\s|\.shell\s|\.system\s)\s*([^;\n]*)")
-
-
-def _db_client(args: list[Word]) -> Unwrapped:
-    """Database clients' shell escapes: mysql `system CMD` / `\\! CMD`, psql `\\! CMD`, sqlite3 `.shell CMD`."""
-    out = Unwrapped()
-    for a in args:
-        if "!" in a.value or "system" in a.value or ".shell" in a.value:
-            for m in _DB_SHELL.finditer(a.value):
-                out.scripts.append(Word(m.group(1).strip(), a.dynamic))
-            if a.value.startswith(("-e", "--execute=", "-c", "--command=")) and not out.scripts:
-                body = a.value.split("=", 1)[1] if a.value.startswith("--") else a.value[2:]
-                for m in _DB_SHELL.finditer(body):
-                    out.scripts.append(Word(m.group(1).strip(), a.dynamic))
-    return out
-
-
 _ANSIBLE_SHELL_MODULES = frozenset({"shell", "command", "raw", "win_shell", "win_command"})
 
 
@@ -1596,8 +1580,8 @@ _SPECIAL = {
     "kubectl": _after_double_dash, "oc": _after_double_dash, "lxc": _after_double_dash, "incus": _after_double_dash,
     "scp": _scp, "sftp": _scp, "tcpdump": _program_option("-z", ("--postrotate-command",)),
     "sort": _program_option("", ("--compress-program",)), "split": _program_option("", ("--filter",), True),
-    "sed": _sed, "gsed": _sed, "gdb": _gdb, "lldb": _gdb, "mysql": _db_client, "mariadb": _db_client,
-    "psql": _db_client, "sqlite3": _db_client,
+    "sed": _sed, "gsed": _sed, "gdb": _gdb, "lldb": _gdb,
+    **{name: (lambda args, name=name: db_client(name, args)) for name in ("psql", "mysql", "mariadb", "sqlite3", "duckdb")},
     "ansible": _ansible, "pdsh": _remote_shell("wxgXlRtufN"), "pssh": _remote_shell("hHlpoeOtxX"),
     "parallel-ssh": _remote_shell("hHlpoeOtxX"), "clush": _remote_shell("wxgXlftuoR"), "vagrant": _vagrant,
     "expect": _expect,

@@ -788,6 +788,49 @@ def test_git_credential_helpers_and_url_rewrites_run_their_command(shipped: Poli
 def test_every_git_command_setting_is_held_in_any_case(shipped: PolicySet, command: str) -> None:
     assert_decided(shipped, command, "review", "review-editor-commands")
 
+@pytest.mark.parametrize("command", [
+    "psql -c '\\o |rm -rf /'", "psql -c 'select 1 \\g |rm -rf /'", "psql -o '|rm -rf /' -c 'select 1'",
+    "psql -c \"COPY t TO PROGRAM 'rm -rf /'\"", "psql -c \"copy (select 1) to program 'rm -rf /'\"",
+    "psql -c \"\\setenv PAGER 'rm -rf /'\"",
+    "mysql -e 'pager rm -rf /'", "mysql -e '\\P rm -rf /'", "mysql -e 'select 1; system rm -rf /'",
+    "mysql --pager='rm -rf /'",
+    "sqlite3 x.db '.output |rm -rf /'", "sqlite3 x.db \".once '|rm -rf /'\"", "sqlite3 x.db '.read |rm -rf /'",
+    "sqlite3 -cmd '.shell rm -rf /' x.db", "sqlite3 x.db 'select 1' '.system rm -rf /'", "duckdb x.db '.shell rm -rf /'",
+    "sqlite3 x.db \"select edit('x', 'rm -rf /')\"",
+])
+def test_database_client_commands_that_reach_the_shell(shipped: PolicySet, command: str) -> None:
+    assert_denied_as_rm_root(shipped, command)
+
+
+@pytest.mark.parametrize("command, action, rule", [
+    ("mysql -e 'tee /etc/passwd'", "deny", "deny-setuid"),        # output written to a file
+    ("sqlite3 x.db '.backup /etc/passwd'", "deny", "deny-setuid"), ("psql -c '\\o /etc/passwd'", "deny", "deny-setuid"),
+    ("sqlite3 x.db '.output /root/.ssh/authorized_keys'", "review", "review-persistence"),
+    ("mysql <<< 'pager id'", "review", "review-editor-commands"),  # the same commands on stdin
+    ("psql <<< 'select 1 \\g |id'", "review", "review-editor-commands"),
+    ("sqlite3 x.db <<< '.once |id'", "review", "review-editor-commands"),
+    ("sqlite3 x.db <<< '.load /tmp/x'", "review", "review-editor-commands"),
+])
+def test_database_client_output_and_stdin_commands(shipped: PolicySet, command: str, action: str, rule: str) -> None:
+    assert_decided(shipped, command, action, rule)
+
+
+@pytest.mark.parametrize("command", ["sqlite3 x.db '.load /tmp/x.so'", "sqlite3 x.db \"select load_extension('/tmp/x')\""])
+def test_database_extensions_are_opaque(shipped: PolicySet, command: str) -> None:
+    d = decide(shipped, command)
+    assert (d.action, d.opaque) == ("review", True), (command, d)
+
+
+EVERYDAY_DATABASE_LINES = [
+    "psql -c 'select * from users'", "psql -c '\\dt'", "psql -c '\\copy t to out.csv csv header'",
+    "psql -c \"\\copy t from 'in.csv' csv\"", "psql -c '\\o out.txt' -c 'select 1'", "psql -o out.txt -c 'select 1'",
+    "psql -c 'select 1 \\gx'", "psql -c \"select 'copy to program'\"", "mysql -e 'show databases'",
+    "mysql -e 'pager less -S; select 1'", "mysql --pager=less", "mysql -e 'select 1\\G'", "sqlite3 x.db '.tables'",
+    "sqlite3 -csv x.db 'select 1'", "sqlite3 x.db '.mode csv' '.output out.csv' 'select * from t'",
+    "sqlite3 x.db '.headers on' '.once out.csv' 'select 1'", "sqlite3 x.db '.read schema.sql'",
+    "sqlite3 x.db '.backup main backup.db'", "duckdb -c 'select 42'", "sqlite3 x.db <<< 'select 1;'",
+]
+
 EVERYDAY_PROGRAM_OPTIONS = [
     "sed -n 1,10p f", "sed -i 's/foo/bar/' x.txt", "sed '/^#/d' f", "sed -e 's/x/y/' -e '/^$/d' f", "sed '1i header' f",
     "sed '$a footer' f", "sed -n '/start/,/end/p' f", "sed 'N;s/\\n/ /' f", "sed '1!G;h;$!d' f", "sed = f",
@@ -806,7 +849,7 @@ EVERYDAY_PROGRAM_OPTIONS = [
 EVERYDAY_LINES = {
     "cd": EVERYDAY_CD_LINES, "variable": EVERYDAY_VARIABLE_LINES, "wrapper": EVERYDAY_WRAPPER_LINES,
     "read": EVERYDAY_READS, "build": EVERYDAY_BUILD_AND_SHELL_LINES, "download": EVERYDAY_DOWNLOADS,
-    "program option": EVERYDAY_PROGRAM_OPTIONS,
+    "program option": EVERYDAY_PROGRAM_OPTIONS, "database": EVERYDAY_DATABASE_LINES,
 }
 
 
