@@ -623,10 +623,16 @@ _PHP_DUMPED_PARTIAL = re.compile(rb"[ \t]*(?:s(?:t(?:r(?:i(?:n(?:g(?:\([0-9]{0,6
 _SOURCE_NAME = re.compile(rb"\.(?:go|rs|py|pyi|ts|tsx|js|jsx|mjs|java|kt|rb|c|h|cc|cpp|hpp|cs|swift|php|scala|ex|exs|"
                           rb"vue|sh|pl|lua|dart|zig)\Z")
 _TABLE_RULE = re.compile(rb"[ \t]*[+|]?[ \t]*:?-{3,}")
-_PIPE_ROW_HEAD = re.compile(rb"[ \t]*\|[ \t]*(?:[A-Za-z][A-Za-z0-9_.\-]{0,30}[ \t]){0,3}")
-_PIPE_ROW = re.compile(rb"([A-Za-z0-9_.\-]{0,64}(?:[ \t][A-Za-z0-9_.\-]{1,30}){0,2})[ \t]*\|[ \t]*([^\s|][^|\r\n]*?)[ \t]*\|[ \t\r]*\Z")
+# (the bar: `|`, or the box-drawing `│ ┃ ║` of `rich`, `tabulate` and other pretty tables)
+_BAR = rb"(?:\||\xe2\x94[\x82\x83]|\xe2\x95\x91)"
+_PIPE_ROW_HEAD = re.compile(rb"[ \t]*" + _BAR + rb"[ \t]*(?:[A-Za-z][A-Za-z0-9_.\-]{0,30}[ \t]){0,3}")
+_PIPE_ROW = re.compile(rb"([A-Za-z0-9_.\-]{0,64}(?:[ \t][A-Za-z0-9_.\-]{1,30}){0,2})[ \t]*" + _BAR
+                       + rb"[ \t]*([^\s|][^|\r\n]*?)[ \t]*" + _BAR + rb"[ \t\r]*\Z")
 _PIPE_ROW_PARTIAL = re.compile(rb"[A-Za-z0-9_.\-]{0,64}(?:[ \t][A-Za-z0-9_.\-]{0,30}){0,2}[ \t]*"
-                               rb"(?:\|[ \t]*(?:([^\s|][^|\r\n]*)(?:\|[ \t\r]*)?)?)?")
+                               rb"(?:(?:" + _BAR + rb"|\xe2(?:[\x94\x95])?)[ \t]*(?:([^\s|][^|\r\n]*)(?:" + _BAR
+                               + rb"|\xe2(?:[\x94\x95])?)?[ \t\r]*)?)?")
+_BAR_BYTES = b" \t|\xe2\x94\x95\x82\x83\x91"
+_BOX_BARS = (b"\xe2\x94\x82", b"\xe2\x94\x83", b"\xe2\x95\x91")
 _KEYWORD_PAIR = re.compile(rb"([A-Za-z][A-Za-z0-9_.\-]{1,62})[ \t]+(?:'([^'\r\n]+)'|\"([^\"\r\n]+)\"|([^\s'\"]+))"
                            rb"(?=[\s,;})\]]|\Z)")
 _KEYWORD_PARTIAL = re.compile(rb"[A-Za-z0-9_.\-]{0,63}(?:[ \t]+(?:(['\"][^\r\n'\"]*['\"]?|[^\s'\"]+))?)?")
@@ -679,6 +685,7 @@ _ENV_LINE = re.compile(rb"([A-Za-z0-9_.\-]{1,64})=(?![\"'\\>{|&*!])([^\s(\[\x00-
 
 
 _QUOTES = frozenset(b"\"'")
+_LIST_ENDS = frozenset(b",;")
 _LIST_GAP = re.compile(rb"[\s,]*")
 # What an idle release swallows of a list still arriving: the rest of its line, and of the following
 # lines that continue it with another quoted element (or that have only their indentation so far).
@@ -831,6 +838,8 @@ class KeyValueFamily(Detector):
                     rules, key_lower, key_last = cached
                     if not rules:
                         return None, skip, skip
+                    if value[-1] in _LIST_ENDS:
+                        return self.evaluate_slow(v, ts, avail, final)  # (a trailing `,` or `;`)
                     if not value.isascii() and not is_text(value):
                         return None, skip, skip  # binary bytes, not a value (as `_evaluate` decides)
                     n = len(value)
@@ -848,6 +857,9 @@ class KeyValueFamily(Detector):
                         if r.value_ok(value, False):
                             return [(eq + 1, eq + 1 + n, r.id, 0)], skip, skip
                     return None, skip, skip
+        return self.evaluate_slow(v, ts, avail, final)
+
+    def evaluate_slow(self, v: bytes, ts: int, avail: int, final: bool) -> tuple[object, int, int]:
         r = self._evaluate(v, ts, avail, final)
         if type(r) is tuple:
             r, skip = r
@@ -1003,6 +1015,8 @@ class KeyValueFamily(Detector):
                 if cut >= 0:
                     line = line[:cut]
                 line = line.rstrip(b" \t\r")
+                if line[-1:] in (b",", b";") and len(line) > 9:
+                    line = line[:-1]  # `DB_PASSWORD=…,` `token = …;`: the separator of a list or statement
                 if b" " in line or b"\t" in line:
                     # `SECRET_KEY=q7Zx… note: rotated`, `API_KEY=sk-… python agent.py`: a generated first word is
                     # the value (an unquoted shell value ends at a blank; after it comes a remark or a command)
@@ -1441,7 +1455,7 @@ class KeyValueFamily(Detector):
     def _pipe_row(self, v: bytes, ks: int, ts: int, avail: int, final: bool):
         """`| Password | FRoQ… |`, `| API Secret | w3Vo… |`: a row of a two-column field / value table (OpenStack,
         Confluent and other CLIs print credentials so). The field is the first cell; the value, the second."""
-        if v[ks - 1 : ks] not in (b" ", b"\t", b"|"):
+        if v[ks - 1 : ks] not in (b" ", b"\t", b"|") and v[ks - 3 : ks] not in _BOX_BARS:
             return None
         ls = _line_head(v, ks)
         if ls < 0 or _PIPE_ROW_HEAD.fullmatch(v, ls, ks) is None:
@@ -1458,7 +1472,7 @@ class KeyValueFamily(Detector):
         m = _PIPE_ROW.match(v, ks, nl)
         if m is None:
             return None
-        rules, _simple = self._rules_for(v[ls:m.end(1)].strip(b" \t|"))
+        rules, _simple = self._rules_for(v[ls:m.end(1)].strip(_BAR_BYTES))
         value = m.group(2)
         if not rules or len(value) < 6 or not not_placeholder(value) or not _has_digit_or_symbol(value):
             return None

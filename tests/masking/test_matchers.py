@@ -366,6 +366,10 @@ def test_the_next_key_or_a_setting_is_not_a_value(line: str) -> None:
      "w3VoX+9G7DtT2rpB/XOtG6"),
     ("| Field      | Value                            |\n| id         | b8394f6eb2f389f30ee028c123f26b56 |\n"
      "| secret     | WEMsQKrdTeTA9chrNoOojKllWXvKFpRA |\n", "WEMsQKrdTeTA9chrNoOojKllWXvKFpRA"),
+    # box-drawing tables (`rich`, `tabulate --tablefmt fancy_grid`)
+    ("┏━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━┓\n┃ Key         ┃ Value          ┃\n┡━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━┩\n"
+     "│ DB_PASSWORD │ 3LTKwB78P7ZnJq │\n└─────────────┴────────────────┘\n", "3LTKwB78P7ZnJq"),
+    ("║ api token ║ Xk92mPq7vLr4Tz ║\n", "Xk92mPq7vLr4Tz"),
 ])
 def test_a_field_value_table_row_masks_a_secret_field(table: str, secret: str) -> None:
     out = mask_every_split(table.encode())
@@ -375,6 +379,17 @@ def test_a_field_value_table_row_masks_a_secret_field(table: str, secret: str) -
 def test_a_field_value_row_is_not_taken_for_a_table_header() -> None:
     data = b"| secret_name | db-credentials |\n| password_policy | strict |\n| token | expired |\n"
     assert mask_every_split(data) == data
+
+
+@pytest.mark.parametrize("line, secret", [
+    ("DB_PASSWORD=Ab3dEq7fGh7jK9mXz,", "Ab3dEq7fGh7jK9mXz"),
+    ("export VERCEL_TOKEN=SQ64GSnmbuKckkvB34VFj0K8;", "SQ64GSnmbuKckkvB34VFj0K8"),
+    ("token = SQ64GSnmbuKckkvB34VFj0K8;", "SQ64GSnmbuKckkvB34VFj0K8"),
+    ("PASSWORD: Xk92mPq7vLr4,", "Xk92mPq7vLr4"),
+])
+def test_a_line_value_ending_in_a_list_or_statement_separator_is_masked(line: str, secret: str) -> None:
+    out = mask_every_split(line.encode() + b"\n")
+    assert secret.encode() not in out and out.endswith(line[-1].encode() + b"\n")
 
 
 @pytest.mark.parametrize("line, secret, kept", [
