@@ -357,6 +357,8 @@ def _script(args: list[Word]) -> Unwrapped:
                 found.append(Word(v[k + 1:], a.dynamic))
             elif i + 1 < len(args):
                 found.append(args[i + 1])
+    if not found:  # no command: script runs the user's interactive shell (`sudo script` is a root shell)
+        return Unwrapped(inners=[[Word("sh")]])
     return Unwrapped(scripts=found)
 
 

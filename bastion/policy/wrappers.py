@@ -261,9 +261,24 @@ def _unwrap_generic(program: str, args: list[Word]) -> Unwrapped:
                 return out
     if start < len(args):
         out.inners.append(args[start:])
-    elif program == "runuser":
-        out.root_shell = True
+    elif program in _SHELL_WITHOUT_COMMAND and (program != "chroot" or start > 0):
+        out.root_shell = True  # `sudo chroot /`, `nsenter -a -t 1`, `run0`, `pkexec`: `$SHELL` as root
     return out
+
+
+# Wrappers that start the user's interactive shell when given no command, as root (or as another user).
+_SHELL_WITHOUT_COMMAND = frozenset({"runuser", "chroot", "nsenter", "run0", "pkexec"})
+
+
+def _machinectl(args: list[Word]) -> Unwrapped:
+    """`machinectl shell [USER@][MACHINE] [CMD…]`: CMD runs in the machine (`.host`: this one); with no CMD, a
+    login shell (root by default). Other verbs run nothing."""
+    words = [a for a in args if not a.value.startswith("-")]
+    if not words or words[0].value != "shell":
+        return Unwrapped()
+    if len(words) > 2:
+        return Unwrapped(inners=[words[2:]])
+    return Unwrapped(root_shell=True)
 
 
 def _env_split(word: Word) -> list[Word]:
@@ -1575,7 +1590,7 @@ _SPECIAL = {
     "eval": _eval, "su": _su, "xargs": _xargs, "watch": _watch, "ssh": _ssh, "busybox": _busybox,
     "find": _find, "alias": _alias_or_trap, "trap": _trap, "sg": _su,
     "parallel": _xargs, "coproc": _coproc, "toybox": _busybox, "rsync": _rsync, "zip": _zip, "man": _man,
-    "tar": _tar, "bsdtar": _tar, "gtar": _tar, "git": _git, "go": go, "cargo": cargo, "tmux": _tmux, "screen": _screen, "start-stop-daemon": _start_stop_daemon,
+    "machinectl": _machinectl, "tar": _tar, "bsdtar": _tar, "gtar": _tar, "git": _git, "go": go, "cargo": cargo, "tmux": _tmux, "screen": _screen, "start-stop-daemon": _start_stop_daemon,
     "docker": _container_exec, "podman": _container_exec, "nerdctl": _container_exec,
     "kubectl": _after_double_dash, "oc": _after_double_dash, "lxc": _after_double_dash, "incus": _after_double_dash,
     "scp": _scp, "sftp": _scp, "tcpdump": _program_option("-z", ("--postrotate-command",)),

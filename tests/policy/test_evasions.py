@@ -831,6 +831,70 @@ EVERYDAY_DATABASE_LINES = [
     "sqlite3 x.db '.backup main backup.db'", "duckdb -c 'select 42'", "sqlite3 x.db <<< 'select 1;'",
 ]
 
+@pytest.mark.parametrize("command, action, rule", [
+    *[(c, "deny", "deny-root-shell") for c in (
+        "sudo chroot /", "sudo script", "sudo script -q /dev/null", "sudo nsenter -a -t 1", "nsenter --target 1 --all",
+        "run0", "run0 bash", "pkexec", "machinectl shell", "machinectl shell root@")],   # no command: $SHELL as root
+    *[(c, "deny", "deny-setuid") for c in (
+        "chmod g-w,u+s /bin/x", "chmod a+rwx,u+s /tmp/x", "chmod u+x,+s x", "chmod a+w,g+s x", "chmod u=rw+s x",
+        "chmod =4755 x", "chmod +2000 x", "chmod 004755 x", "install --mode=u+s x y", "install -m=4755 x y")],
+    *[(c, "deny", "deny-kill-everything") for c in (
+        "kill -9 -0001", "kill -9 01", "kill -9 -- -01", "pkill -v foo", "pkill -9 -fv x", "pkill -P 1",
+        "pkill --parent=1", "pkill -P 5,1")],
+    *[(c, "review", "review-services") for c in (
+        "systemctl freeze sshd", "systemctl set-environment LD_PRELOAD=/tmp/x.so", "systemctl link /tmp/x.service",
+        "systemctl daemon-reexec", "systemctl set-property sshd CPUQuota=1%", "systemctl default",
+        "loginctl terminate-session 1", "loginctl kill-user root",
+        "busctl call org.freedesktop.systemd1 /org/freedesktop/systemd1 org.freedesktop.systemd1.Manager StopUnit "
+        "ss sshd.service replace")],
+    *[(c, "review", "review-shutdown") for c in (
+        "loginctl poweroff", "loginctl reboot", "systemctl hybrid-sleep", "systemctl start poweroff.target",
+        "busctl call org.freedesktop.login1 /org/freedesktop/login1 org.freedesktop.login1.Manager PowerOff b false",
+        "dbus-send --system --print-reply --dest=org.freedesktop.login1 /org/freedesktop/login1 "
+        "org.freedesktop.login1.Manager.Reboot boolean:true",
+        "gdbus call --system --dest org.freedesktop.login1 --object-path /org/freedesktop/login1 "
+        "--method org.freedesktop.login1.Manager.PowerOff false", "openrc-shutdown -p", "runit-init 0")],
+    *[(c, "deny", "deny-disable-audit") for c in (
+        "cp /dev/null /var/log/auth.log", "ln -sf /dev/null /var/log/auth.log", "sed -i d /var/log/auth.log",
+        "perl -pi -e 's/.*//' /var/log/auth.log", "install /dev/null /var/log/wtmp", "tee /var/log/x </dev/null",
+        ": | tee /var/log/auth.log", "dd if=/dev/null of=/var/log/auth.log", "rsync /dev/null /var/log/auth.log",
+        "cp /tmp/empty /var/log/wtmp", "lastlog -C -u root")],
+    *[(c, "deny", "deny-format-filesystem") for c in (
+        "pvremove /dev/sda1", "zpool destroy tank", "zpool labelclear /dev/sda", "zfs destroy -r tank/x",
+        "btrfs subvolume delete /mnt/x", "btrfs sub del /mnt/x", "flashrom -p internal -w x.bin",
+        "badblocks -w /dev/sda", "mdadm --zero-superblock /dev/sda", "cryptsetup luksErase /dev/sda",
+        "cryptsetup luksFormat /dev/sda2")],
+    *[(c, "review", "review-docker") for c in (
+        "docker run --privileged=true alpine", "docker run --pid host alpine", "docker run --net host alpine",
+        "docker run --network host alpine", "docker run --volume=/:/host alpine", "docker run -v/:/host alpine",
+        "docker run -itv /:/h alpine", "docker run -v /etc:/x alpine", "docker run -v /var/run/docker.sock:/s alpine",
+        "docker run --mount type=bind,source=/,target=/host alpine", "docker run --mount type=bind,src=/etc,dst=/x a",
+        "docker run --cap-add ALL alpine", "docker run --cap-add=CAP_SYS_ADMIN alpine",
+        "docker run --security-opt apparmor=unconfined alpine", "docker run --security-opt=label=disable alpine",
+        "docker run --device=/dev/sda alpine", "docker run --device /dev/nvme0n1 alpine", "docker run -v ~:/h alpine",
+        "docker run -v ~/.ssh:/k alpine", "docker run --ipc host alpine", "podman run --uts=host alpine",
+        "docker run -v /proc:/host/proc alpine", "ctr run --privileged docker.io/library/alpine:latest x")],
+])
+def test_root_shells_modes_signals_services_logs_disks_and_containers(shipped: PolicySet, command: str, action: str,
+                                                                       rule: str) -> None:
+    assert_decided(shipped, command, action, rule)
+
+
+EVERYDAY_SYSTEM_LINES = [
+    "chroot /srv/jail /bin/ls", "script -c make out.log", "nsenter -t 123 -n ip a", "machinectl list",
+    "unshare -r id", "pkexec ls", "run0 ls", "chmod 755 x", "chmod u+x,g-w x", "chmod -R u+rwX,go-w dir",
+    "chmod 00644 x", "install -m 0644 x y", "kill -9 12", "kill 10 11", "pkill -P 1234", "pkill -f vim",
+    "systemctl status sshd", "systemctl list-timers", "systemctl is-active nginx", "systemctl cat sshd",
+    "loginctl list-sessions", "busctl tree", "busctl list", "tail /var/log/syslog", "cp /var/log/syslog /tmp/",
+    "tee -a /var/log/app.log", "echo x | sudo tee -a /var/log/myapp.log", "sudo tail -f /var/log/nginx/error.log",
+    "zpool status", "zpool list", "zfs list", "btrfs subvolume list /", "btrfs subvolume create /mnt/x",
+    "flashrom -p internal -r x.bin", "cryptsetup status x", "cryptsetup open /dev/sda2 x", "lvs",
+    "docker run -v ./data:/data x", "docker run -v /etc/localtime:/etc/localtime:ro x", "docker run -v /srv/app:/app x",
+    "docker run --privileged=false x", "docker run -v ~/project:/app x", "docker run -v ~/.m2:/root/.m2 x",
+    "docker run --device=/dev/fuse x", "docker run --net=bridge alpine", "docker run --pid=container:x alpine",
+    "docker run -e FOO=/:/host alpine", "docker run --gpus all x",
+]
+
 EVERYDAY_PROGRAM_OPTIONS = [
     "sed -n 1,10p f", "sed -i 's/foo/bar/' x.txt", "sed '/^#/d' f", "sed -e 's/x/y/' -e '/^$/d' f", "sed '1i header' f",
     "sed '$a footer' f", "sed -n '/start/,/end/p' f", "sed 'N;s/\\n/ /' f", "sed '1!G;h;$!d' f", "sed = f",
@@ -849,7 +913,7 @@ EVERYDAY_PROGRAM_OPTIONS = [
 EVERYDAY_LINES = {
     "cd": EVERYDAY_CD_LINES, "variable": EVERYDAY_VARIABLE_LINES, "wrapper": EVERYDAY_WRAPPER_LINES,
     "read": EVERYDAY_READS, "build": EVERYDAY_BUILD_AND_SHELL_LINES, "download": EVERYDAY_DOWNLOADS,
-    "program option": EVERYDAY_PROGRAM_OPTIONS, "database": EVERYDAY_DATABASE_LINES,
+    "program option": EVERYDAY_PROGRAM_OPTIONS, "database": EVERYDAY_DATABASE_LINES, "system": EVERYDAY_SYSTEM_LINES,
 }
 
 
