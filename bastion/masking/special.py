@@ -974,6 +974,7 @@ class KeyTextDetector(SampledDetector):
 _PGPASS = re.compile(rb"([^:\s#]{1,64}):(?:[0-9]{1,5}|\*):((?:[^:\\\s]|\\.){1,64}):((?:[^:\\\s]|\\.){1,64}):"
                      rb"(?P<s>[^\r\n]*)")
 _HEX_PAIRS = re.compile(rb"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){4,}")
+_NOT_PGPASS_FIELD = re.compile(rb"[=/]")  # (a database or user name has neither: an assignment, a path, a URL)
 
 
 class PgpassDetector(SampledDetector):
@@ -1028,8 +1029,12 @@ class PgpassDetector(SampledDetector):
             return Pending(None) if w is None else None  # the fields are still arriving
         if _HEX_PAIRS.match(v, ts, m.end()):
             return None  # a MAC address or a fingerprint, not a pgpass line
-        if m.group(2).isdigit() and m.group(3).isdigit():
-            return None  # `root:*:19000:0:99999:7:::` is a shadow line (days, not a database and a user)
+        if m.group(3).isdigit():
+            # `root:*:19000:0:99999:7:::` is a shadow line (days, not a database and a user); `grep -n` output
+            # `build.log:1:auth.c:42:17: warning`, `app.log:3:2024-05-01T12:00:00Z`: a line and a column, a time
+            return None
+        if _NOT_PGPASS_FIELD.search(m.group(2)) or _NOT_PGPASS_FIELD.search(m.group(3)):
+            return None  # `app.yaml:14:url=https://host:8443/v1`, `x.tfvars:3:arn=arn:aws:iam::…`: grep -n output
         if w is None:
             return Pending(m.start("s"))  # the password is arriving: hold it
         password = m.group("s").rstrip(b" \t")

@@ -407,3 +407,20 @@ def test_the_value_alone_is_masked_and_what_follows_it_stays(line: str, secret: 
 def _assert_masked_in_any_split(line: str, secret: str) -> None:
     out = mask_every_split(line.encode() + b"\n")
     assert secret.encode() not in out and b"[MASKED:" in out
+
+
+@pytest.mark.parametrize("line", [
+    "config/app.yaml:14:url=https://api.example.com:8443/v1",
+    "logs/app.log:3:2024-05-01T12:00:00Z",
+    "terraform.tfvars:3:arn=arn:aws:iam::123456789012:role/ci",
+    "build.log:1:src/auth.c:42:17: warning: unused variable",
+    "build.log:1:auth.c:42:17: warning: unused variable",
+])
+def test_grep_n_output_is_not_taken_for_a_pgpass_line(line: str) -> None:
+    data = line.encode() + b"\n"
+    assert mask_every_split(data) == data
+
+
+def test_a_pgpass_line_still_masks_its_password() -> None:
+    out = mask_every_split(b"db.example.com:5432:app:appuser:Zq8vLm3xTr9w\n")
+    assert b"Zq8vLm3xTr9w" not in out and out.startswith(b"db.example.com:5432:app:appuser:[MASKED:")
