@@ -937,6 +937,9 @@ class KeyValueFamily(Detector):
         vs = m.end()
         if vs >= avail and not final:
             return Pending(None)  # more spaces or an opening quote may follow
+        if (m.group(4) == b"\\" and v[vs : vs + 1] in (b"n", b"r")) or (
+                not m.group(4) and v[vs : vs + 1] == b"\\" and v[vs + 1 : vs + 2] in (b"n", b"r")):
+            return None  # `{"log":"Password: \n",…}`: an escaped line end, the value is empty
         key = v[ks : ts + len(m.group(1))]
         sep = m.group(3)
         quoted_key = ks > 0 and v[ks - 1] in b"\"'"

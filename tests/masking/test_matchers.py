@@ -424,3 +424,10 @@ def test_grep_n_output_is_not_taken_for_a_pgpass_line(line: str) -> None:
 def test_a_pgpass_line_still_masks_its_password() -> None:
     out = mask_every_split(b"db.example.com:5432:app:appuser:Zq8vLm3xTr9w\n")
     assert b"Zq8vLm3xTr9w" not in out and out.startswith(b"db.example.com:5432:app:appuser:[MASKED:")
+
+
+def test_an_escaped_line_end_after_a_key_is_an_empty_value_not_the_rest_of_the_record() -> None:
+    data = b'{"log":"Password: \\n","stream":"stdout"}\n{"log":"Enter token:\\r\\n","stream":"stderr"}\n'
+    assert mask_every_split(data) == data
+    out = mask_every_split(b'{"log":"password=Zq8vLm3xTr9wKp\\n","stream":"stdout"}\n')
+    assert b"Zq8vLm3xTr9wKp" not in out and out.endswith(b'\\n","stream":"stdout"}\n')
