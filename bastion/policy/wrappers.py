@@ -1358,6 +1358,8 @@ def _wget(args: list[Word]) -> Unwrapped:
     out = Unwrapped(scripts=[w for w in _option_values(args, "", ("--use-askpass",)) if w.value.strip()])
     for command in _option_values(args, "-e", ("--execute",)):
         name, eq, value = command.value.partition("=")
+        while eq and re.sub(r"[-_\s]", "", name).lower() == "execute":  # the wgetrc `execute = COMMAND`
+            name, eq, value = value.strip().partition("=")
         if eq and re.sub(r"[-_\s]", "", name).lower() == "useaskpass" and value.strip():
             out.scripts.append(Word(value.strip(), command.dynamic))
     for rc in _option_values(args, "", ("--config",)):

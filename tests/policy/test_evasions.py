@@ -739,6 +739,7 @@ EVERYDAY_DOWNLOADS = [
     "cargo --config 'target.\"cfg(unix)\".runner=\"rm -rf /\"' run", "cargo --config=build.rustc-wrapper='\"rm -rf /\"' b",
     "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER='rm -rf /' cargo build", "RUSTC='rm -rf /' cargo build",
     "CARGO_BUILD_RUSTC_WRAPPER='rm -rf /' cargo build", "sftp -D 'rm -rf /' host",
+    "wget -qe 'execute=use_askpass=rm -rf /' http://x", "wget -e 'execute = use_askpass = rm -rf /' http://x",
 ])
 def test_programs_told_to_run_a_program_run_it(shipped: PolicySet, command: str) -> None:
     assert_denied_as_rm_root(shipped, command)
