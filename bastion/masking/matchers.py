@@ -839,7 +839,7 @@ class KeyValueFamily(Detector):
                     if not rules:
                         return None, skip, skip
                     if value[-1] in _LIST_ENDS:
-                        return self.evaluate_slow(v, ts, avail, final)  # (a trailing `,` or `;`)
+                        return self._evaluate_key_general(v, ts, avail, final)  # (a trailing `,` or `;`)
                     if not value.isascii() and not is_text(value):
                         return None, skip, skip  # binary bytes, not a value (as `_evaluate` decides)
                     n = len(value)
@@ -857,9 +857,9 @@ class KeyValueFamily(Detector):
                         if r.value_ok(value, False):
                             return [(eq + 1, eq + 1 + n, r.id, 0)], skip, skip
                     return None, skip, skip
-        return self.evaluate_slow(v, ts, avail, final)
+        return self._evaluate_key_general(v, ts, avail, final)
 
-    def evaluate_slow(self, v: bytes, ts: int, avail: int, final: bool) -> tuple[object, int, int]:
+    def _evaluate_key_general(self, v: bytes, ts: int, avail: int, final: bool) -> tuple[object, int, int]:
         r = self._evaluate(v, ts, avail, final)
         if type(r) is tuple:
             r, skip = r
